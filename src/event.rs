@@ -1,0 +1,844 @@
+//! The fifteen event kinds of SPEC §3: their typed form, strict parsing from JSON,
+//! the field-level validation that needs no state, and normalization.
+//!
+//! Guarantees:
+//! - Parsing rejects unknown fields, JSON numbers for amounts, repeated member names
+//!   (I-JSON), and every value outside its SPEC §2 format, naming the field.
+//! - A parsed [`Event`] is normalized: schedules sorted by month, absent optional
+//!   fields set to their stated default (or `None`, written `null`).
+//! - [`Event::to_json`] writes the normalized event; parsing it back gives the same
+//!   value (the round trip is tested).
+//!
+//! Rules that need the log's state (balances, entitlements, registration) live in
+//! `state`, not here.
+
+use crate::money::{Money, Ratio};
+use crate::values::*;
+use schemars::JsonSchema;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// A month and an amount of a schedule (pre-notified allocations, budgeted needs).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleItem {
+    /// The month, inside the fiscal year.
+    pub month: Month,
+    /// The amount of that month, > 0.
+    pub amount: Money,
+}
+
+/// `county_registered`: opens a county's two accounts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CountyRegistered {
+    /// New county id.
+    pub county: CountyId,
+    /// Display name, e.g. 绥中县.
+    pub name: Text,
+    /// Effective date.
+    pub registered_on: Date,
+    /// Opening treasury balance (default 0.00, 0 allowed).
+    #[serde(default, deserialize_with = "or_default::deserialize")]
+    pub opening_treasury: Money,
+    /// Opening wage-reserve balance (default 0.00, 0 allowed).
+    #[serde(default, deserialize_with = "or_default::deserialize")]
+    pub opening_wage_reserve: Money,
+}
+
+/// `city_funds_received`: money into city.treasury.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CityFundsReceived {
+    /// Fund class of the money received.
+    pub fund: Fund,
+    /// Amount, > 0.
+    pub amount: Money,
+    /// Effective date.
+    pub received_on: Date,
+    /// Optional reference text.
+    #[serde(default)]
+    pub reference: Option<Text>,
+}
+
+/// `allocation_notified`: a county's entitlement (指标) for (fund, fiscal_year) grows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AllocationNotified {
+    /// County.
+    pub county: CountyId,
+    /// Fund class.
+    pub fund: Fund,
+    /// Fiscal year of the entitlement.
+    pub fiscal_year: FiscalYear,
+    /// Programme name.
+    pub program: Text,
+    /// Amount, > 0.
+    pub amount: Money,
+    /// Effective date.
+    pub notified_on: Date,
+    /// Monthly schedule: required for `pre_notified`, rejected otherwise.
+    #[serde(default)]
+    pub schedule: Option<Vec<ScheduleItem>>,
+}
+
+/// `transfer_allocated` (调拨): city.treasury → county treasury, against an entitlement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferAllocated {
+    /// County.
+    pub county: CountyId,
+    /// Fund class.
+    pub fund: Fund,
+    /// Fiscal year of the entitlement drawn on.
+    pub fiscal_year: FiscalYear,
+    /// Amount, > 0.
+    pub amount: Money,
+    /// Effective date.
+    pub value_date: Date,
+    /// The plan month this dispatch carries out, if any.
+    #[serde(default)]
+    pub plan_month: Option<Month>,
+    /// Optional reference text.
+    #[serde(default)]
+    pub reference: Option<Text>,
+}
+
+/// `emergency_dispatched` (应急调度): city.treasury → county treasury.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmergencyDispatched {
+    /// County.
+    pub county: CountyId,
+    /// Amount, > 0.
+    pub amount: Money,
+    /// Effective date.
+    pub value_date: Date,
+    /// `grant` or `advance` (an advance counts as a general dispatch of year(value_date)).
+    pub mode: EmergencyMode,
+    /// Why.
+    pub reason: Text,
+    /// Who approved it.
+    pub approved_by: Text,
+}
+
+/// `payroll_deposited`: county treasury → wage reserve.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayrollDeposited {
+    /// County.
+    pub county: CountyId,
+    /// Payroll month funded.
+    pub payroll_month: Month,
+    /// Amount, > 0.
+    pub amount: Money,
+    /// Effective date.
+    pub deposited_on: Date,
+}
+
+/// `wage_bill_declared`: a month's wage bill and payday.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WageBillDeclared {
+    /// County.
+    pub county: CountyId,
+    /// Payroll month.
+    pub payroll_month: Month,
+    /// Wage bill, > 0.
+    pub amount: Money,
+    /// Payday, inside payroll_month.
+    pub payday: Date,
+    /// Effective date.
+    pub declared_on: Date,
+}
+
+/// `wages_paid`: out of the wage reserve.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WagesPaid {
+    /// County.
+    pub county: CountyId,
+    /// Payroll month paid.
+    pub payroll_month: Month,
+    /// Amount, > 0.
+    pub amount: Money,
+    /// Effective date.
+    pub paid_on: Date,
+}
+
+/// `revenue_collected`: into the county treasury.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevenueCollected {
+    /// County.
+    pub county: CountyId,
+    /// Amount, > 0.
+    pub amount: Money,
+    /// Effective date.
+    pub collected_on: Date,
+    /// Category (default `other`).
+    #[serde(default, deserialize_with = "or_default::deserialize")]
+    pub category: RevenueCategory,
+}
+
+/// `expenditure_paid`: out of the county treasury.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpenditurePaid {
+    /// County.
+    pub county: CountyId,
+    /// Amount, > 0.
+    pub amount: Money,
+    /// Effective date.
+    pub paid_on: Date,
+    /// Category.
+    pub category: ExpenditureCategory,
+}
+
+/// `balance_reported`: a day-end balance from the treasury system (never rejected for
+/// disagreeing; `monitor` lists disagreements).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BalanceReported {
+    /// County.
+    pub county: CountyId,
+    /// Which account.
+    pub account: AccountKind,
+    /// Effective date (the day the balance is for).
+    pub on: Date,
+    /// Reported balance (0 allowed).
+    pub balance: Money,
+}
+
+/// `needs_budgeted`: budgeted three-guarantee and debt needs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NeedsBudgeted {
+    /// County.
+    pub county: CountyId,
+    /// Fiscal year.
+    pub fiscal_year: FiscalYear,
+    /// Category.
+    pub category: NeedCategory,
+    /// Annual amount, > 0.
+    pub amount: Money,
+    /// Effective date.
+    pub budgeted_on: Date,
+    /// Optional monthly schedule.
+    #[serde(default)]
+    pub schedule: Option<Vec<ScheduleItem>>,
+}
+
+/// `risk_lines_set`: guarantee-level thresholds, in months of outflow.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RiskLinesSet {
+    /// County, or `null` for the city-wide default.
+    #[serde(default)]
+    pub county: Option<CountyId>,
+    /// Below it: `warning`.
+    pub warning_line: Ratio,
+    /// Below it: `low`.
+    pub alert_line: Ratio,
+    /// Above it: `idle`.
+    pub idle_line: Ratio,
+    /// Effective date.
+    pub effective_from: Date,
+}
+
+/// `plan_issued`: records a committed plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanIssued {
+    /// Plan month.
+    pub month: Month,
+    /// The log head the plan was computed at.
+    pub based_on_seq: u64,
+    /// SHA-256 of the plan's canonical JSON.
+    pub plan_sha256: Sha256Hex,
+    /// Effective date.
+    pub issued_on: Date,
+}
+
+/// `event_reversed`: cancels a record's effect from `on` onward.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventReversed {
+    /// The seq of the record to cancel.
+    pub reverses_seq: u64,
+    /// Why.
+    pub reason: Text,
+    /// Effective date of the reversal.
+    pub on: Date,
+}
+
+macro_rules! events {
+    ($($variant:ident($ty:ident) = $kind:literal),* $(,)?) => {
+        /// One normalized event. (The derived serde form is the binary store codec —
+        /// externally tagged; JSON goes through [`Event::parse_object`] and
+        /// [`Event::to_json`], which use the `kind` member.)
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum Event {
+            $(
+                #[doc = concat!("`", $kind, "`")]
+                $variant($ty),
+            )*
+        }
+
+        /// Every event kind name, in SPEC §3 order.
+        pub const KINDS: &[&str] = &[$($kind),*];
+
+        impl Event {
+            /// The `kind` name.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Event::$variant(_) => $kind,)*
+                }
+            }
+
+            fn parse_body(kind: &str, body: Value) -> Result<Event, EventError> {
+                match kind {
+                    $($kind => de_fields::<$ty>(body).map(Event::$variant),)*
+                    other => Err(EventError::field(
+                        "kind",
+                        format!("unknown event kind {other:?}; expected one of {}", KINDS.join(", ")),
+                    )),
+                }
+            }
+
+            fn body_json(&self) -> Value {
+                match self {
+                    $(Event::$variant(e) => serde_json::to_value(e),)*
+                }
+                .expect("events serialize to JSON")
+            }
+
+            /// JSON Schemas of every kind (with its `kind` member), by kind name.
+            pub fn schemas() -> Vec<(&'static str, schemars::schema::RootSchema)> {
+                vec![$(($kind, kind_schema::<$ty>($kind)),)*]
+            }
+        }
+    };
+}
+
+events! {
+    CountyRegistered(CountyRegistered) = "county_registered",
+    CityFundsReceived(CityFundsReceived) = "city_funds_received",
+    AllocationNotified(AllocationNotified) = "allocation_notified",
+    TransferAllocated(TransferAllocated) = "transfer_allocated",
+    EmergencyDispatched(EmergencyDispatched) = "emergency_dispatched",
+    PayrollDeposited(PayrollDeposited) = "payroll_deposited",
+    WageBillDeclared(WageBillDeclared) = "wage_bill_declared",
+    WagesPaid(WagesPaid) = "wages_paid",
+    RevenueCollected(RevenueCollected) = "revenue_collected",
+    ExpenditurePaid(ExpenditurePaid) = "expenditure_paid",
+    BalanceReported(BalanceReported) = "balance_reported",
+    NeedsBudgeted(NeedsBudgeted) = "needs_budgeted",
+    RiskLinesSet(RiskLinesSet) = "risk_lines_set",
+    PlanIssued(PlanIssued) = "plan_issued",
+    EventReversed(EventReversed) = "event_reversed",
+}
+
+/// The JSON Schema of one kind: the struct's schema plus a required constant `kind`
+/// and the optional top-level `idempotency_key`.
+fn kind_schema<T: JsonSchema>(kind: &str) -> schemars::schema::RootSchema {
+    let settings = schemars::gen::SchemaSettings::draft2019_09();
+    let mut root = settings.into_generator().into_root_schema_for::<T>();
+    let obj = root.schema.object();
+    obj.properties.insert(
+        "kind".into(),
+        serde_json::from_value(serde_json::json!({"const": kind})).expect("schema"),
+    );
+    obj.properties.insert(
+        "idempotency_key".into(),
+        serde_json::from_value(serde_json::json!({
+            "type": ["string", "null"], "minLength": 1, "maxLength": 128, "pattern": "^[\\x20-\\x7e]+$"
+        }))
+        .expect("schema"),
+    );
+    obj.required.insert("kind".into());
+    root.schema.metadata().title = Some(kind.to_string());
+    root
+}
+
+/// Why an event was rejected: the field (when one is to blame) and the reason, in
+/// words an officer understands. The batch index is added by the caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventError {
+    /// Field name or path (`schedule[2].amount`), if a field is to blame.
+    pub field: Option<String>,
+    /// What is wrong and, where it helps, what to do.
+    pub reason: String,
+}
+
+impl EventError {
+    /// An error about one field.
+    pub fn field(field: impl Into<String>, reason: impl Into<String>) -> EventError {
+        EventError { field: Some(field.into()), reason: reason.into() }
+    }
+
+    /// An error about the event as a whole.
+    pub fn whole(reason: impl Into<String>) -> EventError {
+        EventError { field: None, reason: reason.into() }
+    }
+}
+
+impl fmt::Display for EventError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "field {field}: {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}
+
+/// Deserializes a kind's fields, turning serde's message into a field-named error.
+fn de_fields<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, EventError> {
+    serde_path_to_error::deserialize::<_, T>(body).map_err(|e| {
+        let path = e.path().to_string();
+        let msg = e.inner().to_string();
+        // serde names missing and unknown fields inside backticks at the parent path.
+        let named = |prefix: &str| {
+            msg.strip_prefix(prefix)
+                .and_then(|rest| rest.split('`').next())
+                .map(str::to_string)
+        };
+        let join = |name: String| if path == "." { name } else { format!("{path}.{name}") };
+        if let Some(name) = named("missing field `") {
+            EventError::field(join(name), "is required")
+        } else if msg.starts_with("unknown field `") {
+            // serde_path_to_error already ends the path with the unknown member.
+            EventError::field(path, format!("is not a field of this kind ({msg})"))
+        } else if let Some(rest) = msg.strip_prefix("invalid type: null") {
+            let _ = rest;
+            EventError::field(path, "is required (null given)")
+        } else {
+            EventError::field(path, msg)
+        }
+    })
+}
+
+/// An event as read from input: the event and its own idempotency key, if it had one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputEvent {
+    /// The normalized event.
+    pub event: Event,
+    /// The event's `idempotency_key` member, if present and not null.
+    pub idempotency_key: Option<String>,
+}
+
+/// Validates an idempotency key: 1 to 128 printable ASCII characters.
+pub fn check_idempotency_key(k: &str) -> Result<(), String> {
+    if k.is_empty() || k.len() > 128 || !k.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        return Err("must be 1 to 128 printable ASCII characters".into());
+    }
+    Ok(())
+}
+
+impl Event {
+    /// Parses one event object (with its optional top-level `idempotency_key`),
+    /// validates every field and normalizes it.
+    pub fn parse_object(v: Value) -> Result<InputEvent, EventError> {
+        let Value::Object(mut map) = v else {
+            return Err(EventError::whole("an event must be a JSON object with a \"kind\""));
+        };
+        let kind = match map.remove("kind") {
+            Some(Value::String(k)) => k,
+            Some(_) => return Err(EventError::field("kind", "must be a string naming the event kind")),
+            None => return Err(EventError::field("kind", "is required")),
+        };
+        let idempotency_key = match map.remove("idempotency_key") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(k)) => {
+                check_idempotency_key(&k).map_err(|r| EventError::field("idempotency_key", r))?;
+                Some(k)
+            }
+            Some(_) => {
+                return Err(EventError::field("idempotency_key", "must be a string or null"))
+            }
+        };
+        let mut event = Event::parse_body(&kind, Value::Object(map))?;
+        event.validate_and_normalize()?;
+        Ok(InputEvent { event, idempotency_key })
+    }
+
+    /// The normalized event as a JSON object, with its `kind`.
+    pub fn to_json(&self) -> Value {
+        let mut v = self.body_json();
+        if let Value::Object(m) = &mut v {
+            m.insert("kind".into(), Value::String(self.kind().into()));
+        }
+        v
+    }
+
+    /// The business (effective) date of the event: what `--as-of` filters on.
+    pub fn effective_date(&self) -> Date {
+        match self {
+            Event::CountyRegistered(e) => e.registered_on,
+            Event::CityFundsReceived(e) => e.received_on,
+            Event::AllocationNotified(e) => e.notified_on,
+            Event::TransferAllocated(e) => e.value_date,
+            Event::EmergencyDispatched(e) => e.value_date,
+            Event::PayrollDeposited(e) => e.deposited_on,
+            Event::WageBillDeclared(e) => e.declared_on,
+            Event::WagesPaid(e) => e.paid_on,
+            Event::RevenueCollected(e) => e.collected_on,
+            Event::ExpenditurePaid(e) => e.paid_on,
+            Event::BalanceReported(e) => e.on,
+            Event::NeedsBudgeted(e) => e.budgeted_on,
+            Event::RiskLinesSet(e) => e.effective_from,
+            Event::PlanIssued(e) => e.issued_on,
+            Event::EventReversed(e) => e.on,
+        }
+    }
+
+    /// The county the event names, if any.
+    pub fn county(&self) -> Option<&CountyId> {
+        match self {
+            Event::CountyRegistered(e) => Some(&e.county),
+            Event::AllocationNotified(e) => Some(&e.county),
+            Event::TransferAllocated(e) => Some(&e.county),
+            Event::EmergencyDispatched(e) => Some(&e.county),
+            Event::PayrollDeposited(e) => Some(&e.county),
+            Event::WageBillDeclared(e) => Some(&e.county),
+            Event::WagesPaid(e) => Some(&e.county),
+            Event::RevenueCollected(e) => Some(&e.county),
+            Event::ExpenditurePaid(e) => Some(&e.county),
+            Event::BalanceReported(e) => Some(&e.county),
+            Event::NeedsBudgeted(e) => Some(&e.county),
+            Event::RiskLinesSet(e) => e.county.as_ref(),
+            Event::CityFundsReceived(_) | Event::PlanIssued(_) | Event::EventReversed(_) => None,
+        }
+    }
+
+    /// True for the kinds an `event_reversed` may target (SPEC §3).
+    pub fn is_reversible(&self) -> bool {
+        matches!(
+            self,
+            Event::CityFundsReceived(_)
+                | Event::AllocationNotified(_)
+                | Event::TransferAllocated(_)
+                | Event::EmergencyDispatched(_)
+                | Event::PayrollDeposited(_)
+                | Event::WagesPaid(_)
+                | Event::RevenueCollected(_)
+                | Event::ExpenditurePaid(_)
+                | Event::NeedsBudgeted(_)
+        )
+    }
+
+    /// Field rules that need no state (SPEC §2–§3), and normalization.
+    fn validate_and_normalize(&mut self) -> Result<(), EventError> {
+        fn positive(field: &str, m: Money) -> Result<(), EventError> {
+            if m.is_positive() {
+                Ok(())
+            } else {
+                Err(EventError::field(field, "must be greater than 0"))
+            }
+        }
+        match self {
+            Event::CountyRegistered(_) | Event::BalanceReported(_) => {}
+            Event::CityFundsReceived(e) => positive("amount", e.amount)?,
+            Event::AllocationNotified(e) => {
+                positive("amount", e.amount)?;
+                match (e.fund, &mut e.schedule) {
+                    (Fund::PreNotified, None) => {
+                        return Err(EventError::field(
+                            "schedule",
+                            "is required for a pre_notified allocation: a list of {\"month\",\"amount\"}",
+                        ))
+                    }
+                    (Fund::PreNotified, Some(s)) => normalize_schedule(s, e.fiscal_year, e.amount)?,
+                    (f, Some(_)) => {
+                        return Err(EventError::field(
+                            "schedule",
+                            format!("is only allowed for pre_notified allocations, not {}", f.as_str()),
+                        ))
+                    }
+                    (_, None) => {}
+                }
+                if e.fund == Fund::InExecution && e.notified_on.year() != e.fiscal_year.get() {
+                    return Err(EventError::field(
+                        "notified_on",
+                        format!(
+                            "an in_execution allocation must be notified inside its fiscal year {}",
+                            e.fiscal_year
+                        ),
+                    ));
+                }
+            }
+            Event::TransferAllocated(e) => positive("amount", e.amount)?,
+            Event::EmergencyDispatched(e) => positive("amount", e.amount)?,
+            Event::PayrollDeposited(e) => positive("amount", e.amount)?,
+            Event::WageBillDeclared(e) => {
+                positive("amount", e.amount)?;
+                if e.payday.month() != e.payroll_month {
+                    return Err(EventError::field(
+                        "payday",
+                        format!("must fall inside payroll_month {}", e.payroll_month),
+                    ));
+                }
+            }
+            Event::WagesPaid(e) => positive("amount", e.amount)?,
+            Event::RevenueCollected(e) => positive("amount", e.amount)?,
+            Event::ExpenditurePaid(e) => positive("amount", e.amount)?,
+            Event::NeedsBudgeted(e) => {
+                positive("amount", e.amount)?;
+                if let Some(s) = &mut e.schedule {
+                    normalize_schedule(s, e.fiscal_year, e.amount)?;
+                }
+            }
+            Event::RiskLinesSet(e) => {
+                if e.warning_line.units() <= 0 {
+                    return Err(EventError::field("warning_line", "must be greater than 0"));
+                }
+                if e.alert_line <= e.warning_line {
+                    return Err(EventError::field("alert_line", "must be greater than warning_line"));
+                }
+                if e.idle_line <= e.alert_line {
+                    return Err(EventError::field("idle_line", "must be greater than alert_line"));
+                }
+            }
+            Event::PlanIssued(_) => {}
+            Event::EventReversed(e) => {
+                if e.reverses_seq == 0 {
+                    return Err(EventError::field("reverses_seq", "must be a record seq, 1 or more"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks a schedule (non-empty, months inside the fiscal year and distinct, amounts
+/// > 0 summing exactly to `total`) and sorts it by month.
+fn normalize_schedule(s: &mut [ScheduleItem], fy: FiscalYear, total: Money) -> Result<(), EventError> {
+    if s.is_empty() {
+        return Err(EventError::field("schedule", "must list at least one month"));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, item) in s.iter().enumerate() {
+        if item.month.year() != fy.get() {
+            return Err(EventError::field(
+                format!("schedule[{i}].month"),
+                format!("{} is outside fiscal year {fy}", item.month),
+            ));
+        }
+        if !seen.insert(item.month) {
+            return Err(EventError::field(
+                format!("schedule[{i}].month"),
+                format!("{} appears twice", item.month),
+            ));
+        }
+        if !item.amount.is_positive() {
+            return Err(EventError::field(format!("schedule[{i}].amount"), "must be greater than 0"));
+        }
+    }
+    let sum: Money = s.iter().map(|i| i.amount).sum();
+    if sum != total {
+        return Err(EventError::field(
+            "schedule",
+            format!("amounts add up to {sum}, but amount is {total}: they must be equal"),
+        ));
+    }
+    s.sort_by_key(|i| i.month);
+    Ok(())
+}
+
+/// A JSON value read with I-JSON checks: a repeated member name in any object is an
+/// error (serde_json alone would keep the last one silently).
+pub struct IJson(pub Value);
+
+impl<'de> Deserialize<'de> for IJson {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<IJson, D::Error> {
+        d.deserialize_any(IJsonVisitor).map(IJson)
+    }
+}
+
+struct IJsonVisitor;
+
+impl<'de> Visitor<'de> for IJsonVisitor {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+        let mut v = Vec::new();
+        while let Some(IJson(x)) = a.next_element()? {
+            v.push(x);
+        }
+        Ok(Value::Array(v))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+        let mut m = Map::new();
+        while let Some(k) = a.next_key::<String>()? {
+            let IJson(v) = a.next_value()?;
+            if m.contains_key(&k) {
+                return Err(de::Error::custom(format!("member {k:?} appears twice in one object")));
+            }
+            m.insert(k, v);
+        }
+        Ok(Value::Object(m))
+    }
+}
+
+/// How an input text was laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputShape {
+    /// One JSON object.
+    Single,
+    /// One JSON array (a batch).
+    Array,
+    /// Several JSON values one after another (JSON Lines; a batch).
+    Lines,
+}
+
+/// Reads input text (one event object, a JSON array, or JSON Lines) into raw values.
+/// Errors (not JSON, repeated member names) are whole-input errors.
+pub fn read_values(text: &str) -> Result<(InputShape, Vec<Value>), EventError> {
+    let mut out = Vec::new();
+    let stream = serde_json::Deserializer::from_str(text).into_iter::<IJson>();
+    for (i, item) in stream.enumerate() {
+        match item {
+            Ok(IJson(v)) => out.push(v),
+            Err(e) => {
+                return Err(EventError::whole(format!(
+                    "input is not valid JSON (value {i}, line {}, column {}): {e}",
+                    e.line(),
+                    e.column()
+                )))
+            }
+        }
+    }
+    match out.len() {
+        0 => Err(EventError::whole("input holds no event")),
+        1 => match out.pop().expect("one") {
+            Value::Array(items) => {
+                if items.is_empty() {
+                    Err(EventError::whole("the batch is empty"))
+                } else {
+                    Ok((InputShape::Array, items))
+                }
+            }
+            v => Ok((InputShape::Single, vec![v])),
+        },
+        _ => Ok((InputShape::Lines, out)),
+    }
+}
+
+/// Parses input text into events, with the 0-based index of the first bad one.
+pub fn parse_input(text: &str) -> Result<(InputShape, Vec<InputEvent>), (Option<usize>, EventError)> {
+    let (shape, values) = read_values(text).map_err(|e| (None, e))?;
+    let mut events = Vec::with_capacity(values.len());
+    for (i, v) in values.into_iter().enumerate() {
+        events.push(Event::parse_object(v).map_err(|e| (Some(i), e))?);
+    }
+    Ok((shape, events))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Value) -> Result<Event, EventError> {
+        Event::parse_object(v).map(|i| i.event)
+    }
+
+    #[test]
+    fn normalizes_defaults_and_amounts() {
+        let e = parse(json!({"kind":"county_registered","county":"suizhong","name":"绥中县","registered_on":"2021-01-01","opening_treasury":"007.5","opening_wage_reserve":null})).unwrap();
+        assert_eq!(
+            e.to_json(),
+            json!({"kind":"county_registered","county":"suizhong","name":"绥中县","registered_on":"2021-01-01","opening_treasury":"7.50","opening_wage_reserve":"0.00"})
+        );
+        let r = parse(json!({"kind":"revenue_collected","county":"a","amount":"1","collected_on":"2021-01-02"})).unwrap();
+        assert_eq!(r.to_json()["category"], "other");
+        let c = parse(json!({"kind":"city_funds_received","fund":"general","amount":"5","received_on":"2021-01-02"})).unwrap();
+        assert_eq!(c.to_json()["reference"], Value::Null);
+    }
+
+    #[test]
+    fn rejects_numbers_unknown_fields_and_nulls_naming_the_field() {
+        let err = parse(json!({"kind":"city_funds_received","fund":"general","amount":5,"received_on":"2021-01-02"})).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("amount"));
+        let err = parse(json!({"kind":"city_funds_received","fund":"general","amount":"5","received_on":"2021-01-02","extra":1})).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("extra"));
+        let err = parse(json!({"kind":"city_funds_received","fund":"general","amount":null,"received_on":"2021-01-02"})).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("amount"));
+        let err = parse(json!({"kind":"city_funds_received","fund":"general","received_on":"2021-01-02"})).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("amount"));
+        let err = parse(json!({"kind":"city_funds_received","fund":"general","amount":"0","received_on":"2021-01-02"})).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("amount"));
+        let err = parse(json!({"kind":"nope"})).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("kind"));
+    }
+
+    #[test]
+    fn schedules_are_checked_and_sorted() {
+        let base = |s: Value| json!({"kind":"allocation_notified","county":"a","fund":"pre_notified","fiscal_year":2021,"program":"p","amount":"30","notified_on":"2021-01-05","schedule":s});
+        let e = parse(base(json!([{"month":"2021-03","amount":"10"},{"month":"2021-01","amount":"20"}]))).unwrap();
+        assert_eq!(e.to_json()["schedule"][0]["month"], "2021-01");
+        assert_eq!(parse(base(json!([{"month":"2021-03","amount":"10"}]))).unwrap_err().field.as_deref(), Some("schedule"));
+        assert_eq!(parse(base(json!([{"month":"2022-01","amount":"30"}]))).unwrap_err().field.as_deref(), Some("schedule[0].month"));
+        assert_eq!(parse(base(json!([{"month":"2021-01","amount":"15"},{"month":"2021-01","amount":"15"}]))).unwrap_err().field.as_deref(), Some("schedule[1].month"));
+        assert_eq!(parse(base(json!([]))).unwrap_err().field.as_deref(), Some("schedule"));
+        assert_eq!(parse(base(Value::Null)).unwrap_err().field.as_deref(), Some("schedule"));
+        assert_eq!(parse(base(json!([{"month":"2021-01","amount":"30","x":1}]))).unwrap_err().field.as_deref(), Some("schedule[0].x"));
+    }
+
+    #[test]
+    fn repeated_members_are_rejected() {
+        assert!(read_values(r#"{"kind":"a","kind":"b"}"#).is_err());
+        assert!(read_values(r#"[{"a":{"b":1,"b":2}}]"#).is_err());
+        let (shape, v) = read_values("{\"a\":1}\n{\"a\":2}\n").unwrap();
+        assert_eq!((shape, v.len()), (InputShape::Lines, 2));
+        assert_eq!(read_values("[{\"a\":1}]").unwrap().0, InputShape::Array);
+    }
+
+    #[test]
+    fn fiscal_year_must_be_integer_in_range() {
+        let base = |fy: Value| json!({"kind":"allocation_notified","county":"a","fund":"general","fiscal_year":fy,"program":"p","amount":"30","notified_on":"2021-01-05"});
+        assert!(parse(base(json!(2021))).is_ok());
+        for bad in [json!(2021.0), json!("2021"), json!(1999), json!(2100), json!(-1)] {
+            assert_eq!(parse(base(bad.clone())).unwrap_err().field.as_deref(), Some("fiscal_year"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn binary_codec_round_trips() {
+        let e = parse(json!({"kind":"needs_budgeted","county":"a","fiscal_year":2021,"category":"wages","amount":"30","budgeted_on":"2021-01-05","schedule":[{"month":"2021-02","amount":"30"}]})).unwrap();
+        let bytes = bincode::serialize(&e).unwrap();
+        let back: Event = bincode::deserialize(&bytes).unwrap();
+        assert_eq!(back, e);
+        let again = parse(e.to_json()).unwrap();
+        assert_eq!(again, e);
+    }
+}

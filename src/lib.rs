@@ -1,0 +1,15 @@
+//! sanbao — an event-sourced treasury cash-flow scheduler for a city finance bureau
+//! under the "three guarantees" (三保).
+//!
+//! The crate is a functional core with a thin imperative shell:
+//! - pure: [`money`], [`values`], [`event`], [`canonical`], [`record`], [`state`],
+//!   [`query`] — no I/O, no clock, deterministic;
+//! - shell: [`log`] (sled store and the single writer task) and the CLI in `main.rs`.
+//!
+//! See ARCHITECTURE.md for the map and the invariants.
+
+pub mod canonical;
+pub mod event;
+pub mod money;
+pub mod record;
+pub mod values;

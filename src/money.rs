@@ -1,0 +1,316 @@
+//! Exact money and ratio values, and the only rounding helpers sanbao uses.
+//!
+//! Guarantees:
+//! - [`Money`] is an integer number of cents (`i128`), so sums are exact and can never
+//!   lose a cent; parsing and display go through `rust_decimal` at the boundary.
+//! - [`Ratio`] is an integer number of ten-thousandths (four decimals).
+//! - Every division in the SPEC is done here on integers, as an exact rational, and
+//!   rounded exactly once (`floor_div`, `ceil_div`, `round_half_even_div`).
+//! - Output never writes `-0.00`, always exactly two (money) or four (ratio) decimals.
+
+use rust_decimal::Decimal;
+use std::fmt;
+use std::str::FromStr;
+
+/// A signed amount of money in cents. Event fields hold non-negative values only;
+/// projections (a projected end balance, say) may be negative.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Money(i128);
+
+/// Largest amount an event field may carry: 9,999,999,999,999.99 yuan (13 integer digits).
+pub const MAX_AMOUNT_CENTS: i128 = 999_999_999_999_999;
+
+impl Money {
+    /// Zero yuan.
+    pub const ZERO: Money = Money(0);
+
+    /// Builds a value from a number of cents.
+    pub const fn from_cents(cents: i128) -> Money {
+        Money(cents)
+    }
+
+    /// The value in cents.
+    pub const fn cents(self) -> i128 {
+        self.0
+    }
+
+    /// True when the value is strictly positive.
+    pub fn is_positive(self) -> bool {
+        self.0 > 0
+    }
+
+    /// True when the value is strictly negative.
+    pub fn is_negative(self) -> bool {
+        self.0 < 0
+    }
+
+    /// The larger of `self` and zero.
+    pub fn clamp_zero(self) -> Money {
+        Money(self.0.max(0))
+    }
+
+    /// Parses an input amount: a string matching `^[0-9]{1,13}(\.[0-9]{1,2})?$`.
+    /// Leading zeros are allowed and normalized away by value (`"007.5"` is 7.50).
+    pub fn parse_amount(s: &str) -> Result<Money, String> {
+        let (int, frac) = match s.split_once('.') {
+            Some((i, f)) => (i, Some(f)),
+            None => (s, None),
+        };
+        let int_ok = (1..=13).contains(&int.len()) && int.bytes().all(|b| b.is_ascii_digit());
+        let frac_ok = frac.map_or(true, |f| {
+            (1..=2).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_digit())
+        });
+        if !int_ok || !frac_ok {
+            return Err(format!(
+                "{s:?} is not an amount: write decimal yuan as a string, up to 13 digits and at most 2 decimals, e.g. \"1200.50\""
+            ));
+        }
+        let d = Decimal::from_str(s).map_err(|e| format!("{s:?} is not an amount: {e}"))?;
+        Ok(Money::from_decimal(d))
+    }
+
+    /// Converts an exact decimal with at most two decimals to money (extra decimals
+    /// are truncated toward zero; callers pass already-validated values).
+    pub fn from_decimal(d: Decimal) -> Money {
+        let scale = d.scale();
+        let m = d.mantissa();
+        let cents = if scale <= 2 {
+            m * 10i128.pow(2 - scale)
+        } else {
+            m / 10i128.pow(scale - 2)
+        };
+        Money(cents)
+    }
+
+    /// The value as a `rust_decimal::Decimal` with exactly two decimals, when it fits
+    /// Decimal's 96-bit mantissa (always, for any realistic treasury figure).
+    pub fn to_decimal(self) -> Option<Decimal> {
+        Decimal::try_from_i128_with_scale(self.0, 2).ok()
+    }
+
+    /// Checked sum; `None` on overflow of 128 bits (never in practice).
+    pub fn checked_add(self, o: Money) -> Option<Money> {
+        self.0.checked_add(o.0).map(Money)
+    }
+
+    /// Formats with thousands separators for people: `12,345,678.90`.
+    pub fn grouped(self) -> String {
+        let plain = self.to_string();
+        let (sign, rest) = plain.strip_prefix('-').map_or(("", plain.as_str()), |r| ("-", r));
+        let (int, frac) = rest.split_once('.').unwrap_or((rest, "00"));
+        let mut out = String::with_capacity(plain.len() + int.len() / 3);
+        out.push_str(sign);
+        for (i, c) in int.chars().enumerate() {
+            if i > 0 && (int.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out.push('.');
+        out.push_str(frac);
+        out
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to_decimal() {
+            Some(d) => write!(f, "{d}"),
+            None => {
+                let neg = self.0 < 0;
+                let a = self.0.unsigned_abs();
+                write!(f, "{}{}.{:02}", if neg { "-" } else { "" }, a / 100, a % 100)
+            }
+        }
+    }
+}
+
+impl std::ops::Add for Money {
+    type Output = Money;
+    fn add(self, o: Money) -> Money {
+        Money(self.0 + o.0)
+    }
+}
+impl std::ops::Sub for Money {
+    type Output = Money;
+    fn sub(self, o: Money) -> Money {
+        Money(self.0 - o.0)
+    }
+}
+impl std::ops::Neg for Money {
+    type Output = Money;
+    fn neg(self) -> Money {
+        Money(-self.0)
+    }
+}
+impl std::ops::AddAssign for Money {
+    fn add_assign(&mut self, o: Money) {
+        self.0 += o.0;
+    }
+}
+impl std::ops::SubAssign for Money {
+    fn sub_assign(&mut self, o: Money) {
+        self.0 -= o.0;
+    }
+}
+impl std::iter::Sum for Money {
+    fn sum<I: Iterator<Item = Money>>(iter: I) -> Money {
+        Money(iter.map(|m| m.0).sum())
+    }
+}
+
+/// A non-negative ratio in ten-thousandths (four decimals): risk lines, guarantee
+/// levels, wage cover. Levels computed from a negative projection may be negative.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ratio(i64);
+
+impl Ratio {
+    /// Builds a ratio from ten-thousandths (`3000` is 0.3000).
+    pub const fn from_units(units: i64) -> Ratio {
+        Ratio(units)
+    }
+
+    /// The value in ten-thousandths.
+    pub const fn units(self) -> i64 {
+        self.0
+    }
+
+    /// Parses an input ratio: a string matching `^[0-9]{1,3}(\.[0-9]{1,4})?$`.
+    pub fn parse(s: &str) -> Result<Ratio, String> {
+        let (int, frac) = match s.split_once('.') {
+            Some((i, f)) => (i, Some(f)),
+            None => (s, None),
+        };
+        let int_ok = (1..=3).contains(&int.len()) && int.bytes().all(|b| b.is_ascii_digit());
+        let frac_ok = frac.map_or(true, |f| {
+            (1..=4).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_digit())
+        });
+        if !int_ok || !frac_ok {
+            return Err(format!(
+                "{s:?} is not a ratio: write a decimal string with up to 3 digits and at most 4 decimals, e.g. \"0.3\""
+            ));
+        }
+        let d = Decimal::from_str(s).map_err(|e| format!("{s:?} is not a ratio: {e}"))?;
+        let scale = d.scale();
+        let m = d.mantissa();
+        let units = m * 10i128.pow(4 - scale);
+        Ok(Ratio(units as i64))
+    }
+
+    /// `round4(num / den)` for two money values (half to even); `None` when `den` is 0.
+    pub fn of(num: Money, den: Money) -> Option<Ratio> {
+        if den.cents() == 0 {
+            return None;
+        }
+        let q = round_half_even_div(num.cents() * 10_000, den.cents());
+        Some(Ratio(q as i64))
+    }
+}
+
+impl fmt::Display for Ratio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let neg = self.0 < 0;
+        let a = self.0.unsigned_abs();
+        write!(f, "{}{}.{:04}", if neg { "-" } else { "" }, a / 10_000, a % 10_000)
+    }
+}
+
+/// Exact floor of `num / den` (toward negative infinity); `den` must be non-zero.
+pub fn floor_div(num: i128, den: i128) -> i128 {
+    let q = num / den;
+    if (num % den != 0) && ((num < 0) != (den < 0)) {
+        q - 1
+    } else {
+        q
+    }
+}
+
+/// Exact ceiling of `num / den`; `den` must be non-zero.
+pub fn ceil_div(num: i128, den: i128) -> i128 {
+    -floor_div(-num, den)
+}
+
+/// `num / den` rounded half to even; `den` must be non-zero.
+pub fn round_half_even_div(num: i128, den: i128) -> i128 {
+    let (num, den) = if den < 0 { (-num, -den) } else { (num, den) };
+    let q = floor_div(num, den);
+    let r = num - q * den; // 0 <= r < den
+    match (2 * r).cmp(&den) {
+        std::cmp::Ordering::Less => q,
+        std::cmp::Ordering::Greater => q + 1,
+        std::cmp::Ordering::Equal => {
+            if q % 2 == 0 {
+                q
+            } else {
+                q + 1
+            }
+        }
+    }
+}
+
+/// `floor_cent(x / n)` for money divided by a positive integer.
+pub fn floor_cent_div(x: Money, n: i128) -> Money {
+    Money::from_cents(floor_div(x.cents(), n))
+}
+
+/// Money divided by a positive integer, rounded half to even at cents.
+pub fn round_cent_div(x: Money, n: i128) -> Money {
+    Money::from_cents(round_half_even_div(x.cents(), n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_normalizes_amounts() {
+        assert_eq!(Money::parse_amount("007.5").unwrap().to_string(), "7.50");
+        assert_eq!(Money::parse_amount("1200").unwrap().to_string(), "1200.00");
+        assert_eq!(Money::parse_amount("0").unwrap().to_string(), "0.00");
+        assert_eq!(
+            Money::parse_amount("9999999999999.99").unwrap().cents(),
+            MAX_AMOUNT_CENTS
+        );
+        for bad in ["", ".5", "1.", "1.234", "-1", "+1", "1e3", " 1", "12345678901234", "1,000", "１"] {
+            assert!(Money::parse_amount(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn displays_signed_and_grouped() {
+        assert_eq!(Money::from_cents(-5).to_string(), "-0.05");
+        assert_eq!(Money::from_cents(0).to_string(), "0.00");
+        assert_eq!(Money::from_cents(123456789012).grouped(), "1,234,567,890.12");
+        assert_eq!(Money::from_cents(-100000).grouped(), "-1,000.00");
+        assert_eq!(Money::from_cents(99999).grouped(), "999.99");
+    }
+
+    #[test]
+    fn ratios_parse_and_round_half_even() {
+        assert_eq!(Ratio::parse("0.3").unwrap().to_string(), "0.3000");
+        assert_eq!(Ratio::parse("1.5").unwrap().units(), 15000);
+        assert!(Ratio::parse("0.12345").is_err());
+        assert!(Ratio::parse("1000").is_err());
+        // 1/8 = 0.125 exactly -> at four decimals 0.1250; 1/3 -> 0.3333
+        let r = Ratio::of(Money::from_cents(100), Money::from_cents(300)).unwrap();
+        assert_eq!(r.to_string(), "0.3333");
+        // 0.00005 exactly halfway: 1 / 20000 -> rounds to even 0.0000; 3/20000 -> 0.0002
+        assert_eq!(Ratio::of(Money::from_cents(1), Money::from_cents(20000)).unwrap().units(), 0);
+        assert_eq!(Ratio::of(Money::from_cents(3), Money::from_cents(20000)).unwrap().units(), 2);
+        assert_eq!(Ratio::of(Money::from_cents(-3), Money::from_cents(20000)).unwrap().to_string(), "-0.0002");
+        assert!(Ratio::of(Money::from_cents(1), Money::ZERO).is_none());
+    }
+
+    #[test]
+    fn integer_rounding_helpers() {
+        assert_eq!(floor_div(7, 2), 3);
+        assert_eq!(floor_div(-7, 2), -4);
+        assert_eq!(ceil_div(7, 2), 4);
+        assert_eq!(ceil_div(-7, 2), -3);
+        assert_eq!(round_half_even_div(5, 2), 2);
+        assert_eq!(round_half_even_div(7, 2), 4);
+        assert_eq!(round_half_even_div(-5, 2), -2);
+        assert_eq!(round_cent_div(Money::from_cents(100), 3).cents(), 33);
+        assert_eq!(floor_cent_div(Money::from_cents(200), 3).cents(), 66);
+    }
+}

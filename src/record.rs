@@ -1,0 +1,220 @@
+//! A log record (SPEC §4): the event with its seq, time of recording, idempotency key
+//! and place in the SHA-256 hash chain; its JSON form, its hash, and its binary form.
+//!
+//! Guarantees:
+//! - [`Record::compute_hash`] is SHA-256 over the canonical JSON of the record without
+//!   its `hash` member, exactly as an auditor's own script computes it.
+//! - The stored form is one format-version byte ([`FORMAT_V1`]) followed by bincode 1.3
+//!   (fixed-int, little-endian: bincode's `serialize` defaults, pinned by the crate
+//!   version); any other version byte is refused, never guessed at.
+
+use crate::canonical::sha256_canonical;
+use crate::event::{Event, EventError};
+use crate::values::Sha256Hex;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The version byte that starts every stored record.
+pub const FORMAT_V1: u8 = 1;
+
+/// The `prev_hash` of seq 1: 64 zeros.
+pub const GENESIS: Sha256Hex = Sha256Hex([0u8; 32]);
+
+/// One record of the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// 1, 2, 3, … contiguous.
+    pub seq: u64,
+    /// Microseconds since the Unix epoch, UTC; never decreases as seq grows.
+    pub recorded_at_us: i64,
+    /// The event's idempotency key, if any.
+    pub idempotency_key: Option<String>,
+    /// Hash of the previous record (zeros for seq 1).
+    pub prev_hash: Sha256Hex,
+    /// This record's hash.
+    pub hash: Sha256Hex,
+    /// The normalized event.
+    pub event: Event,
+}
+
+/// Formats microseconds since the epoch as RFC 3339 UTC with six fractional digits and `Z`.
+pub fn format_recorded_at(us: i64) -> String {
+    let dt = DateTime::<Utc>::from_timestamp_micros(us).expect("recorded_at within chrono's range");
+    dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Parses the exact form written by [`format_recorded_at`].
+pub fn parse_recorded_at(s: &str) -> Result<i64, String> {
+    let bad = || format!("{s:?} is not RFC 3339 UTC with six fractional digits and Z");
+    let dt = DateTime::parse_from_rfc3339(s).map_err(|_| bad())?;
+    let us = dt.timestamp_micros();
+    if format_recorded_at(us) != s {
+        return Err(bad());
+    }
+    Ok(us)
+}
+
+impl Record {
+    /// Builds the next record after `prev_hash`, computing its hash.
+    pub fn new(seq: u64, recorded_at_us: i64, idempotency_key: Option<String>, prev_hash: Sha256Hex, event: Event) -> Record {
+        let mut r = Record { seq, recorded_at_us, idempotency_key, prev_hash, hash: Sha256Hex::default(), event };
+        r.hash = r.compute_hash();
+        r
+    }
+
+    /// The record as a JSON object without its `hash` member (what is hashed).
+    fn unhashed_json(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("event".into(), self.event.to_json());
+        m.insert(
+            "idempotency_key".into(),
+            self.idempotency_key.clone().map_or(Value::Null, Value::String),
+        );
+        m.insert("prev_hash".into(), Value::String(self.prev_hash.to_hex()));
+        m.insert("recorded_at".into(), Value::String(format_recorded_at(self.recorded_at_us)));
+        m.insert("seq".into(), Value::from(self.seq));
+        m
+    }
+
+    /// SHA-256 over the canonical JSON of the record without `hash`.
+    pub fn compute_hash(&self) -> Sha256Hex {
+        Sha256Hex(sha256_canonical(&Value::Object(self.unhashed_json())))
+    }
+
+    /// The record's JSON object, as `export` prints it.
+    pub fn to_json(&self) -> Value {
+        let mut m = self.unhashed_json();
+        m.insert("hash".into(), Value::String(self.hash.to_hex()));
+        Value::Object(m)
+    }
+
+    /// The record as one canonical JSON line (no newline).
+    pub fn to_json_line(&self) -> String {
+        crate::canonical::to_canonical_string(&self.to_json())
+    }
+
+    /// Parses an exported record, checking that its event is in normalized form and
+    /// that its hash matches its content. The chain is checked by the caller.
+    pub fn from_export(v: Value) -> Result<Record, EventError> {
+        let Value::Object(mut m) = v else {
+            return Err(EventError::whole("a record must be a JSON object"));
+        };
+        const MEMBERS: [&str; 6] = ["event", "hash", "idempotency_key", "prev_hash", "recorded_at", "seq"];
+        if let Some(k) = m.keys().find(|k| !MEMBERS.contains(&k.as_str())) {
+            return Err(EventError::field(k.clone(), "is not a member of a record"));
+        }
+        let take_str = |m: &mut Map<String, Value>, k: &str| match m.remove(k) {
+            Some(Value::String(s)) => Ok(s),
+            _ => Err(EventError::field(k, "is required and must be a string")),
+        };
+        let seq = m
+            .remove("seq")
+            .and_then(|s| s.as_u64())
+            .filter(|s| *s >= 1)
+            .ok_or_else(|| EventError::field("seq", "must be an integer of 1 or more"))?;
+        let hash = Sha256Hex::parse(&take_str(&mut m, "hash")?).map_err(|r| EventError::field("hash", r))?;
+        let prev_hash =
+            Sha256Hex::parse(&take_str(&mut m, "prev_hash")?).map_err(|r| EventError::field("prev_hash", r))?;
+        let recorded_at_us = parse_recorded_at(&take_str(&mut m, "recorded_at")?)
+            .map_err(|r| EventError::field("recorded_at", r))?;
+        let idempotency_key = match m.remove("idempotency_key") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(k)) => {
+                crate::event::check_idempotency_key(&k).map_err(|r| EventError::field("idempotency_key", r))?;
+                Some(k)
+            }
+            Some(_) => return Err(EventError::field("idempotency_key", "must be a string or null")),
+        };
+        let event_json = m.remove("event").ok_or_else(|| EventError::field("event", "is required"))?;
+        if event_json.get("idempotency_key").is_some() {
+            return Err(EventError::field("event.idempotency_key", "belongs at the record's top level"));
+        }
+        let event = Event::parse_object(event_json.clone())
+            .map_err(|e| EventError {
+                field: Some(format!("event.{}", e.field.unwrap_or_default())),
+                reason: e.reason,
+            })?
+            .event;
+        if event.to_json() != event_json {
+            return Err(EventError::field("event", "is not in normalized form (amounts need two decimals, ratios four, every field present, schedules sorted)"));
+        }
+        let r = Record { seq, recorded_at_us, idempotency_key, prev_hash, hash, event };
+        let computed = r.compute_hash();
+        if computed != r.hash {
+            return Err(EventError::field(
+                "hash",
+                format!("does not match the record's content (computed {computed})"),
+            ));
+        }
+        Ok(r)
+    }
+
+    /// The stored bytes: version byte + bincode.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(160);
+        out.push(FORMAT_V1);
+        bincode::serialize_into(&mut out, self).expect("records encode");
+        out
+    }
+
+    /// Decodes stored bytes; an unknown version byte or bad encoding is an error.
+    pub fn decode(bytes: &[u8]) -> Result<Record, String> {
+        match bytes.split_first() {
+            Some((&FORMAT_V1, rest)) => {
+                bincode::deserialize(rest).map_err(|e| format!("record does not decode: {e}"))
+            }
+            Some((v, _)) => Err(format!("unknown record format version {v}")),
+            None => Err("empty record".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> Record {
+        let e = Event::parse_object(json!({"kind":"county_registered","county":"suizhong","name":"绥中县","registered_on":"2021-01-01","opening_treasury":"1200"})).unwrap().event;
+        Record::new(1, 1_795_766_400_000_000, None, GENESIS, e)
+    }
+
+    #[test]
+    fn recorded_at_format() {
+        assert_eq!(format_recorded_at(1_795_766_400_000_000), "2026-11-27T08:00:00.000000Z");
+        assert_eq!(parse_recorded_at("2026-11-27T08:00:00.000001Z").unwrap(), 1_795_766_400_000_001);
+        assert!(parse_recorded_at("2026-11-27T08:00:00Z").is_err());
+        assert!(parse_recorded_at("2026-11-27T08:00:00.000000+00:00").is_err());
+    }
+
+    #[test]
+    fn known_record_hash() {
+        // Computed independently in Python over the same record:
+        // json.dumps(rec, sort_keys=True, separators=(",",":"), ensure_ascii=False)
+        let r = sample();
+        assert_eq!(r.hash.to_hex(), PY_RECORD_HASH);
+        assert_eq!(
+            r.to_json_line(),
+            format!("{{\"event\":{{\"county\":\"suizhong\",\"kind\":\"county_registered\",\"name\":\"绥中县\",\"opening_treasury\":\"1200.00\",\"opening_wage_reserve\":\"0.00\",\"registered_on\":\"2021-01-01\"}},\"hash\":\"{PY_RECORD_HASH}\",\"idempotency_key\":null,\"prev_hash\":\"{}\",\"recorded_at\":\"2026-11-27T08:00:00.000000Z\",\"seq\":1}}", "0".repeat(64))
+        );
+    }
+
+    const PY_RECORD_HASH: &str = "6dce8f4efba9f3a9fb6e2a9131f14ffb079e2dc9259a6f175207f92c29648745";
+
+    #[test]
+    fn codec_and_export_round_trip() {
+        let r = sample();
+        assert_eq!(Record::decode(&r.encode()).unwrap(), r);
+        let mut bad = r.encode();
+        bad[0] = 9;
+        assert!(Record::decode(&bad).is_err());
+        assert_eq!(Record::from_export(r.to_json()).unwrap(), r);
+        let mut tampered = r.to_json();
+        tampered["event"]["opening_treasury"] = json!("1200.01");
+        assert_eq!(Record::from_export(tampered).unwrap_err().field.as_deref(), Some("hash"));
+        let mut unnormalized = r.to_json();
+        unnormalized["event"]["opening_treasury"] = json!("1200");
+        assert_eq!(Record::from_export(unnormalized).unwrap_err().field.as_deref(), Some("event"));
+    }
+}

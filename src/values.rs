@@ -1,0 +1,741 @@
+//! The value types of SPEC §2 — dates, months, county ids, texts, fiscal years, fund
+//! classes and the small enumerations — with strict parsing.
+//!
+//! Guarantees: a value of these types always satisfies its SPEC §2 format. In JSON
+//! (human-readable serde) each one is read and written in its SPEC form; in the binary
+//! store codec (bincode) dates and months are compact integers.
+
+use crate::money::{Money, Ratio};
+use chrono::{Datelike, NaiveDate};
+use schemars::gen::SchemaGenerator;
+use schemars::schema::{InstanceType, Schema, SchemaObject, StringValidation};
+use schemars::JsonSchema;
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+use std::fmt;
+
+/// Builds a string JSON Schema with a pattern, for the hand-written schema impls.
+fn string_schema(pattern: &str, description: &str) -> Schema {
+    let mut o = SchemaObject {
+        instance_type: Some(InstanceType::String.into()),
+        string: Some(Box::new(StringValidation {
+            pattern: Some(pattern.to_string()),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    o.metadata().description = Some(description.to_string());
+    Schema::Object(o)
+}
+
+/// A business date between 2000-01-01 and 2099-12-31, written `YYYY-MM-DD`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date(NaiveDate);
+
+impl Date {
+    /// Parses `YYYY-MM-DD` strictly (zero-padded, a real calendar day, years 2000–2099).
+    pub fn parse(s: &str) -> Result<Date, String> {
+        let b = s.as_bytes();
+        let shape = b.len() == 10
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        if !shape {
+            return Err(format!("{s:?} is not a date: write YYYY-MM-DD"));
+        }
+        let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|_| format!("{s:?} is not a calendar date"))?;
+        if d.year() < 2000 || d.year() > 2099 {
+            return Err(format!("{s:?} is outside 2000-01-01..2099-12-31"));
+        }
+        Ok(Date(d))
+    }
+
+    /// Builds a date from its parts; `None` if it is not a calendar day.
+    pub fn from_ymd(y: i32, m: u32, d: u32) -> Option<Date> {
+        NaiveDate::from_ymd_opt(y, m, d).map(Date)
+    }
+
+    /// The underlying chrono date.
+    pub fn naive(self) -> NaiveDate {
+        self.0
+    }
+
+    /// The calendar year.
+    pub fn year(self) -> i32 {
+        self.0.year()
+    }
+
+    /// The month this date falls in.
+    pub fn month(self) -> Month {
+        Month::new(self.0.year(), self.0.month()).expect("a date's month is valid")
+    }
+
+    /// This date shifted by `days` (may be negative).
+    pub fn add_days(self, days: i64) -> Date {
+        Date(self.0 + chrono::Duration::days(days))
+    }
+
+    /// Days since 0001-01-01 (compact storage form).
+    pub fn to_days(self) -> i32 {
+        self.0.num_days_from_ce()
+    }
+
+    /// Inverse of [`Date::to_days`].
+    pub fn from_days(days: i32) -> Option<Date> {
+        NaiveDate::from_num_days_from_ce_opt(days).map(Date)
+    }
+
+    /// Today's date in UTC, from the wall clock (only the CLI shell calls this).
+    pub fn today_utc() -> Date {
+        Date(chrono::Utc::now().date_naive())
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%d"))
+    }
+}
+
+impl Serialize for Date {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            s.serialize_i32(self.to_days())
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+        if d.is_human_readable() {
+            let s = StrOnly::deserialize(d, "a date string \"YYYY-MM-DD\"")?;
+            Date::parse(&s).map_err(de::Error::custom)
+        } else {
+            let n = i32::deserialize(d)?;
+            Date::from_days(n).ok_or_else(|| de::Error::custom("bad stored date"))
+        }
+    }
+}
+
+impl JsonSchema for Date {
+    fn schema_name() -> String {
+        "Date".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        string_schema(
+            r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}$",
+            "a calendar date YYYY-MM-DD between 2000-01-01 and 2099-12-31",
+        )
+    }
+}
+
+/// A calendar month `YYYY-MM` (years 2000–2099).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Month {
+    year: i32,
+    month: u32,
+}
+
+impl Month {
+    /// Builds a month; `None` outside 2000-01..2099-12.
+    pub fn new(year: i32, month: u32) -> Option<Month> {
+        ((2000..=2099).contains(&year) && (1..=12).contains(&month)).then_some(Month { year, month })
+    }
+
+    /// Parses `YYYY-MM` strictly.
+    pub fn parse(s: &str) -> Result<Month, String> {
+        let b = s.as_bytes();
+        let shape = b.len() == 7
+            && b[4] == b'-'
+            && b.iter().enumerate().all(|(i, c)| i == 4 || c.is_ascii_digit());
+        let err = || format!("{s:?} is not a month: write YYYY-MM between 2000-01 and 2099-12");
+        if !shape {
+            return Err(err());
+        }
+        let year: i32 = s[..4].parse().map_err(|_| err())?;
+        let month: u32 = s[5..].parse().map_err(|_| err())?;
+        Month::new(year, month).ok_or_else(err)
+    }
+
+    /// The year.
+    pub fn year(self) -> i32 {
+        self.year
+    }
+
+    /// The month number, 1–12.
+    pub fn number(self) -> u32 {
+        self.month
+    }
+
+    /// First day of the month.
+    pub fn first_day(self) -> Date {
+        Date::from_ymd(self.year, self.month, 1).expect("valid month")
+    }
+
+    /// Last day of the month.
+    pub fn last_day(self) -> Date {
+        self.add(1).map_or(Date::from_ymd(self.year, 12, 31).expect("valid"), |n| {
+            n.first_day().add_days(-1)
+        })
+    }
+
+    /// `self + n` months, computed from the anchor (never stepping); `None` outside the range.
+    pub fn add(self, n: i32) -> Option<Month> {
+        let idx = self.year * 12 + (self.month as i32 - 1) + n;
+        Month::new(idx.div_euclid(12), (idx.rem_euclid(12) + 1) as u32)
+    }
+
+    /// Compact index (`year * 12 + month - 1`), the storage form.
+    pub fn index(self) -> i32 {
+        self.year * 12 + self.month as i32 - 1
+    }
+
+    /// Inverse of [`Month::index`].
+    pub fn from_index(i: i32) -> Option<Month> {
+        Month::new(i.div_euclid(12), (i.rem_euclid(12) + 1) as u32)
+    }
+}
+
+impl fmt::Display for Month {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+impl Serialize for Month {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            s.serialize_i32(self.index())
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Month {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Month, D::Error> {
+        if d.is_human_readable() {
+            let s = StrOnly::deserialize(d, "a month string \"YYYY-MM\"")?;
+            Month::parse(&s).map_err(de::Error::custom)
+        } else {
+            let n = i32::deserialize(d)?;
+            Month::from_index(n).ok_or_else(|| de::Error::custom("bad stored month"))
+        }
+    }
+}
+
+impl JsonSchema for Month {
+    fn schema_name() -> String {
+        "Month".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        string_schema(r"^20[0-9]{2}-(0[1-9]|1[0-2])$", "a calendar month YYYY-MM")
+    }
+}
+
+/// Reads a JSON string and nothing else, with an error that says what was expected.
+struct StrOnly;
+
+impl StrOnly {
+    fn deserialize<'de, D: Deserializer<'de>>(d: D, what: &'static str) -> Result<String, D::Error> {
+        struct V(&'static str);
+        impl<'de> Visitor<'de> for V {
+            type Value = String;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.0)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+                Ok(v.to_string())
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
+                Ok(v)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<String, E> {
+                Err(E::custom(format!("is required: null given where {} is expected", self.0)))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<String, E> {
+                self.visit_unit()
+            }
+        }
+        d.deserialize_str(V(what))
+    }
+}
+
+impl Serialize for Money {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            s.serialize_i128(self.cents())
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Money, D::Error> {
+        if d.is_human_readable() {
+            let s = StrOnly::deserialize(d, "an amount as a JSON string, e.g. \"1200.50\" (numbers are rejected: floats lose cents)")?;
+            Money::parse_amount(&s).map_err(de::Error::custom)
+        } else {
+            Ok(Money::from_cents(i128::deserialize(d)?))
+        }
+    }
+}
+
+impl JsonSchema for Money {
+    fn schema_name() -> String {
+        "Amount".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        string_schema(
+            r"^[0-9]{1,13}(\.[0-9]{1,2})?$",
+            "decimal yuan as a string; outputs always carry two decimals",
+        )
+    }
+}
+
+impl Serialize for Ratio {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            s.serialize_i64(self.units())
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Ratio {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Ratio, D::Error> {
+        if d.is_human_readable() {
+            let s = StrOnly::deserialize(d, "a ratio as a JSON string, e.g. \"0.3\"")?;
+            Ratio::parse(&s).map_err(de::Error::custom)
+        } else {
+            Ok(Ratio::from_units(i64::deserialize(d)?))
+        }
+    }
+}
+
+impl JsonSchema for Ratio {
+    fn schema_name() -> String {
+        "Ratio".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        string_schema(
+            r"^[0-9]{1,3}(\.[0-9]{1,4})?$",
+            "a decimal ratio as a string; outputs always carry four decimals",
+        )
+    }
+}
+
+/// A county id: `^[a-z][a-z0-9_-]{0,31}$`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct CountyId(String);
+
+impl CountyId {
+    /// Validates and wraps a county id.
+    pub fn parse(s: &str) -> Result<CountyId, String> {
+        let b = s.as_bytes();
+        let ok = !b.is_empty()
+            && b.len() <= 32
+            && b[0].is_ascii_lowercase()
+            && b[1..]
+                .iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-');
+        if ok {
+            Ok(CountyId(s.to_string()))
+        } else {
+            Err(format!(
+                "{s:?} is not a county id: a lowercase letter, then up to 31 of a-z 0-9 _ -"
+            ))
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CountyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for CountyId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<CountyId, D::Error> {
+        let s = StrOnly::deserialize(d, "a county id string")?;
+        CountyId::parse(&s).map_err(de::Error::custom)
+    }
+}
+
+impl JsonSchema for CountyId {
+    fn schema_name() -> String {
+        "CountyId".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        string_schema(r"^[a-z][a-z0-9_-]{0,31}$", "a county id")
+    }
+}
+
+/// Free text (`name`, `program`, `reason`, `approved_by`, `reference`): 1 to 200
+/// Unicode code points, no control characters (Unicode category Cc).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Text(String);
+
+impl Text {
+    /// Validates and wraps a text.
+    pub fn parse(s: &str) -> Result<Text, String> {
+        let n = s.chars().count();
+        if n == 0 || n > 200 {
+            return Err(format!("text must be 1 to 200 characters, got {n}"));
+        }
+        if let Some(c) = s.chars().find(|c| c.is_control()) {
+            return Err(format!("text must not contain control characters (found U+{:04X})", c as u32));
+        }
+        Ok(Text(s.to_string()))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
+        let s = StrOnly::deserialize(d, "a text string")?;
+        Text::parse(&s).map_err(de::Error::custom)
+    }
+}
+
+impl JsonSchema for Text {
+    fn schema_name() -> String {
+        "Text".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let mut o = SchemaObject {
+            instance_type: Some(InstanceType::String.into()),
+            string: Some(Box::new(StringValidation {
+                min_length: Some(1),
+                max_length: Some(200),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        o.metadata().description = Some("1 to 200 characters, no control characters".into());
+        Schema::Object(o)
+    }
+}
+
+/// A fiscal (calendar) year, a JSON integer from 2000 to 2099.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct FiscalYear(u16);
+
+impl FiscalYear {
+    /// Builds a fiscal year; `None` outside 2000–2099.
+    pub fn new(y: i32) -> Option<FiscalYear> {
+        (2000..=2099).contains(&y).then_some(FiscalYear(y as u16))
+    }
+
+    /// The year number.
+    pub fn get(self) -> i32 {
+        self.0 as i32
+    }
+}
+
+impl fmt::Display for FiscalYear {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for FiscalYear {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<FiscalYear, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = FiscalYear;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a fiscal year as a JSON integer from 2000 to 2099")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<FiscalYear, E> {
+                i32::try_from(v)
+                    .ok()
+                    .and_then(FiscalYear::new)
+                    .ok_or_else(|| E::custom(format!("{v} is not a fiscal year from 2000 to 2099")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<FiscalYear, E> {
+                i32::try_from(v)
+                    .ok()
+                    .and_then(FiscalYear::new)
+                    .ok_or_else(|| E::custom(format!("{v} is not a fiscal year from 2000 to 2099")))
+            }
+            fn visit_u16<E: de::Error>(self, v: u16) -> Result<FiscalYear, E> {
+                self.visit_u64(v as u64)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<FiscalYear, E> {
+                Err(E::custom("is required: null given where a fiscal year is expected"))
+            }
+        }
+        if d.is_human_readable() {
+            d.deserialize_any(V)
+        } else {
+            d.deserialize_u16(V)
+        }
+    }
+}
+
+impl JsonSchema for FiscalYear {
+    fn schema_name() -> String {
+        "FiscalYear".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let mut o = SchemaObject {
+            instance_type: Some(InstanceType::Integer.into()),
+            ..Default::default()
+        };
+        o.number().minimum = Some(2000.0);
+        o.number().maximum = Some(2099.0);
+        Schema::Object(o)
+    }
+}
+
+/// The four fund classes, in the SPEC's list order (general, pre_notified,
+/// in_execution, direct), which is also their `Ord`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Fund {
+    /// 财力性资金: general transfers, dispatched evenly by month.
+    General,
+    /// 提前告知专项资金: special funds notified in advance, dispatched per schedule.
+    PreNotified,
+    /// 执行中下达的补助资金: in-year subsidies, dispatched the month after issue.
+    InExecution,
+    /// 直达资金: direct funds, dispatched at once.
+    Direct,
+}
+
+impl Fund {
+    /// All funds in list order.
+    pub const ALL: [Fund; 4] = [Fund::General, Fund::PreNotified, Fund::InExecution, Fund::Direct];
+
+    /// The snake_case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fund::General => "general",
+            Fund::PreNotified => "pre_notified",
+            Fund::InExecution => "in_execution",
+            Fund::Direct => "direct",
+        }
+    }
+
+    /// Index 0–3 in list order.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Emergency dispatch mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EmergencyMode {
+    /// Counts against no entitlement.
+    Grant,
+    /// Counts as a `general` dispatch of year(value_date).
+    Advance,
+}
+
+/// Category of collected revenue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RevenueCategory {
+    /// Tax revenue.
+    Tax,
+    /// Non-tax revenue.
+    NonTax,
+    /// Anything else (the default).
+    #[default]
+    Other,
+}
+
+/// Category of a paid expenditure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpenditureCategory {
+    /// 保基本民生.
+    Livelihood,
+    /// 保运转.
+    Operations,
+    /// Debt service.
+    DebtService,
+    /// Anything else.
+    Other,
+}
+
+/// Category of a budgeted need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NeedCategory {
+    /// 保工资.
+    Wages,
+    /// 保基本民生.
+    Livelihood,
+    /// 保运转.
+    Operations,
+    /// Debt service.
+    DebtService,
+}
+
+/// One of a county's two accounts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    /// 库款: treasury cash.
+    Treasury,
+    /// 工资库款保障户: cash ring-fenced for wages.
+    WageReserve,
+}
+
+impl AccountKind {
+    /// The snake_case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Treasury => "treasury",
+            AccountKind::WageReserve => "wage_reserve",
+        }
+    }
+}
+
+/// A lowercase hex SHA-256 digest (64 characters) as it appears in JSON.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Sha256Hex(pub [u8; 32]);
+
+impl Sha256Hex {
+    /// Parses 64 lowercase hex characters.
+    pub fn parse(s: &str) -> Result<Sha256Hex, String> {
+        let ok = s.len() == 64 && s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
+        if !ok {
+            return Err(format!("{s:?} is not a SHA-256: write 64 lowercase hex digits"));
+        }
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).map_err(|e| e.to_string())?;
+        Ok(Sha256Hex(out))
+    }
+
+    /// Lowercase hex form.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Debug for Sha256Hex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_hex())
+    }
+}
+
+impl fmt::Display for Sha256Hex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Serialize for Sha256Hex {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&self.to_hex())
+        } else {
+            self.0.serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Sha256Hex {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Sha256Hex, D::Error> {
+        if d.is_human_readable() {
+            let s = StrOnly::deserialize(d, "a SHA-256 as 64 lowercase hex digits")?;
+            Sha256Hex::parse(&s).map_err(de::Error::custom)
+        } else {
+            Ok(Sha256Hex(<[u8; 32]>::deserialize(d)?))
+        }
+    }
+}
+
+impl JsonSchema for Sha256Hex {
+    fn schema_name() -> String {
+        "Sha256".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        string_schema(r"^[0-9a-f]{64}$", "lowercase hex SHA-256")
+    }
+}
+
+/// Serde helper for optional fields with a stated default: in JSON an absent field or
+/// an explicit `null` gives `T::default()`; in the binary codec the value is stored as is.
+pub mod or_default {
+    use serde::{Deserialize, Deserializer};
+
+    /// See the module doc.
+    pub fn deserialize<'de, D, T>(d: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de> + Default,
+    {
+        if d.is_human_readable() {
+            Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+        } else {
+            T::deserialize(d)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_strict() {
+        assert!(Date::parse("2021-06-30").is_ok());
+        for bad in ["2021-6-30", "2021-02-30", "1999-12-31", "2100-01-01", "2021/06/30", "20210630", "2021-06-30T00"] {
+            assert!(Date::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Date::parse("2000-01-01").unwrap().to_string(), "2000-01-01");
+        assert!(Date::parse("2099-12-31").is_ok());
+    }
+
+    #[test]
+    fn months_compute_from_anchor() {
+        let m = Month::parse("2021-12").unwrap();
+        assert_eq!(m.add(1).unwrap().to_string(), "2022-01");
+        assert_eq!(m.add(-12).unwrap().to_string(), "2020-12");
+        assert_eq!(m.last_day().to_string(), "2021-12-31");
+        assert_eq!(Month::parse("2024-02").unwrap().last_day().to_string(), "2024-02-29");
+        assert!(Month::parse("2021-13").is_err());
+        assert!(Month::parse("2021-1").is_err());
+        assert_eq!(Month::from_index(m.index()), Some(m));
+    }
+
+    #[test]
+    fn ids_and_texts() {
+        assert!(CountyId::parse("suizhong").is_ok());
+        assert!(CountyId::parse("a").is_ok());
+        assert!(CountyId::parse("x_1-2").is_ok());
+        assert!(CountyId::parse("1abc").is_err());
+        assert!(CountyId::parse("Abc").is_err());
+        assert!(CountyId::parse(&"a".repeat(33)).is_err());
+        assert!(CountyId::parse(&"a".repeat(32)).is_ok());
+        assert!(Text::parse(&"绥".repeat(200)).is_ok());
+        assert!(Text::parse(&"绥".repeat(201)).is_err());
+        assert!(Text::parse("").is_err());
+        assert!(Text::parse("a\u{0085}b").is_err());
+        assert!(Text::parse("tab\there").is_err());
+    }
+}
