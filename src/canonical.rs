@@ -144,10 +144,7 @@ mod tests {
         // hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",",":"),
         //                ensure_ascii=False).encode()).hexdigest()
         let v = json!({"seq":1,"name":"绥中县","amount":"1200.00","prev_hash":"0".repeat(64),"idempotency_key":null});
-        assert_eq!(
-            hex::encode(sha256_canonical(&v)),
-            PY_HASH_1
-        );
+        assert_eq!(hex::encode(sha256_canonical(&v)), PY_HASH_1);
     }
 
     const PY_HASH_1: &str = "6a523500cc6f22194352d886b80b8f20b238460de4a8ab40aa8dbcd27ca300cb";

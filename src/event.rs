@@ -377,12 +377,18 @@ pub struct EventError {
 impl EventError {
     /// An error about one field.
     pub fn field(field: impl Into<String>, reason: impl Into<String>) -> EventError {
-        EventError { field: Some(field.into()), reason: reason.into() }
+        EventError {
+            field: Some(field.into()),
+            reason: reason.into(),
+        }
     }
 
     /// An error about the event as a whole.
     pub fn whole(reason: impl Into<String>) -> EventError {
-        EventError { field: None, reason: reason.into() }
+        EventError {
+            field: None,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -406,7 +412,13 @@ fn de_fields<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, EventErro
                 .and_then(|rest| rest.split('`').next())
                 .map(str::to_string)
         };
-        let join = |name: String| if path == "." { name } else { format!("{path}.{name}") };
+        let join = |name: String| {
+            if path == "." {
+                name
+            } else {
+                format!("{path}.{name}")
+            }
+        };
         if let Some(name) = named("missing field `") {
             EventError::field(join(name), "is required")
         } else if msg.starts_with("unknown field `") {
@@ -443,11 +455,18 @@ impl Event {
     /// validates every field and normalizes it.
     pub fn parse_object(v: Value) -> Result<InputEvent, EventError> {
         let Value::Object(mut map) = v else {
-            return Err(EventError::whole("an event must be a JSON object with a \"kind\""));
+            return Err(EventError::whole(
+                "an event must be a JSON object with a \"kind\"",
+            ));
         };
         let kind = match map.remove("kind") {
             Some(Value::String(k)) => k,
-            Some(_) => return Err(EventError::field("kind", "must be a string naming the event kind")),
+            Some(_) => {
+                return Err(EventError::field(
+                    "kind",
+                    "must be a string naming the event kind",
+                ))
+            }
             None => return Err(EventError::field("kind", "is required")),
         };
         let idempotency_key = match map.remove("idempotency_key") {
@@ -457,12 +476,18 @@ impl Event {
                 Some(k)
             }
             Some(_) => {
-                return Err(EventError::field("idempotency_key", "must be a string or null"))
+                return Err(EventError::field(
+                    "idempotency_key",
+                    "must be a string or null",
+                ))
             }
         };
         let mut event = Event::parse_body(&kind, Value::Object(map))?;
         event.validate_and_normalize()?;
-        Ok(InputEvent { event, idempotency_key })
+        Ok(InputEvent {
+            event,
+            idempotency_key,
+        })
     }
 
     /// The normalized event as a JSON object, with its `kind`.
@@ -596,16 +621,25 @@ impl Event {
                     return Err(EventError::field("warning_line", "must be greater than 0"));
                 }
                 if e.alert_line <= e.warning_line {
-                    return Err(EventError::field("alert_line", "must be greater than warning_line"));
+                    return Err(EventError::field(
+                        "alert_line",
+                        "must be greater than warning_line",
+                    ));
                 }
                 if e.idle_line <= e.alert_line {
-                    return Err(EventError::field("idle_line", "must be greater than alert_line"));
+                    return Err(EventError::field(
+                        "idle_line",
+                        "must be greater than alert_line",
+                    ));
                 }
             }
             Event::PlanIssued(_) => {}
             Event::EventReversed(e) => {
                 if e.reverses_seq == 0 {
-                    return Err(EventError::field("reverses_seq", "must be a record seq, 1 or more"));
+                    return Err(EventError::field(
+                        "reverses_seq",
+                        "must be a record seq, 1 or more",
+                    ));
                 }
             }
         }
@@ -615,9 +649,16 @@ impl Event {
 
 /// Checks a schedule (non-empty, months inside the fiscal year and distinct, amounts
 /// > 0 summing exactly to `total`) and sorts it by month.
-fn normalize_schedule(s: &mut [ScheduleItem], fy: FiscalYear, total: Money) -> Result<(), EventError> {
+fn normalize_schedule(
+    s: &mut [ScheduleItem],
+    fy: FiscalYear,
+    total: Money,
+) -> Result<(), EventError> {
     if s.is_empty() {
-        return Err(EventError::field("schedule", "must list at least one month"));
+        return Err(EventError::field(
+            "schedule",
+            "must list at least one month",
+        ));
     }
     let mut seen = BTreeSet::new();
     for (i, item) in s.iter().enumerate() {
@@ -634,7 +675,10 @@ fn normalize_schedule(s: &mut [ScheduleItem], fy: FiscalYear, total: Money) -> R
             ));
         }
         if !item.amount.is_positive() {
-            return Err(EventError::field(format!("schedule[{i}].amount"), "must be greater than 0"));
+            return Err(EventError::field(
+                format!("schedule[{i}].amount"),
+                "must be greater than 0",
+            ));
         }
     }
     let sum: Money = s.iter().map(|i| i.amount).sum();
@@ -701,7 +745,9 @@ impl<'de> Visitor<'de> for IJsonVisitor {
         while let Some(k) = a.next_key::<String>()? {
             let IJson(v) = a.next_value()?;
             if m.contains_key(&k) {
-                return Err(de::Error::custom(format!("member {k:?} appears twice in one object")));
+                return Err(de::Error::custom(format!(
+                    "member {k:?} appears twice in one object"
+                )));
             }
             m.insert(k, v);
         }
@@ -754,7 +800,9 @@ pub fn read_values(text: &str) -> Result<(InputShape, Vec<Value>), EventError> {
 }
 
 /// Parses input text into events, with the 0-based index of the first bad one.
-pub fn parse_input(text: &str) -> Result<(InputShape, Vec<InputEvent>), (Option<usize>, EventError)> {
+pub fn parse_input(
+    text: &str,
+) -> Result<(InputShape, Vec<InputEvent>), (Option<usize>, EventError)> {
     let (shape, values) = read_values(text).map_err(|e| (None, e))?;
     let mut events = Vec::with_capacity(values.len());
     for (i, v) in values.into_iter().enumerate() {
@@ -793,7 +841,10 @@ mod tests {
         assert_eq!(err.field.as_deref(), Some("extra"));
         let err = parse(json!({"kind":"city_funds_received","fund":"general","amount":null,"received_on":"2021-01-02"})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("amount"));
-        let err = parse(json!({"kind":"city_funds_received","fund":"general","received_on":"2021-01-02"})).unwrap_err();
+        let err = parse(
+            json!({"kind":"city_funds_received","fund":"general","received_on":"2021-01-02"}),
+        )
+        .unwrap_err();
         assert_eq!(err.field.as_deref(), Some("amount"));
         let err = parse(json!({"kind":"city_funds_received","fund":"general","amount":"0","received_on":"2021-01-02"})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("amount"));
@@ -804,14 +855,49 @@ mod tests {
     #[test]
     fn schedules_are_checked_and_sorted() {
         let base = |s: Value| json!({"kind":"allocation_notified","county":"a","fund":"pre_notified","fiscal_year":2021,"program":"p","amount":"30","notified_on":"2021-01-05","schedule":s});
-        let e = parse(base(json!([{"month":"2021-03","amount":"10"},{"month":"2021-01","amount":"20"}]))).unwrap();
+        let e = parse(base(
+            json!([{"month":"2021-03","amount":"10"},{"month":"2021-01","amount":"20"}]),
+        ))
+        .unwrap();
         assert_eq!(e.to_json()["schedule"][0]["month"], "2021-01");
-        assert_eq!(parse(base(json!([{"month":"2021-03","amount":"10"}]))).unwrap_err().field.as_deref(), Some("schedule"));
-        assert_eq!(parse(base(json!([{"month":"2022-01","amount":"30"}]))).unwrap_err().field.as_deref(), Some("schedule[0].month"));
-        assert_eq!(parse(base(json!([{"month":"2021-01","amount":"15"},{"month":"2021-01","amount":"15"}]))).unwrap_err().field.as_deref(), Some("schedule[1].month"));
-        assert_eq!(parse(base(json!([]))).unwrap_err().field.as_deref(), Some("schedule"));
-        assert_eq!(parse(base(Value::Null)).unwrap_err().field.as_deref(), Some("schedule"));
-        assert_eq!(parse(base(json!([{"month":"2021-01","amount":"30","x":1}]))).unwrap_err().field.as_deref(), Some("schedule[0].x"));
+        assert_eq!(
+            parse(base(json!([{"month":"2021-03","amount":"10"}])))
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("schedule")
+        );
+        assert_eq!(
+            parse(base(json!([{"month":"2022-01","amount":"30"}])))
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("schedule[0].month")
+        );
+        assert_eq!(
+            parse(base(
+                json!([{"month":"2021-01","amount":"15"},{"month":"2021-01","amount":"15"}])
+            ))
+            .unwrap_err()
+            .field
+            .as_deref(),
+            Some("schedule[1].month")
+        );
+        assert_eq!(
+            parse(base(json!([]))).unwrap_err().field.as_deref(),
+            Some("schedule")
+        );
+        assert_eq!(
+            parse(base(Value::Null)).unwrap_err().field.as_deref(),
+            Some("schedule")
+        );
+        assert_eq!(
+            parse(base(json!([{"month":"2021-01","amount":"30","x":1}])))
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("schedule[0].x")
+        );
     }
 
     #[test]
@@ -827,8 +913,18 @@ mod tests {
     fn fiscal_year_must_be_integer_in_range() {
         let base = |fy: Value| json!({"kind":"allocation_notified","county":"a","fund":"general","fiscal_year":fy,"program":"p","amount":"30","notified_on":"2021-01-05"});
         assert!(parse(base(json!(2021))).is_ok());
-        for bad in [json!(2021.0), json!("2021"), json!(1999), json!(2100), json!(-1)] {
-            assert_eq!(parse(base(bad.clone())).unwrap_err().field.as_deref(), Some("fiscal_year"), "{bad}");
+        for bad in [
+            json!(2021.0),
+            json!("2021"),
+            json!(1999),
+            json!(2100),
+            json!(-1),
+        ] {
+            assert_eq!(
+                parse(base(bad.clone())).unwrap_err().field.as_deref(),
+                Some("fiscal_year"),
+                "{bad}"
+            );
         }
     }
 

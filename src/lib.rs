@@ -12,4 +12,5 @@ pub mod canonical;
 pub mod event;
 pub mod money;
 pub mod record;
+pub mod state;
 pub mod values;

@@ -96,7 +96,9 @@ impl Money {
     /// Formats with thousands separators for people: `12,345,678.90`.
     pub fn grouped(self) -> String {
         let plain = self.to_string();
-        let (sign, rest) = plain.strip_prefix('-').map_or(("", plain.as_str()), |r| ("-", r));
+        let (sign, rest) = plain
+            .strip_prefix('-')
+            .map_or(("", plain.as_str()), |r| ("-", r));
         let (int, frac) = rest.split_once('.').unwrap_or((rest, "00"));
         let mut out = String::with_capacity(plain.len() + int.len() / 3);
         out.push_str(sign);
@@ -119,7 +121,13 @@ impl fmt::Display for Money {
             None => {
                 let neg = self.0 < 0;
                 let a = self.0.unsigned_abs();
-                write!(f, "{}{}.{:02}", if neg { "-" } else { "" }, a / 100, a % 100)
+                write!(
+                    f,
+                    "{}{}.{:02}",
+                    if neg { "-" } else { "" },
+                    a / 100,
+                    a % 100
+                )
             }
         }
     }
@@ -211,7 +219,13 @@ impl fmt::Display for Ratio {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let neg = self.0 < 0;
         let a = self.0.unsigned_abs();
-        write!(f, "{}{}.{:04}", if neg { "-" } else { "" }, a / 10_000, a % 10_000)
+        write!(
+            f,
+            "{}{}.{:04}",
+            if neg { "-" } else { "" },
+            a / 10_000,
+            a % 10_000
+        )
     }
 }
 
@@ -271,8 +285,23 @@ mod tests {
             Money::parse_amount("9999999999999.99").unwrap().cents(),
             MAX_AMOUNT_CENTS
         );
-        for bad in ["", ".5", "1.", "1.234", "-1", "+1", "1e3", " 1", "12345678901234", "1,000", "１"] {
-            assert!(Money::parse_amount(bad).is_err(), "{bad:?} should be rejected");
+        for bad in [
+            "",
+            ".5",
+            "1.",
+            "1.234",
+            "-1",
+            "+1",
+            "1e3",
+            " 1",
+            "12345678901234",
+            "1,000",
+            "１",
+        ] {
+            assert!(
+                Money::parse_amount(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 
@@ -280,7 +309,10 @@ mod tests {
     fn displays_signed_and_grouped() {
         assert_eq!(Money::from_cents(-5).to_string(), "-0.05");
         assert_eq!(Money::from_cents(0).to_string(), "0.00");
-        assert_eq!(Money::from_cents(123456789012).grouped(), "1,234,567,890.12");
+        assert_eq!(
+            Money::from_cents(123456789012).grouped(),
+            "1,234,567,890.12"
+        );
         assert_eq!(Money::from_cents(-100000).grouped(), "-1,000.00");
         assert_eq!(Money::from_cents(99999).grouped(), "999.99");
     }
@@ -295,9 +327,24 @@ mod tests {
         let r = Ratio::of(Money::from_cents(100), Money::from_cents(300)).unwrap();
         assert_eq!(r.to_string(), "0.3333");
         // 0.00005 exactly halfway: 1 / 20000 -> rounds to even 0.0000; 3/20000 -> 0.0002
-        assert_eq!(Ratio::of(Money::from_cents(1), Money::from_cents(20000)).unwrap().units(), 0);
-        assert_eq!(Ratio::of(Money::from_cents(3), Money::from_cents(20000)).unwrap().units(), 2);
-        assert_eq!(Ratio::of(Money::from_cents(-3), Money::from_cents(20000)).unwrap().to_string(), "-0.0002");
+        assert_eq!(
+            Ratio::of(Money::from_cents(1), Money::from_cents(20000))
+                .unwrap()
+                .units(),
+            0
+        );
+        assert_eq!(
+            Ratio::of(Money::from_cents(3), Money::from_cents(20000))
+                .unwrap()
+                .units(),
+            2
+        );
+        assert_eq!(
+            Ratio::of(Money::from_cents(-3), Money::from_cents(20000))
+                .unwrap()
+                .to_string(),
+            "-0.0002"
+        );
         assert!(Ratio::of(Money::from_cents(1), Money::ZERO).is_none());
     }
 

@@ -57,8 +57,21 @@ pub fn parse_recorded_at(s: &str) -> Result<i64, String> {
 
 impl Record {
     /// Builds the next record after `prev_hash`, computing its hash.
-    pub fn new(seq: u64, recorded_at_us: i64, idempotency_key: Option<String>, prev_hash: Sha256Hex, event: Event) -> Record {
-        let mut r = Record { seq, recorded_at_us, idempotency_key, prev_hash, hash: Sha256Hex::default(), event };
+    pub fn new(
+        seq: u64,
+        recorded_at_us: i64,
+        idempotency_key: Option<String>,
+        prev_hash: Sha256Hex,
+        event: Event,
+    ) -> Record {
+        let mut r = Record {
+            seq,
+            recorded_at_us,
+            idempotency_key,
+            prev_hash,
+            hash: Sha256Hex::default(),
+            event,
+        };
         r.hash = r.compute_hash();
         r
     }
@@ -69,10 +82,15 @@ impl Record {
         m.insert("event".into(), self.event.to_json());
         m.insert(
             "idempotency_key".into(),
-            self.idempotency_key.clone().map_or(Value::Null, Value::String),
+            self.idempotency_key
+                .clone()
+                .map_or(Value::Null, Value::String),
         );
         m.insert("prev_hash".into(), Value::String(self.prev_hash.to_hex()));
-        m.insert("recorded_at".into(), Value::String(format_recorded_at(self.recorded_at_us)));
+        m.insert(
+            "recorded_at".into(),
+            Value::String(format_recorded_at(self.recorded_at_us)),
+        );
         m.insert("seq".into(), Value::from(self.seq));
         m
     }
@@ -100,7 +118,14 @@ impl Record {
         let Value::Object(mut m) = v else {
             return Err(EventError::whole("a record must be a JSON object"));
         };
-        const MEMBERS: [&str; 6] = ["event", "hash", "idempotency_key", "prev_hash", "recorded_at", "seq"];
+        const MEMBERS: [&str; 6] = [
+            "event",
+            "hash",
+            "idempotency_key",
+            "prev_hash",
+            "recorded_at",
+            "seq",
+        ];
         if let Some(k) = m.keys().find(|k| !MEMBERS.contains(&k.as_str())) {
             return Err(EventError::field(k.clone(), "is not a member of a record"));
         }
@@ -113,22 +138,34 @@ impl Record {
             .and_then(|s| s.as_u64())
             .filter(|s| *s >= 1)
             .ok_or_else(|| EventError::field("seq", "must be an integer of 1 or more"))?;
-        let hash = Sha256Hex::parse(&take_str(&mut m, "hash")?).map_err(|r| EventError::field("hash", r))?;
-        let prev_hash =
-            Sha256Hex::parse(&take_str(&mut m, "prev_hash")?).map_err(|r| EventError::field("prev_hash", r))?;
+        let hash = Sha256Hex::parse(&take_str(&mut m, "hash")?)
+            .map_err(|r| EventError::field("hash", r))?;
+        let prev_hash = Sha256Hex::parse(&take_str(&mut m, "prev_hash")?)
+            .map_err(|r| EventError::field("prev_hash", r))?;
         let recorded_at_us = parse_recorded_at(&take_str(&mut m, "recorded_at")?)
             .map_err(|r| EventError::field("recorded_at", r))?;
         let idempotency_key = match m.remove("idempotency_key") {
             None | Some(Value::Null) => None,
             Some(Value::String(k)) => {
-                crate::event::check_idempotency_key(&k).map_err(|r| EventError::field("idempotency_key", r))?;
+                crate::event::check_idempotency_key(&k)
+                    .map_err(|r| EventError::field("idempotency_key", r))?;
                 Some(k)
             }
-            Some(_) => return Err(EventError::field("idempotency_key", "must be a string or null")),
+            Some(_) => {
+                return Err(EventError::field(
+                    "idempotency_key",
+                    "must be a string or null",
+                ))
+            }
         };
-        let event_json = m.remove("event").ok_or_else(|| EventError::field("event", "is required"))?;
+        let event_json = m
+            .remove("event")
+            .ok_or_else(|| EventError::field("event", "is required"))?;
         if event_json.get("idempotency_key").is_some() {
-            return Err(EventError::field("event.idempotency_key", "belongs at the record's top level"));
+            return Err(EventError::field(
+                "event.idempotency_key",
+                "belongs at the record's top level",
+            ));
         }
         let event = Event::parse_object(event_json.clone())
             .map_err(|e| EventError {
@@ -139,7 +176,14 @@ impl Record {
         if event.to_json() != event_json {
             return Err(EventError::field("event", "is not in normalized form (amounts need two decimals, ratios four, every field present, schedules sorted)"));
         }
-        let r = Record { seq, recorded_at_us, idempotency_key, prev_hash, hash, event };
+        let r = Record {
+            seq,
+            recorded_at_us,
+            idempotency_key,
+            prev_hash,
+            hash,
+            event,
+        };
         let computed = r.compute_hash();
         if computed != r.hash {
             return Err(EventError::field(
@@ -182,8 +226,14 @@ mod tests {
 
     #[test]
     fn recorded_at_format() {
-        assert_eq!(format_recorded_at(1_795_766_400_000_000), "2026-11-27T08:00:00.000000Z");
-        assert_eq!(parse_recorded_at("2026-11-27T08:00:00.000001Z").unwrap(), 1_795_766_400_000_001);
+        assert_eq!(
+            format_recorded_at(1_795_766_400_000_000),
+            "2026-11-27T08:00:00.000000Z"
+        );
+        assert_eq!(
+            parse_recorded_at("2026-11-27T08:00:00.000001Z").unwrap(),
+            1_795_766_400_000_001
+        );
         assert!(parse_recorded_at("2026-11-27T08:00:00Z").is_err());
         assert!(parse_recorded_at("2026-11-27T08:00:00.000000+00:00").is_err());
     }
@@ -212,9 +262,18 @@ mod tests {
         assert_eq!(Record::from_export(r.to_json()).unwrap(), r);
         let mut tampered = r.to_json();
         tampered["event"]["opening_treasury"] = json!("1200.01");
-        assert_eq!(Record::from_export(tampered).unwrap_err().field.as_deref(), Some("hash"));
+        assert_eq!(
+            Record::from_export(tampered).unwrap_err().field.as_deref(),
+            Some("hash")
+        );
         let mut unnormalized = r.to_json();
         unnormalized["event"]["opening_treasury"] = json!("1200");
-        assert_eq!(Record::from_export(unnormalized).unwrap_err().field.as_deref(), Some("event"));
+        assert_eq!(
+            Record::from_export(unnormalized)
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("event")
+        );
     }
 }

@@ -144,7 +144,8 @@ pub struct Month {
 impl Month {
     /// Builds a month; `None` outside 2000-01..2099-12.
     pub fn new(year: i32, month: u32) -> Option<Month> {
-        ((2000..=2099).contains(&year) && (1..=12).contains(&month)).then_some(Month { year, month })
+        ((2000..=2099).contains(&year) && (1..=12).contains(&month))
+            .then_some(Month { year, month })
     }
 
     /// Parses `YYYY-MM` strictly.
@@ -152,7 +153,9 @@ impl Month {
         let b = s.as_bytes();
         let shape = b.len() == 7
             && b[4] == b'-'
-            && b.iter().enumerate().all(|(i, c)| i == 4 || c.is_ascii_digit());
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| i == 4 || c.is_ascii_digit());
         let err = || format!("{s:?} is not a month: write YYYY-MM between 2000-01 and 2099-12");
         if !shape {
             return Err(err());
@@ -179,9 +182,10 @@ impl Month {
 
     /// Last day of the month.
     pub fn last_day(self) -> Date {
-        self.add(1).map_or(Date::from_ymd(self.year, 12, 31).expect("valid"), |n| {
-            n.first_day().add_days(-1)
-        })
+        self.add(1)
+            .map_or(Date::from_ymd(self.year, 12, 31).expect("valid"), |n| {
+                n.first_day().add_days(-1)
+            })
     }
 
     /// `self + n` months, computed from the anchor (never stepping); `None` outside the range.
@@ -242,7 +246,10 @@ impl JsonSchema for Month {
 struct StrOnly;
 
 impl StrOnly {
-    fn deserialize<'de, D: Deserializer<'de>>(d: D, what: &'static str) -> Result<String, D::Error> {
+    fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+        what: &'static str,
+    ) -> Result<String, D::Error> {
         struct V(&'static str);
         impl<'de> Visitor<'de> for V {
             type Value = String;
@@ -256,7 +263,10 @@ impl StrOnly {
                 Ok(v)
             }
             fn visit_unit<E: de::Error>(self) -> Result<String, E> {
-                Err(E::custom(format!("is required: null given where {} is expected", self.0)))
+                Err(E::custom(format!(
+                    "is required: null given where {} is expected",
+                    self.0
+                )))
             }
             fn visit_none<E: de::Error>(self) -> Result<String, E> {
                 self.visit_unit()
@@ -398,7 +408,10 @@ impl Text {
             return Err(format!("text must be 1 to 200 characters, got {n}"));
         }
         if let Some(c) = s.chars().find(|c| c.is_control()) {
-            return Err(format!("text must not contain control characters (found U+{:04X})", c as u32));
+            return Err(format!(
+                "text must not contain control characters (found U+{:04X})",
+                c as u32
+            ));
         }
         Ok(Text(s.to_string()))
     }
@@ -482,7 +495,9 @@ impl<'de> Deserialize<'de> for FiscalYear {
                 self.visit_u64(v as u64)
             }
             fn visit_unit<E: de::Error>(self) -> Result<FiscalYear, E> {
-                Err(E::custom("is required: null given where a fiscal year is expected"))
+                Err(E::custom(
+                    "is required: null given where a fiscal year is expected",
+                ))
             }
         }
         if d.is_human_readable() {
@@ -510,7 +525,9 @@ impl JsonSchema for FiscalYear {
 
 /// The four fund classes, in the SPEC's list order (general, pre_notified,
 /// in_execution, direct), which is also their `Ord`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Fund {
     /// 财力性资金: general transfers, dispatched evenly by month.
@@ -525,7 +542,12 @@ pub enum Fund {
 
 impl Fund {
     /// All funds in list order.
-    pub const ALL: [Fund; 4] = [Fund::General, Fund::PreNotified, Fund::InExecution, Fund::Direct];
+    pub const ALL: [Fund; 4] = [
+        Fund::General,
+        Fund::PreNotified,
+        Fund::InExecution,
+        Fund::Direct,
+    ];
 
     /// The snake_case name used in JSON.
     pub fn as_str(self) -> &'static str {
@@ -581,7 +603,9 @@ pub enum ExpenditureCategory {
 }
 
 /// Category of a budgeted need.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum NeedCategory {
     /// 保工资.
@@ -595,7 +619,9 @@ pub enum NeedCategory {
 }
 
 /// One of a county's two accounts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountKind {
     /// 库款: treasury cash.
@@ -621,9 +647,13 @@ pub struct Sha256Hex(pub [u8; 32]);
 impl Sha256Hex {
     /// Parses 64 lowercase hex characters.
     pub fn parse(s: &str) -> Result<Sha256Hex, String> {
-        let ok = s.len() == 64 && s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
+        let ok = s.len() == 64
+            && s.bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
         if !ok {
-            return Err(format!("{s:?} is not a SHA-256: write 64 lowercase hex digits"));
+            return Err(format!(
+                "{s:?} is not a SHA-256: write 64 lowercase hex digits"
+            ));
         }
         let mut out = [0u8; 32];
         hex::decode_to_slice(s, &mut out).map_err(|e| e.to_string())?;
@@ -704,7 +734,15 @@ mod tests {
     #[test]
     fn dates_are_strict() {
         assert!(Date::parse("2021-06-30").is_ok());
-        for bad in ["2021-6-30", "2021-02-30", "1999-12-31", "2100-01-01", "2021/06/30", "20210630", "2021-06-30T00"] {
+        for bad in [
+            "2021-6-30",
+            "2021-02-30",
+            "1999-12-31",
+            "2100-01-01",
+            "2021/06/30",
+            "20210630",
+            "2021-06-30T00",
+        ] {
             assert!(Date::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(Date::parse("2000-01-01").unwrap().to_string(), "2000-01-01");
@@ -717,7 +755,10 @@ mod tests {
         assert_eq!(m.add(1).unwrap().to_string(), "2022-01");
         assert_eq!(m.add(-12).unwrap().to_string(), "2020-12");
         assert_eq!(m.last_day().to_string(), "2021-12-31");
-        assert_eq!(Month::parse("2024-02").unwrap().last_day().to_string(), "2024-02-29");
+        assert_eq!(
+            Month::parse("2024-02").unwrap().last_day().to_string(),
+            "2024-02-29"
+        );
         assert!(Month::parse("2021-13").is_err());
         assert!(Month::parse("2021-1").is_err());
         assert_eq!(Month::from_index(m.index()), Some(m));
