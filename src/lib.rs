@@ -9,8 +9,12 @@
 //! See ARCHITECTURE.md for the map and the invariants.
 
 pub mod canonical;
+pub mod cli;
+pub mod error;
 pub mod event;
+pub mod log;
 pub mod money;
+pub mod query;
 pub mod record;
 pub mod state;
 pub mod values;

@@ -1,0 +1,1617 @@
+#!/usr/bin/env python3
+"""Generate the synthetic sample history `sample-city` for sanbao.
+
+Everything here is fictional: a prefecture-level city in Liaoning loosely modelled
+on 葫芦岛市, its eight county-level units, every amount, program, reference and date.
+
+Run:  python3 generate.py            (Python 3.11, standard library only)
+
+Writes, next to this file:
+  events.jsonl      one bare event per line, in the order of recording
+                    (seq = line number when loaded into an empty log)
+  checkpoints.json  interesting query points with independently computed expected
+                    positions, guarantee levels and plan figures
+
+Deterministic: one random.Random(20210101), no wall clock, no floats on money
+(all money is integer cents).  The program simulates every account day by day while
+generating, then re-reads events.jsonl and checks it with an independent validator
+(SPEC §2/§3 formats, rules 1-3, reversal rules) event by event in seq order.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import json
+import os
+import random
+import re
+import sys
+from collections import defaultdict
+from fractions import Fraction
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SEED = 20210101
+RNG = random.Random(SEED)
+
+START = dt.date(2020, 12, 31)   # registration / opening balances (2020 year end)
+END = dt.date(2022, 2, 20)      # last business date of the sample
+
+D = dt.date
+
+
+def cents(yuan: int) -> int:
+    return yuan * 100
+
+
+WAN = cents(10_000)           # 1 万元
+YI = cents(100_000_000)       # 1 亿元
+
+
+def fmt(c: int) -> str:
+    """Integer cents -> amount string with two decimals."""
+    assert isinstance(c, int) and c >= 0, c
+    return f"{c // 100}.{c % 100:02d}"
+
+
+def fmt_signed(c: int) -> str:
+    return ("-" if c < 0 else "") + fmt(abs(c))
+
+
+def month_str(y: int, m: int) -> str:
+    return f"{y:04d}-{m:02d}"
+
+
+def last_day(y: int, m: int) -> int:
+    return calendar.monthrange(y, m)[1]
+
+
+def add_months(y: int, m: int, k: int) -> tuple[int, int]:
+    i = y * 12 + (m - 1) + k
+    return i // 12, i % 12 + 1
+
+
+def mindex(y: int, m: int) -> int:
+    """2021-01 -> 0, 2022-02 -> 13."""
+    return (y - 2021) * 12 + (m - 1)
+
+
+def split_cents(total: int, weights: list[int]) -> list[int]:
+    """Split total cents by integer weights exactly (largest remainder)."""
+    s = sum(weights)
+    parts = [total * w // s for w in weights]
+    rem = total - sum(parts)
+    order = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % s), i))
+    for i in order[:rem]:
+        parts[i] += 1
+    assert sum(parts) == total
+    return parts
+
+
+def jitter(c: int, pct: int) -> int:
+    """c * (1 ± pct%), random cents (pct is an integer percent)."""
+    lo = c * (100 - pct) // 100
+    hi = c * (100 + pct) // 100
+    return RNG.randint(lo, hi)
+
+
+def round_wan(c: int) -> int:
+    return max(WAN, (c + WAN // 2) // WAN * WAN)
+
+
+# --------------------------------------------------------------------------------------
+# The city and its counties (all fictional)
+# --------------------------------------------------------------------------------------
+# wage, exp, rev: monthly wage bill, other expenditure base, revenue base (yuan)
+# path: target guarantee level in per-mille by month index (2021-01 = 0 ... 2022-02 = 13)
+COUNTIES = {
+    "beigang": dict(name="北港工业区", wage=9_200_000, exp=26_000_000, rev=52_000_000,
+                    payday=20, reg=START, open_wr=3_000_000, bonus=False,
+                    path={0: 1700, 6: 2100, 13: 2700}),
+    "jianchang": dict(name="建昌县", wage=148_000_000, exp=128_000_000, rev=31_000_000,
+                      payday=15, reg=START, open_wr=0, bonus=True,
+                      path={0: 450, 5: 330, 8: 200, 9: 150, 10: 140, 11: 330, 12: 260, 13: 180}),
+    "lianshan": dict(name="连山区", wage=96_000_000, exp=84_000_000, rev=104_000_000,
+                     payday=15, reg=START, open_wr=20_000_000, bonus=False,
+                     path={0: 950, 6: 1000, 11: 850, 13: 880}),
+    "longgang": dict(name="龙港区", wage=71_000_000, exp=62_000_000, rev=79_000_000,
+                     payday=15, reg=START, open_wr=10_000_000, bonus=False,
+                     path={0: 800, 5: 760, 9: 700, 13: 720}),
+    "lvhai": dict(name="绿海经济区", wage=4_300_000, exp=11_500_000, rev=7_600_000,
+                  payday=20, reg=D(2021, 4, 1), open_wr=0, bonus=False,
+                  path={3: 350, 6: 700, 13: 900}),
+    "nanpiao": dict(name="南票区", wage=54_000_000, exp=46_000_000, rev=21_500_000,
+                    payday=15, reg=START, open_wr=0, bonus=False,
+                    path={0: 650, 6: 720, 10: 560, 13: 380}),
+    "suizhong": dict(name="绥中县", wage=214_000_000, exp=188_000_000, rev=93_000_000,
+                     payday=15, reg=START, open_wr=30_000_000, bonus=True,
+                     path={0: 700, 7: 470, 9: 600, 13: 620}),
+    "xingcheng": dict(name="兴城市", wage=176_000_000, exp=158_000_000, rev=121_000_000,
+                      payday=10, reg=START, open_wr=60_000_000, bonus=True,
+                      path={0: 1100, 6: 1300, 13: 1500}),
+}
+CIDS = sorted(COUNTIES)
+
+# revenue seasonality, percent by calendar month
+SEASON = {1: 128, 2: 72, 3: 95, 4: 110, 5: 104, 6: 100, 7: 103, 8: 92, 9: 100,
+          10: 98, 11: 96, 12: 112}
+TOURISM = {7: 135, 8: 140}          # 兴城 summer (seaside, ancient city)
+
+# Notable, hand-placed facts of the story
+LATE_DEPOSITS = {("jianchang", "2021-03"), ("jianchang", "2021-06"),
+                 ("jianchang", "2021-11"), ("nanpiao", "2022-01")}
+DUPLICATE = dict(county="longgang", on=D(2021, 6, 10), reversal_on=D(2021, 6, 18),
+                 reversal_recorded=D(2021, 6, 21))
+BACKDATED_EXPENSE = dict(county="longgang", on=D(2021, 9, 14), recorded=D(2021, 9, 17))
+BACKDATED_REVENUE = dict(county="nanpiao", on=D(2021, 4, 28), recorded=D(2021, 5, 6))
+DISCREPANCY = dict(county="xingcheng", on=D(2021, 9, 30), amount=cents(8_650_000))
+OVERDUE_DIRECT = dict(county="nanpiao", notified=D(2021, 9, 27), dispatched=D(2021, 10, 26),
+                      amount=cents(18_600_000))
+GRANT = dict(county="suizhong", on=D(2021, 8, 5), amount=cents(25_000_000))
+ADVANCE = dict(county="jianchang", on=D(2021, 11, 10), amount=cents(40_000_000))
+WAGE_REVISION = dict(county="suizhong", month="2021-07", on=D(2021, 7, 2),
+                     extra=cents(3_216_400))
+TIGHT_TRANCHE = D(2021, 10, 8)      # the October tranche arrives after National Day
+
+
+def level_target(cid: str, mi: int) -> int:
+    path = COUNTIES[cid]["path"]
+    keys = sorted(path)
+    if mi <= keys[0]:
+        return path[keys[0]]
+    if mi >= keys[-1]:
+        return path[keys[-1]]
+    for a, b in zip(keys, keys[1:]):
+        if a <= mi <= b:
+            return path[a] + (path[b] - path[a]) * (mi - a) // (b - a)
+    raise AssertionError
+
+
+# --------------------------------------------------------------------------------------
+# Generator with a day-by-day simulation
+# --------------------------------------------------------------------------------------
+
+class Gen:
+    def __init__(self):
+        self.out: list[dict] = []           # events in recording order
+        self.pending: dict[dt.date, list] = defaultdict(list)   # backdated: record date ->
+        self.bal: dict[str, int] = defaultdict(int)  # running balances (cents)
+        self.hold: dict[str, int] = defaultdict(int)  # cash a county must not spend
+        self.registered: dict[str, dt.date] = {}
+        self.entitled = defaultdict(int)    # (cid, fund, fy) -> cents
+        self.dispatched = defaultdict(int)  # (cid, fund, fy) -> cents
+        self.notes: dict[str, object] = {}  # notable events (python objects) for report
+        self.wage_bill: dict[tuple[str, str], int] = {}
+        self.wage_declared: dict[tuple[str, str], int] = {}
+        self.deposited: dict[tuple[str, str], int] = defaultdict(int)
+        self.pre_sched = defaultdict(int)   # (cid, fy, "YYYY-MM") -> cents
+        self.inexec_due = defaultdict(list)  # "YYYY-MM" -> [(cid, fy, cents)]
+        self.month_plan: dict[str, dict] = {}
+        self.rec_dates: list[dt.date] = []
+        self.outflow = defaultdict(int)     # (cid, "YYYY-MM") -> expenditure + wages
+
+    # ---- recording ---------------------------------------------------------------
+    def emit(self, ev: dict, today: dt.date, record_on: dt.date | None = None) -> dict:
+        if record_on is not None and record_on > today:
+            self.pending[record_on].append(ev)
+        else:
+            self.out.append(ev)
+            self.rec_dates.append(today)
+        return ev
+
+    def flush_pending(self, today: dt.date):
+        for ev in self.pending.pop(today, []):
+            if ev["kind"] == "event_reversed":
+                target = ev.pop("_target")
+                ev["reverses_seq"] = self.seq_of(target)
+            self.out.append(ev)
+            self.rec_dates.append(today)
+
+    def seq_of(self, ev: dict) -> int:
+        for i, e in enumerate(self.out):
+            if e is ev:
+                return i + 1
+        raise AssertionError("target not yet recorded")
+
+    # ---- accounts ----------------------------------------------------------------
+    def move(self, src: str | None, dst: str | None, c: int):
+        assert c > 0
+        if src:
+            self.bal[src] -= c
+            assert self.bal[src] >= 0, (src, self.bal[src])
+        if dst:
+            self.bal[dst] += c
+
+    def avail(self, cid: str) -> int:
+        return self.bal[f"{cid}.treasury"] - self.hold[cid]
+
+    def cash(self, cid: str) -> int:
+        return self.bal[f"{cid}.treasury"] + self.bal[f"{cid}.wage_reserve"]
+
+
+G = Gen()
+
+
+def ev_city_funds(today, fund, amount, reference):
+    G.move(None, "city.treasury", amount)
+    return G.emit({"kind": "city_funds_received", "fund": fund, "amount": fmt(amount),
+                   "received_on": today.isoformat(), "reference": reference}, today)
+
+
+def ev_transfer(today, cid, fund, fy, amount, reference=None, plan_month=None):
+    assert amount > 0
+    key = (cid, fund, fy)
+    assert G.dispatched[key] + amount <= G.entitled[key], (key, amount)
+    G.dispatched[key] += amount
+    G.move("city.treasury", f"{cid}.treasury", amount)
+    ev = {"kind": "transfer_allocated", "county": cid, "fund": fund, "fiscal_year": fy,
+          "amount": fmt(amount), "value_date": today.isoformat()}
+    if plan_month:
+        ev["plan_month"] = plan_month
+    if reference:
+        ev["reference"] = reference
+    return G.emit(ev, today)
+
+
+# ---- allocations (entitlements), planned up front ------------------------------------
+
+ALLOC: dict[dt.date, list[dict]] = defaultdict(list)
+NEEDS: dict[dt.date, list[dict]] = defaultdict(list)
+
+PROGRAMS = {
+    "general": ["均衡性转移支付", "县级基本财力保障机制奖补资金"],
+    "pre_notified": ["义务教育补助经费（提前告知）", "城乡居民基本医疗保险补助（提前告知）"],
+    "in_execution": ["困难群众救助补助资金", "农业生产发展资金", "城镇老旧小区改造补助资金",
+                     "冬季清洁取暖补助资金", "就业补助资金（追加）"],
+    "direct": ["直达资金：基层“三保”补助", "直达资金：义务教育阶段学生资助",
+               "直达资金：医疗服务与保障能力提升补助", "直达资金：稳就业补助"],
+}
+
+
+def monthly_gap(cid: str) -> int:
+    c = COUNTIES[cid]
+    return cents(c["wage"] + c["exp"] - c["rev"])
+
+
+def plan_allocations():
+    ref_no = 100
+    for cid in CIDS:
+        c = COUNTIES[cid]
+        reg = c["reg"]
+        first_m = 1 if reg.year < 2021 else reg.month          # first month in 2021
+        months21 = 13 - first_m
+        gap = monthly_gap(cid)
+        if gap <= 0:                      # a rich development zone still gets a little
+            gap = cents(2_500_000)
+        annual = gap * months21
+        # ---- 2021
+        gen_day = D(2021, 1, 4) if first_m == 1 else D(2021, first_m, 6)
+        ALLOC[gen_day].append(dict(county=cid, fund="general", fiscal_year=2021,
+                                   program=PROGRAMS["general"][0],
+                                   amount=round_wan(annual * 60 // 100)))
+        if cid in ("suizhong", "jianchang"):
+            ALLOC[D(2021, 6, 20)].append(dict(county=cid, fund="general", fiscal_year=2021,
+                                              program=PROGRAMS["general"][1],
+                                              amount=round_wan(annual * 3 // 100)))
+        pre_day = START if first_m == 1 else D(2021, first_m, 6)
+        # program 1: monthly through the year; program 2: quarterly
+        months_a = [m for m in range(max(2, first_m + 1), 12)]
+        amt_a = round_wan(annual * 12 // 100)
+        parts = split_cents(amt_a // WAN, [RNG.randint(8, 12) for _ in months_a])
+        sched_a = [{"month": month_str(2021, m), "amount": fmt(p * WAN)}
+                   for m, p in zip(months_a, parts)]
+        ALLOC[pre_day].append(dict(county=cid, fund="pre_notified", fiscal_year=2021,
+                                   program=PROGRAMS["pre_notified"][0], amount=amt_a,
+                                   schedule=sched_a))
+        months_b = [m for m in (3, 6, 9, 12) if m > first_m]
+        amt_b = round_wan(annual * 8 // 100)
+        parts = split_cents(amt_b, [1] * len(months_b))
+        sched_b = [{"month": month_str(2021, m), "amount": fmt(p)}
+                   for m, p in zip(months_b, parts)]
+        ALLOC[pre_day].append(dict(county=cid, fund="pre_notified", fiscal_year=2021,
+                                   program=PROGRAMS["pre_notified"][1], amount=amt_b,
+                                   schedule=sched_b))
+        # in_execution: three notices during 2021 (the December one goes out in January)
+        ie_days = [D(2021, 3, RNG.randint(10, 26)), D(2021, 7, RNG.randint(5, 28)),
+                   D(2021, 12, RNG.randint(6, 22))]
+        if first_m > 3:
+            ie_days[0] = D(2021, 5, RNG.randint(10, 26))
+        for k, day in enumerate(ie_days):
+            ALLOC[day].append(dict(county=cid, fund="in_execution", fiscal_year=2021,
+                                   program=PROGRAMS["in_execution"][k],
+                                   amount=jitter(annual * 10 // 300, 20) // 100 * 100))
+        # direct: notified during the year, dispatched at once
+        dr_days = [D(2021, 2, RNG.randint(3, 24)), D(2021, 5, RNG.randint(6, 26)),
+                   D(2021, 8, RNG.randint(9, 27))]
+        if first_m > 2:
+            dr_days[0] = D(2021, 6, RNG.randint(2, 25))
+        for k, day in enumerate(dr_days):
+            ALLOC[day].append(dict(county=cid, fund="direct", fiscal_year=2021,
+                                   program=PROGRAMS["direct"][k],
+                                   amount=jitter(annual * 9 // 300, 25) // 100 * 100))
+        if cid == OVERDUE_DIRECT["county"]:
+            ALLOC[OVERDUE_DIRECT["notified"]].append(dict(
+                county=cid, fund="direct", fiscal_year=2021, program=PROGRAMS["direct"][3],
+                amount=OVERDUE_DIRECT["amount"], overdue=True))
+        # ---- 2022 (notified in advance, 提前下达, on 2021-11-26)
+        annual22 = gap * 12 * 103 // 100
+        ALLOC[D(2021, 11, 26)].append(dict(county=cid, fund="general", fiscal_year=2022,
+                                           program=PROGRAMS["general"][0],
+                                           amount=round_wan(annual22 * 60 // 100)))
+        if cid in ("nanpiao", "jianchang"):
+            ALLOC[D(2022, 2, 16)].append(dict(county=cid, fund="general", fiscal_year=2022,
+                                              program=PROGRAMS["general"][1],
+                                              amount=round_wan(annual22 * 4 // 100)))
+        months_a = list(range(1, 12))
+        amt_a = round_wan(annual22 * 12 // 100)
+        parts = split_cents(amt_a // WAN, [RNG.randint(8, 12) for _ in months_a])
+        ALLOC[D(2021, 11, 26)].append(dict(
+            county=cid, fund="pre_notified", fiscal_year=2022,
+            program=PROGRAMS["pre_notified"][0], amount=amt_a,
+            schedule=[{"month": month_str(2022, m), "amount": fmt(p * WAN)}
+                      for m, p in zip(months_a, parts)]))
+        amt_b = round_wan(annual22 * 8 // 100)
+        parts = split_cents(amt_b, [1, 1, 1, 1])
+        ALLOC[D(2021, 11, 26)].append(dict(
+            county=cid, fund="pre_notified", fiscal_year=2022,
+            program=PROGRAMS["pre_notified"][1], amount=amt_b,
+            schedule=[{"month": month_str(2022, m), "amount": fmt(p)}
+                      for m, p in zip((3, 6, 9, 12), parts)]))
+        ALLOC[D(2022, 1, RNG.randint(11, 21))].append(dict(
+            county=cid, fund="direct", fiscal_year=2022, program=PROGRAMS["direct"][0],
+            amount=jitter(annual22 * 3 // 100 // 4, 20) // 100 * 100))
+        if cid in ("suizhong", "jianchang", "nanpiao", "xingcheng", "lianshan"):
+            ALLOC[D(2022, 2, 16)].append(dict(
+                county=cid, fund="in_execution", fiscal_year=2022,
+                program=PROGRAMS["in_execution"][3],
+                amount=jitter(annual22 * 10 // 1200, 20) // 100 * 100))
+        ref_no += 1
+
+
+def plan_needs():
+    for cid in CIDS:
+        c = COUNTIES[cid]
+        first_m = 1 if c["reg"].year < 2021 else c["reg"].month
+        for fy, day, grow in ((2021, D(2021, 1, 8) if first_m == 1 else D(2021, first_m, 6), 100),
+                              (2022, D(2022, 1, 14), 103)):
+            months = list(range(first_m if fy == 2021 else 1, 13))
+            w = cents(c["wage"]) * grow // 100
+            x = cents(c["exp"]) * grow // 100
+            full_year = len(months) == 12
+            # wages: scheduled when there is a December performance bonus or a part year
+            wage_w = [130 if (m == 12 and c["bonus"]) else 100 for m in months]
+            wage_total = round_wan(w * sum(wage_w) // 100)
+            if c["bonus"] or not full_year:
+                parts = split_cents(wage_total // WAN, wage_w)
+                NEEDS[day].append(dict(county=cid, fiscal_year=fy, category="wages",
+                                       amount=wage_total,
+                                       schedule=[(m, p * WAN) for m, p in zip(months, parts)]))
+            else:
+                NEEDS[day].append(dict(county=cid, fiscal_year=fy, category="wages",
+                                       amount=wage_total))
+            for cat, pct in (("livelihood", 52), ("operations", 30)):
+                amt = round_wan(x * pct * len(months) // 100)
+                if full_year:
+                    NEEDS[day].append(dict(county=cid, fiscal_year=fy, category=cat, amount=amt))
+                else:
+                    parts = split_cents(amt // WAN, [1] * len(months))
+                    NEEDS[day].append(dict(county=cid, fiscal_year=fy, category=cat, amount=amt,
+                                           schedule=[(m, p * WAN) for m, p in zip(months, parts)]))
+            # debt service: heavy at quarter ends
+            dw = [20 if m in (3, 6, 9, 12) else 3 for m in months]
+            amt = round_wan(x * 15 * len(months) // 100)
+            parts = split_cents(amt // WAN, dw)
+            NEEDS[day].append(dict(county=cid, fiscal_year=fy, category="debt_service",
+                                   amount=amt,
+                                   schedule=[(m, p * WAN) for m, p in zip(months, parts)]))
+    # a supplementary need after the August flood
+    parts = split_cents(cents(30_000_000), [1] * 5)
+    NEEDS[D(2021, 8, 6)].append(dict(county="suizhong", fiscal_year=2021, category="livelihood",
+                                     amount=cents(30_000_000),
+                                     schedule=[(m, p) for m, p in zip(range(8, 13), parts)]))
+
+
+# ---- month plans -------------------------------------------------------------------
+
+def general_amount(cid: str, y: int, m: int, expected: bool = False) -> int:
+    key = (cid, "general", y)
+    ent = G.entitled[key]
+    if expected and ent == 0:
+        ent = sum(a["amount"] for day, lst in ALLOC.items() for a in lst
+                  if a["county"] == cid and a["fund"] == "general" and a["fiscal_year"] == y
+                  and day <= D(y, m, last_day(y, m)))
+    need = ent - G.dispatched[key]
+    r = 13 - m
+    if need <= 0:
+        return 0
+    return need if r == 1 else need // r
+
+
+def wage_for(cid: str, y: int, m: int) -> int:
+    c = COUNTIES[cid]
+    w = cents(c["wage"])
+    if y == 2022:
+        w = w * 103 // 100
+    if m == 12 and c["bonus"]:
+        w = w * 130 // 100
+    return jitter(w, 1)
+
+
+def start_month(y: int, m: int):
+    """Decide each registered county's month: revenue, expenditure budget, payroll days."""
+    ms = month_str(y, m)
+    nd = last_day(y, m)
+    cutoff = END.day if (y, m) == (END.year, END.month) else nd
+    mi = mindex(y, m)
+    for cid in CIDS:
+        c = COUNTIES[cid]
+        if c["reg"] > D(y, m, 1):
+            continue
+        # revenue for the month
+        rev = cents(c["rev"]) * SEASON[m] // 100
+        if cid == "xingcheng":
+            rev = rev * TOURISM.get(m, 100) // 100
+        rev = jitter(rev, 8)
+        days_tax = sorted(RNG.sample(range(3, 9), 1) + [15] + RNG.sample(range(20, nd + 1), 1))
+        tax_parts = split_cents(rev * 76 // 100, [25, 45, 30])
+        items = [(d_, "tax", p) for d_, p in zip(days_tax, tax_parts)]
+        items.append((RNG.randint(2, nd), "non_tax", rev * 19 // 100))
+        other = rev - rev * 76 // 100 - rev * 19 // 100
+        if RNG.random() < 0.45:
+            items.append((RNG.randint(2, nd), "other", other))
+        else:
+            items[-1] = (items[-1][0], "non_tax", items[-1][2] + other)
+        if (cid, ms) == (BACKDATED_REVENUE["county"], "2021-04"):
+            items = [(BACKDATED_REVENUE["on"].day if cat_ == "non_tax" else d_, cat_, a_)
+                     for d_, cat_, a_ in items]
+        items = [(d_, cat, a) for d_, cat, a in items if d_ <= cutoff]
+        # expected transfers
+        t = general_amount(cid, y, m, expected=True)
+        t += sum(v for (k_c, k_fy, k_m), v in G.pre_sched.items() if k_c == cid and k_m == ms)
+        t += sum(a for (k_c, fy, a) in G.inexec_due.get(ms, []) if k_c == cid)
+        wage = G.wage_bill.get((cid, ms), 0)
+        x_base = cents(c["exp"])
+        o_ref = cents(c["wage"]) + x_base
+        prev = [month_str(*add_months(y, m, -k)) for k in (1, 2, 3)]
+        if all((cid, p) in G.outflow for p in prev):     # steer on the trailing window
+            o_ref = sum(G.outflow[(cid, p)] for p in prev) // 3
+        target = jitter(o_ref * level_target(cid, mi) // 1000, 3)
+        x = G.cash(cid) + t + sum(a for _, _, a in items) - wage - target
+        lo, hi = x_base * 40 // 100, x_base * (260 if m == 12 else 200) // 100
+        x = max(lo, min(hi, x))
+        # payments: debt service, then livelihood / operations / other on several days
+        pays = []
+        debt = x * (22 if m in (3, 6, 9, 12) else 4) // 100
+        pays.append((RNG.randint(min(18, cutoff), min(26, cutoff)), "debt_service", debt))
+        rest = x - debt
+        k = RNG.randint(6, 9)
+        days = sorted(RNG.sample(range(2, cutoff + 1), k))
+        if (cid, ms) == (BACKDATED_EXPENSE["county"], "2021-09") and \
+                BACKDATED_EXPENSE["on"].day not in days:
+            days = sorted(days[1:] + [BACKDATED_EXPENSE["on"].day])
+        cats = ["livelihood", "operations", "other"]
+        weights = [RNG.randint(5, 15) for _ in days]
+        for d_, p in zip(days, split_cents(rest, weights)):
+            cat = RNG.choices(cats, weights=[55, 35, 10])[0]
+            pays.append((d_, cat, p))
+        pays = sorted((p for p in pays if p[0] <= cutoff), key=lambda p: p[0])
+        # payroll: deposit by payday - 7 normally
+        payday = c["payday"]
+        deadline = payday - 7
+        if (cid, ms) in LATE_DEPOSITS:
+            dep = [(deadline - 1, 60), (deadline + 3, 40)]
+        else:
+            dep = [(max(1, deadline - RNG.randint(0, 3)), 100)]
+        if (cid, ms) == (ADVANCE["county"], month_str(ADVANCE["on"].year, ADVANCE["on"].month)):
+            dep = [(deadline - 1, 55), (ADVANCE["on"].day, 45)]
+        G.month_plan[(cid, ms)] = dict(revenue=items, pays=pays, deposits=dep, payday=payday,
+                                       carry=0)
+
+
+# ---- the daily loop ----------------------------------------------------------------
+
+def city_tranche_due(today: dt.date) -> bool:
+    if today == TIGHT_TRANCHE:
+        return True
+    if (today.year, today.month) == (2021, 9):
+        return False                      # the September 25 tranche is late (holiday)
+    if (today.year, today.month) == (2022, 2):
+        return today.day == 18
+    return today.day == 25 and today < D(2022, 2, 1)
+
+
+def estimate_month(y: int, m: int) -> int:
+    """What the bureau expects to pay out in (y, m): general + pre_notified."""
+    ms = month_str(y, m)
+    total = 0
+    for cid in CIDS:
+        if COUNTIES[cid]["reg"] > D(y, m, last_day(y, m)):
+            continue
+        key = (cid, "general", y)
+        ent = G.entitled[key]
+        if ent == 0:     # not yet notified: use the planned allocation
+            ent = sum(a["amount"] for day, lst in ALLOC.items() for a in lst
+                      if a["county"] == cid and a["fund"] == "general" and a["fiscal_year"] == y
+                      and day <= D(y, m, last_day(y, m)))
+        need = ent - G.dispatched[key]
+        r = 13 - m
+        total += max(0, need if r == 1 else need // r)
+        total += sum(v for (k_c, k_fy, k_m), v in G.pre_sched.items()
+                     if k_c == cid and k_m == ms)
+    return total
+
+
+def day_step(today: dt.date):
+    y, m, d = today.year, today.month, today.day
+    ms = month_str(y, m)
+    G.flush_pending(today)
+
+    # 1. registrations
+    for cid in CIDS:
+        c = COUNTIES[cid]
+        if c["reg"] == today:
+            o_ref = cents(c["wage"] + c["exp"])
+            mi = max(0, mindex(y, m))
+            open_cash = o_ref * level_target(cid, mi) // 1000
+            open_wr = cents(c["open_wr"])
+            open_tr = jitter(max(0, open_cash - open_wr), 3) if cid != "lvhai" else cents(6_000_000)
+            G.registered[cid] = today
+            G.bal[f"{cid}.treasury"] += open_tr
+            G.bal[f"{cid}.wage_reserve"] += open_wr
+            G.emit({"kind": "county_registered", "county": cid, "name": c["name"],
+                    "registered_on": today.isoformat(), "opening_treasury": fmt(open_tr),
+                    "opening_wage_reserve": fmt(open_wr)}, today)
+    # 2. risk lines
+    if today == D(2021, 1, 1):
+        G.emit({"kind": "risk_lines_set", "warning_line": "0.3000", "alert_line": "0.5000",
+                "idle_line": "1.5000", "effective_from": "2021-01-01"}, today)
+    if today == D(2021, 7, 1):
+        G.emit({"kind": "risk_lines_set", "warning_line": "0.3000", "alert_line": "0.5000",
+                "idle_line": "1.2000", "effective_from": "2021-07-01"}, today)
+    if today == D(2021, 10, 1):
+        G.emit({"kind": "risk_lines_set", "county": "beigang", "warning_line": "0.2000",
+                "alert_line": "0.4000", "idle_line": "2.0000",
+                "effective_from": "2021-10-01"}, today)
+
+    # 3. allocations notified (with the province's money for in_execution and direct)
+    todays = ALLOC.get(today, [])
+    prov = defaultdict(int)
+    for a in todays:
+        if a["fund"] in ("in_execution", "direct"):
+            prov[a["fund"]] += a["amount"]
+    for fund in ("in_execution", "direct"):
+        if prov[fund]:
+            ev_city_funds(today, fund, prov[fund],
+                          f"省财政厅{'执行中补助' if fund == 'in_execution' else '直达资金'}"
+                          f"资金调度〔{y}〕{m:02d}{d:02d}号（虚构）")
+    if today == START:
+        jan = estimate_month(2021, 1)
+        opening = (jan + cents(220_000_000)) // WAN * WAN
+        ev_city_funds(today, "general", opening, "2020年末市本级库款余额（期初，虚构）")
+    if city_tranche_due(today):
+        ny, nm = add_months(y, m, 1) if today != TIGHT_TRANCHE else (y, m)
+        est = estimate_month(ny, nm)
+        amt = (est * 101 // 100 + WAN - 1) // WAN * WAN
+        ev_city_funds(today, "general", amt,
+                      f"省财政厅{ny}年{nm}月资金调度（财力性及提前告知专项，虚构）")
+    for a in todays:
+        ev = {"kind": "allocation_notified", "county": a["county"], "fund": a["fund"],
+              "fiscal_year": a["fiscal_year"], "program": a["program"],
+              "amount": fmt(a["amount"]), "notified_on": today.isoformat()}
+        if "schedule" in a:
+            ev["schedule"] = a["schedule"]
+            for it in a["schedule"]:
+                G.pre_sched[(a["county"], a["fiscal_year"], it["month"])] += \
+                    int(it["amount"].replace(".", ""))
+        G.entitled[(a["county"], a["fund"], a["fiscal_year"])] += a["amount"]
+        G.emit(ev, today)
+        if a["fund"] == "in_execution":
+            ny, nm = add_months(y, m, 1)
+            G.inexec_due[month_str(ny, nm)].append((a["county"], a["fiscal_year"], a["amount"]))
+        if a["fund"] == "direct" and not a.get("overdue"):
+            G.direct_queue.append((today + dt.timedelta(days=RNG.randint(0, 1)), a))
+        if a.get("overdue"):
+            G.direct_queue.append((OVERDUE_DIRECT["dispatched"], a))
+            G.notes["overdue_direct_notice"] = G.out[-1]
+
+    # 4. needs budgeted
+    for n in NEEDS.get(today, []):
+        ev = {"kind": "needs_budgeted", "county": n["county"], "fiscal_year": n["fiscal_year"],
+              "category": n["category"], "amount": fmt(n["amount"]),
+              "budgeted_on": today.isoformat()}
+        if "schedule" in n:
+            ev["schedule"] = [{"month": month_str(n["fiscal_year"], mm), "amount": fmt(p)}
+                              for mm, p in n["schedule"]]
+        G.emit(ev, today)
+
+    # 5. wage bills: month m+1 declared on the 18th; January 2021 on Jan 4; lvhai on start
+    decl = []
+    if today == START:
+        decl = [(cid, 2021, 1) for cid in CIDS if COUNTIES[cid]["reg"] <= today]
+    elif d == 18:
+        ny, nm = add_months(y, m, 1)
+        decl = [(cid, ny, nm) for cid in CIDS if COUNTIES[cid]["reg"] <= today]
+    if today == D(2021, 4, 6):
+        decl.append(("lvhai", 2021, 4))
+    for cid, wy, wm in decl:
+        wms = month_str(wy, wm)
+        amt = wage_for(cid, wy, wm)
+        G.wage_bill[(cid, wms)] = amt
+        payday = D(wy, wm, COUNTIES[cid]["payday"])
+        G.emit({"kind": "wage_bill_declared", "county": cid, "payroll_month": wms,
+                "amount": fmt(amt), "payday": payday.isoformat(),
+                "declared_on": today.isoformat()}, today)
+    if today == WAGE_REVISION["on"]:
+        cid, wms = WAGE_REVISION["county"], WAGE_REVISION["month"]
+        amt = G.wage_bill[(cid, wms)] + WAGE_REVISION["extra"]
+        G.wage_bill[(cid, wms)] = amt
+        G.emit({"kind": "wage_bill_declared", "county": cid, "payroll_month": wms,
+                "amount": fmt(amt), "payday": D(2021, 7, COUNTIES[cid]["payday"]).isoformat(),
+                "declared_on": today.isoformat()}, today)
+        G.notes["wage_revision"] = G.out[-1]
+
+    # month start decisions (after the 1st's notices are known)
+    if d == 1 or today == D(2021, 1, 1):
+        start_month(y, m)
+
+    # 6. transfers
+    gen_day = 8 if (y, m) == (2021, 10) else 5
+    pm = ms if today >= D(2021, 7, 1) else None
+    if d == gen_day or (today == D(2021, 4, 7)):
+        for cid in CIDS:
+            if COUNTIES[cid]["reg"] > today:
+                continue
+            if d != gen_day and cid != "lvhai":
+                continue
+            if d == gen_day and cid == "lvhai" and (y, m) == (2021, 4):
+                continue
+            amt = general_amount(cid, y, m)
+            if amt > 0:
+                ev_transfer(today, cid, "general", y, amt,
+                            f"市财政局{y}年{m}月财力性转移支付调度（虚构）", pm)
+                if cid == DUPLICATE["county"] and (y, m) == (2021, 6):
+                    G.dup_amount = amt
+    if today == DUPLICATE["on"]:
+        cid = DUPLICATE["county"]
+        ev = ev_transfer(today, cid, "general", y, G.dup_amount,
+                         f"市财政局{y}年{m}月财力性转移支付调度（虚构）")
+        G.notes["duplicate_transfer"] = ev
+        G.hold[cid] += G.dup_amount          # the county noticed and did not spend it
+    if d == 10:
+        for cid in CIDS:
+            for fy in (y,):
+                amt = G.pre_sched.get((cid, fy, ms), 0)
+                if amt > 0 and COUNTIES[cid]["reg"] <= today:
+                    ev_transfer(today, cid, "pre_notified", fy, amt,
+                                f"提前告知专项资金按计划调度 {ms}（虚构）",
+                                pm if RNG.random() < 0.7 else None)
+    if d == 12:
+        for cid, fy, amt in G.inexec_due.get(ms, []):
+            ev_transfer(today, cid, "in_execution", fy, amt,
+                        f"执行中下达补助资金次月调度 {ms}（虚构）", pm)
+    for when, a in [q for q in G.direct_queue if q[0] == today]:
+        ev = ev_transfer(today, a["county"], "direct", a["fiscal_year"], a["amount"],
+                         f"直达资金即时调度：{a['program']}（虚构）")
+        if a.get("overdue"):
+            G.notes["overdue_direct_dispatch"] = ev
+    G.direct_queue = [q for q in G.direct_queue if q[0] != today]
+    # 7. emergency dispatches
+    for spec, mode, reason, by in (
+            (GRANT, "grant", "2021年8月上旬强降雨致灾，保障受灾群众基本生活和救灾支出（样例）",
+             "市政府常务会议（虚构）"),
+            (ADVANCE, "advance", "库款保障水平低于预警线且11月工资保障户资金不足，提前调度一般性转移支付（样例）",
+             "市财政局局长办公会（虚构）")):
+        if today == spec["on"]:
+            cid = spec["county"]
+            if mode == "advance":
+                key = (cid, "general", y)
+                assert G.dispatched[key] + spec["amount"] <= G.entitled[key]
+                G.dispatched[key] += spec["amount"]
+            G.move("city.treasury", f"{cid}.treasury", spec["amount"])
+            G.emit({"kind": "emergency_dispatched", "county": cid, "amount": fmt(spec["amount"]),
+                    "value_date": today.isoformat(), "mode": mode, "reason": reason,
+                    "approved_by": by}, today)
+            G.notes[mode] = G.out[-1]
+
+    # 8. revenue
+    for cid in CIDS:
+        mp = G.month_plan.get((cid, ms))
+        if not mp:
+            continue
+        for d_, cat, amt in mp["revenue"]:
+            if d_ != d or amt <= 0:
+                continue
+            G.move(None, f"{cid}.treasury", amt)
+            ev = {"kind": "revenue_collected", "county": cid, "amount": fmt(amt),
+                  "collected_on": today.isoformat(), "category": cat}
+            if cat == "other" and RNG.random() < 0.5:
+                del ev["category"]          # default category is `other`
+            if cid == BACKDATED_REVENUE["county"] and today == BACKDATED_REVENUE["on"]:
+                G.hold[cid] += amt
+                G.backdated_revenue_hold = amt
+                G.notes["backdated_revenue"] = ev
+                G.emit(ev, today, BACKDATED_REVENUE["recorded"])
+            else:
+                G.emit(ev, today)
+    if today == D(2021, 10, 8):
+        # the tax receipt the treasury system booked on 09-30 (see the discrepancy)
+        cid = DISCREPANCY["county"]
+        G.move(None, f"{cid}.treasury", DISCREPANCY["amount"])
+        G.emit({"kind": "revenue_collected", "county": cid, "amount": fmt(DISCREPANCY["amount"]),
+                "collected_on": today.isoformat(), "category": "tax"}, today)
+        G.notes["discrepancy_explained_by"] = G.out[-1]
+    if today == BACKDATED_REVENUE["recorded"]:
+        G.hold[BACKDATED_REVENUE["county"]] -= G.backdated_revenue_hold
+
+    # 9. payroll deposits (and the hold that protects this month's payroll)
+    for cid in CIDS:
+        mp = G.month_plan.get((cid, ms))
+        if not mp:
+            continue
+        bill = G.wage_bill.get((cid, ms), 0)
+        if bill == 0:
+            continue
+        key = (cid, ms)
+        done = G.deposited[key]
+        for k, (dd, pct) in enumerate(mp["deposits"]):
+            if dd != d:
+                continue
+            last = k == len(mp["deposits"]) - 1
+            want = (bill - done) if last else bill * pct // 100 // WAN * WAN
+            want = min(want, bill - done)
+            can = G.bal[f"{cid}.treasury"] - (G.hold[cid] - G.payroll_hold.get(cid, 0))
+            amt = min(want, can)
+            if amt < want:
+                # cannot fund it in full: deposit what there is, try again tomorrow
+                mp["deposits"].append((d + 1, 100))
+                amt = amt // WAN * WAN
+            if amt > 0:
+                G.move(f"{cid}.treasury", f"{cid}.wage_reserve", amt)
+                G.deposited[key] += amt
+                done += amt
+                ev = G.emit({"kind": "payroll_deposited", "county": cid, "payroll_month": ms,
+                             "amount": fmt(amt), "deposited_on": today.isoformat()}, today)
+                if d > mp["payday"] - 7:
+                    G.notes.setdefault("late_deposits", []).append(ev)
+    # 10. wages paid
+    for cid in CIDS:
+        mp = G.month_plan.get((cid, ms))
+        if not mp or mp["payday"] != d:
+            continue
+        bill = G.wage_bill.get((cid, ms), 0)
+        if bill == 0:
+            continue
+        assert G.deposited[(cid, ms)] == bill, (cid, ms, G.deposited[(cid, ms)], bill)
+        G.move(f"{cid}.wage_reserve", None, bill)
+        G.outflow[(cid, ms)] += bill
+        G.emit({"kind": "wages_paid", "county": cid, "payroll_month": ms, "amount": fmt(bill),
+                "paid_on": today.isoformat()}, today)
+    # 11. expenditures
+    for cid in CIDS:
+        mp = G.month_plan.get((cid, ms))
+        if not mp:
+            continue
+        refresh_payroll_hold(cid, today)
+        for d_, cat, amt in mp["pays"]:
+            if d_ != d:
+                continue
+            want = amt + mp["carry"]
+            can = G.avail(cid)
+            pay = min(want, can)
+            pay = pay // 100 * 100 if pay < want else pay
+            if pay < cents(50_000):
+                mp["carry"] = want
+                continue
+            mp["carry"] = want - pay
+            G.move(f"{cid}.treasury", None, pay)
+            G.outflow[(cid, ms)] += pay
+            ev = {"kind": "expenditure_paid", "county": cid, "amount": fmt(pay),
+                  "paid_on": today.isoformat(), "category": cat}
+            if cid == BACKDATED_EXPENSE["county"] and today == BACKDATED_EXPENSE["on"] \
+                    and "backdated_expense" not in G.notes:
+                G.notes["backdated_expense"] = ev
+                G.emit(ev, today, BACKDATED_EXPENSE["recorded"])
+            else:
+                G.emit(ev, today)
+        if cid == BACKDATED_EXPENSE["county"] and today == BACKDATED_EXPENSE["on"]:
+            assert "backdated_expense" in G.notes, "no longgang payment on the backdated day"
+    # 12. the reversal of the duplicate transfer (money returned on the 18th, entered 21st)
+    if today == DUPLICATE["reversal_on"]:
+        cid = DUPLICATE["county"]
+        target = G.notes["duplicate_transfer"]
+        amt = int(target["amount"].replace(".", ""))
+        G.hold[cid] -= amt
+        G.move(f"{cid}.treasury", "city.treasury", amt)
+        G.dispatched[(cid, "general", 2021)] -= amt
+        ev = {"kind": "event_reversed", "_target": target,
+              "reason": "6月10日财力性转移支付重复调拨，县级已于6月18日退回市级国库（样例）",
+              "on": today.isoformat()}
+        G.notes["reversal"] = ev
+        G.emit(ev, today, DUPLICATE["reversal_recorded"])
+    # 13. month-end balance reports (December's are entered on January 5)
+    if d == last_day(y, m) or today == END:
+        if today == END:
+            return
+        rec = D(2022, 1, 5) if m == 12 else None
+        for cid in CIDS:
+            if COUNTIES[cid]["reg"] > today:
+                continue
+            accounts = ["treasury"] + (["wage_reserve"] if m in (3, 6, 9, 12) else [])
+            for acct in accounts:
+                b = G.bal[f"{cid}.{acct}"]
+                ev = {"kind": "balance_reported", "county": cid, "account": acct,
+                      "on": today.isoformat(), "balance": fmt(b)}
+                if cid == DISCREPANCY["county"] and today == DISCREPANCY["on"] \
+                        and acct == "treasury":
+                    ev["balance"] = fmt(b + DISCREPANCY["amount"])
+                    G.notes["discrepancy"] = ev
+                G.emit(ev, today, rec)
+
+
+def refresh_payroll_hold(cid: str, today: dt.date):
+    """Keep this month's undeposited payroll (and next month's, for counties that deposit
+    before the general transfer arrives) out of reach of ordinary spending."""
+    y, m = today.year, today.month
+    ms = month_str(y, m)
+    h = 0
+    bill = G.wage_bill.get((cid, ms), 0)
+    if bill:
+        h += bill - G.deposited[(cid, ms)]
+    payday = COUNTIES[cid]["payday"]
+    if payday - 7 - 3 < 5 and today.day >= 20:
+        ny, nm = add_months(y, m, 1)
+        h += G.wage_bill.get((cid, month_str(ny, nm)), 0)
+    old = G.payroll_hold.get(cid, 0)
+    G.hold[cid] += h - old
+    G.payroll_hold[cid] = h
+
+
+def generate():
+    G.direct_queue = []
+    G.payroll_hold = {}
+    G.dup_amount = 0
+    plan_allocations()
+    plan_needs()
+    today = START
+    while today <= END:
+        for cid in CIDS:
+            if COUNTIES[cid]["reg"] <= today:
+                refresh_payroll_hold(cid, today)
+        day_step(today)
+        today += dt.timedelta(days=1)
+    assert not G.pending, G.pending
+    # remove private keys
+    for ev in G.out:
+        assert not any(k.startswith("_") for k in ev), ev
+    return G.out
+
+
+# --------------------------------------------------------------------------------------
+# Independent validator and projections (read back from events.jsonl)
+# --------------------------------------------------------------------------------------
+
+AMOUNT_RE = re.compile(r"^[0-9]{1,13}(\.[0-9]{1,2})?$")
+RATIO_RE = re.compile(r"^[0-9]{1,3}(\.[0-9]{1,4})?$")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+COUNTY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+FUNDS = ["general", "pre_notified", "in_execution", "direct"]
+
+KINDS = {
+    "county_registered": ({"county", "name", "registered_on"},
+                          {"opening_treasury", "opening_wage_reserve"}, "registered_on"),
+    "city_funds_received": ({"fund", "amount", "received_on"}, {"reference"}, "received_on"),
+    "allocation_notified": ({"county", "fund", "fiscal_year", "program", "amount", "notified_on"},
+                            {"schedule"}, "notified_on"),
+    "transfer_allocated": ({"county", "fund", "fiscal_year", "amount", "value_date"},
+                           {"plan_month", "reference"}, "value_date"),
+    "emergency_dispatched": ({"county", "amount", "value_date", "mode", "reason", "approved_by"},
+                             set(), "value_date"),
+    "payroll_deposited": ({"county", "payroll_month", "amount", "deposited_on"}, set(),
+                          "deposited_on"),
+    "wage_bill_declared": ({"county", "payroll_month", "amount", "payday", "declared_on"}, set(),
+                           "declared_on"),
+    "wages_paid": ({"county", "payroll_month", "amount", "paid_on"}, set(), "paid_on"),
+    "revenue_collected": ({"county", "amount", "collected_on"}, {"category"}, "collected_on"),
+    "expenditure_paid": ({"county", "amount", "paid_on", "category"}, set(), "paid_on"),
+    "balance_reported": ({"county", "account", "on", "balance"}, set(), "on"),
+    "needs_budgeted": ({"county", "fiscal_year", "category", "amount", "budgeted_on"},
+                       {"schedule"}, "budgeted_on"),
+    "risk_lines_set": ({"warning_line", "alert_line", "idle_line", "effective_from"}, {"county"},
+                       "effective_from"),
+    "plan_issued": ({"month", "based_on_seq", "plan_sha256", "issued_on"}, set(), "issued_on"),
+    "event_reversed": ({"reverses_seq", "reason", "on"}, set(), "on"),
+}
+REVERSIBLE = {"city_funds_received", "allocation_notified", "transfer_allocated",
+              "emergency_dispatched", "payroll_deposited", "wages_paid", "revenue_collected",
+              "expenditure_paid", "needs_budgeted"}
+
+
+def amt_c(s: str, zero_ok: bool = False) -> int:
+    assert isinstance(s, str) and AMOUNT_RE.match(s), s
+    whole, _, frac = s.partition(".")
+    c = int(whole) * 100 + int((frac + "00")[:2])
+    assert c > 0 or zero_ok, s
+    return c
+
+
+def ratio_f(s: str) -> Fraction:
+    assert isinstance(s, str) and RATIO_RE.match(s), s
+    return Fraction(s)
+
+
+def pdate(s: str) -> dt.date:
+    assert isinstance(s, str) and DATE_RE.match(s), s
+    v = dt.date.fromisoformat(s)
+    assert D(2000, 1, 1) <= v <= D(2099, 12, 31)
+    return v
+
+
+def text(s):
+    assert isinstance(s, str) and 1 <= len(s) <= 200, s
+    assert not any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in s), s
+
+
+def check_schedule(sched, fy, total):
+    assert isinstance(sched, list) and sched
+    months = set()
+    s = 0
+    for it in sched:
+        assert set(it) == {"month", "amount"}, it
+        assert MONTH_RE.match(it["month"]) and int(it["month"][:4]) == fy, (it, fy)
+        assert it["month"] not in months
+        months.add(it["month"])
+        s += amt_c(it["amount"])
+    assert s == total, (s, total)
+
+
+def check_format(ev: dict) -> dt.date:
+    kind = ev.get("kind")
+    assert kind in KINDS, kind
+    req, opt, eff_field = KINDS[kind]
+    keys = set(ev) - {"kind"}
+    assert req <= keys, (kind, req - keys)
+    assert keys <= req | opt, (kind, keys - req - opt)
+    if "county" in ev:
+        assert isinstance(ev["county"], str) and COUNTY_RE.match(ev["county"])
+    if "fiscal_year" in ev:
+        assert type(ev["fiscal_year"]) is int and 2000 <= ev["fiscal_year"] <= 2099
+    if "fund" in ev:
+        assert ev["fund"] in FUNDS
+    for f in ("name", "program", "reason", "approved_by", "reference"):
+        if f in ev:
+            text(ev[f])
+    for f in ("registered_on", "received_on", "notified_on", "value_date", "deposited_on",
+              "payday", "declared_on", "paid_on", "collected_on", "on", "budgeted_on",
+              "effective_from", "issued_on"):
+        if f in ev:
+            pdate(ev[f])
+    if kind == "county_registered":
+        for f in ("opening_treasury", "opening_wage_reserve"):
+            if f in ev:
+                amt_c(ev[f], zero_ok=True)
+    elif kind == "balance_reported":
+        amt_c(ev["balance"], zero_ok=True)
+        assert ev["account"] in ("treasury", "wage_reserve")
+    elif "amount" in ev:
+        amt_c(ev["amount"])
+    if "payroll_month" in ev:
+        assert MONTH_RE.match(ev["payroll_month"])
+    if kind == "wage_bill_declared":
+        assert ev["payday"][:7] == ev["payroll_month"]
+    if kind == "allocation_notified":
+        if ev["fund"] == "pre_notified":
+            check_schedule(ev["schedule"], ev["fiscal_year"], amt_c(ev["amount"]))
+        else:
+            assert "schedule" not in ev
+        if ev["fund"] == "in_execution":
+            assert int(ev["notified_on"][:4]) == ev["fiscal_year"]
+    if kind == "needs_budgeted":
+        assert ev["category"] in ("wages", "livelihood", "operations", "debt_service")
+        if "schedule" in ev:
+            check_schedule(ev["schedule"], ev["fiscal_year"], amt_c(ev["amount"]))
+    if kind == "transfer_allocated" and "plan_month" in ev:
+        assert MONTH_RE.match(ev["plan_month"])
+    if kind == "revenue_collected" and "category" in ev:
+        assert ev["category"] in ("tax", "non_tax", "other")
+    if kind == "expenditure_paid":
+        assert ev["category"] in ("livelihood", "operations", "debt_service", "other")
+    if kind == "emergency_dispatched":
+        assert ev["mode"] in ("grant", "advance")
+    if kind == "risk_lines_set":
+        w, a, i = (ratio_f(ev[f]) for f in ("warning_line", "alert_line", "idle_line"))
+        assert 0 < w < a < i
+    if kind == "event_reversed":
+        assert type(ev["reverses_seq"]) is int and ev["reverses_seq"] >= 1
+    return pdate(ev[eff_field])
+
+
+def flows(ev: dict) -> list[tuple[str, int]]:
+    """(account, signed cents) effects of a non-reversal event."""
+    k = ev["kind"]
+    c = ev.get("county")
+    if k == "county_registered":
+        return [(f"{c}.treasury", amt_c(ev.get("opening_treasury", "0"), True)),
+                (f"{c}.wage_reserve", amt_c(ev.get("opening_wage_reserve", "0"), True))]
+    if k == "city_funds_received":
+        return [("city.treasury", amt_c(ev["amount"]))]
+    if k in ("transfer_allocated", "emergency_dispatched"):
+        a = amt_c(ev["amount"])
+        return [("city.treasury", -a), (f"{c}.treasury", a)]
+    if k == "payroll_deposited":
+        a = amt_c(ev["amount"])
+        return [(f"{c}.treasury", -a), (f"{c}.wage_reserve", a)]
+    if k == "wages_paid":
+        return [(f"{c}.wage_reserve", -amt_c(ev["amount"]))]
+    if k == "revenue_collected":
+        return [(f"{c}.treasury", amt_c(ev["amount"]))]
+    if k == "expenditure_paid":
+        return [(f"{c}.treasury", -amt_c(ev["amount"]))]
+    return []
+
+
+class Log:
+    """Events with seq, effective dates and a uniform 'fact' view (reversals expanded)."""
+
+    def __init__(self, events: list[dict]):
+        self.events = events
+        self.eff: list[dt.date] = []
+        self.reversed_by: dict[int, int] = {}
+        for i, ev in enumerate(events, 1):
+            self.eff.append(check_format(ev))
+
+    def facts(self, at_seq: int):
+        """Yield (seq, date, event, sign): each event, and each reversal as its target
+        with sign -1 dated at the reversal's `on`."""
+        for i in range(1, at_seq + 1):
+            ev = self.events[i - 1]
+            if ev["kind"] == "event_reversed":
+                t = ev["reverses_seq"]
+                yield i, self.eff[i - 1], self.events[t - 1], -1
+            else:
+                yield i, self.eff[i - 1], ev, 1
+
+
+def validate(events: list[dict]):
+    log = Log(events)
+    deltas: dict[str, dict[dt.date, int]] = defaultdict(lambda: defaultdict(int))
+    registered: dict[str, dt.date] = {}
+    entitled = defaultdict(int)
+    dispatched = defaultdict(int)
+    reversed_ = set()
+
+    def disp_key(ev):
+        if ev["kind"] == "transfer_allocated":
+            return (ev["county"], ev["fund"], ev["fiscal_year"])
+        if ev["kind"] == "emergency_dispatched" and ev["mode"] == "advance":
+            return (ev["county"], "general", int(ev["value_date"][:4]))
+        return None
+
+    def apply_ent(ev, sign):
+        if ev["kind"] == "allocation_notified":
+            entitled[(ev["county"], ev["fund"], ev["fiscal_year"])] += sign * amt_c(ev["amount"])
+        k = disp_key(ev)
+        if k:
+            dispatched[k] += sign * amt_c(ev["amount"])
+        return [k] if k else ([(ev["county"], ev["fund"], ev["fiscal_year"])]
+                              if ev["kind"] == "allocation_notified" else [])
+
+    for seq, ev in enumerate(events, 1):
+        eff = log.eff[seq - 1]
+        kind = ev["kind"]
+        sign = 1
+        target = ev
+        if kind == "event_reversed":
+            t = ev["reverses_seq"]
+            assert t < seq, "reversal target must exist"
+            target = events[t - 1]
+            assert target["kind"] in REVERSIBLE, target["kind"]
+            assert t not in reversed_, "already reversed"
+            assert eff >= log.eff[t - 1], "reversal before its target's date"
+            reversed_.add(t)
+            sign = -1
+        if kind == "county_registered":
+            assert ev["county"] not in registered
+            registered[ev["county"]] = eff
+        elif "county" in ev:
+            assert ev["county"] in registered and registered[ev["county"]] <= eff, \
+                (seq, ev)
+        if kind == "event_reversed" and "county" in target:
+            assert registered[target["county"]] <= eff
+        touched = []
+        for acct, v in flows(target):
+            if v:
+                deltas[acct][eff] += sign * v
+                touched.append(acct)
+        for acct in touched:
+            run = 0
+            for day in sorted(deltas[acct]):
+                run += deltas[acct][day]
+                if day >= eff:
+                    assert run >= 0, f"seq {seq}: {acct} negative ({run}) on {day}"
+        for k in apply_ent(target, sign):
+            assert dispatched[k] <= entitled[k], f"seq {seq}: rule 3 broken for {k}"
+    return log
+
+
+# ---- projections used for checkpoints -----------------------------------------------
+
+def default_as_of(log: Log, at_seq: int) -> dt.date:
+    return max(log.eff[:at_seq])
+
+
+def balances(log: Log, at_seq: int, as_of: dt.date) -> dict[str, int]:
+    b = defaultdict(int)
+    for seq, day, ev, sign in log.facts(at_seq):
+        if day <= as_of:
+            for acct, v in flows(ev):
+                b[acct] += sign * v
+    return b
+
+
+def registered_counties(log: Log, at_seq: int, on: dt.date) -> list[str]:
+    return sorted(ev["county"] for ev in log.events[:at_seq]
+                  if ev["kind"] == "county_registered" and pdate(ev["registered_on"]) <= on)
+
+
+def round_half_even(fr: Fraction) -> int:
+    fl = fr.numerator // fr.denominator
+    rem = fr - fl
+    if rem > Fraction(1, 2) or (rem == Fraction(1, 2) and fl % 2 == 1):
+        fl += 1
+    return fl
+
+
+def window_months(as_of: dt.date) -> list[tuple[int, int]]:
+    y, m = as_of.year, as_of.month
+    if as_of.day != last_day(y, m):
+        y, m = add_months(y, m, -1)
+    return [add_months(y, m, -k) for k in (2, 1, 0)]
+
+
+def month_need(log: Log, at_seq: int, cid: str, y: int, m: int, upto: dt.date) -> int:
+    total = 0
+    for seq, day, ev, sign in log.facts(at_seq):
+        if ev["kind"] != "needs_budgeted" or ev["county"] != cid or ev["fiscal_year"] != y:
+            continue
+        if day > upto:
+            continue
+        if "schedule" in ev:
+            v = sum(amt_c(it["amount"]) for it in ev["schedule"]
+                    if it["month"] == month_str(y, m))
+        else:
+            a = amt_c(ev["amount"])
+            v = a // 12 + (a - a // 12 * 12 if m == 12 else 0)
+        total += sign * v
+    return total
+
+
+def lines_in_force(log: Log, at_seq: int, cid: str, on: dt.date):
+    best_c = best_g = None
+    for i in range(at_seq):
+        ev = log.events[i]
+        if ev["kind"] != "risk_lines_set" or log.eff[i] > on:
+            continue
+        key = (log.eff[i], i)
+        if ev.get("county") == cid:
+            if best_c is None or key > best_c[0]:
+                best_c = (key, ev)
+        elif "county" not in ev:
+            if best_g is None or key > best_g[0]:
+                best_g = (key, ev)
+    ev = (best_c or best_g or (None, None))[1]
+    if ev is None:
+        return Fraction(3, 10), Fraction(1, 2), Fraction(3, 2)
+    return tuple(ratio_f(ev[f]) for f in ("warning_line", "alert_line", "idle_line"))
+
+
+def monitor_levels(log: Log, at_seq: int, as_of: dt.date) -> dict[str, dict]:
+    b = balances(log, at_seq, as_of)
+    win = {month_str(y, m) for y, m in window_months(as_of)}
+    outflow = defaultdict(int)
+    for seq, day, ev, sign in log.facts(at_seq):
+        if ev["kind"] in ("expenditure_paid", "wages_paid") and \
+                day.isoformat()[:7] in win and day <= as_of:
+            outflow[ev["county"]] += sign * amt_c(ev["amount"])
+    res = {}
+    for cid in registered_counties(log, at_seq, as_of):
+        cash = b[f"{cid}.treasury"] + b[f"{cid}.wage_reserve"]
+        avg = round_half_even(Fraction(outflow[cid], 3))
+        if avg <= 0:
+            avg = month_need(log, at_seq, cid, as_of.year, as_of.month, as_of)
+        if avg <= 0:
+            level = None
+        else:
+            level = Fraction(round_half_even(Fraction(cash, avg) * 10000), 10000)
+        w, a, i = lines_in_force(log, at_seq, cid, as_of)
+        if level is None:
+            status = "unknown"
+        elif level < w:
+            status = "warning"
+        elif level < a:
+            status = "low"
+        elif level > i:
+            status = "idle"
+        else:
+            status = "normal"
+        res[cid] = dict(cash=fmt(cash), avg_monthly_outflow=fmt(avg) if avg > 0 else None,
+                        guarantee_level=None if level is None else ratio4(level),
+                        status=status, lines=[ratio4(w), ratio4(a), ratio4(i)])
+    return res
+
+
+def monitor_extra(log: Log, at_seq: int, as_of: dt.date) -> dict:
+    """SPEC §6.2 payroll rows, direct_overdue and discrepancies (independent check)."""
+    facts = list(log.facts(at_seq))
+    regs = registered_counties(log, at_seq, as_of)
+    months = [month_str(as_of.year, as_of.month),
+              month_str(*add_months(as_of.year, as_of.month, 1))]
+    payroll = []
+    for cid in regs:
+        for pm in months:
+            best = None
+            for i in range(at_seq):
+                ev = log.events[i]
+                if ev["kind"] == "wage_bill_declared" and ev["county"] == cid and \
+                        ev["payroll_month"] == pm and log.eff[i] <= as_of:
+                    if best is None or (log.eff[i], i) > best[0]:
+                        best = ((log.eff[i], i), ev)
+            if best is None:
+                continue
+            bill = amt_c(best[1]["amount"])
+            payday = pdate(best[1]["payday"])
+            deadline = payday - dt.timedelta(days=7)
+            dep = sum(sign * amt_c(ev["amount"]) for _, day, ev, sign in facts
+                      if ev["kind"] == "payroll_deposited" and ev["county"] == cid
+                      and ev["payroll_month"] == pm and day <= as_of)
+            paid = sum(sign * amt_c(ev["amount"]) for _, day, ev, sign in facts
+                       if ev["kind"] == "wages_paid" and ev["county"] == cid
+                       and ev["payroll_month"] == pm and day <= as_of)
+            status = ("paid" if paid >= bill else "funded" if dep >= bill
+                      else "late" if as_of > deadline else "due")
+            payroll.append(dict(county=cid, payroll_month=pm, wage_bill=fmt(bill),
+                                payday=payday.isoformat(), deposit_deadline=deadline.isoformat(),
+                                deposited=fmt(dep), paid=fmt(paid),
+                                shortfall=fmt(max(0, bill - dep)), status=status))
+    overdue = []
+    yesterday = as_of - dt.timedelta(days=1)
+    per = defaultdict(int)
+    for _, day, ev, sign in facts:
+        if ev.get("fund") != "direct":
+            continue
+        if ev["kind"] == "allocation_notified" and day <= yesterday:
+            per[(ev["county"], ev["fiscal_year"])] += sign * amt_c(ev["amount"])
+        if ev["kind"] == "transfer_allocated" and day <= as_of:
+            per[(ev["county"], ev["fiscal_year"])] -= sign * amt_c(ev["amount"])
+    for (cid, fy), v in sorted(per.items()):
+        if v > 0 and cid in regs:
+            overdue.append(dict(county=cid, fiscal_year=fy, undispatched=fmt(v)))
+    disc = []
+    for cid in regs:
+        for acct in ("treasury", "wage_reserve"):
+            best = None
+            for i in range(at_seq):
+                ev = log.events[i]
+                if ev["kind"] == "balance_reported" and ev["county"] == cid and \
+                        ev["account"] == acct and log.eff[i] <= as_of:
+                    if best is None or (log.eff[i], i) > best[0]:
+                        best = ((log.eff[i], i), ev)
+            if best is None:
+                continue
+            on = pdate(best[1]["on"])
+            computed = balances(log, at_seq, on)[f"{cid}.{acct}"]
+            reported = amt_c(best[1]["balance"], True)
+            if reported != computed:
+                disc.append(dict(county=cid, account=acct, on=on.isoformat(),
+                                 reported=fmt(reported), computed=fmt(computed)))
+    return dict(payroll=payroll, direct_overdue=overdue, discrepancies=disc)
+
+
+def ratio4(fr: Fraction) -> str:
+    v = round_half_even(fr * 10000)
+    s = "-" if v < 0 else ""
+    v = abs(v)
+    return f"{s}{v // 10000}.{v % 10000:04d}"
+
+
+def plan_lines(log: Log, at_seq: int, month: str) -> dict:
+    """SPEC §6.3, lines / tiers / available only (independent cross-check)."""
+    y, m = int(month[:4]), int(month[5:])
+    B = D(y, m, 1) - dt.timedelta(days=1)
+    E = D(y, m, last_day(y, m))
+    facts = list(log.facts(at_seq))
+
+    def entitled(cid, fund, fy, upto):
+        return sum(sign * amt_c(ev["amount"]) for _, day, ev, sign in facts
+                   if ev["kind"] == "allocation_notified" and ev["county"] == cid
+                   and ev["fund"] == fund and ev["fiscal_year"] == fy
+                   and (upto is None or day <= upto))
+
+    def dispatched(cid, fund, fy, upto):
+        s = 0
+        for _, day, ev, sign in facts:
+            if upto is not None and day > upto:
+                continue
+            if ev["kind"] == "transfer_allocated" and ev["county"] == cid \
+                    and ev["fund"] == fund and ev["fiscal_year"] == fy:
+                s += sign * amt_c(ev["amount"])
+            if ev["kind"] == "emergency_dispatched" and ev["mode"] == "advance" \
+                    and fund == "general" and ev["county"] == cid \
+                    and int(ev["value_date"][:4]) == fy:
+                s += sign * amt_c(ev["amount"])
+        return s
+
+    def scheduled(cid, fy, upto_month, notified_upto):
+        s = 0
+        for _, day, ev, sign in facts:
+            if ev["kind"] == "allocation_notified" and ev["county"] == cid \
+                    and ev["fund"] == "pre_notified" and ev["fiscal_year"] == fy \
+                    and day <= notified_upto:
+                s += sign * sum(amt_c(it["amount"]) for it in ev["schedule"]
+                                if it["month"] <= upto_month)
+        return s
+
+    fys = defaultdict(set)
+    for _, day, ev, sign in facts:
+        if ev["kind"] in ("allocation_notified", "transfer_allocated"):
+            fys[(ev["county"], ev["fund"])].add(ev["fiscal_year"])
+    lines = []
+    for cid in registered_counties(log, at_seq, E):
+        for fund in FUNDS:
+            if fund in ("general", "pre_notified"):
+                years = [y]
+            else:
+                years = sorted(f for f in fys[(cid, fund)] if f <= y)
+            for fy in years:
+                before = dispatched(cid, fund, fy, B)
+                if fund == "general":
+                    r = 13 - m
+                    need = max(0, entitled(cid, fund, fy, E) - before)
+                    planned = need if r == 1 else need // r
+                elif fund == "pre_notified":
+                    planned = max(0, scheduled(cid, fy, month, E) - before)
+                elif fund == "in_execution":
+                    planned = max(0, entitled(cid, fund, fy, B) - before)
+                else:
+                    planned = max(0, entitled(cid, fund, fy, E) - dispatched(cid, fund, fy, E))
+                cap = entitled(cid, fund, fy, None) - dispatched(cid, fund, fy, None)
+                planned = min(planned, max(0, cap))
+                if planned > 0:
+                    lines.append(dict(county=cid, fund=fund, fiscal_year=fy, planned=planned))
+    # available: lowest day-end city balance on B or later
+    deltas = defaultdict(int)
+    for _, day, ev, sign in facts:
+        for acct, v in flows(ev):
+            if acct == "city.treasury":
+                deltas[day] += sign * v
+    run = 0
+    avail = None
+    for day in sorted(deltas):
+        run += deltas[day]
+        if day >= B:
+            avail = run if avail is None else min(avail, run)
+    bal_B = sum(v for day, v in deltas.items() if day <= B)
+    avail = bal_B if avail is None else min(avail, bal_B)
+    left = max(0, avail)
+    tiers = []
+    for fund in ("direct", "general", "pre_notified", "in_execution"):
+        tl = [ln for ln in lines if ln["fund"] == fund]
+        tp = sum(ln["planned"] for ln in tl)
+        if tp <= left:
+            for ln in tl:
+                ln["funded"] = ln["planned"]
+            left -= tp
+        else:
+            got = []
+            for ln in tl:
+                ln["funded"] = ln["planned"] * left // tp
+                got.append(ln)
+            rest = left - sum(ln["funded"] for ln in tl)
+            order = sorted(tl, key=lambda ln: (-(ln["planned"] * left % tp), ln["county"],
+                                               ln["fiscal_year"]))
+            for ln in order[:rest]:
+                ln["funded"] += 1
+            left = 0
+        tiers.append(dict(fund=fund, planned=fmt(tp), funded=fmt(sum(ln["funded"] for ln in tl))))
+    order = {f: i for i, f in enumerate(FUNDS)}
+    lines.sort(key=lambda ln: (ln["county"], order[ln["fund"]], ln["fiscal_year"]))
+    return dict(month=month, based_on_seq=at_seq, basis_date=B.isoformat(),
+                city_available=fmt_signed(avail),
+                total_planned=fmt(sum(ln["planned"] for ln in lines)),
+                total_funded=fmt(sum(ln["funded"] for ln in lines)),
+                tiers=tiers,
+                lines=[dict(county=ln["county"], fund=ln["fund"], fiscal_year=ln["fiscal_year"],
+                            planned=fmt(ln["planned"]), funded=fmt(ln["funded"]),
+                            shortfall=fmt(ln["planned"] - ln["funded"])) for ln in lines])
+
+
+# --------------------------------------------------------------------------------------
+
+def last_seq_recorded_by(day: dt.date) -> int:
+    """The last seq recorded on or before `day` (the generator knows recording dates)."""
+    return sum(1 for r in G.rec_dates if r <= day)
+
+
+def main():
+    events = generate()
+    path = os.path.join(HERE, "events.jsonl")
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for ev in events:
+            f.write(json.dumps(ev, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+    # ---- read back and validate independently
+    with open(path, encoding="utf-8") as f:
+        loaded = [json.loads(line) for line in f]
+    assert loaded == events
+    log = validate(loaded)
+    n = len(loaded)
+    seq = {k: G.seq_of(v) for k, v in G.notes.items() if isinstance(v, dict)}
+    late = [G.seq_of(e) for e in G.notes.get("late_deposits", [])]
+    rev_seq = seq["reversal"]
+    assert loaded[rev_seq - 1]["reverses_seq"] == seq["duplicate_transfer"]
+
+    # ---- checkpoints
+    def cp(as_of, at_seq, why):
+        return {"as_of": as_of, "at_seq": at_seq, "why": why}
+
+    def deposits_of(cid, pm):
+        return [(i + 1, e["deposited_on"], e["amount"]) for i, e in enumerate(loaded)
+                if e["kind"] == "payroll_deposited" and e["county"] == cid
+                and e["payroll_month"] == pm]
+
+    jc6 = deposits_of("jianchang", "2021-06")
+    assert len(jc6) == 2 and jc6[0][1] <= "2021-06-08" < "2021-06-10" < jc6[1][1], jc6
+    dup = loaded[seq["duplicate_transfer"] - 1]
+    rev = loaded[rev_seq - 1]
+    disc = loaded[seq["discrepancy"] - 1]
+    od = loaded[seq["overdue_direct_notice"] - 1]
+    checkpoints = [
+        cp("2021-06-10", None,
+           f"late payroll: jianchang's June wage bill (payday 06-15, deposit deadline 06-08) "
+           f"was only partly deposited on {jc6[0][1]} (seq {jc6[0][0]}, {jc6[0][2]}); the "
+           f"rest follows on {jc6[1][1]} (seq {jc6[1][0]}), so monitor shows it `late`"),
+        cp("2021-06-17", None,
+           f"the day before the reversal's `on` ({rev['on']}): longgang still holds the "
+           f"duplicate general transfer of {dup['value_date']} (seq {seq['duplicate_transfer']}, "
+           f"{dup['amount']})"),
+        cp(rev["on"], None,
+           f"the reversal's `on` date: the reversal (seq {rev_seq}, recorded three days later) "
+           f"takes the duplicate back out of longgang's treasury and returns it to the city"),
+        cp(rev["on"], rev_seq - 1,
+           "the same date as known before the reversal was recorded (at_seq = reversal seq - 1): "
+           "the duplicate still counts"),
+        cp("2021-10-15", None,
+           f"xingcheng's {disc['on']} treasury report (seq {seq['discrepancy']}) disagrees with "
+           f"the computed balance by {fmt(DISCREPANCY['amount'])} (a tax receipt entered under "
+           f"2021-10-08, seq {seq['discrepancy_explained_by']}); nanpiao's direct allocation of "
+           f"{od['notified_on']} (seq {seq['overdue_direct_notice']}) is still undispatched "
+           f"(overdue until seq {seq['overdue_direct_dispatch']}); jianchang is below the "
+           "warning line"),
+        cp(None, None, "the end of the sample (as_of defaults to 2022-02-20): every status "
+           "appears - jianchang warning, nanpiao low, beigang and xingcheng idle, the rest "
+           "normal"),
+    ]
+    expected_positions = []
+    expected_levels = []
+    for c in checkpoints:
+        at = c["at_seq"] if c["at_seq"] is not None else n
+        as_of = pdate(c["as_of"]) if c["as_of"] else default_as_of(log, at)
+        b = balances(log, at, as_of)
+        expected_positions.append({
+            "as_of": as_of.isoformat(), "at_seq": at,
+            "city": {"treasury": fmt(b["city.treasury"])},
+            "counties": [{"county": cid, "treasury": fmt(b[f"{cid}.treasury"]),
+                          "wage_reserve": fmt(b[f"{cid}.wage_reserve"]),
+                          "cash": fmt(b[f"{cid}.treasury"] + b[f"{cid}.wage_reserve"])}
+                         for cid in registered_counties(log, at, as_of)]})
+        lv = monitor_levels(log, at, as_of)
+        expected_levels.append({"as_of": as_of.isoformat(), "at_seq": at,
+                                "counties": [dict(county=cid, **v) for cid, v in lv.items()],
+                                **monitor_extra(log, at, as_of)})
+
+    plan_months = ["2021-07", "2021-10", "2022-03"]
+    plan_queries = []
+    for pmonth, why in (("2021-07", "computed at its basis date 2021-06-30: the July tranche "
+                         "arrived on 06-25, so the city can fund every line"),
+                        ("2021-10", "computed at its basis date 2021-09-30: the October "
+                         "tranche only arrives on 10-08 (after National Day), so the city "
+                         "cannot fund all lines - direct is funded, general shares pro rata"),
+                        ("2021-07", "the same month at the head: every line is capped to 0 "
+                         "(the whole 2021 entitlement has since been dispatched, SPEC 8.13), "
+                         "and available is the lowest city balance from 06-30 onward, "
+                         "i.e. the 09-30 dip"),
+                        ("2022-03", "the demo's next month, at the head")):
+        y, m = int(pmonth[:4]), int(pmonth[5:])
+        B = D(y, m, 1) - dt.timedelta(days=1)
+        at = n if "head" in why else last_seq_recorded_by(B)
+        p = plan_lines(log, at, pmonth)
+        plan_queries.append({"month": pmonth, "at_seq": at, "why": why, "expected": p})
+
+    # ---- the story's claims, enforced
+    status = {m["as_of"] + "@" + str(m["at_seq"]): {c["county"]: c["status"] for c in m["counties"]}
+              for m in expected_levels}
+    end_status = status[f"2022-02-20@{n}"]
+    assert end_status == {"beigang": "idle", "jianchang": "warning", "lianshan": "normal",
+                          "longgang": "normal", "lvhai": "normal", "nanpiao": "low",
+                          "suizhong": "normal", "xingcheng": "idle"}, end_status
+    assert status[f"2021-10-15@{n}"]["jianchang"] == "warning"
+    m1015 = expected_levels[4]
+    assert [d_["county"] for d_ in m1015["direct_overdue"]] == ["nanpiao"]
+    assert [d_["county"] for d_ in m1015["discrepancies"]] == ["xingcheng"]
+    assert any(r["county"] == "jianchang" and r["status"] == "late"
+               for r in expected_levels[0]["payroll"])
+    short = {q["month"]: q["expected"]["total_planned"] != q["expected"]["total_funded"]
+             for q in plan_queries if q["at_seq"] != n}
+    assert short == {"2021-07": False, "2021-10": True}, short
+    assert plan_queries[-1]["expected"]["total_planned"] == \
+        plan_queries[-1]["expected"]["total_funded"]
+    disagree = []
+    for i, ev in enumerate(loaded, 1):
+        if ev["kind"] == "balance_reported":
+            b = balances(log, n, pdate(ev["on"]))[f"{ev['county']}.{ev['account']}"]
+            if amt_c(ev["balance"], True) != b:
+                disagree.append(i)
+    assert disagree == [seq["discrepancy"]], disagree
+    assert loaded[-1]["kind"] != "event_reversed" and max(log.eff) == END
+
+    out = {
+        "note": "Synthetic, fictional data. Expected figures are computed independently by "
+                "generate.py's own simulation and validator, for cross-checking sanbao.",
+        "checkpoints": checkpoints,
+        "plan_months": plan_months,
+        "plan_queries": plan_queries,
+        "expected_positions": expected_positions,
+        "expected_monitor": expected_levels,
+        "notable_seqs": {
+            "duplicate_transfer (reversal target)": seq["duplicate_transfer"],
+            "reversal": rev_seq,
+            "discrepancy (balance_reported)": seq["discrepancy"],
+            "discrepancy explained by revenue of 2021-10-08": seq["discrepancy_explained_by"],
+            "advance": seq["advance"],
+            "grant": seq["grant"],
+            "late payroll deposits": late,
+            "overdue direct: allocation_notified": seq["overdue_direct_notice"],
+            "overdue direct: transfer_allocated": seq["overdue_direct_dispatch"],
+            "backdated expenditure_paid": seq["backdated_expense"],
+            "backdated revenue_collected": seq["backdated_revenue"],
+            "revised wage bill declaration": seq["wage_revision"],
+        },
+    }
+    with open(os.path.join(HERE, "checkpoints.json"), "w", encoding="utf-8", newline="\n") as f:
+        json.dump(out, f, ensure_ascii=False, indent=2)
+        f.write("\n")
+
+    # ---- summary
+    counts = defaultdict(int)
+    for ev in loaded:
+        counts[ev["kind"]] += 1
+    print(f"events: {n}")
+    for k in sorted(counts):
+        print(f"  {k:22s} {counts[k]:5d}")
+    print("notable seqs:")
+    for k, v in out["notable_seqs"].items():
+        print(f"  {k}: {v}")
+    for e in expected_levels:
+        print(f"monitor as_of {e['as_of']} at_seq {e['at_seq']}:")
+        for r in e["payroll"]:
+            if r["status"] in ("late", "due"):
+                print(f"  payroll {r['county']} {r['payroll_month']} {r['status']} "
+                      f"deposited {r['deposited']} of {r['wage_bill']}")
+        for r in e["direct_overdue"]:
+            print(f"  direct overdue {r}")
+        for r in e["discrepancies"]:
+            print(f"  discrepancy {r}")
+        for c in e["counties"]:
+            print(f"  {c['county']:10s} cash {c['cash']:>16s}  avg {c['avg_monthly_outflow'] or '-':>15s}"
+                  f"  level {c['guarantee_level'] or '-':>7s}  {c['status']:8s} lines {c['lines']}")
+    end = expected_positions[-1]
+    print(f"city.treasury at end: {end['city']['treasury']}")
+    for q in plan_queries:
+        p = q["expected"]
+        print(f"plan {q['month']} at_seq {q['at_seq']}: available {p['city_available']} "
+              f"planned {p['total_planned']} funded {p['total_funded']} "
+              f"tiers {[(t['fund'], t['planned'], t['funded']) for t in p['tiers']]}")
+
+
+if __name__ == "__main__":
+    main()

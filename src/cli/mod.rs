@@ -1,0 +1,468 @@
+//! The command line (SPEC §5): parsing with clap, one function per command, and the
+//! exit-code discipline (one `error:` line on stderr, codes from [`crate::error`]).
+//!
+//! Commands that write create the log on first use; `--data` (or `SANBAO_DATA`)
+//! names the directory, default `./sanbao-data`.
+
+mod output;
+
+use crate::error::CliError;
+use crate::event::{self, InputEvent, InputShape};
+use crate::log::{self, Ack, Store, SystemClock, Verified, Writer};
+use crate::record::Record;
+use crate::state::State;
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use std::io::{BufRead, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// sanbao — an event-sourced treasury cash-flow scheduler (三保 库款调度).
+///
+/// Every transfer allocation, payroll deposit and emergency dispatch is an appended,
+/// hash-chained event; balances, monitoring and plans are rebuilt from the log.
+#[derive(Parser, Debug)]
+#[command(name = "sanbao", version, about, long_about = None)]
+pub struct Cli {
+    /// Data directory holding the log [env: SANBAO_DATA] [default: ./sanbao-data]
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands of SPEC §5.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create an empty log in DIR (other writing commands also create it)
+    Init,
+    /// Append one event, a JSON array (one batch) or JSON Lines (one batch)
+    ///
+    /// Reads FILE, or standard input when FILE is `-` or absent. A batch is atomic:
+    /// one invalid event rejects it all. Prints one line per event:
+    /// {"duplicate":false,"hash":"…","seq":N}
+    Append {
+        /// Input file, or - for standard input
+        file: Option<PathBuf>,
+        /// Idempotency key for a single event that carries no key of its own
+        #[arg(long, value_name = "K")]
+        idempotency_key: Option<String>,
+        /// Append only if the log's last seq is N (0 for an empty log)
+        #[arg(long, value_name = "N")]
+        expect_seq: Option<u64>,
+    },
+    /// Bulk-load bare events (in batches of up to 10,000) and/or exported records
+    ///
+    /// Exported records must continue the log exactly and are stored as they are, so
+    /// export then import reproduces every hash.
+    Import {
+        /// JSON Lines file of bare events and/or exported records
+        file: PathBuf,
+    },
+    /// Print records as JSON Lines (canonical JSON, one record per line)
+    Export {
+        /// First seq to print
+        #[arg(long, value_name = "SEQ")]
+        from: Option<u64>,
+        /// Last seq to print
+        #[arg(long, value_name = "SEQ")]
+        to: Option<u64>,
+        /// Write to FILE instead of standard output
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Check every record: contiguous seqs, each hash, the chain (exit 5 if broken)
+    Verify {
+        /// Print the JSON object of SPEC §5
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load the sample city shipped in replay/ into an empty DIR and show it
+    Demo,
+}
+
+/// Parses the arguments and runs the command; returns the process exit code.
+pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    2
+                } else {
+                    0
+                };
+            }
+            let text = e.render().to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("usage error")
+                .trim_start_matches("error: ");
+            eprintln!("error: {first} (see 'sanbao --help')");
+            return 2;
+        }
+    };
+    init_tracing();
+    match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {}", e.line());
+            e.code
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("off"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// Resolves the data directory: `--data`, else `$SANBAO_DATA`, else `./sanbao-data`.
+pub fn data_dir(flag: Option<PathBuf>) -> PathBuf {
+    flag.or_else(|| {
+        std::env::var_os("SANBAO_DATA")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })
+    .unwrap_or_else(|| PathBuf::from("sanbao-data"))
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    let dir = data_dir(cli.data);
+    match cli.command {
+        Command::Init => {
+            let store = Store::open(&dir)?;
+            store.sync()?;
+            let head = store.head()?;
+            println!("initialized {} (head seq {})", dir.display(), head.seq);
+            Ok(())
+        }
+        Command::Append {
+            file,
+            idempotency_key,
+            expect_seq,
+        } => append(&dir, file, idempotency_key, expect_seq),
+        Command::Import { file } => import(&dir, &file),
+        Command::Export { from, to, out } => export(&dir, from, to, out),
+        Command::Verify { json } => verify(&dir, json),
+        Command::Demo => demo(&dir),
+    }
+}
+
+/// Reads a whole input (a file, or stdin for `-`/none).
+fn read_input(file: Option<&Path>) -> Result<String, CliError> {
+    let mut buf = Vec::new();
+    match file {
+        None => std::io::stdin().read_to_end(&mut buf).map(|_| ()),
+        Some(p) if p == Path::new("-") => std::io::stdin().read_to_end(&mut buf).map(|_| ()),
+        Some(p) => std::fs::File::open(p)
+            .and_then(|mut f| f.read_to_end(&mut buf))
+            .map(|_| ()),
+    }
+    .map_err(|e| CliError::io(format!("cannot read the input: {e}")))?;
+    String::from_utf8(buf).map_err(|_| CliError::invalid("the input is not valid UTF-8"))
+}
+
+/// Opens the store and folds its state, with a spinner on a terminal for long logs.
+pub fn open_with_state(dir: &Path, upto: Option<u64>) -> Result<(Store, State), CliError> {
+    let store = Store::open(dir)?;
+    let head = store.head()?;
+    let bar = output::progress(head.seq.min(upto.unwrap_or(u64::MAX)), "loading the log");
+    let state = log::load_state(&store, upto, |s| bar.set_position(s))?;
+    bar.finish_and_clear();
+    Ok((store, state))
+}
+
+/// A current-thread tokio runtime for the CLI's calls into the writer.
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::io(format!("cannot start the runtime: {e}")))
+}
+
+/// Starts a writer over `dir`, runs `f` with it, then waits for the writer to finish.
+fn with_writer<T>(
+    dir: &Path,
+    f: impl FnOnce(&Writer, &tokio::runtime::Runtime) -> Result<T, CliError>,
+) -> Result<T, CliError> {
+    let (store, state) = open_with_state(dir, None)?;
+    let (writer, thread) = Writer::start(store, state, Box::new(SystemClock));
+    let rt = runtime()?;
+    let out = f(&writer, &rt);
+    drop(writer);
+    thread.join();
+    out
+}
+
+fn print_acks(acks: &[Ack]) -> Result<(), CliError> {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    for a in acks {
+        serde_json::to_writer(&mut out, a).map_err(|e| CliError::io(e.to_string()))?;
+        out.write_all(b"\n")
+            .map_err(|e| CliError::io(e.to_string()))?;
+    }
+    out.flush().map_err(|e| CliError::io(e.to_string()))
+}
+
+fn append(
+    dir: &Path,
+    file: Option<PathBuf>,
+    key: Option<String>,
+    expect_seq: Option<u64>,
+) -> Result<(), CliError> {
+    let text = read_input(file.as_deref())?;
+    let (shape, mut batch) = event::parse_input(&text).map_err(|(i, e)| CliError::event(i, &e))?;
+    if let Some(k) = key {
+        event::check_idempotency_key(&k)
+            .map_err(|r| CliError::usage(format!("--idempotency-key {r}")))?;
+        if shape != InputShape::Single {
+            return Err(CliError::usage(
+                "--idempotency-key needs a single event, not a batch",
+            ));
+        }
+        if batch[0].idempotency_key.is_some() {
+            return Err(CliError::usage(
+                "--idempotency-key needs an event that carries no idempotency_key of its own",
+            ));
+        }
+        batch[0].idempotency_key = Some(k);
+    }
+    let acks = with_writer(dir, |w, rt| Ok(rt.block_on(w.append(batch, expect_seq))?))?;
+    print_acks(&acks)
+}
+
+/// One parsed line of an import file.
+enum ImportLine {
+    Event(InputEvent),
+    Record(Record),
+}
+
+fn parse_import_line(line: &str) -> Result<ImportLine, event::EventError> {
+    let (_, mut values) = event::read_values(line)?;
+    if values.len() != 1 {
+        return Err(event::EventError::whole(
+            "a line must hold exactly one JSON object",
+        ));
+    }
+    let v = values.pop().expect("one value");
+    let is_record = v.get("seq").is_some() && v.get("hash").is_some() && v.get("event").is_some();
+    if is_record {
+        Record::from_export(v).map(ImportLine::Record)
+    } else {
+        Event::parse_object(v).map(ImportLine::Event)
+    }
+}
+
+use crate::event::Event;
+
+fn import(dir: &Path, file: &Path) -> Result<(), CliError> {
+    const BATCH: usize = crate::log::writer::MAX_BATCH_EVENTS;
+    let f = std::fs::File::open(file)
+        .map_err(|e| CliError::io(format!("cannot open {}: {e}", file.display())))?;
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = output::progress_bytes(size, "importing");
+    let reader = std::io::BufReader::with_capacity(1 << 20, f);
+    let (imported, head) = with_writer(dir, |w, rt| {
+        let mut imported = 0u64;
+        // Pending lines of one kind: (first line number, items).
+        let mut events: Vec<InputEvent> = Vec::new();
+        let mut records: Vec<Record> = Vec::new();
+        let mut first_line = 0usize;
+        let flush = |events: &mut Vec<InputEvent>,
+                     records: &mut Vec<Record>,
+                     first_line: usize,
+                     imported: &mut u64|
+         -> Result<(), CliError> {
+            let result = if !events.is_empty() {
+                rt.block_on(w.append(std::mem::take(events), None))
+            } else if !records.is_empty() {
+                rt.block_on(w.import_records(std::mem::take(records)))
+            } else {
+                return Ok(());
+            };
+            match result {
+                Ok(acks) => {
+                    *imported += acks.len() as u64;
+                    Ok(())
+                }
+                Err(crate::log::AppendError::Invalid { index, error }) => {
+                    let line = first_line + index.unwrap_or(0);
+                    Err(CliError::invalid(format!(
+                        "line {line}: {error} ({imported} events before it were imported)"
+                    )))
+                }
+                Err(e) => {
+                    let e = CliError::from(e);
+                    Err(CliError { code: e.code, message: format!("lines from {first_line}: {} ({imported} events before them were imported)", e.message) })
+                }
+            }
+        };
+        let mut read = 0u64;
+        for (i, line) in reader.lines().enumerate() {
+            let n = i + 1;
+            let line = line.map_err(|e| CliError::io(format!("line {n}: cannot read: {e}")))?;
+            read += line.len() as u64 + 1;
+            bar.set_position(read);
+            if line.trim().is_empty() {
+                continue;
+            }
+            let parsed = match parse_import_line(&line) {
+                Ok(p) => p,
+                Err(e) => {
+                    flush(&mut events, &mut records, first_line, &mut imported)?;
+                    return Err(CliError::invalid(format!(
+                        "line {n}: {e} ({imported} events before it were imported)"
+                    )));
+                }
+            };
+            match parsed {
+                ImportLine::Event(e) => {
+                    if !records.is_empty() || events.len() == BATCH {
+                        flush(&mut events, &mut records, first_line, &mut imported)?;
+                    }
+                    if events.is_empty() {
+                        first_line = n;
+                    }
+                    events.push(e);
+                }
+                ImportLine::Record(r) => {
+                    if !events.is_empty() || records.len() == BATCH {
+                        flush(&mut events, &mut records, first_line, &mut imported)?;
+                    }
+                    if records.is_empty() {
+                        first_line = n;
+                    }
+                    records.push(r);
+                }
+            }
+        }
+        flush(&mut events, &mut records, first_line, &mut imported)?;
+        let head = w
+            .state()
+            .read()
+            .map(|s| (s.head_seq, s.head_hash))
+            .unwrap_or_default();
+        Ok((imported, head))
+    })?;
+    bar.finish_and_clear();
+    println!(
+        "imported {imported} events; the log's head is seq {} ({})",
+        head.0, head.1
+    );
+    Ok(())
+}
+
+fn export(
+    dir: &Path,
+    from: Option<u64>,
+    to: Option<u64>,
+    out: Option<PathBuf>,
+) -> Result<(), CliError> {
+    let store = Store::open(dir)?;
+    let head = store.head()?;
+    let io = |e: std::io::Error| CliError::io(format!("cannot write the export: {e}"));
+    let sink: Box<dyn Write> = match &out {
+        Some(p) => Box::new(
+            std::fs::File::create(p)
+                .map_err(|e| CliError::io(format!("cannot create {}: {e}", p.display())))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut w = BufWriter::with_capacity(1 << 20, sink);
+    let bar = output::progress(head.seq, "exporting");
+    for r in store.records(from.unwrap_or(1), to.unwrap_or(u64::MAX)) {
+        let r = r?;
+        w.write_all(r.to_json_line().as_bytes()).map_err(io)?;
+        w.write_all(b"\n").map_err(io)?;
+        if r.seq % 4096 == 0 {
+            bar.set_position(r.seq);
+        }
+    }
+    w.flush().map_err(io)?;
+    bar.finish_and_clear();
+    Ok(())
+}
+
+fn verify(dir: &Path, as_json: bool) -> Result<(), CliError> {
+    let store = Store::open(dir)?;
+    let bar = output::progress(store.head().map(|h| h.seq).unwrap_or(0), "verifying");
+    let result = log::verify(&store, None, |s| bar.set_position(s))?;
+    bar.finish_and_clear();
+    match result {
+        Verified::Ok { records, head_hash } => {
+            if as_json {
+                println!(
+                    "{}",
+                    json!({"head_hash": head_hash.to_hex(), "ok": true, "records": records})
+                );
+            } else {
+                println!("ok: {records} records verified; head hash {head_hash}");
+            }
+            Ok(())
+        }
+        Verified::Bad {
+            first_bad_seq,
+            reason,
+        } => {
+            if as_json {
+                println!(
+                    "{}",
+                    json!({"first_bad_seq": first_bad_seq, "ok": false, "reason": reason})
+                );
+            } else {
+                println!("FAILED: the chain breaks at seq {first_bad_seq}: {reason}");
+            }
+            Err(CliError::verification(format!(
+                "verification failed at seq {first_bad_seq}: {reason}"
+            )))
+        }
+    }
+}
+
+/// The sample city's events, shipped in `replay/sample-city/` and built into the binary.
+pub const SAMPLE_EVENTS: &str = include_str!("../../replay/sample-city/events.jsonl");
+
+fn demo(dir: &Path) -> Result<(), CliError> {
+    let store = Store::open(dir)?;
+    let empty = store.head()?.seq == 0;
+    drop(store);
+    if empty {
+        let (_, events) = event::parse_input(SAMPLE_EVENTS).map_err(|(i, e)| {
+            CliError::io(format!("the shipped sample is broken at event {i:?}: {e}"))
+        })?;
+        let n = events.len();
+        with_writer(dir, |w, rt| {
+            for chunk in events.chunks(crate::log::writer::MAX_BATCH_EVENTS) {
+                rt.block_on(w.append(chunk.to_vec(), None))?;
+            }
+            Ok(())
+        })?;
+        println!(
+            "Loaded the sample city (synthetic figures): {n} events into {}",
+            dir.display()
+        );
+    } else {
+        println!(
+            "Using the existing log in {} (demo loads the sample only into an empty directory)",
+            dir.display()
+        );
+    }
+    let (_, state) = open_with_state(dir, None)?;
+    output::print_summary(&state);
+    Ok(())
+}

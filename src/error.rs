@@ -1,0 +1,94 @@
+//! The CLI's error type and the one table that maps every failure to an exit code
+//! (SPEC §5) — and, for the service, to an HTTP status (SPEC §7).
+//!
+//! Guarantee: every failure a command can meet has exactly one exit code here.
+
+use crate::event::EventError;
+use crate::log::{AppendError, StoreError};
+use std::fmt;
+
+/// A failed command: its exit code and the one line printed after `error: `.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliError {
+    /// Exit code: 1 internal/I/O, 2 usage, 3 invalid event, 4 conflict, 5 verification failed.
+    pub code: u8,
+    /// The message (one line).
+    pub message: String,
+}
+
+impl CliError {
+    /// Internal or I/O error (exit 1).
+    pub fn io(m: impl Into<String>) -> CliError {
+        CliError {
+            code: 1,
+            message: m.into(),
+        }
+    }
+    /// Usage error (exit 2).
+    pub fn usage(m: impl Into<String>) -> CliError {
+        CliError {
+            code: 2,
+            message: m.into(),
+        }
+    }
+    /// Invalid event (exit 3).
+    pub fn invalid(m: impl Into<String>) -> CliError {
+        CliError {
+            code: 3,
+            message: m.into(),
+        }
+    }
+    /// Conflict (exit 4).
+    pub fn conflict(m: impl Into<String>) -> CliError {
+        CliError {
+            code: 4,
+            message: m.into(),
+        }
+    }
+    /// Verification failed (exit 5).
+    pub fn verification(m: impl Into<String>) -> CliError {
+        CliError {
+            code: 5,
+            message: m.into(),
+        }
+    }
+
+    /// An invalid input at `index` of a batch.
+    pub fn event(index: Option<usize>, e: &EventError) -> CliError {
+        match index {
+            Some(i) => CliError::invalid(format!("event {i}: {e}")),
+            None => CliError::invalid(e.to_string()),
+        }
+    }
+
+    /// The message as one line (newlines folded).
+    pub fn line(&self) -> String {
+        self.message.replace(['\n', '\r'], " ")
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.line())
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> CliError {
+        match e {
+            StoreError::Io { .. } => CliError::io(e.to_string()),
+            StoreError::Damaged { .. } => CliError::verification(e.to_string()),
+        }
+    }
+}
+
+impl From<AppendError> for CliError {
+    fn from(e: AppendError) -> CliError {
+        match &e {
+            AppendError::Invalid { index, error } => CliError::event(*index, error),
+            AppendError::Conflict(m) => CliError::conflict(m.clone()),
+            AppendError::Storage(m) => CliError::io(m.clone()),
+            AppendError::Closed => CliError::io(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The durable log in sled. Nothing outside `log` knows sled is here.
+//!
+//! Layout: one sled tree, keys prefixed by one byte so that a single `sled::Batch`
+//! (atomic across a crash) writes records, idempotency keys and the head together:
+//! - `r` + seq (u64 big-endian) → the record (version byte + bincode),
+//! - `i` + idempotency key bytes → seq (u64 big-endian),
+//! - `h` → head: seq (u64 BE) + hash (32 bytes).
+//!
+//! Guarantees: [`Store::commit`] returns only after the batch is flushed by sled *and*
+//! its data file is `fdatasync`ed (sled's own flush stops at `sync_file_range` on
+//! Linux); a crash before that loses the whole batch, never part of it. A second
+//! process that opens the same directory waits for sled's file lock (bounded).
+
+use crate::record::{Record, GENESIS};
+use crate::values::Sha256Hex;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const REC: u8 = b'r';
+const IDEM: u8 = b'i';
+const HEAD: &[u8] = b"h";
+
+/// How long `open` waits for another sanbao process to release the directory.
+pub const LOCK_WAIT: Duration = Duration::from_secs(120);
+
+/// A storage failure, with what the user can do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled or the file system failed.
+    #[error("storage error in {dir}: {msg}")]
+    Io {
+        /// The data directory.
+        dir: String,
+        /// What failed.
+        msg: String,
+    },
+    /// A stored record does not decode or breaks the chain.
+    #[error("the log is damaged at seq {seq}: {reason}. Restore from an export, or truncate after the last good record")]
+    Damaged {
+        /// First bad seq.
+        seq: u64,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The head of the log: last seq and its hash (0 and zeros when empty).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// Last seq.
+    pub seq: u64,
+    /// Its hash.
+    pub hash: Sha256Hex,
+}
+
+/// An open log directory.
+pub struct Store {
+    db: sled::Db,
+    dir: PathBuf,
+    data_file: Option<File>,
+}
+
+fn rec_key(seq: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = REC;
+    k[1..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn idem_key(key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.len() + 1);
+    k.push(IDEM);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+impl Store {
+    fn io(&self, e: impl std::fmt::Display) -> StoreError {
+        StoreError::Io {
+            dir: self.dir.display().to_string(),
+            msg: e.to_string(),
+        }
+    }
+
+    /// Opens (creating if needed) the log in `dir`, waiting up to [`LOCK_WAIT`] for
+    /// another process holding it.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let io = |m: String| StoreError::Io {
+            dir: dir.display().to_string(),
+            msg: m,
+        };
+        std::fs::create_dir_all(dir)
+            .map_err(|e| io(format!("cannot create the directory: {e}")))?;
+        let start = Instant::now();
+        let db = loop {
+            match sled::Config::new()
+                .path(dir)
+                .mode(sled::Mode::HighThroughput)
+                .open()
+            {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if (e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.to_string().contains("lock"))
+                        && start.elapsed() < LOCK_WAIT =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(io(format!("cannot open the log: {e}"))),
+            }
+        };
+        let data_file = File::open(dir.join("db")).ok();
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(Store {
+            db,
+            dir: dir.to_path_buf(),
+            data_file,
+        })
+    }
+
+    /// True when `dir` holds a sanbao log already (without opening it).
+    pub fn exists(dir: &Path) -> bool {
+        dir.join("db").exists() && dir.join("conf").exists()
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The head as stored.
+    pub fn head(&self) -> Result<Head, StoreError> {
+        match self.db.get(HEAD).map_err(|e| self.io(e))? {
+            None => Ok(Head {
+                seq: 0,
+                hash: GENESIS,
+            }),
+            Some(v) if v.len() == 40 => {
+                let seq = u64::from_be_bytes(v[..8].try_into().expect("8 bytes"));
+                let mut h = [0u8; 32];
+                h.copy_from_slice(&v[8..]);
+                Ok(Head {
+                    seq,
+                    hash: Sha256Hex(h),
+                })
+            }
+            Some(_) => Err(StoreError::Damaged {
+                seq: 0,
+                reason: "the head entry is malformed".into(),
+            }),
+        }
+    }
+
+    /// One record by seq.
+    pub fn get(&self, seq: u64) -> Result<Option<Record>, StoreError> {
+        match self.db.get(rec_key(seq)).map_err(|e| self.io(e))? {
+            None => Ok(None),
+            Some(b) => Record::decode(&b)
+                .map(Some)
+                .map_err(|reason| StoreError::Damaged { seq, reason }),
+        }
+    }
+
+    /// The seq an idempotency key was first recorded with.
+    pub fn idempotency_seq(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .db
+            .get(idem_key(key))
+            .map_err(|e| self.io(e))?
+            .map(|v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]))))
+    }
+
+    /// Raw stored records with seq in `from..=to`, in seq order: `(key seq, bytes)`.
+    pub fn raw_range(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + '_ {
+        self.db
+            .range(rec_key(from.max(1))..=rec_key(to))
+            .map(move |r| {
+                r.map_err(|e| self.io(e)).map(|(k, v)| {
+                    let seq = u64::from_be_bytes(k[1..9].try_into().unwrap_or([0; 8]));
+                    (seq, v)
+                })
+            })
+    }
+
+    /// Decoded records with seq in `from..=to`, in seq order. A record that does not
+    /// decode is reported as [`StoreError::Damaged`].
+    pub fn records(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> impl Iterator<Item = Result<Record, StoreError>> + '_ {
+        self.raw_range(from, to).map(|r| {
+            let (seq, bytes) = r?;
+            Record::decode(&bytes).map_err(|reason| StoreError::Damaged { seq, reason })
+        })
+    }
+
+    /// Writes records (continuing the head, already checked) with their idempotency
+    /// keys and the new head in one atomic sled batch, then makes it durable.
+    pub fn commit(&self, records: &[Record]) -> Result<(), StoreError> {
+        let Some(last) = records.last() else {
+            return Ok(());
+        };
+        let mut batch = sled::Batch::default();
+        for r in records {
+            batch.insert(&rec_key(r.seq)[..], r.encode());
+            if let Some(k) = &r.idempotency_key {
+                batch.insert(idem_key(k), &r.seq.to_be_bytes()[..]);
+            }
+        }
+        let mut head = Vec::with_capacity(40);
+        head.extend_from_slice(&last.seq.to_be_bytes());
+        head.extend_from_slice(&last.hash.0);
+        batch.insert(HEAD, head);
+        self.db.apply_batch(batch).map_err(|e| self.io(e))?;
+        self.sync()
+    }
+
+    /// Flushes sled and `fdatasync`s its data file.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.db
+            .flush()
+            .map_err(|e| self.io(format!("flush failed: {e}")))?;
+        if let Some(f) = &self.data_file {
+            f.sync_data()
+                .map_err(|e| self.io(format!("fdatasync failed: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Bytes sled occupies on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+
+    /// Writes a raw value under a record key, bypassing every check. Only for tests
+    /// that simulate damage on disk.
+    #[doc(hidden)]
+    pub fn overwrite_raw_for_test(&self, seq: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        self.db
+            .insert(rec_key(seq), bytes)
+            .map_err(|e| self.io(e))?;
+        self.sync()
+    }
+}
