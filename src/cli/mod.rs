@@ -4,7 +4,9 @@
 //! Commands that write create the log on first use; `--data` (or `SANBAO_DATA`)
 //! names the directory, default `./sanbao-data`.
 
-mod output;
+pub mod output;
+mod plan;
+mod read;
 
 use crate::error::CliError;
 use crate::event::{self, InputEvent, InputShape};
@@ -77,8 +79,112 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Day-end balances of the city and every county, with entitlements (SPEC §6.1)
+    Position(PositionArgs),
+    /// Guarantee levels, payroll deadlines, overdue direct funds, discrepancies and
+    /// the watch list (库款监测, SPEC §6.2)
+    Monitor(MonitorArgs),
+    /// The month's dispatch plan (SPEC §6.3); --issue also records it
+    Plan(PlanArgs),
+    /// The three-month wage-payment risk forecast (SPEC §6.4)
+    Forecast(ForecastArgs),
+    /// The auditor's command: rebuild everything from the log alone, verify the chain
+    /// up to N and recompute every issued plan (exit 5 if anything fails)
+    Replay(ReplayArgs),
     /// Load the sample city shipped in replay/ into an empty DIR and show it
     Demo,
+}
+
+/// The two time axes every read command takes: business date and knowledge (seq).
+#[derive(clap::Args, Debug, Clone)]
+pub struct TimeArgs {
+    /// Business date: balances at day end of DATE [default: the latest effective date]
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub as_of: Option<crate::values::Date>,
+    /// Knowledge: only records with seq ≤ N (0..=head) [default: the head]
+    #[arg(long, value_name = "N")]
+    pub at_seq: Option<u64>,
+}
+
+/// Arguments of `position`.
+#[derive(clap::Args, Debug)]
+pub struct PositionArgs {
+    #[command(flatten)]
+    /// As of / at seq.
+    pub time: TimeArgs,
+    /// Only this county
+    #[arg(long, value_name = "ID")]
+    pub county: Option<String>,
+    /// Print the JSON object of SPEC §6.1
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `monitor`.
+#[derive(clap::Args, Debug)]
+pub struct MonitorArgs {
+    #[command(flatten)]
+    /// As of / at seq.
+    pub time: TimeArgs,
+    /// Print the JSON object of SPEC §6.2
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `plan`.
+#[derive(clap::Args, Debug)]
+pub struct PlanArgs {
+    /// The plan month
+    #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
+    pub month: crate::values::Month,
+    /// Plan from the records with seq ≤ N [default: the head]
+    #[arg(long, value_name = "N")]
+    pub at_seq: Option<u64>,
+    /// Print the JSON object of SPEC §6.3
+    #[arg(long)]
+    pub json: bool,
+    /// Also append plan_issued for this plan (its seq goes to stderr)
+    #[arg(long)]
+    pub issue: bool,
+    /// issued_on of the plan_issued event [default: today, UTC]
+    #[arg(long, value_name = "DATE", value_parser = parse_date, requires = "issue")]
+    pub issued_on: Option<crate::values::Date>,
+}
+
+/// Arguments of `forecast`.
+#[derive(clap::Args, Debug)]
+pub struct ForecastArgs {
+    /// First month of the forecast
+    #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
+    pub from: crate::values::Month,
+    /// Number of months
+    #[arg(long, value_name = "K", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub months: u32,
+    /// Forecast from the records with seq ≤ N [default: the head]
+    #[arg(long, value_name = "N")]
+    pub at_seq: Option<u64>,
+    /// Print the JSON object of SPEC §6.4
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `replay`.
+#[derive(clap::Args, Debug)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    /// As of / at seq.
+    pub time: TimeArgs,
+    /// Print the JSON object of SPEC §5 (replay)
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_date(s: &str) -> Result<crate::values::Date, String> {
+    crate::values::Date::parse(s)
+}
+
+fn parse_month(s: &str) -> Result<crate::values::Month, String> {
+    crate::values::Month::parse(s)
 }
 
 /// Parses the arguments and runs the command; returns the process exit code.
@@ -158,12 +264,17 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Import { file } => import(&dir, &file),
         Command::Export { from, to, out } => export(&dir, from, to, out),
         Command::Verify { json } => verify(&dir, json),
+        Command::Position(a) => read::position(&dir, a),
+        Command::Monitor(a) => read::monitor(&dir, a),
+        Command::Replay(a) => read::replay(&dir, a),
+        Command::Plan(a) => plan::plan(&dir, a),
+        Command::Forecast(a) => plan::forecast(&dir, a),
         Command::Demo => demo(&dir),
     }
 }
 
 /// Reads a whole input (a file, or stdin for `-`/none).
-fn read_input(file: Option<&Path>) -> Result<String, CliError> {
+pub(crate) fn read_input(file: Option<&Path>) -> Result<String, CliError> {
     let mut buf = Vec::new();
     match file {
         None => std::io::stdin().read_to_end(&mut buf).map(|_| ()),
@@ -187,7 +298,7 @@ pub fn open_with_state(dir: &Path, upto: Option<u64>) -> Result<(Store, State), 
 }
 
 /// A current-thread tokio runtime for the CLI's calls into the writer.
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -195,7 +306,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 /// Starts a writer over `dir`, runs `f` with it, then waits for the writer to finish.
-fn with_writer<T>(
+pub(crate) fn with_writer<T>(
     dir: &Path,
     f: impl FnOnce(&Writer, &tokio::runtime::Runtime) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
@@ -465,4 +576,20 @@ fn demo(dir: &Path) -> Result<(), CliError> {
     let (_, state) = open_with_state(dir, None)?;
     output::print_summary(&state);
     Ok(())
+}
+
+/// Opens the log and folds the state of the records with seq ≤ `at_seq` (the head
+/// when `None`). An `at_seq` beyond the head is a usage error (exit 2, SPEC §8.26).
+pub(crate) fn open_at_seq(dir: &Path, at_seq: Option<u64>) -> Result<(Store, State), CliError> {
+    let store = Store::open(dir)?;
+    let head = store.head()?.seq;
+    if let Some(n) = at_seq {
+        if n > head {
+            return Err(CliError::usage(format!(
+                "--at-seq {n} is beyond the log's head (seq {head}); use 0..={head}"
+            )));
+        }
+    }
+    drop(store);
+    open_with_state(dir, at_seq)
 }

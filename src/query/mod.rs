@@ -1,6 +1,11 @@
 //! Read models over the folded state: position (§6.1), monitor (§6.2), plan (§6.3),
 //! forecast (§6.4). Pure functions of the state and their arguments.
 
+pub mod forecast;
+pub mod monitor;
+pub mod plan;
+pub mod position;
+
 use crate::state::State;
 use crate::values::{Month, Sha256Hex};
 

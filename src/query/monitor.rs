@@ -1,0 +1,1 @@
+//! SPEC §6.monitor — being written.

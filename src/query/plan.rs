@@ -1,0 +1,1 @@
+//! SPEC §6 plan — being written.

@@ -1,0 +1,1 @@
+//! SPEC §6.position — being written.
