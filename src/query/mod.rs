@@ -15,3 +15,100 @@ pub fn plan_sha256(_state: &State, month: Month) -> Result<Sha256Hex, String> {
         "plan_issued cannot be recorded yet: the planner that recomputes the plan of {month} is not built in this version"
     ))
 }
+
+use crate::money::{round_cent_div, Money, Ratio};
+use crate::state::{County, Lines};
+use crate::values::Date;
+use serde::Serialize;
+
+/// The monitoring window of SPEC §6.2: the three calendar months ending with the last
+/// complete month on or before `as_of` (as_of's own month when as_of is its last day).
+/// Returns the first and last day of the window.
+pub fn window(as_of: Date) -> (Date, Date) {
+    let m = as_of.month();
+    let last = if as_of == m.last_day() {
+        m
+    } else {
+        m.add(-1).unwrap_or(m)
+    };
+    let first = last.add(-2).unwrap_or(last);
+    (first.first_day(), last.last_day())
+}
+
+/// `avg_monthly_outflow` of SPEC §6.2: (expenditure_paid + wages_paid in the window)
+/// / 3, half to even at cents; if that is ≤ 0, the monthly need of as_of's month
+/// (needs budgeted on or before as_of); `None` if that is zero too.
+pub fn avg_monthly_outflow(c: &County, as_of: Date) -> Option<Money> {
+    let (from, to) = window(as_of);
+    let avg = round_cent_div(c.outflow.between(from, to), 3);
+    if avg > Money::ZERO {
+        return Some(avg);
+    }
+    let need = c.need_of_month(as_of.month(), as_of, None);
+    (need != Money::ZERO).then_some(need)
+}
+
+/// A county's status against its risk lines (SPEC §6.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// level < warning_line.
+    Warning,
+    /// warning_line ≤ level < alert_line.
+    Low,
+    /// alert_line ≤ level ≤ idle_line.
+    Normal,
+    /// level > idle_line.
+    Idle,
+    /// No level (no outflow and no budgeted need).
+    Unknown,
+}
+
+impl Status {
+    /// Classifies a guarantee level against the lines in force.
+    pub fn of(level: Option<Ratio>, lines: &Lines) -> Status {
+        match level {
+            None => Status::Unknown,
+            Some(l) if l < lines.warning_line => Status::Warning,
+            Some(l) if l < lines.alert_line => Status::Low,
+            Some(l) if l > lines.idle_line => Status::Idle,
+            Some(_) => Status::Normal,
+        }
+    }
+
+    /// The snake_case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Warning => "warning",
+            Status::Low => "low",
+            Status::Normal => "normal",
+            Status::Idle => "idle",
+            Status::Unknown => "unknown",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_ends_with_the_last_complete_month() {
+        let d = |s| Date::parse(s).unwrap();
+        assert_eq!(window(d("2021-06-30")), (d("2021-04-01"), d("2021-06-30")));
+        assert_eq!(window(d("2021-06-29")), (d("2021-03-01"), d("2021-05-31")));
+        assert_eq!(window(d("2022-02-01")), (d("2021-11-01"), d("2022-01-31")));
+    }
+
+    #[test]
+    fn status_edges() {
+        let lines = crate::state::DEFAULT_LINES;
+        let r = |u| Some(Ratio::from_units(u));
+        assert_eq!(Status::of(r(2999), &lines), Status::Warning);
+        assert_eq!(Status::of(r(3000), &lines), Status::Low);
+        assert_eq!(Status::of(r(5000), &lines), Status::Normal);
+        assert_eq!(Status::of(r(15000), &lines), Status::Normal);
+        assert_eq!(Status::of(r(15001), &lines), Status::Idle);
+        assert_eq!(Status::of(None, &lines), Status::Unknown);
+    }
+}
