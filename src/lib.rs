@@ -18,3 +18,4 @@ pub mod query;
 pub mod record;
 pub mod state;
 pub mod values;
+pub mod schema;
