@@ -390,13 +390,13 @@ fn import(dir: &Path, file: &Path) -> Result<(), CliError> {
     let reader = std::io::BufReader::with_capacity(1 << 20, f);
     let (imported, head) = with_writer(dir, |w, rt| {
         let mut imported = 0u64;
-        // Pending lines of one kind: (first line number, items).
+        // Pending lines of one kind, with their line numbers.
         let mut events: Vec<InputEvent> = Vec::new();
         let mut records: Vec<Record> = Vec::new();
-        let mut first_line = 0usize;
+        let mut line_numbers: Vec<usize> = Vec::new();
         let flush = |events: &mut Vec<InputEvent>,
                      records: &mut Vec<Record>,
-                     first_line: usize,
+                     line_numbers: &mut Vec<usize>,
                      imported: &mut u64|
          -> Result<(), CliError> {
             let result = if !events.is_empty() {
@@ -406,20 +406,29 @@ fn import(dir: &Path, file: &Path) -> Result<(), CliError> {
             } else {
                 return Ok(());
             };
+            let numbers = std::mem::take(line_numbers);
             match result {
                 Ok(acks) => {
                     *imported += acks.len() as u64;
                     Ok(())
                 }
                 Err(crate::log::AppendError::Invalid { index, error }) => {
-                    let line = first_line + index.unwrap_or(0);
+                    let line = numbers[index.unwrap_or(0).min(numbers.len() - 1)];
                     Err(CliError::invalid(format!(
-                        "line {line}: {error} ({imported} events before it were imported)"
+                        "line {line}: {error} ({imported} events before its batch were imported)"
                     )))
                 }
                 Err(e) => {
                     let e = CliError::from(e);
-                    Err(CliError { code: e.code, message: format!("lines from {first_line}: {} ({imported} events before them were imported)", e.message) })
+                    Err(CliError {
+                        code: e.code,
+                        message: format!(
+                            "lines {}..{}: {} ({imported} events before them were imported)",
+                            numbers[0],
+                            numbers[numbers.len() - 1],
+                            e.message
+                        ),
+                    })
                 }
             }
         };
@@ -435,34 +444,30 @@ fn import(dir: &Path, file: &Path) -> Result<(), CliError> {
             let parsed = match parse_import_line(&line) {
                 Ok(p) => p,
                 Err(e) => {
-                    flush(&mut events, &mut records, first_line, &mut imported)?;
+                    flush(&mut events, &mut records, &mut line_numbers, &mut imported)?;
                     return Err(CliError::invalid(format!(
                         "line {n}: {e} ({imported} events before it were imported)"
                     )));
                 }
             };
+            let full = events.len() + records.len() == BATCH;
             match parsed {
                 ImportLine::Event(e) => {
-                    if !records.is_empty() || events.len() == BATCH {
-                        flush(&mut events, &mut records, first_line, &mut imported)?;
-                    }
-                    if events.is_empty() {
-                        first_line = n;
+                    if !records.is_empty() || full {
+                        flush(&mut events, &mut records, &mut line_numbers, &mut imported)?;
                     }
                     events.push(e);
                 }
                 ImportLine::Record(r) => {
-                    if !events.is_empty() || records.len() == BATCH {
-                        flush(&mut events, &mut records, first_line, &mut imported)?;
-                    }
-                    if records.is_empty() {
-                        first_line = n;
+                    if !events.is_empty() || full {
+                        flush(&mut events, &mut records, &mut line_numbers, &mut imported)?;
                     }
                     records.push(r);
                 }
             }
+            line_numbers.push(n);
         }
-        flush(&mut events, &mut records, first_line, &mut imported)?;
+        flush(&mut events, &mut records, &mut line_numbers, &mut imported)?;
         let head = w
             .state()
             .read()

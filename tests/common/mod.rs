@@ -1,0 +1,88 @@
+//! Shared helpers for the integration tests: run the real binary on a data dir.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// Path of the built `sanbao` binary.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_sanbao")
+}
+
+/// Runs `sanbao --data DIR ARGS…` with `stdin` as standard input.
+pub fn run(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(bin())
+        .arg("--data")
+        .arg(dir)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sanbao");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Exit code of an output.
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// Standard output as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Appends `events` (a JSON value: one event or an array); panics unless it succeeds.
+pub fn append_ok(dir: &Path, events: &Value) -> Vec<Value> {
+    let o = run(dir, &["append"], &events.to_string());
+    assert_eq!(code(&o), 0, "append failed: {}", stderr(&o));
+    stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Asserts that stderr is exactly one line starting with `error:` and returns it.
+pub fn one_error_line(o: &Output) -> String {
+    let err = stderr(o);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "exactly one stderr line, got: {err:?}");
+    assert!(lines[0].starts_with("error:"), "{err:?}");
+    lines[0].to_string()
+}
+
+/// All exported records of a data dir.
+pub fn export(dir: &Path) -> Vec<Value> {
+    let o = run(dir, &["export"], "");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A small valid history: a city, two counties, entitlements.
+pub fn small_history() -> Value {
+    serde_json::json!([
+        {"kind":"county_registered","county":"suizhong","name":"绥中县","registered_on":"2021-01-01","opening_treasury":"1000000"},
+        {"kind":"county_registered","county":"jianchang","name":"建昌县","registered_on":"2021-01-01"},
+        {"kind":"city_funds_received","fund":"general","amount":"50000000","received_on":"2021-01-01"},
+        {"kind":"allocation_notified","county":"suizhong","fund":"general","fiscal_year":2021,"program":"均衡性转移支付","amount":"12000000","notified_on":"2021-01-05"},
+        {"kind":"allocation_notified","county":"jianchang","fund":"general","fiscal_year":2021,"program":"均衡性转移支付","amount":"6000000","notified_on":"2021-01-05"}
+    ])
+}
