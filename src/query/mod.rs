@@ -9,11 +9,11 @@ pub mod position;
 use crate::state::State;
 use crate::values::{Month, Sha256Hex};
 
-/// The plan_sha256 of `month` over `state` (SPEC §6.3), used to check `plan_issued`.
-pub fn plan_sha256(_state: &State, month: Month) -> Result<Sha256Hex, String> {
-    Err(format!(
-        "plan_issued cannot be recorded yet: the planner that recomputes the plan of {month} is not built in this version"
-    ))
+/// The plan_sha256 of `month` over `state` (SPEC §6.3), used to check `plan_issued`:
+/// recomputes the whole plan with [`plan::plan`] (`based_on_seq` = `state.head_seq`).
+/// Never fails today; the `Result` leaves room for plans that cannot be computed.
+pub fn plan_sha256(state: &State, month: Month) -> Result<Sha256Hex, String> {
+    Ok(plan::plan(state, month).plan_sha256)
 }
 
 use crate::money::{round_cent_div, Money, Ratio};
