@@ -124,17 +124,28 @@ pub fn verify(
         }
     }
     let records = expect - 1;
-    if upto.map_or(true, |u| u >= records) {
-        let head = store.head()?;
-        if head.seq != records || head.hash != prev {
+    let head = store.head()?;
+    // A check up to N below the head ends at N: the stored head is compared only when
+    // the whole log was checked; a prefix must simply be complete.
+    if let Some(u) = upto.filter(|&u| u < head.seq) {
+        if records < u {
             return bad(
-                head.seq.min(records) + 1,
+                records + 1,
                 format!(
-                    "the stored head (seq {}) disagrees with the records (last seq {records})",
+                    "record {} is missing (the log's head is seq {})",
+                    records + 1,
                     head.seq
                 ),
             );
         }
+    } else if head.seq != records || head.hash != prev {
+        return bad(
+            head.seq.min(records) + 1,
+            format!(
+                "the stored head (seq {}) disagrees with the records (last seq {records})",
+                head.seq
+            ),
+        );
     }
     Ok(Verified::Ok {
         records,
