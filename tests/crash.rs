@@ -76,6 +76,13 @@ fn append_once(dir: &Path, running: &Running, id: u64, key: &str, event: &str) -
                 if status.success() {
                     return Some(serde_json::from_str(out.trim()).expect("an ack line"));
                 }
+                // Only a kill may make an append fail; anything else is a bug.
+                use std::os::unix::process::ExitStatusExt;
+                if status.signal().is_none() {
+                    let mut err = String::new();
+                    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+                    panic!("append {key} failed without being killed ({status}): {err}");
+                }
                 return None;
             }
         }
