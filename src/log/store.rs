@@ -54,11 +54,13 @@ pub struct Head {
     pub hash: Sha256Hex,
 }
 
-/// An open log directory.
+/// An open log directory. Clones share the same open database (sled is safe to use
+/// from many threads): readers may scan records while the writer appends.
+#[derive(Clone)]
 pub struct Store {
     db: sled::Db,
     dir: PathBuf,
-    data_file: Option<File>,
+    data_file: Option<std::sync::Arc<File>>,
 }
 
 fn rec_key(seq: u64) -> [u8; 9] {
@@ -110,7 +112,7 @@ impl Store {
                 Err(e) => return Err(io(format!("cannot open the log: {e}"))),
             }
         };
-        let data_file = File::open(dir.join("db")).ok();
+        let data_file = File::open(dir.join("db")).ok().map(std::sync::Arc::new);
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
