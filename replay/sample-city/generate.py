@@ -1307,6 +1307,56 @@ def monitor_extra(log: Log, at_seq: int, as_of: dt.date) -> dict:
     return dict(payroll=payroll, direct_overdue=overdue, discrepancies=disc)
 
 
+FUND_ORDER = ["general", "pre_notified", "in_execution", "direct"]
+
+
+def position_funds(log: Log, at_seq: int, as_of: dt.date, cid: str) -> list[dict]:
+    """SPEC §6.1 / §8.19 `funds` of one county (independent check): every
+    (fiscal_year, fund) with an allocation or dispatch dated <= as_of; entitled and
+    dispatched (advances as general of year(value_date)) with date <= as_of, each
+    reversal counting as an opposite flow on its own `on` date (§8.16)."""
+    listed = set()
+    ent = defaultdict(int)
+    dis = defaultdict(int)
+    for _, day, ev, sign in log.facts(at_seq):
+        if ev.get("county") != cid:
+            continue
+        k = ev["kind"]
+        if k in ("allocation_notified", "transfer_allocated"):
+            key = (ev["fiscal_year"], ev["fund"])
+        elif k == "emergency_dispatched" and ev["mode"] == "advance":
+            key = (int(ev["value_date"][:4]), "general")
+        else:
+            continue
+        if day > as_of:
+            continue
+        if sign == 1:
+            listed.add(key)
+        (ent if k == "allocation_notified" else dis)[key] += sign * amt_c(ev["amount"])
+    return [dict(fiscal_year=fy, fund=f, entitled=fmt(ent[(fy, f)]),
+                 dispatched=fmt(dis[(fy, f)]), remaining=fmt_signed(ent[(fy, f)] - dis[(fy, f)]))
+            for fy, f in sorted(listed, key=lambda x: (x[0], FUND_ORDER.index(x[1])))]
+
+
+def watchlist(levels: dict[str, dict], extra: dict) -> list[dict]:
+    """SPEC §6.2 watchlist (independent check): reasons in the SPEC's order, the level
+    reason for status `warning` only (§8.21), counties by id."""
+    out = []
+    for cid in sorted(levels):
+        reasons = []
+        if levels[cid]["status"] == "warning":
+            reasons.append("guarantee_level_warning")
+        if any(r["county"] == cid and r["status"] == "late" for r in extra["payroll"]):
+            reasons.append("payroll_late")
+        if any(r["county"] == cid for r in extra["direct_overdue"]):
+            reasons.append("direct_overdue")
+        if any(r["county"] == cid for r in extra["discrepancies"]):
+            reasons.append("discrepancy")
+        if reasons:
+            out.append({"county": cid, "reasons": reasons})
+    return out
+
+
 def ratio4(fr: Fraction) -> str:
     v = round_half_even(fr * 10000)
     s = "-" if v < 0 else ""
@@ -1502,12 +1552,14 @@ def main():
             "city": {"treasury": fmt(b["city.treasury"])},
             "counties": [{"county": cid, "treasury": fmt(b[f"{cid}.treasury"]),
                           "wage_reserve": fmt(b[f"{cid}.wage_reserve"]),
-                          "cash": fmt(b[f"{cid}.treasury"] + b[f"{cid}.wage_reserve"])}
+                          "cash": fmt(b[f"{cid}.treasury"] + b[f"{cid}.wage_reserve"]),
+                          "funds": position_funds(log, at, as_of, cid)}
                          for cid in registered_counties(log, at, as_of)]})
         lv = monitor_levels(log, at, as_of)
+        extra = monitor_extra(log, at, as_of)
         expected_levels.append({"as_of": as_of.isoformat(), "at_seq": at,
                                 "counties": [dict(county=cid, **v) for cid, v in lv.items()],
-                                **monitor_extra(log, at, as_of)})
+                                **extra, "watchlist": watchlist(lv, extra)})
 
     plan_months = ["2021-07", "2021-10", "2022-03"]
     plan_queries = []
