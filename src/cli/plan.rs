@@ -123,12 +123,15 @@ impl Style {
     }
 }
 
+/// A table cell: its text and an optional paint applied after padding.
+type Cell = (String, Option<fn(Style, &str) -> String>);
+
 /// A plain text table: right-aligned columns except those marked left; each cell may
 /// carry a paint function applied after padding (so colour never breaks alignment).
 struct Table {
     left: Vec<bool>,
     head: Vec<String>,
-    rows: Vec<Vec<(String, Option<fn(Style, &str) -> String>)>>,
+    rows: Vec<Vec<Cell>>,
 }
 
 impl Table {
@@ -140,7 +143,7 @@ impl Table {
         }
     }
 
-    fn row(&mut self, cells: Vec<(String, Option<fn(Style, &str) -> String>)>) {
+    fn row(&mut self, cells: Vec<Cell>) {
         self.rows.push(cells);
     }
 
@@ -179,18 +182,15 @@ impl Table {
     }
 }
 
-fn plain(s: impl Into<String>) -> (String, Option<fn(Style, &str) -> String>) {
+fn plain(s: impl Into<String>) -> Cell {
     (s.into(), None)
 }
 
-fn painted(
-    s: impl Into<String>,
-    f: fn(Style, &str) -> String,
-) -> (String, Option<fn(Style, &str) -> String>) {
+fn painted(s: impl Into<String>, f: fn(Style, &str) -> String) -> Cell {
     (s.into(), Some(f))
 }
 
-fn status_cell(s: Status) -> (String, Option<fn(Style, &str) -> String>) {
+fn status_cell(s: Status) -> Cell {
     match s {
         Status::Warning => painted(s.as_str(), Style::red),
         Status::Low => painted(s.as_str(), Style::yellow),
@@ -200,7 +200,7 @@ fn status_cell(s: Status) -> (String, Option<fn(Style, &str) -> String>) {
     }
 }
 
-fn money_cell(m: Money, highlight_positive: bool) -> (String, Option<fn(Style, &str) -> String>) {
+fn money_cell(m: Money, highlight_positive: bool) -> Cell {
     if highlight_positive && m.is_positive() {
         painted(m.grouped(), Style::red)
     } else {
@@ -363,7 +363,7 @@ fn render_plan(state: &State, p: &Plan, st: Style) -> String {
     out
 }
 
-fn risk_cell(r: Risk) -> (String, Option<fn(Style, &str) -> String>) {
+fn risk_cell(r: Risk) -> Cell {
     match r {
         Risk::High => painted(r.as_str(), Style::red),
         Risk::Medium => painted(r.as_str(), Style::yellow),
