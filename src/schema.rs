@@ -39,12 +39,17 @@ pub fn all() -> Vec<(String, String)> {
         out.push((format!("{kind}.schema.json"), pretty(&v)));
     }
     let settings = schemars::gen::SchemaSettings::draft2019_09();
-    let mut rec = serde_json::to_value(settings.into_generator().into_root_schema_for::<RecordSchema>())
-        .expect("schema serializes");
+    let mut rec = serde_json::to_value(
+        settings
+            .into_generator()
+            .into_root_schema_for::<RecordSchema>(),
+    )
+    .expect("schema serializes");
     rec["$id"] = json!("record.schema.json");
     rec["title"] = json!("record");
     rec["properties"]["event"] = json!({"description": "the normalized event", "oneOf": refs});
-    rec["properties"]["recorded_at"]["pattern"] = json!(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$");
+    rec["properties"]["recorded_at"]["pattern"] =
+        json!(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$");
     out.push(("record.schema.json".into(), pretty(&rec)));
     out
 }

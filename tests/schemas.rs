@@ -23,10 +23,16 @@ fn committed_schemas_match_the_types() {
     committed.sort();
     let mut names: Vec<String> = generated.iter().map(|(n, _)| n.clone()).collect();
     names.sort();
-    assert_eq!(committed, names, "schemas/ holds exactly the generated files");
+    assert_eq!(
+        committed, names,
+        "schemas/ holds exactly the generated files"
+    );
     for (name, text) in &generated {
         let on_disk = std::fs::read_to_string(dir.join(name)).unwrap();
-        assert_eq!(&on_disk, text, "schemas/{name} drifted from the Rust types; regenerate with SANBAO_BLESS=1");
+        assert_eq!(
+            &on_disk, text,
+            "schemas/{name} drifted from the Rust types; regenerate with SANBAO_BLESS=1"
+        );
     }
 }
 
@@ -35,12 +41,22 @@ fn schemas_describe_the_kind_and_reject_unknown_fields() {
     for (name, text) in sanbao::schema::all() {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         if name == "record.schema.json" {
-            assert_eq!(v["properties"]["event"]["oneOf"].as_array().unwrap().len(), 15);
+            assert_eq!(
+                v["properties"]["event"]["oneOf"].as_array().unwrap().len(),
+                15
+            );
             continue;
         }
         let kind = name.trim_end_matches(".schema.json");
         assert_eq!(v["properties"]["kind"]["const"], kind, "{name}");
         assert_eq!(v["additionalProperties"], false, "{name}");
-        assert!(v["required"].as_array().unwrap().iter().any(|r| r == "kind"), "{name}");
+        assert!(
+            v["required"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == "kind"),
+            "{name}"
+        );
     }
 }
