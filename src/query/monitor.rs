@@ -336,3 +336,449 @@ fn discrepancies(c: &County, d: Date) -> Vec<Discrepancy> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::position::test_log::*;
+    use serde_json::{json, Value};
+
+    fn js(m: &Monitor) -> Value {
+        serde_json::to_value(m).unwrap()
+    }
+    fn at(l: &TestLog, as_of: &str) -> Monitor {
+        monitor(&l.state, Some(d(as_of)))
+    }
+    fn m(cents: i128) -> Money {
+        Money::from_cents(cents)
+    }
+
+    #[test]
+    fn empty_log_gives_null_as_of_and_empty_lists() {
+        assert_eq!(
+            serde_json::to_string(&monitor(&State::new(), None)).unwrap(),
+            r#"{"as_of":null,"at_seq":0,"counties":[],"payroll":[],"direct_overdue":[],"discrepancies":[],"watchlist":[]}"#
+        );
+    }
+
+    #[test]
+    fn no_outflow_and_no_need_gives_nulls_and_status_unknown() {
+        let mut l = TestLog::new();
+        l.ok(county("a", "2021-01-01", "100"));
+        assert_eq!(
+            serde_json::to_string(&monitor(&l.state, None)).unwrap(),
+            concat!(
+                r#"{"as_of":"2021-01-01","at_seq":1,"counties":[{"county":"a","cash":"100.00","avg_monthly_outflow":null,"#,
+                r#""guarantee_level":null,"status":"unknown","warning_line":"0.3000","alert_line":"0.5000","idle_line":"1.5000"}],"#,
+                r#""payroll":[],"direct_overdue":[],"discrepancies":[],"watchlist":[]}"#
+            )
+        );
+    }
+
+    #[test]
+    fn the_window_is_the_three_complete_months_ending_on_or_before_as_of() {
+        let mut l = TestLog::new();
+        l.ok(county("a", "2021-01-01", "100000"));
+        l.ok(spend("a", "999", "2021-02-28")); // before every window below
+        l.ok(spend("a", "300", "2021-03-01")); // first day of Mar–May
+        l.ok(deposit("a", "2021-05", "300", "2021-05-10"));
+        l.ok(wages("a", "2021-05", "300", "2021-05-31")); // last day of Mar–May; wages count
+        l.ok(spend("a", "999", "2021-06-01")); // in June: incomplete on 06-29
+        let avg = |as_of: &str| at(&l, as_of).counties[0].avg_monthly_outflow;
+        // as_of 06-29: June is incomplete, the window is Mar–May: (300 + 300) / 3.
+        assert_eq!(avg("2021-06-29"), Some(m(20_000)));
+        // as_of 06-30 is the last day of June: Apr–Jun = (300 + 999) / 3 = 433.00.
+        assert_eq!(avg("2021-06-30"), Some(m(43_300)));
+        // as_of 2021-03-31: Jan–Mar = (999 + 300) / 3.
+        assert_eq!(avg("2021-03-31"), Some(m(43_300)));
+        // The deposit moves money between the county's accounts: not an outflow.
+        assert_eq!(
+            at(&l, "2021-06-30").counties[0].cash,
+            m(10_000_000 - 259_800)
+        );
+    }
+
+    #[test]
+    fn the_average_rounds_half_to_even_at_cents_and_the_level_at_four_decimals() {
+        let mut l = TestLog::new();
+        l.ok(county("a", "2021-01-01", "1"));
+        l.ok(spend("a", "1", "2021-01-10")); // 1.00 / 3 = 0.333… → 0.33
+        l.ok(county("b", "2021-01-01", "2"));
+        l.ok(spend("b", "2", "2021-01-10")); // 2.00 / 3 = 0.666… → 0.67
+                                             // cash / avg exactly halfway at the fifth decimal: 0.01 / 200.00 = 0.00005 →
+                                             // 0.0000 (even), and 0.03 / 200.00 = 0.00015 → 0.0002 (even).
+        l.ok(county("c", "2021-01-01", "600.01"));
+        l.ok(spend("c", "600", "2021-02-01"));
+        l.ok(county("e", "2021-01-01", "600.03"));
+        l.ok(spend("e", "600", "2021-02-01"));
+        let mo = at(&l, "2021-03-31");
+        let avg: Vec<String> = mo
+            .counties
+            .iter()
+            .map(|c| c.avg_monthly_outflow.unwrap().to_string())
+            .collect();
+        assert_eq!(avg, ["0.33", "0.67", "200.00", "200.00"]);
+        let v = js(&mo);
+        assert_eq!(v["counties"][2]["guarantee_level"], "0.0000");
+        assert_eq!(v["counties"][3]["guarantee_level"], "0.0002");
+        assert_eq!(v["counties"][2]["status"], "warning");
+    }
+
+    #[test]
+    fn falls_back_to_the_budgeted_need_of_as_of_month_when_outflow_is_not_positive() {
+        let mut l = TestLog::new();
+        l.ok(county("a", "2021-01-01", "1000"));
+        l.ok(need("a", 2021, "wages", "1200.05", "2021-01-08"));
+        l.ok(need("a", 2022, "operations", "9999", "2021-01-08")); // another fiscal year
+        let lvl = |as_of: &str| {
+            let c = at(&l, as_of).counties[0].clone();
+            (
+                c.avg_monthly_outflow.map(|x| x.to_string()),
+                c.guarantee_level.map(|x| x.to_string()),
+                c.status,
+            )
+        };
+        // Budgeted after as_of: not counted, so null and unknown.
+        assert_eq!(lvl("2021-01-07"), (None, None, Status::Unknown));
+        // floor_cent(1200.05 / 12) = 100.00 a month; December takes the rest, 100.05.
+        assert_eq!(
+            lvl("2021-06-15"),
+            (Some("100.00".into()), Some("10.0000".into()), Status::Idle)
+        );
+        assert_eq!(
+            lvl("2021-12-15"),
+            (Some("100.05".into()), Some("9.9950".into()), Status::Idle)
+        );
+    }
+
+    #[test]
+    fn a_reversal_counts_in_the_window_on_its_own_date() {
+        let mut l = TestLog::new();
+        l.ok(county("a", "2021-01-01", "10000"));
+        l.ok(need("a", 2021, "operations", "1200", "2021-01-08"));
+        let s = l.ok(spend("a", "300", "2021-04-10"));
+        l.ok(reverse(s, "2021-07-05"));
+        let avg = |as_of: &str| at(&l, as_of).counties[0].avg_monthly_outflow;
+        // Before the reversal's date the expense counts: Apr–Jun = 300 / 3.
+        assert_eq!(avg("2021-06-30"), Some(m(10_000)));
+        assert_eq!(avg("2021-07-04"), Some(m(10_000)));
+        // Window May–Jul holds only the reversal (−300): ≤ 0, so the monthly need.
+        assert_eq!(avg("2021-07-31"), Some(m(10_000)));
+        assert_eq!(at(&l, "2021-07-31").counties[0].cash, m(1_000_000));
+        // Jun–Aug also holds only the reversal; a need reversed is gone from its date.
+        assert_eq!(avg("2021-08-31"), Some(m(10_000)));
+        let mut l2 = TestLog::new();
+        l2.ok(county("a", "2021-01-01", "10"));
+        let n = l2.ok(need("a", 2021, "operations", "1200", "2021-01-08"));
+        l2.ok(reverse(n, "2021-03-01"));
+        assert_eq!(
+            at(&l2, "2021-02-28").counties[0].avg_monthly_outflow,
+            Some(m(10_000))
+        );
+        assert_eq!(at(&l2, "2021-03-01").counties[0].avg_monthly_outflow, None);
+    }
+
+    #[test]
+    fn lines_in_force_county_then_city_then_defaults_latest_by_date_then_seq() {
+        let mut l = TestLog::new();
+        l.ok(county("a", "2021-01-01", "100"));
+        l.ok(county("b", "2021-01-01", "100"));
+        l.ok(lines(None, "0.3", "0.5", "1.2", "2021-07-01"));
+        l.ok(lines(Some("a"), "0.2", "0.4", "2", "2021-10-01"));
+        l.ok(lines(None, "0.25", "0.5", "1.3", "2021-03-01")); // recorded later, older date
+        l.ok(lines(Some("a"), "0.1", "0.4", "2", "2021-10-01")); // same date, greater seq
+        let ln = |as_of: &str, i: usize| {
+            let c = &at(&l, as_of).counties[i];
+            format!("{} {} {}", c.warning_line, c.alert_line, c.idle_line)
+        };
+        assert_eq!(ln("2021-02-28", 0), "0.3000 0.5000 1.5000");
+        assert_eq!(ln("2021-03-01", 0), "0.2500 0.5000 1.3000");
+        assert_eq!(ln("2021-07-01", 0), "0.3000 0.5000 1.2000");
+        assert_eq!(ln("2021-10-01", 0), "0.1000 0.4000 2.0000");
+        assert_eq!(ln("2021-10-01", 1), "0.3000 0.5000 1.2000");
+    }
+
+    #[test]
+    fn status_uses_the_lines_in_force() {
+        let mut l = TestLog::new();
+        l.ok(county("a", "2021-01-01", "30")); // 30 / 100 = 0.3000
+        l.ok(revenue("a", "300", "2021-01-10"));
+        l.ok(spend("a", "300", "2021-01-10"));
+        assert_eq!(
+            at(&l, "2021-03-31").counties[0].guarantee_level,
+            Some(Ratio::from_units(3000))
+        );
+        assert_eq!(at(&l, "2021-03-31").counties[0].status, Status::Low);
+        l.ok(lines(Some("a"), "0.31", "0.5", "1.5", "2021-03-31"));
+        assert_eq!(at(&l, "2021-03-31").counties[0].status, Status::Warning);
+        assert_eq!(at(&l, "2021-03-30").counties[0].status, Status::Low);
+        // Same effective_from, greater seq: the later setting is in force.
+        l.ok(lines(Some("a"), "0.1", "0.2", "0.29", "2021-03-31"));
+        assert_eq!(at(&l, "2021-03-31").counties[0].status, Status::Idle);
+    }
+
+    #[test]
+    fn payroll_rows_for_as_of_month_and_the_next_when_declared_with_the_latest_declaration() {
+        let mut l = TestLog::new();
+        l.ok(county("a", "2021-01-01", "100000"));
+        l.ok(bill("a", "2021-06", "1000", "2021-06-15", "2021-05-18"));
+        l.ok(bill("a", "2021-07", "1100", "2021-07-15", "2021-06-18"));
+        l.ok(bill("a", "2021-08", "1200", "2021-08-15", "2021-06-01"));
+        fn rows(l: &TestLog, as_of: &str) -> Vec<(String, String)> {
+            at(l, as_of)
+                .payroll
+                .iter()
+                .map(|r| (r.payroll_month.to_string(), r.wage_bill.to_string()))
+                .collect()
+        }
+        assert_eq!(rows(&l, "2021-05-17"), vec![]);
+        // June's own row; July's bill is declared only on 06-18.
+        assert_eq!(
+            rows(&l, "2021-06-10"),
+            vec![("2021-06".into(), "1000.00".into())]
+        );
+        assert_eq!(
+            rows(&l, "2021-06-18"),
+            vec![
+                ("2021-06".into(), "1000.00".into()),
+                ("2021-07".into(), "1100.00".into())
+            ]
+        );
+        // From July: July and August (declared long before).
+        assert_eq!(
+            rows(&l, "2021-07-01"),
+            vec![
+                ("2021-07".into(), "1100.00".into()),
+                ("2021-08".into(), "1200.00".into())
+            ]
+        );
+        // A revision on 07-02 replaces the bill from its declared_on; a declaration
+        // recorded afterwards but dated earlier does not win; same date: greater seq.
+        l.ok(bill("a", "2021-07", "1150", "2021-07-16", "2021-07-02"));
+        l.ok(bill("a", "2021-07", "9999", "2021-07-15", "2021-06-20"));
+        assert_eq!(rows(&l, "2021-07-01")[0].1, "9999.00");
+        assert_eq!(rows(&l, "2021-07-02")[0].1, "1150.00");
+        l.ok(bill("a", "2021-07", "1160", "2021-07-16", "2021-07-02"));
+        assert_eq!(rows(&l, "2021-07-02")[0].1, "1160.00");
+        let r = &at(&l, "2021-07-02").payroll[0];
+        assert_eq!(
+            (r.payday, r.deposit_deadline),
+            (d("2021-07-16"), d("2021-07-09"))
+        );
+    }
+
+    #[test]
+    fn payroll_status_due_late_funded_paid_at_their_edges() {
+        let mut l = TestLog::new();
+        l.ok(county("a", "2021-01-01", "100000"));
+        l.ok(bill("a", "2021-06", "1000", "2021-06-15", "2021-05-18"));
+        l.ok(deposit("a", "2021-06", "600", "2021-06-07"));
+        l.ok(deposit("a", "2021-06", "400", "2021-06-11"));
+        l.ok(wages("a", "2021-06", "999.99", "2021-06-15"));
+        l.ok(wages("a", "2021-06", "0.01", "2021-06-16"));
+        let row = |as_of: &str| {
+            let r = at(&l, as_of).payroll[0].clone();
+            (
+                r.deposited.to_string(),
+                r.paid.to_string(),
+                r.shortfall.to_string(),
+                r.status,
+            )
+        };
+        use PayrollStatus::*;
+        assert_eq!(
+            row("2021-06-01"),
+            ("0.00".into(), "0.00".into(), "1000.00".into(), Due)
+        );
+        // The deadline is payday − 7 = 06-08: still due on it, late the day after.
+        assert_eq!(
+            row("2021-06-08"),
+            ("600.00".into(), "0.00".into(), "400.00".into(), Due)
+        );
+        assert_eq!(
+            row("2021-06-09"),
+            ("600.00".into(), "0.00".into(), "400.00".into(), Late)
+        );
+        assert_eq!(
+            row("2021-06-11"),
+            ("1000.00".into(), "0.00".into(), "0.00".into(), Funded)
+        );
+        assert_eq!(
+            row("2021-06-15"),
+            ("1000.00".into(), "999.99".into(), "0.00".into(), Funded)
+        );
+        assert_eq!(
+            row("2021-06-16"),
+            ("1000.00".into(), "1000.00".into(), "0.00".into(), Paid)
+        );
+        let v = js(&at(&l, "2021-06-09"));
+        assert_eq!(
+            v["payroll"][0],
+            json!({"county":"a","payroll_month":"2021-06","wage_bill":"1000.00","payday":"2021-06-15",
+                   "deposit_deadline":"2021-06-08","deposited":"600.00","paid":"0.00",
+                   "shortfall":"400.00","status":"late"})
+        );
+        assert_eq!(
+            v["watchlist"],
+            json!([{"county":"a","reasons":["payroll_late"]}])
+        );
+        // Paid beyond the bill and deposited beyond it: shortfall never negative.
+        assert_eq!(
+            PayrollStatus::of(m(100), m(0), m(100), d("2021-06-30"), d("2021-06-08")),
+            Paid
+        );
+    }
+
+    #[test]
+    fn a_reversed_deposit_leaves_the_payroll_from_the_reversal_date() {
+        let mut l = TestLog::new();
+        l.ok(county("a", "2021-01-01", "100000"));
+        l.ok(bill("a", "2021-06", "1000", "2021-06-15", "2021-05-18"));
+        let s = l.ok(deposit("a", "2021-06", "1000", "2021-06-07"));
+        l.ok(reverse(s, "2021-06-10"));
+        assert_eq!(
+            at(&l, "2021-06-09").payroll[0].status,
+            PayrollStatus::Funded
+        );
+        assert_eq!(at(&l, "2021-06-10").payroll[0].status, PayrollStatus::Late);
+        assert_eq!(at(&l, "2021-06-10").payroll[0].deposited, Money::ZERO);
+    }
+
+    #[test]
+    fn direct_overdue_counts_notices_up_to_the_day_before_and_dispatches_up_to_as_of() {
+        let mut l = TestLog::new();
+        l.ok(city("100000", "2021-01-01"));
+        l.ok(county("a", "2021-01-01", "0"));
+        l.ok(alloc("a", "direct", 2021, "100", "2021-09-27"));
+        l.ok(alloc("a", "general", 2021, "500", "2021-01-04")); // not direct: never overdue
+        l.ok(alloc("a", "direct", 2020, "5", "2021-01-02"));
+        l.ok(transfer("a", "direct", 2021, "40", "2021-09-30"));
+        l.ok(transfer("a", "direct", 2021, "60", "2021-10-26"));
+        let od = |as_of: &str| -> Vec<(i32, String)> {
+            at(&l, as_of)
+                .direct_overdue
+                .iter()
+                .map(|o| (o.fiscal_year.get(), o.undispatched.to_string()))
+                .collect()
+        };
+        assert_eq!(od("2021-01-02"), vec![]);
+        assert_eq!(od("2021-01-03"), vec![(2020, "5.00".into())]);
+        // Notified on 09-27: not overdue on that day, overdue the day after.
+        assert_eq!(od("2021-09-27"), vec![(2020, "5.00".into())]);
+        assert_eq!(
+            od("2021-09-28"),
+            vec![(2020, "5.00".into()), (2021, "100.00".into())]
+        );
+        assert_eq!(
+            od("2021-09-30"),
+            vec![(2020, "5.00".into()), (2021, "60.00".into())]
+        );
+        assert_eq!(
+            od("2021-10-25"),
+            vec![(2020, "5.00".into()), (2021, "60.00".into())]
+        );
+        // Dispatched on as_of itself: no longer overdue.
+        assert_eq!(od("2021-10-26"), vec![(2020, "5.00".into())]);
+    }
+
+    #[test]
+    fn a_direct_notice_dispatched_the_same_day_is_never_overdue() {
+        let mut l = TestLog::new();
+        l.ok(city("1000", "2021-01-01"));
+        l.ok(county("a", "2021-01-01", "0"));
+        l.ok(alloc("a", "direct", 2021, "100", "2021-05-10"));
+        l.ok(transfer("a", "direct", 2021, "100", "2021-05-10"));
+        for as_of in ["2021-05-09", "2021-05-10", "2021-05-11", "2021-12-31"] {
+            assert!(at(&l, as_of).direct_overdue.is_empty(), "{as_of}");
+        }
+    }
+
+    #[test]
+    fn discrepancies_use_the_latest_report_by_date_then_seq() {
+        let mut l = TestLog::new();
+        l.ok(county("a", "2021-01-01", "100"));
+        l.ok(report("a", "treasury", "2021-01-31", "100"));
+        assert!(at(&l, "2021-03-31").discrepancies.is_empty());
+        l.ok(report("a", "treasury", "2021-02-28", "90"));
+        l.ok(report("a", "wage_reserve", "2021-02-28", "5"));
+        // Before 02-28 the 01-31 report is the latest and agrees.
+        assert!(at(&l, "2021-02-27").discrepancies.is_empty());
+        let v = js(&at(&l, "2021-03-31"));
+        assert_eq!(
+            v["discrepancies"],
+            json!([
+                {"county":"a","account":"treasury","on":"2021-02-28","reported":"90.00","computed":"100.00"},
+                {"county":"a","account":"wage_reserve","on":"2021-02-28","reported":"5.00","computed":"0.00"}
+            ])
+        );
+        assert_eq!(
+            v["watchlist"],
+            json!([{"county":"a","reasons":["discrepancy"]}])
+        );
+        // A report recorded later for an earlier date does not supersede …
+        l.ok(report("a", "treasury", "2021-02-15", "100"));
+        assert_eq!(at(&l, "2021-03-31").discrepancies.len(), 2);
+        // … a later report for the same date does (greatest seq wins) …
+        l.ok(report("a", "treasury", "2021-02-28", "100"));
+        assert_eq!(at(&l, "2021-03-31").discrepancies.len(), 1);
+        // … and a backdated record can create one: the computed balance of 02-28
+        // is the one known now.
+        l.ok(spend("a", "10", "2021-02-20"));
+        let ds = at(&l, "2021-03-31").discrepancies;
+        assert_eq!(
+            (ds[0].account, ds[0].computed),
+            (AccountKind::Treasury, m(9_000))
+        );
+    }
+
+    #[test]
+    fn watchlist_reasons_come_in_the_spec_order_and_low_is_not_a_reason() {
+        let mut l = TestLog::new();
+        l.ok(city("1000", "2021-01-01"));
+        // z: warning + late payroll + direct overdue + discrepancy.
+        l.ok(county("z", "2021-01-01", "1000"));
+        l.ok(spend("z", "990", "2021-01-05")); // cash 10, avg 330 → 0.0303
+        l.ok(bill("z", "2021-03", "500", "2021-03-15", "2021-02-18"));
+        l.ok(alloc("z", "direct", 2021, "7", "2021-03-01"));
+        l.ok(report("z", "treasury", "2021-03-01", "11"));
+        // y: low (0.4) only.
+        l.ok(county("y", "2021-01-01", "340"));
+        l.ok(spend("y", "300", "2021-01-05"));
+        let mo = at(&l, "2021-03-20");
+        assert_eq!(mo.counties[0].status, Status::Low);
+        assert_eq!(
+            js(&mo)["watchlist"],
+            json!([{"county":"z","reasons":["guarantee_level_warning","payroll_late","direct_overdue","discrepancy"]}])
+        );
+        let mut sorted = mo.watchlist[0].reasons.clone();
+        sorted.sort();
+        assert_eq!(sorted, mo.watchlist[0].reasons);
+    }
+
+    #[test]
+    fn both_time_axes_a_backdated_deposit_changes_what_we_know_about_a_past_date() {
+        let mut l = TestLog::new();
+        l.ok(county("a", "2021-01-01", "100000"));
+        l.ok(bill("a", "2021-06", "1000", "2021-06-15", "2021-05-18"));
+        let known = l.ok(spend("a", "1", "2021-06-20"));
+        // Entered on 06-21, dated 06-07: the deposit was on time after all.
+        let late_entry = l.ok(deposit("a", "2021-06", "1000", "2021-06-07"));
+        let row = |seq: u64| monitor(l.at(seq), Some(d("2021-06-10"))).payroll[0].status;
+        assert_eq!(row(known), PayrollStatus::Late);
+        assert_eq!(row(late_entry), PayrollStatus::Funded);
+        assert_eq!(monitor(l.at(known), Some(d("2021-06-10"))).at_seq, known);
+        assert_eq!(monitor(l.at(known), None).as_of, Some(d("2021-06-20")));
+    }
+
+    #[test]
+    fn counties_registered_after_as_of_appear_in_no_list() {
+        let mut l = TestLog::new();
+        l.ok(county("a", "2021-01-01", "1"));
+        l.ok(county("b", "2021-04-01", "1"));
+        l.ok(report("b", "treasury", "2021-04-01", "2"));
+        let mo = at(&l, "2021-03-31");
+        assert_eq!(mo.counties.len(), 1);
+        assert!(mo.discrepancies.is_empty() && mo.watchlist.is_empty());
+        assert_eq!(at(&l, "2021-04-01").discrepancies.len(), 1);
+    }
+}
