@@ -16,6 +16,7 @@ pub mod log;
 pub mod money;
 pub mod query;
 pub mod record;
+pub mod schema;
+pub mod server;
 pub mod state;
 pub mod values;
-pub mod schema;

@@ -7,6 +7,7 @@
 pub mod output;
 mod plan;
 mod read;
+mod serve;
 
 use crate::error::CliError;
 use crate::event::{self, InputEvent, InputShape};
@@ -93,6 +94,39 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Load the sample city shipped in replay/ into an empty DIR and show it
     Demo,
+    /// Serve the HTTP API of SPEC §7 until SIGINT or SIGTERM
+    ///
+    /// Prints `listening on http://ADDR` on standard output once it accepts
+    /// connections. Needs a tokens file (see `sanbao token add`). Logs go to stderr
+    /// (RUST_LOG, default info).
+    Serve {
+        /// Address to listen on (port 0: the OS chooses; the real one is printed)
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Tokens file [default: DIR/tokens.json]
+        #[arg(long, value_name = "FILE", env = "SANBAO_TOKENS")]
+        tokens: Option<PathBuf>,
+    },
+    /// Manage the users of the HTTP API
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `sanbao token …`.
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Add a user and print its new token once (the file keeps only its SHA-256)
+    Add {
+        /// The user's name (shown in the service's logs)
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// officer (appends events), scheduler (plans and issues plans) or auditor (reads)
+        #[arg(long, value_name = "ROLE")]
+        role: String,
+        /// Tokens file [default: DIR/tokens.json]
+        #[arg(long, value_name = "FILE", env = "SANBAO_TOKENS")]
+        tokens: Option<PathBuf>,
+    },
 }
 
 /// The two time axes every read command takes: business date and knowledge (seq).
@@ -216,7 +250,12 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 
             return 2;
         }
     };
-    init_tracing();
+    // The service logs its requests by default; other commands stay quiet.
+    init_tracing(if matches!(cli.command, Command::Serve { .. }) {
+        "info"
+    } else {
+        "off"
+    });
     match run(cli) {
         Ok(()) => 0,
         Err(e) => {
@@ -226,9 +265,10 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 
     }
 }
 
-fn init_tracing() {
+fn init_tracing(default_filter: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("off"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -270,6 +310,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Plan(a) => plan::plan(&dir, a),
         Command::Forecast(a) => plan::forecast(&dir, a),
         Command::Demo => demo(&dir),
+        Command::Serve { listen, tokens } => serve::serve(&dir, &listen, tokens),
+        Command::Token(TokenCommand::Add { name, role, tokens }) => {
+            serve::token_add(&dir, &name, &role, tokens)
+        }
     }
 }
 

@@ -1,0 +1,121 @@
+//! `sanbao serve` and `sanbao token add` (SPEC §5, §7).
+//!
+//! `serve` folds the log (as every command does, through [`super::open_with_state`]),
+//! starts the single writer, binds `--listen` (default `127.0.0.1:8080`; port 0 lets
+//! the OS choose), prints `listening on http://ADDR` on standard output once it
+//! accepts connections, and serves until SIGINT or SIGTERM. Then it stops accepting,
+//! lets requests in flight finish — every append already handed to the writer is
+//! answered after it is durable — ends event streams, stops the writer and exits 0.
+//!
+//! The tokens file defaults to `<data dir>/tokens.json` (`--tokens FILE` or
+//! `SANBAO_TOKENS` to put it elsewhere). `serve` refuses to start without one, or
+//! with one that holds no user, and says how to make one.
+
+use crate::error::CliError;
+use crate::log::{SystemClock, Writer};
+use crate::server::auth::{default_tokens_path, Role, Tokens};
+use crate::server::{self, AppState};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+fn tokens_path(dir: &Path, flag: Option<PathBuf>) -> PathBuf {
+    flag.unwrap_or_else(|| default_tokens_path(dir))
+}
+
+/// `sanbao token add --name NAME --role ROLE [--tokens FILE]`: adds a user, prints
+/// the new token once on standard output (and where it was stored on stderr).
+pub fn token_add(
+    dir: &Path,
+    name: &str,
+    role: &str,
+    tokens: Option<PathBuf>,
+) -> Result<(), CliError> {
+    let role = Role::parse(role).map_err(|e| CliError::usage(format!("--role: {e}")))?;
+    let path = tokens_path(dir, tokens);
+    let mut t = Tokens::load(&path)
+        .map_err(CliError::io)?
+        .unwrap_or_default();
+    let added_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let token = t
+        .add(name, role, added_at)
+        .map_err(|e| CliError::usage(format!("--name: {e}")))?;
+    t.save(&path).map_err(CliError::io)?;
+    println!("{token}");
+    eprintln!(
+        "added {name} ({role}) to {}; this token is shown only once (the file keeps its SHA-256)",
+        path.display()
+    );
+    Ok(())
+}
+
+/// `sanbao serve [--listen ADDR] [--tokens FILE]`.
+pub fn serve(dir: &Path, listen: &str, tokens: Option<PathBuf>) -> Result<(), CliError> {
+    let path = tokens_path(dir, tokens);
+    let how = format!(
+        "create one with `sanbao --data {} token add --name NAME --role officer|scheduler|auditor{}`",
+        dir.display(),
+        if path == default_tokens_path(dir) {
+            String::new()
+        } else {
+            format!(" --tokens {}", path.display())
+        }
+    );
+    let users = match Tokens::load(&path).map_err(CliError::io)? {
+        None => {
+            return Err(CliError::usage(format!(
+                "no tokens file at {}: {how}",
+                path.display()
+            )))
+        }
+        Some(t) if t.users.is_empty() => {
+            return Err(CliError::usage(format!(
+                "the tokens file {} holds no user: {how}",
+                path.display()
+            )))
+        }
+        Some(t) => t,
+    };
+    let user_count = users.users.len();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("sanbao-http")
+        .build()
+        .map_err(|e| CliError::io(format!("cannot start the runtime: {e}")))?;
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(listen))
+        .map_err(|e| CliError::io(format!("cannot listen on {listen}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::io(format!("cannot read the listening address: {e}")))?;
+
+    let (store, state) = super::open_with_state(dir, None)?;
+    let head = state.head_seq;
+    let reader = store.clone();
+    let (writer, thread) = Writer::start(store, state, Box::new(SystemClock));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let app = AppState::new(writer, reader, users, stop_rx.clone());
+
+    tracing::info!(%addr, head_seq = head, users = user_count, "listening");
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = out.flush();
+    }
+    let result = rt.block_on(async move {
+        let signals = tokio::spawn(async move {
+            let which = server::shutdown_on_signals().await;
+            tracing::info!(signal = which, "stopping");
+            let _ = stop_tx.send(true);
+        });
+        let r = server::serve(listener, app, stop_rx).await;
+        signals.abort();
+        r
+    });
+    // Every handler and stream is done or dropped: the last writer handles go with
+    // the runtime, then the writer drains what it was sent and stops.
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
+    let _store = thread.join();
+    result.map_err(|e| CliError::io(format!("the server failed: {e}")))?;
+    eprintln!("stopped");
+    Ok(())
+}

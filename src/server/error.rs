@@ -1,0 +1,197 @@
+//! The service's one error shape (SPEC §7) and the table from failures to statuses.
+//!
+//! Every refusal the service sends — including those for requests axum or hyper
+//! would otherwise answer themselves (unknown route, wrong method) — is
+//! `{"error":{"code","message","index"?,"field"?}}` with one of these statuses:
+//!
+//! | status | code | when |
+//! |---|---|---|
+//! | 400 | `malformed_json`, `bad_request` | the body is not JSON (or not UTF-8); a query parameter or header is wrong |
+//! | 401 | `unauthorized` | no `Authorization: Bearer` token, or an unknown one |
+//! | 403 | `forbidden` | the role may not do this |
+//! | 404 | `not_found` | unknown route or county |
+//! | 405 | `method_not_allowed` | a known path with another method (with `Allow`) |
+//! | 409 | `conflict` | idempotency key reused for another event, expected head moved |
+//! | 413 | `too_large` | body over 1 MiB, or a batch over 10,000 events |
+//! | 415 | `unsupported_media_type` | a POST body that is not `application/json` |
+//! | 422 | `invalid_event` | an event breaks a rule or is malformed (with `index`, `field`) |
+//! | 503 | `unavailable` | storage failed or the writer has stopped; nothing was written |
+//!
+//! Guarantee: no request input maps to a 5xx; 503 only reports the server's own
+//! storage, never the request.
+
+use crate::event::EventError;
+use crate::log::{AppendError, StoreError};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+
+/// A refused request: status, machine-readable code, message, and for invalid
+/// events the batch index and field to blame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// A short snake_case code.
+    pub code: &'static str,
+    /// What is wrong, in words for a person.
+    pub message: String,
+    /// 0-based index of the event in its batch, when one event is to blame.
+    pub index: Option<usize>,
+    /// The field (or query parameter / header) to blame.
+    pub field: Option<String>,
+    /// Extra headers (`WWW-Authenticate`, `Allow`).
+    pub headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            index: None,
+            field: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// 400: the body is not valid JSON.
+    pub fn malformed_json(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", message)
+    }
+
+    /// 400: a wrong query parameter, header or path segment, named by `field`.
+    pub fn bad_request(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        let mut e = ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message);
+        e.field = Some(field.into());
+        e
+    }
+
+    /// 401, with `WWW-Authenticate: Bearer`.
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        let mut e = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message);
+        e.headers.push((
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"sanbao\""),
+        ));
+        e
+    }
+
+    /// 403: the role may not do this.
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 404: unknown route or county.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 405: a known path asked with a method it does not answer; `allow` lists those
+    /// it does.
+    pub fn method_not_allowed(allow: &str) -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("this path answers {allow} only"),
+        );
+        if let Ok(v) = HeaderValue::from_str(allow) {
+            e.headers.push((header::ALLOW, v));
+        }
+        e
+    }
+
+    /// 409: idempotency or expected-head conflict.
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    /// 413: body or batch too large.
+    pub fn too_large(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
+    }
+
+    /// 415: the body is not declared as JSON.
+    pub fn unsupported_media_type(message: impl Into<String>) -> ApiError {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            message,
+        )
+    }
+
+    /// 422: an invalid event, with its index in the batch and the field to blame.
+    pub fn invalid(index: Option<usize>, e: &EventError) -> ApiError {
+        let mut err = ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_event",
+            match index {
+                Some(i) => format!("event {i}: {e}"),
+                None => e.to_string(),
+            },
+        );
+        err.index = index;
+        err.field = e.field.clone();
+        err
+    }
+
+    /// 503: storage failed or the writer stopped; nothing was written.
+    pub fn unavailable(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
+    /// Adds the batch index to blame.
+    pub fn at(mut self, index: usize) -> ApiError {
+        self.index = Some(index);
+        self
+    }
+
+    /// The JSON body `{"error":{…}}`.
+    pub fn body(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("code".into(), json!(self.code));
+        m.insert(
+            "message".into(),
+            json!(self.message.replace(['\n', '\r'], " ")),
+        );
+        if let Some(i) = self.index {
+            m.insert("index".into(), json!(i));
+        }
+        if let Some(f) = &self.field {
+            m.insert("field".into(), json!(f));
+        }
+        json!({ "error": Value::Object(m) })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = super::json_response(self.status, &self.body());
+        for (k, v) in self.headers {
+            r.headers_mut().insert(k, v);
+        }
+        r
+    }
+}
+
+impl From<AppendError> for ApiError {
+    fn from(e: AppendError) -> ApiError {
+        match &e {
+            AppendError::Invalid { index, error } => ApiError::invalid(*index, error),
+            AppendError::Conflict(m) => ApiError::conflict(m.clone()),
+            AppendError::Storage(m) => {
+                ApiError::unavailable(format!("storage failed; nothing was recorded: {m}"))
+            }
+            AppendError::Closed => {
+                ApiError::unavailable("the service is shutting down; nothing was recorded")
+            }
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        ApiError::unavailable(e.to_string())
+    }
+}

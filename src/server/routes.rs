@@ -1,0 +1,597 @@
+//! The routes of SPEC §7, one handler each, and the router that serves exactly
+//! [`super::openapi::ROUTES`].
+//!
+//! Every handler checks, in this order: the token (401), the role (403), for bodies
+//! the media type (415) and size (413), the JSON (400), the query parameters and
+//! headers (400), the events (422, or 413 for a batch over 10,000), then asks the
+//! writer (409 for conflicts) or the pure queries. Request bodies are read by hand
+//! (bounded to [`super::MAX_BODY_BYTES`]) even when the request is refused, so a
+//! client always reads its answer rather than a reset connection.
+//!
+//! Guarantee: nothing here writes except through [`crate::log::Writer::append`], which
+//! is reached only after every check passed; a refused request writes nothing.
+
+use super::auth::{Principal, Role};
+use super::error::ApiError;
+use super::params::Params;
+use super::{json_bytes, json_response, openapi, replay, sse, AppState, MAX_BODY_BYTES};
+use crate::event::{check_idempotency_key, Event, EventError, IJson, InputEvent};
+use crate::log::writer::MAX_BATCH_EVENTS;
+use crate::log::{self, Verified};
+use crate::query::{forecast::forecast, monitor::monitor, plan::plan, position::position};
+use crate::state::State;
+use crate::values::{Date, Month};
+use axum::body::{Body, Bytes};
+use axum::extract::{MatchedPath, Path, Request, State as Shared};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use std::time::Instant;
+use tracing::Instrument;
+
+type Answer = Result<Response, ApiError>;
+
+/// Most records one `GET /v1/events` page holds.
+pub const MAX_PAGE: u64 = 10_000;
+/// Records in a page when `limit` is not given.
+pub const DEFAULT_PAGE: u64 = 1_000;
+
+fn with_405(m: MethodRouter<AppState>, allow: &'static str) -> MethodRouter<AppState> {
+    m.fallback(move || async move { ApiError::method_not_allowed(allow) })
+}
+
+/// The router: every route of [`openapi::ROUTES`], JSON 404 for unknown paths, JSON
+/// 405 for known paths asked with another method, and the request span around all.
+pub fn router(app: AppState) -> Router {
+    Router::new()
+        .route("/healthz", with_405(get(healthz), "GET, HEAD"))
+        .route("/openapi.json", with_405(get(openapi_doc), "GET, HEAD"))
+        .route(
+            "/v1/events",
+            with_405(post(append_events).get(list_events), "GET, HEAD, POST"),
+        )
+        .route(
+            "/v1/events/stream",
+            with_405(get(stream_events), "GET, HEAD"),
+        )
+        .route("/v1/positions", with_405(get(positions), "GET, HEAD"))
+        .route("/v1/monitor", with_405(get(monitor_route), "GET, HEAD"))
+        .route("/v1/plans/{month}", with_405(get(plan_route), "GET, HEAD"))
+        .route(
+            "/v1/plans/{month}/issue",
+            with_405(post(issue_plan), "POST"),
+        )
+        .route("/v1/forecast", with_405(get(forecast_route), "GET, HEAD"))
+        .route("/v1/verify", with_405(get(verify_route), "GET, HEAD"))
+        .route("/v1/replay", with_405(get(replay_route), "GET, HEAD"))
+        .fallback(not_found)
+        .layer(middleware::from_fn(trace))
+        .with_state(app)
+}
+
+/// One `request` span per request: method, route, role, user, status, latency.
+async fn trace(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "(none)".to_owned());
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        route = %route,
+        role = tracing::field::Empty,
+        user = tracing::field::Empty,
+        status = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+    );
+    let start = Instant::now();
+    let resp = next.run(req).instrument(span.clone()).await;
+    let latency_ms = (start.elapsed().as_micros() as f64) / 1000.0;
+    span.record("status", resp.status().as_u16());
+    span.record("latency_ms", latency_ms);
+    span.in_scope(|| {
+        if resp.status().is_server_error() {
+            tracing::warn!("answered");
+        } else {
+            tracing::info!("answered");
+        }
+    });
+    resp
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "no route {}; see /openapi.json for the routes",
+        uri.path()
+    ))
+}
+
+async fn healthz(Shared(app): Shared<AppState>) -> Response {
+    json_response(
+        StatusCode::OK,
+        &json!({"status": "ok", "head_seq": app.durable_head()}),
+    )
+}
+
+async fn openapi_doc() -> Response {
+    json_bytes(StatusCode::OK, openapi::document_text().as_bytes().to_vec())
+}
+
+// ---- inputs -------------------------------------------------------------------------
+
+/// 415 unless the body is declared `application/json` (or `application/*+json`).
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let mime = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    match mime.as_deref() {
+        Some("application/json") => Ok(()),
+        Some(m) if m.starts_with("application/") && m.ends_with("+json") => Ok(()),
+        Some(m) => Err(ApiError::unsupported_media_type(format!(
+            "the body must be JSON sent with Content-Type: application/json, not {m:?}"
+        ))),
+        None => Err(ApiError::unsupported_media_type(
+            "the body must be JSON sent with Content-Type: application/json (none given)",
+        )),
+    }
+}
+
+/// Reads the whole body, at most [`MAX_BODY_BYTES`] (413 beyond, without reading
+/// further when Content-Length already says so).
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::too_large(format!(
+            "the body is over {MAX_BODY_BYTES} bytes (1 MiB); send large loads in several batches"
+        ))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let mut buf: Vec<u8> = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::bad_request("body", format!("cannot read the body: {e}")))?;
+        if buf.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buf))
+}
+
+/// Parses a body as one I-JSON value: 400 when it is not JSON (or not UTF-8, or
+/// holds more than one value); 422 when an object repeats a member name.
+fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::malformed_json("the body is not valid UTF-8"))?;
+    match serde_json::from_str::<IJson>(text) {
+        Ok(IJson(v)) => Ok(v),
+        Err(e) if e.classify() == serde_json::error::Category::Data => {
+            Err(ApiError::invalid(None, &EventError::whole(e.to_string())))
+        }
+        Err(e) => Err(ApiError::malformed_json(format!(
+            "the body is not valid JSON (one event object or one array of events): {e}"
+        ))),
+    }
+}
+
+/// The `Idempotency-Key` header, checked.
+fn idempotency_header(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let k = v.to_str().map_err(|_| {
+        ApiError::bad_request("Idempotency-Key", "Idempotency-Key must be printable ASCII")
+    })?;
+    check_idempotency_key(k)
+        .map_err(|r| ApiError::bad_request("Idempotency-Key", format!("Idempotency-Key {r}")))?;
+    Ok(Some(k.to_string()))
+}
+
+/// Puts the header's key on a single event that has none of its own (SPEC §8.11).
+fn apply_key(key: Option<String>, single: bool, batch: &mut [InputEvent]) -> Result<(), ApiError> {
+    let Some(k) = key else { return Ok(()) };
+    if !single || batch.len() != 1 {
+        return Err(ApiError::bad_request(
+            "Idempotency-Key",
+            "the Idempotency-Key header needs a single event, not an array; put an idempotency_key in each event of a batch",
+        ));
+    }
+    if batch[0].idempotency_key.is_some() {
+        return Err(ApiError::bad_request(
+            "Idempotency-Key",
+            "the Idempotency-Key header needs an event that carries no idempotency_key of its own",
+        ));
+    }
+    batch[0].idempotency_key = Some(k);
+    Ok(())
+}
+
+/// Reads the body of a POST after noting the token and media-type verdicts, then
+/// reports the first failure in SPEC order: 401, 403, 415, 413/400.
+async fn authorized_body(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    allowed: &[Role],
+    refusal: &str,
+) -> Result<(Principal, Value), ApiError> {
+    let who = app.authenticate(headers);
+    let media = require_json(headers);
+    let bytes = read_body(headers, body).await;
+    let who = who?;
+    if !allowed.contains(&who.role) {
+        return Err(ApiError::forbidden(format!(
+            "{}: {refusal}",
+            who.role.as_str()
+        )));
+    }
+    media?;
+    let v = parse_json(&bytes?)?;
+    Ok((who, v))
+}
+
+/// Runs `f` on the state at `at_seq` (the head when `None`) on the blocking pool:
+/// the writer's state at the head, else one folded from the stored log.
+async fn at_state<T: Send + 'static>(
+    app: &AppState,
+    at_seq: Option<u64>,
+    f: impl FnOnce(&State) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let app = app.clone();
+    tokio::task::spawn_blocking(move || {
+        let st = app.state();
+        let head = st.head_seq;
+        match at_seq {
+            Some(n) if n > head => Err(ApiError::bad_request(
+                "at_seq",
+                format!("at_seq {n} is beyond the log's head (seq {head}); use 0..={head}"),
+            )),
+            Some(n) if n < head => {
+                drop(st);
+                let past = log::load_state(app.store(), Some(n), |_| {})?;
+                f(&past)
+            }
+            _ => f(&st),
+        }
+    })
+    .await
+    .map_err(|_| ApiError::unavailable("the query could not be completed"))?
+}
+
+/// Runs blocking store work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| ApiError::unavailable("the request could not be completed"))?
+}
+
+fn month_of(
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<Month, ApiError> {
+    let Path(m) = path.map_err(|e| ApiError::bad_request("month", e.body_text()))?;
+    Month::parse(&m).map_err(|e| ApiError::bad_request("month", format!("month: {e}")))
+}
+
+// ---- writes -------------------------------------------------------------------------
+
+/// `POST /v1/events[?expect_seq=N]`: one event or a batch; 201 with the acks.
+async fn append_events(
+    Shared(app): Shared<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Answer {
+    let (who, value) = authorized_body(
+        &app,
+        &headers,
+        body,
+        &[Role::Officer, Role::Scheduler],
+        "auditors read only; appending events needs an officer's token (or a scheduler's, for plan_issued)",
+    )
+    .await?;
+    let p = Params::parse(uri.query(), &["expect_seq"])?;
+    let expect_seq = p.u64("expect_seq")?;
+    let key = idempotency_header(&headers)?;
+    let (values, single) = match value {
+        Value::Array(items) => (items, false),
+        v => (vec![v], true),
+    };
+    if values.is_empty() {
+        return Err(ApiError::invalid(
+            None,
+            &EventError::whole("the batch is empty"),
+        ));
+    }
+    if values.len() > MAX_BATCH_EVENTS {
+        return Err(ApiError::too_large(format!(
+            "the batch holds {} events; at most {MAX_BATCH_EVENTS} per request",
+            values.len()
+        )));
+    }
+    for (i, v) in values.iter().enumerate() {
+        if let Some(kind) = v.get("kind").and_then(Value::as_str) {
+            if !who.role.may_append(kind) {
+                let why = match who.role {
+                    Role::Officer => "officers may not append plan_issued; a scheduler issues plans (POST /v1/plans/{month}/issue)".to_string(),
+                    _ => format!("a scheduler appends only plan_issued, not {kind}; an officer records other events"),
+                };
+                return Err(ApiError::forbidden(format!("event {i}: {why}")).at(i));
+            }
+        }
+    }
+    let mut batch = Vec::with_capacity(values.len());
+    for (i, v) in values.into_iter().enumerate() {
+        batch.push(Event::parse_object(v).map_err(|e| ApiError::invalid(Some(i), &e))?);
+    }
+    apply_key(key, single, &mut batch)?;
+    let acks = app.writer().append(batch, expect_seq).await?;
+    Ok(json_response(StatusCode::CREATED, &acks))
+}
+
+/// `POST /v1/plans/{month}/issue`: appends `plan_issued` (scheduler).
+async fn issue_plan(
+    Shared(app): Shared<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    month: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    body: Body,
+) -> Answer {
+    let (_, value) = authorized_body(
+        &app,
+        &headers,
+        body,
+        &[Role::Scheduler],
+        "issuing a plan needs a scheduler's token",
+    )
+    .await?;
+    let month = month_of(month)?;
+    let p = Params::parse(uri.query(), &["expect_seq"])?;
+    let expect_seq = p.u64("expect_seq")?;
+    let key = idempotency_header(&headers)?;
+    let Value::Object(mut m) = value else {
+        return Err(ApiError::invalid(
+            None,
+            &EventError::whole(
+                "the body must be an object {\"based_on_seq\",\"plan_sha256\",\"issued_on\"?}",
+            ),
+        ));
+    };
+    if let Some(k) = m
+        .keys()
+        .find(|k| !["based_on_seq", "plan_sha256", "issued_on"].contains(&k.as_str()))
+    {
+        return Err(ApiError::invalid(
+            None,
+            &EventError::field(
+                k.clone(),
+                "is not a member of this request (based_on_seq, plan_sha256, issued_on; the month is in the path)",
+            ),
+        ));
+    }
+    if m.get("issued_on").map_or(true, Value::is_null) {
+        m.insert("issued_on".into(), json!(Date::today_utc()));
+    }
+    m.insert("kind".into(), json!("plan_issued"));
+    m.insert("month".into(), json!(month));
+    let mut batch =
+        vec![Event::parse_object(Value::Object(m)).map_err(|e| ApiError::invalid(None, &e))?];
+    apply_key(key, true, &mut batch)?;
+    let acks = app.writer().append(batch, expect_seq).await?;
+    Ok(json_response(StatusCode::CREATED, &acks))
+}
+
+// ---- reads --------------------------------------------------------------------------
+
+/// `GET /v1/events?from=SEQ&limit=N`.
+async fn list_events(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Uri) -> Answer {
+    app.authenticate(&headers)?;
+    let p = Params::parse(uri.query(), &["from", "limit"])?;
+    let from = p.u64("from")?.unwrap_or(1).max(1);
+    let limit = p.u64("limit")?.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::bad_request(
+            "limit",
+            format!("limit must be 1..={MAX_PAGE}, not {limit}"),
+        ));
+    }
+    blocking(move || {
+        let head = app.durable_head();
+        let mut body = String::from("{\"records\":[");
+        let mut next = Value::Null;
+        if from <= head {
+            let to = head.min(from.saturating_add(limit - 1));
+            for (i, r) in app.store().records(from, to).enumerate() {
+                if i > 0 {
+                    body.push(',');
+                }
+                body.push_str(&r?.to_json_line());
+            }
+            if to < head {
+                next = json!(to + 1);
+            }
+        }
+        body.push_str("],\"next\":");
+        body.push_str(&next.to_string());
+        body.push('}');
+        Ok(json_bytes(StatusCode::OK, body.into_bytes()))
+    })
+    .await
+}
+
+/// `GET /v1/events/stream?from=SEQ` with `Last-Event-ID`.
+async fn stream_events(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Uri) -> Answer {
+    app.authenticate(&headers)?;
+    let p = Params::parse(uri.query(), &["from"])?;
+    let from = p.u64("from")?;
+    let last = match headers.get("last-event-id") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request("Last-Event-ID", "Last-Event-ID must be a record's seq")
+                })?,
+        ),
+    };
+    let start = match last {
+        Some(n) => n.saturating_add(1),
+        None => from.unwrap_or(1),
+    };
+    Ok(sse::stream(app, start))
+}
+
+/// `GET /v1/positions?as_of&at_seq&county` (§6.1); an unknown county is a 404.
+async fn positions(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Uri) -> Answer {
+    app.authenticate(&headers)?;
+    let p = Params::parse(uri.query(), &["as_of", "at_seq", "county"])?;
+    let (as_of, at_seq, county) = (p.date("as_of")?, p.u64("at_seq")?, p.county("county")?);
+    at_state(&app, at_seq, move |st| {
+        if let Some(id) = &county {
+            let d = as_of.or(st.max_effective_date);
+            match st.county(id) {
+                None => {
+                    return Err(ApiError::not_found(format!(
+                        "no county {id} in the log (at seq {})",
+                        st.head_seq
+                    )))
+                }
+                Some(c) if d.map_or(true, |d| c.registered_on > d) => {
+                    return Err(ApiError::not_found(format!(
+                        "county {id} is registered on {}, after as_of {}",
+                        c.registered_on,
+                        d.map_or_else(|| "(none)".to_string(), |d| d.to_string())
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(json_response(
+            StatusCode::OK,
+            &position(st, as_of, county.as_ref()),
+        ))
+    })
+    .await
+}
+
+/// `GET /v1/monitor?as_of&at_seq` (§6.2).
+async fn monitor_route(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Uri) -> Answer {
+    app.authenticate(&headers)?;
+    let p = Params::parse(uri.query(), &["as_of", "at_seq"])?;
+    let (as_of, at_seq) = (p.date("as_of")?, p.u64("at_seq")?);
+    at_state(&app, at_seq, move |st| {
+        Ok(json_response(StatusCode::OK, &monitor(st, as_of)))
+    })
+    .await
+}
+
+/// `GET /v1/plans/{month}?at_seq` (§6.3).
+async fn plan_route(
+    Shared(app): Shared<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    month: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Answer {
+    app.authenticate(&headers)?;
+    let month = month_of(month)?;
+    let p = Params::parse(uri.query(), &["at_seq"])?;
+    let at_seq = p.u64("at_seq")?;
+    at_state(&app, at_seq, move |st| {
+        Ok(json_response(StatusCode::OK, &plan(st, month)))
+    })
+    .await
+}
+
+/// `GET /v1/forecast?from&months&at_seq` (§6.4).
+async fn forecast_route(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Uri) -> Answer {
+    app.authenticate(&headers)?;
+    let p = Params::parse(uri.query(), &["from", "months", "at_seq"])?;
+    let from = p.month("from")?.ok_or_else(|| {
+        ApiError::bad_request("from", "from (the first month, YYYY-MM) is required")
+    })?;
+    let months = p.u64("months")?.unwrap_or(3);
+    if !(1..=120).contains(&months) {
+        return Err(ApiError::bad_request(
+            "months",
+            format!("months must be 1..=120, not {months}"),
+        ));
+    }
+    let at_seq = p.u64("at_seq")?;
+    at_state(&app, at_seq, move |st| {
+        Ok(json_response(
+            StatusCode::OK,
+            &forecast(st, from, months as u32),
+        ))
+    })
+    .await
+}
+
+/// `GET /v1/verify`: the chain of every durable record.
+async fn verify_route(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Uri) -> Answer {
+    app.authenticate(&headers)?;
+    Params::parse(uri.query(), &[])?;
+    blocking(move || {
+        let head = app.durable_head();
+        let body = match log::verify(app.store(), Some(head), |_| {})? {
+            Verified::Ok { records, head_hash } => {
+                json!({"head_hash": head_hash, "ok": true, "records": records})
+            }
+            Verified::Bad {
+                first_bad_seq,
+                reason,
+            } => json!({"first_bad_seq": first_bad_seq, "ok": false, "reason": reason}),
+        };
+        Ok(json_response(StatusCode::OK, &body))
+    })
+    .await
+}
+
+/// `GET /v1/replay?as_of&at_seq`: rebuilt from the log alone.
+async fn replay_route(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Uri) -> Answer {
+    app.authenticate(&headers)?;
+    let p = Params::parse(uri.query(), &["as_of", "at_seq"])?;
+    let (as_of, at_seq) = (p.date("as_of")?, p.u64("at_seq")?);
+    blocking(move || {
+        let head = app.durable_head();
+        let n = at_seq.unwrap_or(head);
+        if n > head {
+            return Err(ApiError::bad_request(
+                "at_seq",
+                format!("at_seq {n} is beyond the log's head (seq {head}); use 0..={head}"),
+            ));
+        }
+        Ok(match replay::replay(app.store(), n, as_of)? {
+            replay::Replayed::Done(report) => json_response(StatusCode::OK, &report),
+            replay::Replayed::Broken {
+                first_bad_seq,
+                reason,
+            } => json_response(
+                StatusCode::OK,
+                &json!({"first_bad_seq": first_bad_seq, "ok": false, "reason": reason}),
+            ),
+        })
+    })
+    .await
+}
