@@ -11,12 +11,22 @@
 use crate::canonical::sha256_canonical;
 use crate::event::{Event, EventError};
 use crate::values::Sha256Hex;
+use bincode::Options;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The version byte that starts every stored record.
 pub const FORMAT_V1: u8 = 1;
+
+/// The pinned bincode configuration of format 1: fixed-width little-endian integers
+/// (bincode 1.3's legacy defaults, spelled out), no trailing bytes.
+fn codec() -> impl Options {
+    bincode::options()
+        .with_fixint_encoding()
+        .with_little_endian()
+        .reject_trailing_bytes()
+}
 
 /// The `prev_hash` of seq 1: 64 zeros.
 pub const GENESIS: Sha256Hex = Sha256Hex([0u8; 32]);
@@ -198,7 +208,9 @@ impl Record {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(160);
         out.push(FORMAT_V1);
-        bincode::serialize_into(&mut out, self).expect("records encode");
+        codec()
+            .serialize_into(&mut out, self)
+            .expect("records encode");
         out
     }
 
@@ -206,7 +218,16 @@ impl Record {
     pub fn decode(bytes: &[u8]) -> Result<Record, String> {
         match bytes.split_first() {
             Some((&FORMAT_V1, rest)) => {
-                bincode::deserialize(rest).map_err(|e| format!("record does not decode: {e}"))
+                let r: Record = codec()
+                    .deserialize(rest)
+                    .map_err(|e| format!("record does not decode: {e}"))?;
+                if DateTime::<Utc>::from_timestamp_micros(r.recorded_at_us).is_none() {
+                    return Err(format!(
+                        "record has an impossible recorded_at ({} µs)",
+                        r.recorded_at_us
+                    ));
+                }
+                Ok(r)
             }
             Some((v, _)) => Err(format!("unknown record format version {v}")),
             None => Err("empty record".into()),

@@ -15,6 +15,7 @@ use crate::record::{Record, GENESIS};
 use crate::values::Sha256Hex;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 const REC: u8 = b'r';
@@ -61,6 +62,35 @@ pub struct Store {
     db: sled::Db,
     dir: PathBuf,
     data_file: Option<std::sync::Arc<File>>,
+    faults: std::sync::Arc<Faults>,
+}
+
+/// Failures to inject at the storage boundary (tests of full disks and I/O errors).
+/// Each counter makes that many of the next operations fail.
+#[derive(Default, Debug)]
+pub struct Faults {
+    /// Fail the next N atomic batch writes before anything is written.
+    pub fail_write: AtomicU32,
+    /// Fail the next N syncs after the batch was written (as a full disk would at fsync).
+    pub fail_sync: AtomicU32,
+    /// Also fail the next N roll-backs after a failed sync.
+    pub fail_rollback: AtomicU32,
+}
+
+fn take(c: &AtomicU32) -> bool {
+    c.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+/// Why a commit failed, and whether the store is still consistent.
+#[derive(Debug)]
+pub struct CommitError {
+    /// What failed.
+    pub error: StoreError,
+    /// False when the failed batch could not be taken back out of sled: the store
+    /// must be reopened (which drops every record past the stored head) before
+    /// anything else is written.
+    pub consistent: bool,
 }
 
 fn rec_key(seq: u64) -> [u8; 9] {
@@ -116,11 +146,54 @@ impl Store {
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
-        Ok(Store {
+        let store = Store {
             db,
             dir: dir.to_path_buf(),
             data_file,
-        })
+            faults: Default::default(),
+        };
+        store.drop_unacknowledged_tail()?;
+        Ok(store)
+    }
+
+    /// Removes records past the stored head. They can only exist when a write reached
+    /// sled but its sync failed and the roll-back failed too: such records were never
+    /// acknowledged, and the head (written in the same atomic batch) says so.
+    fn drop_unacknowledged_tail(&self) -> Result<(), StoreError> {
+        let head = self.head()?;
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for item in self
+            .db
+            .range(rec_key(head.seq.saturating_add(1))..=rec_key(u64::MAX))
+        {
+            let (k, v) = item.map_err(|e| self.io(e))?;
+            if let Ok(r) = Record::decode(&v) {
+                if let Some(key) = &r.idempotency_key {
+                    if self.idempotency_seq(key)? == Some(r.seq) {
+                        batch.remove(idem_key(key));
+                    }
+                }
+            }
+            batch.remove(k);
+            n += 1;
+        }
+        if n > 0 {
+            tracing::warn!(
+                records = n,
+                head = head.seq,
+                "dropping unacknowledged records past the head"
+            );
+            self.db.apply_batch(batch).map_err(|e| self.io(e))?;
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// The fault injector of this store (shared by its clones). Only for tests.
+    #[doc(hidden)]
+    pub fn faults(&self) -> &Faults {
+        &self.faults
     }
 
     /// True when `dir` holds a sanbao log already (without opening it).
@@ -204,12 +277,20 @@ impl Store {
         })
     }
 
-    /// Writes records (continuing the head, already checked) with their idempotency
-    /// keys and the new head in one atomic sled batch, then makes it durable.
-    pub fn commit(&self, records: &[Record]) -> Result<(), StoreError> {
+    /// Writes records (continuing `prev`, already checked) with their idempotency
+    /// keys and the new head in one atomic sled batch, then makes it durable. If the
+    /// sync fails, the batch is taken back out of sled (so a later write, or a
+    /// restart, never sees it); [`CommitError::consistent`] says whether that worked.
+    pub fn commit(&self, records: &[Record], prev: Head) -> Result<(), CommitError> {
         let Some(last) = records.last() else {
             return Ok(());
         };
+        if take(&self.faults.fail_write) {
+            return Err(CommitError {
+                error: self.io("injected write failure (no space left on device)"),
+                consistent: true,
+            });
+        }
         let mut batch = sled::Batch::default();
         for r in records {
             batch.insert(&rec_key(r.seq)[..], r.encode());
@@ -221,7 +302,41 @@ impl Store {
         head.extend_from_slice(&last.seq.to_be_bytes());
         head.extend_from_slice(&last.hash.0);
         batch.insert(HEAD, head);
-        self.db.apply_batch(batch).map_err(|e| self.io(e))?;
+        self.db.apply_batch(batch).map_err(|e| CommitError {
+            error: self.io(e),
+            consistent: true,
+        })?;
+        let synced = if take(&self.faults.fail_sync) {
+            Err(self.io("injected sync failure (no space left on device)"))
+        } else {
+            self.sync()
+        };
+        let Err(error) = synced else { return Ok(()) };
+        let consistent = self.roll_back(records, prev).is_ok();
+        Err(CommitError { error, consistent })
+    }
+
+    /// Takes a written-but-unsynced batch back out of sled, restoring head `prev`.
+    fn roll_back(&self, records: &[Record], prev: Head) -> Result<(), StoreError> {
+        if take(&self.faults.fail_rollback) {
+            return Err(self.io("injected roll-back failure"));
+        }
+        let mut undo = sled::Batch::default();
+        for r in records {
+            undo.remove(&rec_key(r.seq)[..]);
+            if let Some(k) = &r.idempotency_key {
+                undo.remove(idem_key(k));
+            }
+        }
+        if prev.seq == 0 {
+            undo.remove(HEAD);
+        } else {
+            let mut head = Vec::with_capacity(40);
+            head.extend_from_slice(&prev.seq.to_be_bytes());
+            head.extend_from_slice(&prev.hash.0);
+            undo.insert(HEAD, head);
+        }
+        self.db.apply_batch(undo).map_err(|e| self.io(e))?;
         self.sync()
     }
 

@@ -11,7 +11,10 @@
 //! - readers of the shared state never see records that are not yet durable (the
 //!   writer holds the state's write lock from check to flush).
 
-use super::store::{Store, StoreError};
+use super::store::{Head, Store, StoreError};
+
+/// Answer to every append after a failed write that could not be taken back.
+const POISONED: &str = "an earlier write failed and could not be taken back; restart sanbao (it drops the unacknowledged records on open)";
 use crate::event::{EventError, InputEvent};
 use crate::record::Record;
 use crate::state::{PlanOracle, State, Undo};
@@ -444,6 +447,7 @@ fn run(
     mut clock: Box<dyn Clock>,
     committed: broadcast::Sender<Arc<Record>>,
 ) -> Store {
+    let mut poisoned = false;
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         let mut events = jobs[0].len();
@@ -459,6 +463,10 @@ fn run(
         let span = tracing::debug_span!("group_commit", jobs = jobs.len(), events);
         let _guard = span.enter();
         let mut st = state.write().unwrap_or_else(|p| p.into_inner());
+        let group_start = Head {
+            seq: st.head_seq,
+            hash: st.head_hash,
+        };
         let mut g = Group {
             store: &store,
             state: &mut st,
@@ -478,10 +486,16 @@ fn run(
             }
         }
         let pending = std::mem::take(&mut g.pending);
-        let failure = if pending.is_empty() {
+        let failure = if poisoned {
+            // An earlier failed write could not be taken back: write nothing more.
+            (!pending.is_empty()).then(|| POISONED.to_string())
+        } else if pending.is_empty() {
             None
         } else {
-            store.commit(&pending).err()
+            store.commit(&pending, group_start).err().map(|e| {
+                poisoned |= !e.consistent;
+                e.error.to_string()
+            })
         };
         if let Some(e) = &failure {
             tracing::error!(error = %e, records = pending.len(), "group commit failed; taking the group back");
