@@ -622,3 +622,55 @@ fn replay_verifies_a_prefix_and_fails_with_exit_5_on_a_broken_chain() {
     assert_eq!(v["first_bad_seq"], 6);
     assert!(err(&o).starts_with("error: replay: verification failed at seq 6"));
 }
+
+#[test]
+fn replay_recomputes_every_issued_plan_in_seq_order() {
+    let t = small_log();
+    let data = t.path().join("data");
+    for month in ["2021-02", "2021-02", "2021-03"] {
+        let o = sanbao(
+            &data,
+            &[
+                "plan",
+                "--month",
+                month,
+                "--json",
+                "--issue",
+                "--issued-on",
+                "2021-04-01",
+            ],
+        );
+        assert!(o.status.success(), "{}", err(&o));
+    }
+    let o = sanbao(&data, &["replay", "--json"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let v: Value = serde_json::from_str(out(&o).trim()).unwrap();
+    let plans = v["plans"].as_array().unwrap();
+    let summary: Vec<(String, u64, bool)> = plans
+        .iter()
+        .map(|p| {
+            (
+                p["month"].as_str().unwrap().to_string(),
+                p["based_on_seq"].as_u64().unwrap(),
+                p["reproduced"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    // Superseded issues included, in seq order; each based on the head before it.
+    assert_eq!(
+        summary,
+        vec![
+            ("2021-02".into(), 7, true),
+            ("2021-02".into(), 8, true),
+            ("2021-03".into(), 9, true)
+        ]
+    );
+    assert_eq!(plans[0]["plan_sha256"].as_str().unwrap().len(), 64);
+    // Knowledge axis: at seq 8 only the first issue is known.
+    let v: Value =
+        serde_json::from_str(out(&sanbao(&data, &["replay", "--json", "--at-seq", "8"])).trim())
+            .unwrap();
+    assert_eq!(v["plans"].as_array().unwrap().len(), 1);
+    let s = out(&sanbao(&data, &["replay"]));
+    assert!(s.contains("Issued plans") && s.contains("yes"), "{s}");
+}

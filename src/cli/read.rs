@@ -8,7 +8,7 @@
 //!
 //! `replay` is the auditor's path: it never uses a snapshot or cache, verifies the
 //! hash chain up to N with [`crate::log::verify`] before folding, and exits 5 when the
-//! chain breaks (or, once the planner lands, when an issued plan does not reproduce).
+//! chain breaks or an issued plan does not reproduce.
 
 use super::{MonitorArgs, PositionArgs, ReplayArgs};
 use crate::error::CliError;
@@ -17,8 +17,9 @@ use crate::money::{Money, Ratio};
 use crate::query::monitor::{monitor as compute_monitor, Monitor, PayrollStatus};
 use crate::query::position::{position as compute_position, Position};
 use crate::query::Status;
+use crate::server::replay::{reproduce_plans, ReplayedPlan};
 use crate::state::State;
-use crate::values::{CountyId, Date, Month, Sha256Hex};
+use crate::values::{CountyId, Date, Sha256Hex};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
@@ -64,19 +65,6 @@ pub fn monitor(dir: &Path, a: MonitorArgs) -> Result<(), CliError> {
     emit(&out)
 }
 
-/// One issued plan as `replay` reports it (SPEC §5, `replay.plans`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ReplayedPlan {
-    /// The plan month.
-    pub month: Month,
-    /// The seq the plan was computed at.
-    pub based_on_seq: u64,
-    /// The hash recorded in `plan_issued`.
-    pub plan_sha256: Sha256Hex,
-    /// True when recomputing the plan of `month` at `based_on_seq` gives `plan_sha256`.
-    pub reproduced: bool,
-}
-
 /// The `replay` object of SPEC §5.
 #[derive(Clone, Debug, Serialize)]
 struct ReplayOutput {
@@ -90,17 +78,12 @@ struct ReplayOutput {
 /// Recomputes every `plan_issued` with seq ≤ the state's head, in seq order with
 /// superseded issues included (SPEC §8.20), and says whether each reproduces.
 ///
-/// **To be filled in by the planner** (src/query/plan.rs, being written at the same
-/// time as this file): for each `(seq, issued)` in `state.plans_issued`, rebuild the
-/// state at `issued.based_on_seq` (from `store`, never a snapshot), compute the plan of
-/// `issued.month` and compare its plan_sha256 with `issued.plan_sha256`. Until then it
-/// returns an empty list — which is also the right answer today, because
-/// `State::check` refuses every `plan_issued` while the planner is missing, so no log
-/// written by this version holds one. `replay` already exits 5 when any returned plan
-/// has `reproduced: false`.
+/// Each plan is recomputed from a state folded from the stored records
+/// `1..=based_on_seq` (never a snapshot), by the same function the service's
+/// `GET /v1/replay` uses ([`crate::server::replay::reproduce_plans`]), so the command
+/// and the route always agree. `replay` exits 5 when any plan has `reproduced: false`.
 pub fn replay_plans(store: &Store, state: &State) -> Result<Vec<ReplayedPlan>, CliError> {
-    let _ = (store, state);
-    Ok(Vec::new())
+    Ok(reproduce_plans(store, state)?)
 }
 
 /// `sanbao replay` (SPEC §5): rebuild from the log alone, verify the chain up to N,
