@@ -1378,6 +1378,9 @@ fn sigterm_with_appends_in_flight_loses_no_acknowledged_record_and_exits_0() {
         acked.len(),
         stored.len()
     );
+    if std::env::var_os("SANBAO_SHOW_LOG").is_some() {
+        eprintln!("{}", f.server.log());
+    }
     assert!(f.server.log().contains("stopping"), "{}", f.server.log());
 }
 
