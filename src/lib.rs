@@ -8,6 +8,7 @@
 //!
 //! See ARCHITECTURE.md for the map and the invariants.
 
+pub mod bench;
 pub mod canonical;
 pub mod cli;
 pub mod error;
