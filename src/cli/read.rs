@@ -6,9 +6,11 @@
 //! person: aligned columns, amounts with thousands separators, and statuses in colour
 //! when — and only when — standard output is a terminal (and `NO_COLOR` is unset).
 //!
-//! `replay` is the auditor's path: it never uses a snapshot or cache, verifies the
-//! hash chain up to N with [`crate::log::verify`] before folding, and exits 5 when the
-//! chain breaks or an issued plan does not reproduce.
+//! `replay` is the auditor's path: it never uses a snapshot or cache; it reads the log
+//! once, checking each record up to N (decode, seq, hash, chain, with
+//! [`crate::log::verify_each`]) before folding it, and exits 5 when the chain breaks or
+//! an issued plan does not reproduce. (Recomputing issued plans reads the log again up
+//! to the greatest `based_on_seq`, only when there are plans.)
 
 use super::{MonitorArgs, PositionArgs, ReplayArgs};
 use crate::error::CliError;
@@ -97,8 +99,18 @@ pub fn replay(dir: &Path, a: ReplayArgs) -> Result<(), CliError> {
             "--at-seq {n} is beyond the log's head (seq {head}); use 0..={head}"
         )));
     }
-    let bar = super::output::progress(n, "verifying");
-    let verified = log::verify(&store, Some(n), |s| bar.set_position(s))?;
+    // One read of the log: each record is checked (decode, seq, hash, chain) and
+    // only then folded; if the chain breaks, the partial state is thrown away.
+    let bar = super::output::progress(n, "verifying and replaying");
+    let mut state = State::new();
+    let verified = log::verify_each(
+        &store,
+        Some(n),
+        |s| bar.set_position(s),
+        |r| {
+            state.apply(r);
+        },
+    )?;
     bar.finish_and_clear();
     let head_hash = match verified {
         Verified::Ok { head_hash, .. } => head_hash,
@@ -121,9 +133,6 @@ pub fn replay(dir: &Path, a: ReplayArgs) -> Result<(), CliError> {
             )));
         }
     };
-    let bar = super::output::progress(n, "replaying");
-    let state = log::load_state(&store, Some(n), |s| bar.set_position(s))?;
-    bar.finish_and_clear();
     if state.head_seq != n || state.head_hash != head_hash {
         return Err(CliError::verification(format!(
             "replay: the folded log ends at seq {} but the verified chain at seq {n}",

@@ -73,7 +73,19 @@ pub enum Verified {
 pub fn verify(
     store: &Store,
     upto: Option<u64>,
+    progress: impl FnMut(u64),
+) -> Result<Verified, StoreError> {
+    verify_each(store, upto, progress, |_| {})
+}
+
+/// [`verify`], also handing each record that passed its own checks to `visit`, in seq
+/// order, so that `replay` verifies and folds the log in one read. When the answer is
+/// [`Verified::Bad`], whatever `visit` built must be thrown away.
+pub fn verify_each(
+    store: &Store,
+    upto: Option<u64>,
     mut progress: impl FnMut(u64),
+    mut visit: impl FnMut(&Record),
 ) -> Result<Verified, StoreError> {
     let mut expect = 1u64;
     let mut prev = crate::record::GENESIS;
@@ -117,6 +129,7 @@ pub fn verify(
                 ),
             );
         }
+        visit(&r);
         prev = r.hash;
         expect += 1;
         if key_seq % 65_536 == 0 {
