@@ -13,9 +13,10 @@
 //! Case counts are small so the suite runs in seconds.
 
 use proptest::prelude::*;
+use sanbao::canonical::to_canonical_vec;
 use sanbao::event::Event;
 use sanbao::money::Money;
-use sanbao::query::plan::{plan, Plan, FUNDING_ORDER};
+use sanbao::query::plan::{canonical_bytes, plan, Plan, FUNDING_ORDER};
 use sanbao::record::{Record, GENESIS};
 use sanbao::state::{NoPlans, State};
 use sanbao::values::{Fund, Month, Sha256Hex};
@@ -254,6 +255,10 @@ proptest! {
         }
         prop_assert_eq!(plan(&again.state, m).plan_sha256, p.plan_sha256);
         prop_assert_eq!(p.based_on_seq, l.state.head_seq);
+        // The direct canonical writer agrees with canonical JSON of the serde form.
+        let mut v = serde_json::to_value(&p).unwrap();
+        v.as_object_mut().unwrap().remove("plan_sha256");
+        prop_assert_eq!(canonical_bytes(&p), to_canonical_vec(&v));
     }
 }
 

@@ -32,11 +32,11 @@
 //!   their own date (§8.16).
 
 use super::{avg_monthly_outflow, Status};
-use crate::canonical::sha256_canonical;
 use crate::money::{ceil_div, floor_cent_div, floor_div, round_cent_div, Money, Ratio};
 use crate::state::{County, FundLedger, State};
 use crate::values::{CountyId, Date, FiscalYear, Fund, Month, Sha256Hex};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// Funds in the order the planner funds them (SPEC §6.3): direct first, in_execution last.
@@ -336,18 +336,20 @@ pub fn plan(state: &State, month: Month) -> Plan {
         l.shortfall = l.planned - l.funded;
     }
 
-    // County projections.
-    let mut funded_in: BTreeMap<&CountyId, Money> = BTreeMap::new();
-    for l in &lines {
-        *funded_in.entry(&l.county).or_default() += l.funded;
-    }
+    // County projections; lines are in county id order, like `counties`.
+    let mut next = 0;
     let county_plans = counties
         .iter()
         .map(|c| {
-            let fin = funded_in.get(&c.id).copied().unwrap_or(Money::ZERO);
+            let mut fin = Money::ZERO;
+            while next < lines.len() && lines[next].county == c.id {
+                fin += lines[next].funded;
+                next += 1;
+            }
             project(state, c, &d, fin)
         })
         .collect();
+    debug_assert_eq!(next, lines.len());
 
     let total_planned = lines.iter().map(|l| l.planned).sum();
     let total_funded = lines.iter().map(|l| l.funded).sum();
@@ -367,13 +369,189 @@ pub fn plan(state: &State, month: Month) -> Plan {
     p
 }
 
-/// SHA-256 of the canonical JSON of the plan's SPEC members without `plan_sha256`.
+/// SHA-256 of the canonical JSON of the plan's SPEC members without `plan_sha256`
+/// (see [`canonical_bytes`]).
 pub fn hash_of(p: &Plan) -> Sha256Hex {
-    let mut v = serde_json::to_value(p).expect("a plan serializes to JSON");
-    if let serde_json::Value::Object(m) = &mut v {
-        m.remove("plan_sha256");
+    Sha256Hex(Sha256::digest(canonical_bytes(p)).into())
+}
+
+/// The canonical JSON (SPEC §4: RFC 8785 for these values) of the plan without its
+/// `plan_sha256` member — the bytes `plan_sha256` is taken over.
+///
+/// Written directly, members in sorted order, instead of through `serde_json::Value`:
+/// for 3,000 counties that is most of the plan's cost otherwise. Tests assert that the
+/// bytes equal [`crate::canonical::to_canonical_vec`] of the serde JSON form.
+pub fn canonical_bytes(p: &Plan) -> Vec<u8> {
+    let mut o = Vec::with_capacity(256 + 256 * p.lines.len() + 512 * p.counties.len());
+    o.extend_from_slice(b"{\"based_on_seq\":");
+    push_digits(&mut o, p.based_on_seq as u128, 1);
+    o.extend_from_slice(b",\"basis_date\":");
+    canon_date(&mut o, p.basis_date);
+    o.extend_from_slice(b",\"city_available\":");
+    canon_money(&mut o, p.city_available);
+    o.extend_from_slice(b",\"counties\":[");
+    for (i, c) in p.counties.iter().enumerate() {
+        if i > 0 {
+            o.push(b',');
+        }
+        o.extend_from_slice(b"{\"county\":");
+        canon_str(&mut o, c.county.as_str());
+        o.extend_from_slice(b",\"emergency_recommended\":");
+        canon_money(&mut o, c.emergency_recommended);
+        o.extend_from_slice(b",\"expected_revenue\":");
+        canon_money(&mut o, c.expected_revenue);
+        o.extend_from_slice(b",\"funded_in\":");
+        canon_money(&mut o, c.funded_in);
+        o.extend_from_slice(b",\"needs\":");
+        canon_money(&mut o, c.needs);
+        o.extend_from_slice(b",\"opening_cash\":");
+        canon_money(&mut o, c.opening_cash);
+        o.extend_from_slice(b",\"payroll\":");
+        match &c.payroll {
+            None => o.extend_from_slice(b"null"),
+            Some(pay) => {
+                o.extend_from_slice(b"{\"deposit_deadline\":");
+                canon_date(&mut o, pay.deposit_deadline);
+                o.extend_from_slice(b",\"payday\":");
+                canon_date(&mut o, pay.payday);
+                o.extend_from_slice(b",\"wage_bill\":");
+                canon_money(&mut o, pay.wage_bill);
+                o.push(b'}');
+            }
+        }
+        o.extend_from_slice(b",\"projected_end\":");
+        canon_money(&mut o, c.projected_end);
+        o.extend_from_slice(b",\"projected_level\":");
+        match c.projected_level {
+            None => o.extend_from_slice(b"null"),
+            Some(r) => canon_ratio(&mut o, r),
+        }
+        o.extend_from_slice(b",\"status\":");
+        canon_str(&mut o, c.status.as_str());
+        o.push(b'}');
     }
-    Sha256Hex(sha256_canonical(&v))
+    o.extend_from_slice(b"],\"lines\":[");
+    for (i, l) in p.lines.iter().enumerate() {
+        if i > 0 {
+            o.push(b',');
+        }
+        o.extend_from_slice(b"{\"county\":");
+        canon_str(&mut o, l.county.as_str());
+        o.extend_from_slice(b",\"fiscal_year\":");
+        push_digits(&mut o, l.fiscal_year.get() as u128, 1);
+        o.extend_from_slice(b",\"fund\":");
+        canon_str(&mut o, l.fund.as_str());
+        o.extend_from_slice(b",\"funded\":");
+        canon_money(&mut o, l.funded);
+        o.extend_from_slice(b",\"planned\":");
+        canon_money(&mut o, l.planned);
+        o.extend_from_slice(b",\"shortfall\":");
+        canon_money(&mut o, l.shortfall);
+        o.push(b'}');
+    }
+    o.extend_from_slice(b"],\"month\":");
+    canon_str(&mut o, &p.month.to_string());
+    o.extend_from_slice(b",\"tiers\":[");
+    for (i, t) in p.tiers.iter().enumerate() {
+        if i > 0 {
+            o.push(b',');
+        }
+        o.extend_from_slice(b"{\"fund\":");
+        canon_str(&mut o, t.fund.as_str());
+        o.extend_from_slice(b",\"funded\":");
+        canon_money(&mut o, t.funded);
+        o.extend_from_slice(b",\"planned\":");
+        canon_money(&mut o, t.planned);
+        o.push(b'}');
+    }
+    o.extend_from_slice(b"],\"total_funded\":");
+    canon_money(&mut o, p.total_funded);
+    o.extend_from_slice(b",\"total_planned\":");
+    canon_money(&mut o, p.total_planned);
+    o.push(b'}');
+    o
+}
+
+/// A JSON string with JCS escaping (only `"`, `\\` and control characters).
+fn canon_str(o: &mut Vec<u8>, s: &str) {
+    o.push(b'"');
+    for &b in s.as_bytes() {
+        match b {
+            b'"' => o.extend_from_slice(b"\\\""),
+            b'\\' => o.extend_from_slice(b"\\\\"),
+            0x08 => o.extend_from_slice(b"\\b"),
+            0x0c => o.extend_from_slice(b"\\f"),
+            b'\n' => o.extend_from_slice(b"\\n"),
+            b'\r' => o.extend_from_slice(b"\\r"),
+            b'\t' => o.extend_from_slice(b"\\t"),
+            0x00..=0x1f => o.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+            _ => o.push(b),
+        }
+    }
+    o.push(b'"');
+}
+
+/// Appends the decimal digits of `n`, zero-padded to at least `width` digits.
+fn push_digits(o: &mut Vec<u8>, mut n: u128, width: usize) {
+    let mut buf = [0u8; 40];
+    let mut i = buf.len();
+    // Narrow to u64 as soon as possible: 128-bit division is slow.
+    while n > u64::MAX as u128 {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    let mut m = n as u64;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    while buf.len() - i < width {
+        i -= 1;
+        buf[i] = b'0';
+    }
+    o.extend_from_slice(&buf[i..]);
+}
+
+/// A fixed-point value as a JSON string: optional `-`, integer part, `scale` decimals
+/// (`-` only for a value below zero, so never `-0.00`).
+fn push_fixed(o: &mut Vec<u8>, v: i128, unit: u128, scale: usize) {
+    let a = v.unsigned_abs();
+    o.push(b'"');
+    if v < 0 {
+        o.push(b'-');
+    }
+    push_digits(o, a / unit, 1);
+    o.push(b'.');
+    push_digits(o, a % unit, scale);
+    o.push(b'"');
+}
+
+/// An amount as its SPEC string: two decimals, exactly as `Money`'s `Display`.
+fn canon_money(o: &mut Vec<u8>, m: Money) {
+    push_fixed(o, m.cents(), 100, 2);
+}
+
+/// A ratio as its SPEC string: four decimals, exactly as `Ratio`'s `Display`.
+fn canon_ratio(o: &mut Vec<u8>, r: Ratio) {
+    push_fixed(o, r.units() as i128, 10_000, 4);
+}
+
+/// A date as `"YYYY-MM-DD"`.
+fn canon_date(o: &mut Vec<u8>, d: Date) {
+    use chrono::Datelike;
+    let n = d.naive();
+    o.push(b'"');
+    push_digits(o, n.year() as u128, 4);
+    o.push(b'-');
+    push_digits(o, n.month() as u128, 2);
+    o.push(b'-');
+    push_digits(o, n.day() as u128, 2);
+    o.push(b'"');
 }
 
 /// One county's projected month given what it is funded.
@@ -421,6 +599,7 @@ pub fn emergency_amount(warning_line: Ratio, basis: Money, projected_end: Money)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::canonical::{sha256_canonical, to_canonical_vec};
     use crate::event::Event;
     use crate::record::{Record, GENESIS};
     use crate::state::NoPlans;
@@ -884,6 +1063,30 @@ mod tests {
     }
 
     #[test]
+    fn canonical_bytes_equal_the_serde_json_canonical_form() {
+        let mut l = Log::new();
+        l.ok(county("a", "2020-12-31", "1000"));
+        l.ok(county("b-2_x", "2020-12-31", "0"));
+        l.ok(city("250", "2020-12-31"));
+        l.ok(alloc("a", "general", 2021, "1200", "2021-01-04"));
+        l.ok(alloc("b-2_x", "general", 2021, "1200", "2021-01-04"));
+        l.ok(alloc("b-2_x", "direct", 2021, "7", "2021-01-04"));
+        l.ok(needs("a", "wages", "120000", "2021-01-08"));
+        l.ok(spend("a", "900", "2021-01-10"));
+        l.ok(json!({"kind":"wage_bill_declared","county":"a","payroll_month":"2021-02","amount":"999","payday":"2021-02-05","declared_on":"2021-01-18"}));
+        for m in ["2021-01", "2021-02", "2021-03", "2021-12"] {
+            let p = l.plan(m);
+            let mut v = serde_json::to_value(&p).unwrap();
+            v.as_object_mut().unwrap().remove("plan_sha256");
+            assert_eq!(
+                String::from_utf8(canonical_bytes(&p)).unwrap(),
+                String::from_utf8(to_canonical_vec(&v)).unwrap()
+            );
+        }
+        assert!(cp(&l.plan("2021-02"), "a").projected_end.is_negative());
+    }
+
+    #[test]
     fn emergency_is_a_ceiling_of_the_exact_product() {
         // 0.3333 × 100.01 = 33.333333 → minus 0 → 33.34
         assert_eq!(
@@ -948,8 +1151,9 @@ mod tests {
         assert_eq!(v["lines"][0]["fiscal_year"], json!(2021));
         let mut m = v.as_object().unwrap().clone();
         let h = m.remove("plan_sha256").unwrap();
-        let again = hex::encode(sha256_canonical(&Value::Object(m)));
+        let again = hex::encode(sha256_canonical(&Value::Object(m.clone())));
         assert_eq!(h, json!(again));
+        assert_eq!(canonical_bytes(&p), to_canonical_vec(&Value::Object(m)));
         assert_eq!(l.plan("2021-03").plan_sha256, p.plan_sha256);
         assert_ne!(l.plan("2021-04").plan_sha256, p.plan_sha256);
         assert_eq!(
