@@ -35,7 +35,7 @@ fn history(n: usize) -> State {
     );
     for i in 0..n {
         let id = format!("c{i:05}");
-        let base = 1_000_000_00 + (i as i64 % 97) * 1_000_00;
+        let base = 100_000_000 + (i as i64 % 97) * 100_000; // cents
         add(
             &mut s,
             &mut prev,
@@ -66,7 +66,7 @@ fn history(n: usize) -> State {
         let day = |d: u32| format!("2021-{m:02}-{d:02}");
         for i in 0..n {
             let id = format!("c{i:05}");
-            let base = 1_000_000_00 + (i as i64 % 97) * 1_000_00;
+            let base = 100_000_000 + (i as i64 % 97) * 100_000; // cents
             add(
                 &mut s,
                 &mut prev,
