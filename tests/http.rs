@@ -72,9 +72,14 @@ impl Server {
 
     /// Sends SIGTERM and waits (bounded) for the exit status.
     fn terminate(&mut self) -> ExitStatus {
+        self.signal("-TERM")
+    }
+
+    /// Sends a signal (`-TERM`, `-INT`) by pid and waits (bounded) for the exit status.
+    fn signal(&mut self, sig: &str) -> ExitStatus {
         let pid = self.child.id().to_string();
-        let s = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(s.success(), "kill -TERM {pid}");
+        let s = Command::new("kill").args([sig, &pid]).status().unwrap();
+        assert!(s.success(), "kill {sig} {pid}");
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             if let Some(st) = self.child.try_wait().unwrap() {
@@ -1382,6 +1387,29 @@ fn sigterm_with_appends_in_flight_loses_no_acknowledged_record_and_exits_0() {
         eprintln!("{}", f.server.log());
     }
     assert!(f.server.log().contains("stopping"), "{}", f.server.log());
+}
+
+#[test]
+fn sigint_closes_streams_and_idle_connections_and_exits_0() {
+    let mut f = Fixture::new();
+    append(&f, &county("a"));
+    let mut sse = Sse::open(f.addr(), "/v1/events/stream", &f.officer, None);
+    assert_eq!(sse.next_record(), 1);
+    // An idle keep-alive connection does not hold the shutdown up either.
+    let mut idle = connect(f.addr()).unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut first = [0u8; 12];
+    idle.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    let status = f.server.signal("-INT");
+    assert!(
+        status.success(),
+        "exit status {status:?}; log:\n{}",
+        f.server.log()
+    );
+    assert!(sse.next_event().is_none(), "the stream ends at shutdown");
+    assert!(f.server.log().contains("SIGINT"));
 }
 
 // ---- the OpenAPI document --------------------------------------------------------------
