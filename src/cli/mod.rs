@@ -613,7 +613,7 @@ fn demo(dir: &Path) -> Result<(), CliError> {
             Ok(())
         })?;
         println!(
-            "Loaded the sample city (synthetic figures): {n} events into {}",
+            "Loaded the sample city (synthetic figures, replay/sample-city): {n} events into {}",
             dir.display()
         );
     } else {
@@ -623,7 +623,21 @@ fn demo(dir: &Path) -> Result<(), CliError> {
         );
     }
     let (_, state) = open_with_state(dir, None)?;
-    output::print_summary(&state);
+    let Some(latest) = state.max_effective_date else {
+        println!("The log is empty: nothing to plan.");
+        return Ok(());
+    };
+    let Some(next) = latest.month().add(1) else {
+        println!("The log ends in 2099-12: there is no next month to plan.");
+        return Ok(());
+    };
+    println!("Latest business date {latest}; next month's dispatch plan:\n");
+    print!("{}", plan::plan_text(&state, next));
+    println!();
+    println!(
+        "More: sanbao --data {0} monitor · position · forecast --from {next} · replay · verify",
+        dir.display()
+    );
     Ok(())
 }
 

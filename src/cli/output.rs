@@ -1,6 +1,5 @@
 //! Printing for people: progress bars on a terminal (hidden otherwise) and tables.
 
-use crate::state::State;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 
@@ -35,29 +34,4 @@ pub fn progress_bytes(total: u64, what: &str) -> ProgressBar {
     );
     bar.set_message(what.to_string());
     bar
-}
-
-/// A short readable summary of a state: head, counties and their cash on the latest date.
-pub fn print_summary(state: &State) {
-    println!("Log head: seq {} ({})", state.head_seq, state.head_hash);
-    let Some(asof) = state.max_effective_date else {
-        println!("The log is empty.");
-        return;
-    };
-    println!("Latest business date: {asof}");
-    println!("city.treasury: {:>22}", state.city.through(asof).grouped());
-    println!(
-        "{:<12} {:<10} {:>22} {:>22} {:>22}",
-        "county", "name", "treasury", "wage_reserve", "cash"
-    );
-    for c in state.counties() {
-        println!(
-            "{:<12} {:<10} {:>22} {:>22} {:>22}",
-            c.id.as_str(),
-            c.name.as_str(),
-            c.treasury.through(asof).grouped(),
-            c.wage_reserve.through(asof).grouped(),
-            c.cash_at(asof).grouped()
-        );
-    }
 }

@@ -469,3 +469,8 @@ mod tests {
         assert!(tty.contains("\x1b[1;31m  1.00\x1b[0m"));
     }
 }
+
+/// The readable plan of `month` over `state` (what `plan` prints without `--json`).
+pub(crate) fn plan_text(state: &State, month: crate::values::Month) -> String {
+    render_plan(state, &compute_plan(state, month), Style::detect())
+}
