@@ -643,6 +643,10 @@ fn each_role_is_allowed_and_refused_where_it_should_be() {
     assert_eq!(plans.len(), 3);
     assert!(plans.iter().all(|p| p["reproduced"] == true), "{replay}");
     assert_eq!(f.head(), 5, "refused requests wrote nothing");
+    for token in [&f.officer, &f.scheduler, &f.auditor] {
+        let mut sse = Sse::open(f.addr(), "/v1/events/stream?from=5", token, None);
+        assert_eq!(sse.next_record(), 5);
+    }
 }
 
 #[test]
@@ -1196,6 +1200,58 @@ fn every_error_of_section_7_is_provoked_and_nothing_is_written() {
     }
     assert_eq!(f.head(), 2);
     assert_eq!(f.get("/v1/verify", a).json()["ok"], true);
+}
+
+#[test]
+fn mutated_bodies_never_get_a_5xx_and_refused_ones_write_nothing() {
+    let f = Fixture::new();
+    append(&f, &county("a"));
+    let base = json!([revenue("a", 150), {"kind":"allocation_notified","county":"a","fund":"pre_notified","fiscal_year":2021,"program":"p","amount":"30","notified_on":"2021-01-05","schedule":[{"month":"2021-03","amount":"10"},{"month":"2021-01","amount":"20"}]}]).to_string().into_bytes();
+    let alphabet = b"{}[]\",:0123456789.-eE nulltrue\\\x00\xff\xe4\xb8\x89";
+    let mut rng: u64 = 0x5eed_0b7b_61c5;
+    let mut next = || {
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (rng >> 33) as usize
+    };
+    let auth = bearer(&f.officer);
+    for _ in 0..300 {
+        let mut body = base.clone();
+        for _ in 0..1 + next() % 4 {
+            let at = next() % body.len();
+            match next() % 3 {
+                0 => body[at] = alphabet[next() % alphabet.len()],
+                1 => {
+                    body.remove(at);
+                }
+                _ => body.insert(at, alphabet[next() % alphabet.len()]),
+            }
+        }
+        let before = f.head();
+        let r = request(
+            f.addr(),
+            "POST",
+            "/v1/events",
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            Some(&body),
+        );
+        assert!(
+            [201, 400, 409, 413, 422].contains(&r.status),
+            "{} for {:?}: {}",
+            r.status,
+            String::from_utf8_lossy(&body),
+            r.text()
+        );
+        if r.status != 201 {
+            assert_error(&r, r.status, r.json()["error"]["code"].as_str().unwrap());
+            assert_eq!(f.head(), before, "a refused body wrote nothing");
+        }
+    }
+    assert_eq!(f.get("/v1/verify", &f.auditor).json()["ok"], true);
 }
 
 #[test]

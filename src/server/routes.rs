@@ -396,7 +396,15 @@ async fn issue_plan(
     let mut batch =
         vec![Event::parse_object(Value::Object(m)).map_err(|e| ApiError::invalid(None, &e))?];
     apply_key(key, true, &mut batch)?;
-    let acks = app.writer().append(batch, expect_seq).await?;
+    // One event, not a batch: an invalid plan_issued names no index.
+    let acks = app
+        .writer()
+        .append(batch, expect_seq)
+        .await
+        .map_err(|e| match e {
+            crate::log::AppendError::Invalid { error, .. } => ApiError::invalid(None, &error),
+            other => ApiError::from(other),
+        })?;
     Ok(json_response(StatusCode::CREATED, &acks))
 }
 
