@@ -690,6 +690,9 @@ fn a_missing_or_wrong_token_is_401_and_health_and_openapi_need_none() {
     assert_eq!(get(f.addr(), "/healthz", "").status, 200);
     assert_eq!(get(f.addr(), "/openapi.json", "").status, 200);
     assert_eq!(f.head(), 0);
+    // A user added while the service runs is recognised at once.
+    let late = add_token(&f.dir, "late.comer", "auditor");
+    assert_eq!(f.get("/v1/monitor", &late).status, 200);
     // The token never reaches the logs.
     assert!(
         !f.server.log().contains(&f.officer[4..]),

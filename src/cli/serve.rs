@@ -9,11 +9,12 @@
 //!
 //! The tokens file defaults to `<data dir>/tokens.json` (`--tokens FILE` or
 //! `SANBAO_TOKENS` to put it elsewhere). `serve` refuses to start without one, or
-//! with one that holds no user, and says how to make one.
+//! with one that holds no user, and says how to make one. While it runs it follows
+//! the file: `token add` (or removing a user) takes effect at the next request.
 
 use crate::error::CliError;
 use crate::log::{SystemClock, Writer};
-use crate::server::auth::{default_tokens_path, Role, Tokens};
+use crate::server::auth::{default_tokens_path, Role, TokenFile, Tokens};
 use crate::server::{self, AppState};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -93,7 +94,12 @@ pub fn serve(dir: &Path, listen: &str, tokens: Option<PathBuf>) -> Result<(), Cl
     let reader = store.clone();
     let (writer, thread) = Writer::start(store, state, Box::new(SystemClock));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let app = AppState::new(writer, reader, users, stop_rx.clone());
+    let app = AppState::new(
+        writer,
+        reader,
+        TokenFile::new(path.clone(), users),
+        stop_rx.clone(),
+    );
 
     tracing::info!(%addr, head_seq = head, users = user_count, "listening");
     {

@@ -14,7 +14,10 @@
 //!   every stored hash in constant time (no early exit, no data-dependent branch), so
 //!   the answer's timing does not tell how close a guess was;
 //! - the file is replaced atomically (temporary file, fsync, rename) and created
-//!   readable by its owner only.
+//!   readable by its owner only;
+//! - a running service follows the file ([`TokenFile`]): a user added or removed takes
+//!   effect at the next request, without a restart; a file that becomes unreadable or
+//!   malformed leaves the last good set in force (and says so in the log).
 
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -251,6 +254,75 @@ impl Tokens {
     }
 }
 
+/// The tokens file as a running service sees it: reloaded when it changes on disk.
+pub struct TokenFile {
+    path: PathBuf,
+    current: std::sync::RwLock<(Option<FileStamp>, std::sync::Arc<Tokens>)>,
+}
+
+/// What tells that the file changed: modification time, length and (on Unix) inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileStamp {
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+    inode: u64,
+}
+
+fn stamp(path: &Path) -> Option<FileStamp> {
+    let m = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&m);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some(FileStamp {
+        modified: m.modified().ok(),
+        len: m.len(),
+        inode,
+    })
+}
+
+impl TokenFile {
+    /// Follows `path`, starting from `tokens` (already loaded from it).
+    pub fn new(path: PathBuf, tokens: Tokens) -> TokenFile {
+        let st = stamp(&path);
+        TokenFile {
+            path,
+            current: std::sync::RwLock::new((st, std::sync::Arc::new(tokens))),
+        }
+    }
+
+    /// The users in force: the file is read again when its stamp changed.
+    pub fn current(&self) -> std::sync::Arc<Tokens> {
+        let now = stamp(&self.path);
+        {
+            let cur = self.current.read().unwrap_or_else(|p| p.into_inner());
+            if cur.0 == now {
+                return cur.1.clone();
+            }
+        }
+        let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
+        if cur.0 != now {
+            match Tokens::load(&self.path) {
+                Ok(Some(t)) => {
+                    tracing::info!(users = t.users.len(), path = %self.path.display(), "tokens file reloaded");
+                    cur.1 = std::sync::Arc::new(t);
+                }
+                Ok(None) => {
+                    tracing::warn!(path = %self.path.display(), "the tokens file is gone; keeping the users loaded before")
+                }
+                Err(e) => tracing::warn!(error = %e, "keeping the users loaded before"),
+            }
+            cur.0 = now;
+        }
+        cur.1.clone()
+    }
+
+    /// Recognises a token against the users in force.
+    pub fn authenticate(&self, token: &str) -> Option<Principal> {
+        self.current().authenticate(token)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,7 +367,25 @@ mod tests {
         let back = Tokens::load(&p).unwrap().unwrap();
         assert_eq!(back, t);
         assert_eq!(back.authenticate(&tok).unwrap().role, Role::Scheduler);
+        // A running service follows the file.
+        let live = TokenFile::new(p.clone(), back);
+        assert!(live.authenticate(&tok).is_some());
+        let mut more = t.clone();
+        let tok2 = more.add("b", Role::Officer, "x".into()).unwrap();
+        assert!(live.authenticate(&tok2).is_none());
+        more.save(&p).unwrap();
+        assert_eq!(live.authenticate(&tok2).unwrap().name, "b");
+        more.users.remove(0);
+        more.save(&p).unwrap();
+        assert!(
+            live.authenticate(&tok).is_none(),
+            "a removed user is refused"
+        );
         std::fs::write(&p, "{\"users\":[{\"added_at\":\"\",\"name\":\"a\",\"role\":\"officer\",\"token_sha256\":\"zz\"}]}").unwrap();
         assert!(Tokens::load(&p).is_err());
+        assert!(
+            live.authenticate(&tok2).is_some(),
+            "a malformed file keeps the last good set"
+        );
     }
 }

@@ -26,7 +26,7 @@ pub mod sse;
 
 use crate::log::{Store, Writer};
 use crate::state::State;
-use auth::{Principal, Tokens};
+use auth::{Principal, TokenFile};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use error::ApiError;
@@ -43,7 +43,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 struct Inner {
     writer: Writer,
     store: Store,
-    tokens: Tokens,
+    tokens: TokenFile,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -58,7 +58,7 @@ impl AppState {
     pub fn new(
         writer: Writer,
         store: Store,
-        tokens: Tokens,
+        tokens: TokenFile,
         shutdown: watch::Receiver<bool>,
     ) -> AppState {
         AppState(Arc::new(Inner {
