@@ -284,12 +284,24 @@ fn machine() -> Value {
                 .map(|m| m.trim().to_string())
         })
         .unwrap_or_default();
-    let git = Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    // The commit measured: SANBAO_GIT_COMMIT at build time (set it when building
+    // from an export of a commit), else what the source tree says now.
+    let git = option_env!("SANBAO_GIT_COMMIT")
+        .map(str::to_string)
+        .or_else(|| {
+            Command::new("git")
+                .args([
+                    "-C",
+                    env!("CARGO_MANIFEST_DIR"),
+                    "describe",
+                    "--always",
+                    "--dirty",
+                ])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        });
     json!({
         "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "cpu": cpu,
