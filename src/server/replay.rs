@@ -2,7 +2,8 @@
 //! from the log alone, verify the chain up to N, recompute every `plan_issued`.
 //!
 //! Guarantees: reads only stored records (never the writer's live state, a snapshot
-//! or a cache); checks the chain with [`crate::log::verify`] before folding; each
+//! or a cache); checks each record with [`crate::log::verify_each`] before folding it
+//! (one read of the log); each
 //! issued plan is recomputed from a state folded from records `1..=based_on_seq`
 //! (one forward pass over the log serves every plan, in order of `based_on_seq`).
 
@@ -56,9 +57,19 @@ pub enum Replayed {
     },
 }
 
-/// Replays records `1..=at_seq` (the caller checks `at_seq` ≤ the durable head).
+/// Replays records `1..=at_seq` (the caller checks `at_seq` ≤ the durable head): one
+/// read of the log checks each record ([`log::verify_each`]) and folds it.
 pub fn replay(store: &Store, at_seq: u64, as_of: Option<Date>) -> Result<Replayed, StoreError> {
-    let head_hash = match log::verify(store, Some(at_seq), |_| {})? {
+    let mut state = State::new();
+    let verified = log::verify_each(
+        store,
+        Some(at_seq),
+        |_| {},
+        |r| {
+            state.apply(r);
+        },
+    )?;
+    let head_hash = match verified {
         Verified::Ok { head_hash, .. } => head_hash,
         Verified::Bad {
             first_bad_seq,
@@ -70,7 +81,6 @@ pub fn replay(store: &Store, at_seq: u64, as_of: Option<Date>) -> Result<Replaye
             })
         }
     };
-    let state = log::load_state(store, Some(at_seq), |_| {})?;
     if state.head_seq != at_seq || state.head_hash != head_hash {
         return Ok(Replayed::Broken {
             first_bad_seq: state.head_seq + 1,
