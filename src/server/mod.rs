@@ -45,6 +45,8 @@ struct Inner {
     store: Store,
     tokens: TokenFile,
     shutdown: watch::Receiver<bool>,
+    /// The last state folded for an `at_seq` below the head (one entry).
+    past: std::sync::Mutex<Option<Arc<State>>>,
 }
 
 /// What every handler shares: the writer, a store handle for reading history, the
@@ -66,6 +68,7 @@ impl AppState {
             store,
             tokens,
             shutdown,
+            past: std::sync::Mutex::new(None),
         }))
     }
 
@@ -86,6 +89,30 @@ impl AppState {
             .state()
             .read()
             .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The state of records `1..=at_seq` for an `at_seq` below the durable head, folded
+    /// from the stored log (records that old never change); the last one is kept, so
+    /// that several queries at one `at_seq` fold the log once. Blocking.
+    pub fn past_state(&self, at_seq: u64) -> Result<Arc<State>, crate::log::StoreError> {
+        let cached = self
+            .0
+            .past
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(st) = cached.filter(|s| s.head_seq == at_seq) {
+            return Ok(st);
+        }
+        let st = Arc::new(crate::log::load_state(&self.0.store, Some(at_seq), |_| {})?);
+        if st.head_seq != at_seq {
+            return Err(crate::log::StoreError::Damaged {
+                seq: st.head_seq + 1,
+                reason: format!("the log ends at seq {} before seq {at_seq}", st.head_seq),
+            });
+        }
+        *self.0.past.lock().unwrap_or_else(|p| p.into_inner()) = Some(st.clone());
+        Ok(st)
     }
 
     /// The seq of the last durable record.

@@ -266,7 +266,7 @@ async fn at_state<T: Send + 'static>(
             )),
             Some(n) if n < head => {
                 drop(st);
-                let past = log::load_state(app.store(), Some(n), |_| {})?;
+                let past = app.past_state(n)?;
                 f(&past)
             }
             _ => f(&st),
