@@ -121,7 +121,7 @@ fn output_schemas(s: &mut Map<String, Value>) {
                 json!({
                     "type": "object", "additionalProperties": false, "required": ["code", "message"],
                     "properties": {
-                        "code": {"type": "string", "description": "malformed_json, bad_request, unauthorized, forbidden, not_found, method_not_allowed, conflict, too_large, unsupported_media_type, invalid_event, unavailable"},
+                        "code": {"type": "string", "description": "malformed_json, bad_request, unauthorized, forbidden, not_found, conflict, too_large, unsupported_media_type, invalid_event, unavailable"},
                         "message": {"type": "string"},
                         "index": {"type": "integer", "minimum": 0, "description": "0-based index of the event to blame in its batch"},
                         "field": {"type": "string", "description": "the field, query parameter or header to blame"}
@@ -515,7 +515,6 @@ fn error_response_name(status: &str) -> &'static str {
         "401" => "Unauthorized",
         "403" => "Forbidden",
         "404" => "NotFound",
-        "405" => "MethodNotAllowed",
         "409" => "Conflict",
         "413" => "TooLarge",
         "415" => "UnsupportedMediaType",
@@ -596,8 +595,10 @@ pub fn document() -> Value {
         ),
         ("401", "no token, or an unknown one"),
         ("403", "the role may not do this"),
-        ("404", "unknown route or county"),
-        ("405", "a known path asked with another method"),
+        (
+            "404",
+            "unknown route (also a known path with another method) or county",
+        ),
         (
             "409",
             "idempotency key used for another event, or the expected head moved",
@@ -746,13 +747,13 @@ pub fn document() -> Value {
     paths.insert("/v1/verify".into(), get_op("verify", "check every durable record: seqs, hashes, chain (any role); a broken chain answers ok:false", vec![], r("Verify"), READ_ERRORS));
     paths.insert("/v1/replay".into(), get_op("replay", "rebuild from the log alone, verify the chain up to N, recompute every issued plan (any role)", vec![as_of(), at_seq()], r("Replay"), READ_ERRORS));
 
-    // Every path answers 405 for other methods; routes with a token answer 401/403.
+    // Every path answers 404 for other methods; routes with a token answer 401/403.
     for (_, item) in paths.iter_mut() {
         if let Value::Object(ops) = item {
             for (_, op) in ops.iter_mut() {
                 if let Some(Value::Object(resp)) = op.get_mut("responses") {
-                    resp.entry("405")
-                        .or_insert(json!({"$ref": "#/components/responses/MethodNotAllowed"}));
+                    resp.entry("404")
+                        .or_insert(json!({"$ref": "#/components/responses/NotFound"}));
                 }
             }
         }

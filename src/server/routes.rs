@@ -40,34 +40,61 @@ pub const MAX_PAGE: u64 = 10_000;
 /// Records in a page when `limit` is not given.
 pub const DEFAULT_PAGE: u64 = 1_000;
 
-fn with_405(m: MethodRouter<AppState>, allow: &'static str) -> MethodRouter<AppState> {
+fn with_other_methods_404(
+    m: MethodRouter<AppState>,
+    allow: &'static str,
+) -> MethodRouter<AppState> {
     m.fallback(move || async move { ApiError::method_not_allowed(allow) })
 }
 
 /// The router: every route of [`openapi::ROUTES`], JSON 404 for unknown paths, JSON
-/// 405 for known paths asked with another method, and the request span around all.
+/// 404 (with `Allow`) for known paths asked with another method, and the request span around all.
 pub fn router(app: AppState) -> Router {
     Router::new()
-        .route("/healthz", with_405(get(healthz), "GET, HEAD"))
-        .route("/openapi.json", with_405(get(openapi_doc), "GET, HEAD"))
+        .route(
+            "/healthz",
+            with_other_methods_404(get(healthz), "GET, HEAD"),
+        )
+        .route(
+            "/openapi.json",
+            with_other_methods_404(get(openapi_doc), "GET, HEAD"),
+        )
         .route(
             "/v1/events",
-            with_405(post(append_events).get(list_events), "GET, HEAD, POST"),
+            with_other_methods_404(post(append_events).get(list_events), "GET, HEAD, POST"),
         )
         .route(
             "/v1/events/stream",
-            with_405(get(stream_events), "GET, HEAD"),
+            with_other_methods_404(get(stream_events), "GET, HEAD"),
         )
-        .route("/v1/positions", with_405(get(positions), "GET, HEAD"))
-        .route("/v1/monitor", with_405(get(monitor_route), "GET, HEAD"))
-        .route("/v1/plans/{month}", with_405(get(plan_route), "GET, HEAD"))
+        .route(
+            "/v1/positions",
+            with_other_methods_404(get(positions), "GET, HEAD"),
+        )
+        .route(
+            "/v1/monitor",
+            with_other_methods_404(get(monitor_route), "GET, HEAD"),
+        )
+        .route(
+            "/v1/plans/{month}",
+            with_other_methods_404(get(plan_route), "GET, HEAD"),
+        )
         .route(
             "/v1/plans/{month}/issue",
-            with_405(post(issue_plan), "POST"),
+            with_other_methods_404(post(issue_plan), "POST"),
         )
-        .route("/v1/forecast", with_405(get(forecast_route), "GET, HEAD"))
-        .route("/v1/verify", with_405(get(verify_route), "GET, HEAD"))
-        .route("/v1/replay", with_405(get(replay_route), "GET, HEAD"))
+        .route(
+            "/v1/forecast",
+            with_other_methods_404(get(forecast_route), "GET, HEAD"),
+        )
+        .route(
+            "/v1/verify",
+            with_other_methods_404(get(verify_route), "GET, HEAD"),
+        )
+        .route(
+            "/v1/replay",
+            with_other_methods_404(get(replay_route), "GET, HEAD"),
+        )
         .fallback(not_found)
         .layer(middleware::from_fn(trace))
         .with_state(app)
