@@ -59,28 +59,7 @@ pub fn write_canonical<W: Write>(w: &mut W, v: &Value) -> io::Result<()> {
 /// Writes one JSON string with JCS escaping.
 fn write_string<W: Write>(w: &mut W, s: &str) -> io::Result<()> {
     w.write_all(b"\"")?;
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: Option<&[u8]> = match b {
-            b'"' => Some(b"\\\""),
-            b'\\' => Some(b"\\\\"),
-            0x08 => Some(b"\\b"),
-            0x0c => Some(b"\\f"),
-            b'\n' => Some(b"\\n"),
-            b'\r' => Some(b"\\r"),
-            b'\t' => Some(b"\\t"),
-            0x00..=0x1f => None,
-            _ => continue,
-        };
-        w.write_all(&bytes[start..i])?;
-        match esc {
-            Some(e) => w.write_all(e)?,
-            None => write!(w, "\\u{:04x}", b)?,
-        }
-        start = i + 1;
-    }
-    w.write_all(&bytes[start..])?;
+    write_string_body(w, s)?;
     w.write_all(b"\"")
 }
 
@@ -148,4 +127,438 @@ mod tests {
     }
 
     const PY_HASH_1: &str = "6a523500cc6f22194352d886b80b8f20b238460de4a8ab40aa8dbcd27ca300cb";
+}
+
+/// Error of the canonical serializer: a value JSON cannot hold canonically here
+/// (a float, bytes, a non-string map key). Never raised by sanbao's own types.
+#[derive(Debug)]
+pub struct CanonError(String);
+
+impl std::fmt::Display for CanonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CanonError {}
+
+impl serde::ser::Error for CanonError {
+    fn custom<T: std::fmt::Display>(msg: T) -> CanonError {
+        CanonError(msg.to_string())
+    }
+}
+
+/// Appends `s` as a JSON string with JCS escaping.
+pub fn push_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    push_str_body(out, s);
+    out.push(b'"');
+}
+
+fn push_str_body(out: &mut Vec<u8>, s: &str) {
+    write_string_body(out, s).expect("writing to a Vec cannot fail");
+}
+
+/// Writes the inside of a JSON string (no quotes) with JCS escaping.
+fn write_string_body<W: Write>(w: &mut W, s: &str) -> io::Result<()> {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: Option<&[u8]> = match b {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            0x08 => Some(b"\\b"),
+            0x0c => Some(b"\\f"),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            b'\t' => Some(b"\\t"),
+            0x00..=0x1f => None,
+            _ => continue,
+        };
+        w.write_all(&bytes[start..i])?;
+        match esc {
+            Some(e) => w.write_all(e)?,
+            None => write!(w, "\\u{:04x}", b)?,
+        }
+        start = i + 1;
+    }
+    w.write_all(&bytes[start..])
+}
+
+/// Appends the canonical JSON of any `Serialize` value straight into `out`, without
+/// building a `serde_json::Value`: struct and map members are written in sorted
+/// order. `extra` members (e.g. an event's `kind`) are merged into the outermost
+/// object. The bytes equal [`to_canonical_vec`] of the value's serde_json form
+/// (tested over the sample history and random events).
+pub fn append_canonical<T: serde::Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    value: &T,
+    extra: &[(&'static str, &str)],
+) -> Result<(), CanonError> {
+    value.serialize(Canon { out, extra })
+}
+
+/// The canonical serializer behind [`append_canonical`].
+struct Canon<'a, 'e> {
+    out: &'a mut Vec<u8>,
+    extra: &'e [(&'static str, &'e str)],
+}
+
+/// Appends the decimal digits of an integer.
+fn push_int(out: &mut Vec<u8>, v: i128) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    let mut n = v.unsigned_abs();
+    let mut buf = [0u8; 40];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Collects the members of one object, then writes them sorted.
+struct Members<'a, 'e> {
+    out: &'a mut Vec<u8>,
+    buf: Vec<u8>,
+    entries: Vec<(std::borrow::Cow<'static, str>, std::ops::Range<usize>)>,
+    extra: &'e [(&'static str, &'e str)],
+    key: Option<String>,
+}
+
+impl<'a, 'e> Members<'a, 'e> {
+    fn new(out: &'a mut Vec<u8>, extra: &'e [(&'static str, &'e str)], len: usize) -> Self {
+        Members {
+            out,
+            buf: Vec::with_capacity(16 * len + 16),
+            entries: Vec::with_capacity(len + extra.len()),
+            extra,
+            key: None,
+        }
+    }
+
+    fn member<T: serde::Serialize + ?Sized>(
+        &mut self,
+        key: std::borrow::Cow<'static, str>,
+        v: &T,
+    ) -> Result<(), CanonError> {
+        let start = self.buf.len();
+        v.serialize(Canon {
+            out: &mut self.buf,
+            extra: &[],
+        })?;
+        self.entries.push((key, start..self.buf.len()));
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(), CanonError> {
+        for (k, v) in self.extra {
+            let start = self.buf.len();
+            push_str(&mut self.buf, v);
+            self.entries.push(((*k).into(), start..self.buf.len()));
+        }
+        self.entries
+            .sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+        if self.entries.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(CanonError("an object member appears twice".into()));
+        }
+        self.out.push(b'{');
+        for (i, (k, r)) in self.entries.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            push_str(self.out, k);
+            self.out.push(b':');
+            self.out.extend_from_slice(&self.buf[r.clone()]);
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
+}
+
+impl serde::ser::SerializeStruct for Members<'_, '_> {
+    type Ok = ();
+    type Error = CanonError;
+    fn serialize_field<T: serde::Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        v: &T,
+    ) -> Result<(), CanonError> {
+        self.member(key.into(), v)
+    }
+    fn end(self) -> Result<(), CanonError> {
+        self.finish()
+    }
+}
+
+impl serde::ser::SerializeMap for Members<'_, '_> {
+    type Ok = ();
+    type Error = CanonError;
+    fn serialize_key<T: serde::Serialize + ?Sized>(&mut self, key: &T) -> Result<(), CanonError> {
+        let k = serde_json::to_value(key).map_err(|e| CanonError(e.to_string()))?;
+        match k {
+            Value::String(s) => {
+                self.key = Some(s);
+                Ok(())
+            }
+            _ => Err(CanonError("object keys must be strings".into())),
+        }
+    }
+    fn serialize_value<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), CanonError> {
+        let k = self
+            .key
+            .take()
+            .ok_or_else(|| CanonError("a value without a key".into()))?;
+        self.member(k.into(), v)
+    }
+    fn end(self) -> Result<(), CanonError> {
+        self.finish()
+    }
+}
+
+/// Writes array elements, comma-separated.
+struct Elements<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl Elements<'_> {
+    fn element<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), CanonError> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        v.serialize(Canon {
+            out: self.out,
+            extra: &[],
+        })
+    }
+}
+
+impl serde::ser::SerializeSeq for Elements<'_> {
+    type Ok = ();
+    type Error = CanonError;
+    fn serialize_element<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), CanonError> {
+        self.element(v)
+    }
+    fn end(self) -> Result<(), CanonError> {
+        self.out.push(b']');
+        Ok(())
+    }
+}
+
+impl serde::ser::SerializeTuple for Elements<'_> {
+    type Ok = ();
+    type Error = CanonError;
+    fn serialize_element<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), CanonError> {
+        self.element(v)
+    }
+    fn end(self) -> Result<(), CanonError> {
+        self.out.push(b']');
+        Ok(())
+    }
+}
+
+impl serde::ser::SerializeTupleStruct for Elements<'_> {
+    type Ok = ();
+    type Error = CanonError;
+    fn serialize_field<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> Result<(), CanonError> {
+        self.element(v)
+    }
+    fn end(self) -> Result<(), CanonError> {
+        self.out.push(b']');
+        Ok(())
+    }
+}
+
+/// A `fmt::Write` that escapes into a JSON string body (for `collect_str`).
+struct Escaping<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for Escaping<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        push_str_body(self.0, s);
+        Ok(())
+    }
+}
+
+impl<'a, 'e> serde::Serializer for Canon<'a, 'e> {
+    type Ok = ();
+    type Error = CanonError;
+    type SerializeSeq = Elements<'a>;
+    type SerializeTuple = Elements<'a>;
+    type SerializeTupleStruct = Elements<'a>;
+    type SerializeTupleVariant = serde::ser::Impossible<(), CanonError>;
+    type SerializeMap = Members<'a, 'e>;
+    type SerializeStruct = Members<'a, 'e>;
+    type SerializeStructVariant = serde::ser::Impossible<(), CanonError>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), CanonError> {
+        self.out
+            .extend_from_slice(if v { b"true" } else { b"false" });
+        Ok(())
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), CanonError> {
+        self.serialize_i128(v as i128)
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), CanonError> {
+        self.serialize_i128(v as i128)
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), CanonError> {
+        self.serialize_i128(v as i128)
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), CanonError> {
+        self.serialize_i128(v as i128)
+    }
+    fn serialize_i128(self, v: i128) -> Result<(), CanonError> {
+        push_int(self.out, v);
+        Ok(())
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), CanonError> {
+        self.serialize_i128(v as i128)
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), CanonError> {
+        self.serialize_i128(v as i128)
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), CanonError> {
+        self.serialize_i128(v as i128)
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), CanonError> {
+        self.serialize_i128(v as i128)
+    }
+    fn serialize_f32(self, _: f32) -> Result<(), CanonError> {
+        Err(CanonError("canonical JSON here holds integers only".into()))
+    }
+    fn serialize_f64(self, _: f64) -> Result<(), CanonError> {
+        Err(CanonError("canonical JSON here holds integers only".into()))
+    }
+    fn serialize_char(self, v: char) -> Result<(), CanonError> {
+        self.serialize_str(v.encode_utf8(&mut [0u8; 4]))
+    }
+    fn serialize_str(self, v: &str) -> Result<(), CanonError> {
+        push_str(self.out, v);
+        Ok(())
+    }
+    fn collect_str<T: std::fmt::Display + ?Sized>(self, v: &T) -> Result<(), CanonError> {
+        use std::fmt::Write as _;
+        self.out.push(b'"');
+        write!(Escaping(self.out), "{v}").map_err(|e| CanonError(e.to_string()))?;
+        self.out.push(b'"');
+        Ok(())
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Result<(), CanonError> {
+        Err(CanonError("bytes have no canonical JSON form".into()))
+    }
+    fn serialize_none(self) -> Result<(), CanonError> {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+    fn serialize_some<T: serde::Serialize + ?Sized>(self, v: &T) -> Result<(), CanonError> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), CanonError> {
+        self.serialize_none()
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), CanonError> {
+        self.serialize_none()
+    }
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<(), CanonError> {
+        self.serialize_str(variant)
+    }
+    fn serialize_newtype_struct<T: serde::Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<(), CanonError> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: serde::Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        v: &T,
+    ) -> Result<(), CanonError> {
+        let mut m = Members::new(self.out, &[], 1);
+        m.member(variant.into(), v)?;
+        m.finish()
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Elements<'a>, CanonError> {
+        self.out.push(b'[');
+        Ok(Elements {
+            out: self.out,
+            first: true,
+        })
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Elements<'a>, CanonError> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        len: usize,
+    ) -> Result<Elements<'a>, CanonError> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, CanonError> {
+        Err(CanonError(
+            "tuple variants have no canonical form here".into(),
+        ))
+    }
+    fn serialize_map(self, len: Option<usize>) -> Result<Members<'a, 'e>, CanonError> {
+        Ok(Members::new(self.out, self.extra, len.unwrap_or(4)))
+    }
+    fn serialize_struct(self, _: &'static str, len: usize) -> Result<Members<'a, 'e>, CanonError> {
+        Ok(Members::new(self.out, self.extra, len))
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, CanonError> {
+        Err(CanonError(
+            "struct variants have no canonical form here".into(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod serializer_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn direct_serializer_equals_the_value_route() {
+        let v = json!({"b":1,"a":[true,null,"x\"y\\z",-5],"é":"绥中\u{1}\n\t","nested":{"z":{"y":[]},"\u{1f600}":2,"\u{ff61}":1}});
+        let mut out = Vec::new();
+        append_canonical(&mut out, &v, &[]).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), to_canonical_string(&v));
+        let mut out = Vec::new();
+        append_canonical(&mut out, &json!({"z":1,"a":2}), &[("kind", "k")]).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"a":2,"kind":"k","z":1}"#
+        );
+        let mut out = Vec::new();
+        assert!(append_canonical(&mut out, &json!({"kind":1}), &[("kind", "k")]).is_err());
+        assert!(append_canonical(&mut Vec::new(), &1.5f64, &[]).is_err());
+    }
 }

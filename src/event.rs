@@ -316,6 +316,16 @@ macro_rules! events {
                 .expect("events serialize to JSON")
             }
 
+            /// Appends the canonical JSON of the normalized event, with its `kind`,
+            /// straight from the typed value (equal to the canonical form of
+            /// [`Event::to_json`]).
+            pub fn append_canonical(&self, out: &mut Vec<u8>) {
+                match self {
+                    $(Event::$variant(e) => crate::canonical::append_canonical(out, e, &[("kind", $kind)]),)*
+                }
+                .expect("events canonicalize")
+            }
+
             /// JSON Schemas of every kind (with its `kind` member), by kind name.
             pub fn schemas() -> Vec<(&'static str, schemars::schema::RootSchema)> {
                 vec![$(($kind, kind_schema::<$ty>($kind)),)*]

@@ -8,13 +8,13 @@
 //!   (fixed-int, little-endian: bincode's `serialize` defaults, pinned by the crate
 //!   version); any other version byte is refused, never guessed at.
 
-use crate::canonical::sha256_canonical;
 use crate::event::{Event, EventError};
 use crate::values::Sha256Hex;
 use bincode::Options;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 /// The version byte that starts every stored record.
 pub const FORMAT_V1: u8 = 1;
@@ -105,9 +105,39 @@ impl Record {
         m
     }
 
+    /// The canonical JSON of the record (members sorted: event, hash, idempotency_key,
+    /// prev_hash, recorded_at, seq), with or without `hash`, written straight from the
+    /// typed record. Equal to the canonical form of [`Record::to_json`] (tested).
+    fn canonical(&self, with_hash: bool) -> Vec<u8> {
+        let mut o = Vec::with_capacity(384);
+        o.extend_from_slice(b"{\"event\":");
+        self.event.append_canonical(&mut o);
+        let mut hex = [0u8; 64];
+        if with_hash {
+            o.extend_from_slice(b",\"hash\":\"");
+            hex::encode_to_slice(self.hash.0, &mut hex).expect("64 hex digits");
+            o.extend_from_slice(&hex);
+            o.push(b'"');
+        }
+        o.extend_from_slice(b",\"idempotency_key\":");
+        match &self.idempotency_key {
+            None => o.extend_from_slice(b"null"),
+            Some(k) => crate::canonical::push_str(&mut o, k),
+        }
+        o.extend_from_slice(b",\"prev_hash\":\"");
+        hex::encode_to_slice(self.prev_hash.0, &mut hex).expect("64 hex digits");
+        o.extend_from_slice(&hex);
+        o.extend_from_slice(b"\",\"recorded_at\":");
+        crate::canonical::push_str(&mut o, &format_recorded_at(self.recorded_at_us));
+        o.extend_from_slice(b",\"seq\":");
+        o.extend_from_slice(self.seq.to_string().as_bytes());
+        o.push(b'}');
+        o
+    }
+
     /// SHA-256 over the canonical JSON of the record without `hash`.
     pub fn compute_hash(&self) -> Sha256Hex {
-        Sha256Hex(sha256_canonical(&Value::Object(self.unhashed_json())))
+        Sha256Hex(Sha256::digest(self.canonical(false)).into())
     }
 
     /// The record's JSON object, as `export` prints it.
@@ -117,9 +147,9 @@ impl Record {
         Value::Object(m)
     }
 
-    /// The record as one canonical JSON line (no newline).
+    /// The record as one canonical JSON line (no newline), as `export` prints it.
     pub fn to_json_line(&self) -> String {
-        crate::canonical::to_canonical_string(&self.to_json())
+        String::from_utf8(self.canonical(true)).expect("canonical JSON is UTF-8")
     }
 
     /// Parses an exported record, checking that its event is in normalized form and
@@ -272,6 +302,36 @@ mod tests {
     }
 
     const PY_RECORD_HASH: &str = "6dce8f4efba9f3a9fb6e2a9131f14ffb079e2dc9259a6f175207f92c29648745";
+
+    #[test]
+    fn direct_canonical_form_equals_the_value_route_for_every_kind() {
+        let sample = include_str!("../replay/sample-city/events.jsonl");
+        let (_, mut events) = crate::event::parse_input(sample).unwrap();
+        events.push(
+            Event::parse_object(json!({"kind":"plan_issued","month":"2022-03","based_on_seq":7,"plan_sha256":"ab".repeat(32),"issued_on":"2022-02-28"}))
+                .unwrap(),
+        );
+        let mut kinds = std::collections::BTreeSet::new();
+        let mut prev = GENESIS;
+        for (i, e) in events.into_iter().enumerate() {
+            kinds.insert(e.event.kind());
+            let key = (i % 3 == 0).then(|| format!("key-\"{i}\"\\"));
+            let r = Record::new(
+                i as u64 + 1,
+                1_795_766_400_000_000 + i as i64,
+                key,
+                prev,
+                e.event,
+            );
+            let slow = crate::canonical::to_canonical_string(&r.to_json());
+            assert_eq!(r.to_json_line(), slow, "record {}", r.seq);
+            let mut body = r.to_json();
+            body.as_object_mut().unwrap().remove("hash");
+            assert_eq!(r.hash.0, crate::canonical::sha256_canonical(&body));
+            prev = r.hash;
+        }
+        assert_eq!(kinds.len(), 15, "every kind covered: {kinds:?}");
+    }
 
     #[test]
     fn codec_and_export_round_trip() {
