@@ -150,16 +150,33 @@ enum Cmd {
         /// The log directory
         #[arg(long)]
         data: PathBuf,
-        /// fold | verify | audit (verify, then fold)
+        /// fold | verify | audit (verify, then fold) | state (fold the generated
+        /// workload without any store: the state's own memory)
         #[arg(long)]
         mode: String,
+        /// Events (mode `state`)
+        #[arg(long, default_value_t = 0)]
+        events: usize,
+        /// Counties (mode `state`)
+        #[arg(long, default_value_t = 500)]
+        counties: u32,
     },
 }
 
 fn main() {
     let cli = Cli::parse();
-    if let Cmd::ReplayChild { data, mode } = &cli.command {
-        replay_child(data, mode);
+    if let Cmd::ReplayChild {
+        data,
+        mode,
+        events,
+        counties,
+    } = &cli.command
+    {
+        if mode == "state" {
+            state_child(cli.seed, *counties, *events);
+        } else {
+            replay_child(data, mode);
+        }
         return;
     }
     let parent = cli.dir.clone().unwrap_or_else(std::env::temp_dir);
@@ -616,6 +633,18 @@ fn replay_child(data: &Path, mode: &str) {
     println!("{out}");
 }
 
+/// Runs in a fresh process: folds the generated workload (no store, no hashes) and
+/// reports the peak memory, i.e. what the folded state itself costs.
+fn state_child(seed: u64, counties: u32, events: usize) {
+    let mut cfg = Config::new(seed, counties);
+    cfg.first_seq = Some(1);
+    let t = Instant::now();
+    let s = sanbao::bench::fold_unhashed(Generator::new(cfg).take(events).map(|g| g.event));
+    let out = json!({"mode": "state", "records": s.head_seq, "seconds": t.elapsed().as_secs_f64(),
+        "vmhwm_kib": vm_kib("VmHWM:"), "vmrss_kib": vm_kib("VmRSS:"), "counties": s.county_count()});
+    println!("{out}");
+}
+
 fn sanbao_bin(flag: Option<PathBuf>) -> PathBuf {
     flag.unwrap_or_else(|| {
         std::env::current_exe()
@@ -663,6 +692,30 @@ fn replay(
             "runs": v,
         });
     }
+    // The folded state alone: the same workload folded without any store.
+    let out = Command::new(&me)
+        .args([
+            "--seed",
+            &seed.to_string(),
+            "replay-child",
+            "--mode",
+            "state",
+            "--data",
+        ])
+        .arg(&dir)
+        .args([
+            "--events",
+            &events.to_string(),
+            "--counties",
+            &counties.to_string(),
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run the state child");
+    assert!(out.status.success(), "state child failed");
+    let r: Value = serde_json::from_slice(&out.stdout).expect("child JSON");
+    results["state_only"] =
+        json!({"peak_rss_mib": r["vmhwm_kib"].as_u64().unwrap_or(0) as f64 / 1024.0, "run": r});
     // End to end: the auditor's command itself (verify + fold + issued plans + JSON out).
     let bin = sanbao_bin(sanbao);
     if bin.exists() {
