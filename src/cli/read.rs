@@ -108,7 +108,7 @@ pub fn replay(dir: &Path, a: ReplayArgs) -> Result<(), CliError> {
         Some(n),
         |s| bar.set_position(s),
         |r| {
-            state.apply(r);
+            state.fold(r);
         },
     )?;
     bar.finish_and_clear();

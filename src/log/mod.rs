@@ -3,7 +3,9 @@
 //!
 //! Guarantees: nothing outside this module touches sled; the state handed out by
 //! [`load_state`] is a pure fold of the stored records, checked for contiguous seqs
-//! and an unbroken `prev_hash` link (the full hash check is `verify`'s job).
+//! and an unbroken `prev_hash` link (the full hash check is `verify`'s job);
+//! [`load_verified`] folds *and* fully verifies in one read (what `serve` starts
+//! from), so a damaged log is refused rather than served.
 
 pub mod store;
 pub mod writer;
@@ -39,7 +41,7 @@ pub fn load_state(
                 reason: "prev_hash does not match the previous record's hash".into(),
             });
         }
-        state.apply(&r);
+        state.fold(&r);
         if r.seq % 65_536 == 0 {
             progress(r.seq);
         }
@@ -84,17 +86,77 @@ pub fn verify(
 pub fn verify_each(
     store: &Store,
     upto: Option<u64>,
-    mut progress: impl FnMut(u64),
-    mut visit: impl FnMut(&Record),
+    progress: impl FnMut(u64),
+    visit: impl FnMut(&Record),
 ) -> Result<Verified, StoreError> {
-    let mut expect = 1u64;
-    let mut prev = crate::record::GENESIS;
+    let (records, prev) = match check_records(store, upto, progress, visit)? {
+        Ok(end) => end,
+        Err((first_bad_seq, reason)) => {
+            return Ok(Verified::Bad {
+                first_bad_seq,
+                reason,
+            })
+        }
+    };
     let bad = |seq, reason: String| {
         Ok(Verified::Bad {
             first_bad_seq: seq,
             reason,
         })
     };
+    let head = match store.head() {
+        Ok(h) => h,
+        // The records check out but the head entry does not: the first seq past the
+        // good records is where `truncate --after` cuts (keeping them all).
+        Err(StoreError::Damaged { reason, .. }) => {
+            return bad(
+                records + 1,
+                format!("{reason} (records 1..={records} verify)"),
+            )
+        }
+        Err(e) => return Err(e),
+    };
+    // A check up to N below the head ends at N: the stored head is compared only when
+    // the whole log was checked; a prefix must simply be complete.
+    if let Some(u) = upto.filter(|&u| u < head.seq) {
+        if records < u {
+            return bad(
+                records + 1,
+                format!(
+                    "record {} is missing (the log's head is seq {})",
+                    records + 1,
+                    head.seq
+                ),
+            );
+        }
+    } else if head.seq != records || head.hash != prev {
+        return bad(
+            head.seq.min(records) + 1,
+            format!(
+                "the stored head (seq {}) disagrees with the records (last seq {records})",
+                head.seq
+            ),
+        );
+    }
+    Ok(Verified::Ok {
+        records,
+        head_hash: prev,
+    })
+}
+
+/// Checks the stored records with seq ≤ `upto` (all when `None`) one by one, without
+/// looking at the stored head: contiguous seqs from 1, each decodes, its seq matches
+/// its key, its hash its content, its `prev_hash` the previous hash. Answers the count
+/// and last hash of the records checked, or the first bad one.
+fn check_records(
+    store: &Store,
+    upto: Option<u64>,
+    mut progress: impl FnMut(u64),
+    mut visit: impl FnMut(&Record),
+) -> Result<Result<(u64, crate::values::Sha256Hex), (u64, String)>, StoreError> {
+    let mut expect = 1u64;
+    let mut prev = crate::record::GENESIS;
+    let bad = |seq, reason: String| Ok(Err((seq, reason)));
     for item in store.raw_range(1, upto.unwrap_or(u64::MAX)) {
         let (key_seq, bytes) = item?;
         if key_seq != expect {
@@ -136,32 +198,40 @@ pub fn verify_each(
             progress(key_seq);
         }
     }
-    let records = expect - 1;
-    let head = store.head()?;
-    // A check up to N below the head ends at N: the stored head is compared only when
-    // the whole log was checked; a prefix must simply be complete.
-    if let Some(u) = upto.filter(|&u| u < head.seq) {
-        if records < u {
-            return bad(
-                records + 1,
-                format!(
-                    "record {} is missing (the log's head is seq {})",
-                    records + 1,
-                    head.seq
-                ),
-            );
-        }
-    } else if head.seq != records || head.hash != prev {
-        return bad(
-            head.seq.min(records) + 1,
-            format!(
-                "the stored head (seq {}) disagrees with the records (last seq {records})",
-                head.seq
-            ),
-        );
+    Ok(Ok((expect - 1, prev)))
+}
+
+/// Folds the whole log into a state *and* verifies it in the same read (every check
+/// of [`verify`], the stored head included): what `serve` starts from, so that it
+/// never serves balances from a damaged log. A damaged log is
+/// [`StoreError::Damaged`], naming the first bad seq.
+pub fn load_verified(store: &Store, progress: impl FnMut(u64)) -> Result<State, StoreError> {
+    let mut state = State::new();
+    match verify_each(store, None, progress, |r| {
+        state.fold(r);
+    })? {
+        Verified::Ok { .. } => Ok(state),
+        Verified::Bad {
+            first_bad_seq,
+            reason,
+        } => Err(StoreError::Damaged {
+            seq: first_bad_seq,
+            reason,
+        }),
     }
-    Ok(Verified::Ok {
-        records,
-        head_hash: prev,
-    })
+}
+
+/// The last record of the verified prefix `1..=upto`: `Ok(Head)` when records
+/// `1..=upto` are all present and pass every check of [`verify`] (the stored head is
+/// not consulted, so this works on a log whose head entry is damaged), else the
+/// first bad (or missing) seq and why. What `truncate --after` checks before cutting.
+pub fn verify_prefix(store: &Store, upto: u64) -> Result<Result<Head, (u64, String)>, StoreError> {
+    match check_records(store, Some(upto), |_| {}, |_| {})? {
+        Err(bad) => Ok(Err(bad)),
+        Ok((n, _)) if n < upto => Ok(Err((
+            n + 1,
+            format!("record {} is missing (the log holds records 1..={n})", n + 1),
+        ))),
+        Ok((n, hash)) => Ok(Ok(Head { seq: n, hash })),
+    }
 }

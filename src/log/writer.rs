@@ -203,7 +203,7 @@ impl PlanOracle for WriterOracle<'_> {
             .cloned()
             .map(Ok);
         for r in stored.chain(pending) {
-            past.apply(&r?);
+            past.fold(&r?);
         }
         crate::query::plan_sha256(&past, month)
     }

@@ -66,7 +66,7 @@ pub fn replay(store: &Store, at_seq: u64, as_of: Option<Date>) -> Result<Replaye
         Some(at_seq),
         |_| {},
         |r| {
-            state.apply(r);
+            state.fold(r);
         },
     )?;
     let head_hash = match verified {
@@ -114,7 +114,7 @@ pub fn reproduce_plans(store: &Store, state: &State) -> Result<Vec<ReplayedPlan>
         while past.head_seq < p.based_on_seq {
             match records.next() {
                 Some(r) => {
-                    past.apply(&r?);
+                    past.fold(&r?);
                 }
                 None => break,
             }

@@ -692,6 +692,22 @@ impl State {
         Ok(())
     }
 
+    /// Applies a record like [`State::apply`] but keeps nothing to undo it with: the
+    /// fast path for folding a stored log (load, replay), where nothing is taken back.
+    pub fn fold(&mut self, rec: &Record) {
+        self.head_seq = rec.seq;
+        self.head_hash = rec.hash;
+        self.last_recorded_at_us = rec.recorded_at_us;
+        let d = rec.event.effective_date();
+        self.max_effective_date = Some(self.max_effective_date.map_or(d, |m| m.max(d)));
+        let idx = (rec.seq - 1) as usize;
+        if self.targets.len() < idx + 1 {
+            self.targets.resize(idx + 1, None);
+        }
+        let target = self.forward(&rec.event, rec.seq);
+        self.targets[idx] = target;
+    }
+
     /// Applies a record (already checked, or read back from the log). Never fails;
     /// an event that names an unknown county (impossible in a log sanbao wrote) only
     /// moves the head.
@@ -704,17 +720,7 @@ impl State {
             new_county: matches!(&rec.event, Event::CountyRegistered(e) if !self.county_index.contains_key(&e.county)),
             event: rec.event.clone(),
         };
-        self.head_seq = rec.seq;
-        self.head_hash = rec.hash;
-        self.last_recorded_at_us = rec.recorded_at_us;
-        let d = rec.event.effective_date();
-        self.max_effective_date = Some(self.max_effective_date.map_or(d, |m| m.max(d)));
-        let idx = (rec.seq - 1) as usize;
-        if self.targets.len() < idx + 1 {
-            self.targets.resize(idx + 1, None);
-        }
-        let target = self.forward(&rec.event, rec.seq);
-        self.targets[idx] = target;
+        self.fold(rec);
         undo
     }
 
