@@ -110,6 +110,20 @@ pub enum Command {
     /// Manage the users of the HTTP API
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Repair a damaged log: remove every record after SEQ (and their idempotency keys)
+    ///
+    /// For a log that `verify` (or `serve`) reports damaged at seq K: `truncate --after
+    /// K-1 --yes` keeps records 1..=K-1, which must verify, and drops the rest. It
+    /// cannot be undone: export what you need first, or restore from an export
+    /// instead. Nothing happens without --yes (exit 2); sanbao never runs it by itself.
+    Truncate {
+        /// The last record to keep (0 empties the log)
+        #[arg(long, value_name = "SEQ")]
+        after: u64,
+        /// Really remove the records (without it, only say what would be removed)
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// `sanbao token …`.
@@ -314,6 +328,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Token(TokenCommand::Add { name, role, tokens }) => {
             serve::token_add(&dir, &name, &role, tokens)
         }
+        Command::Truncate { after, yes } => truncate(&dir, after, yes),
     }
 }
 
@@ -592,6 +607,55 @@ fn verify(dir: &Path, as_json: bool) -> Result<(), CliError> {
             )))
         }
     }
+}
+
+/// `sanbao truncate --after SEQ [--yes]`: checks that records `1..=SEQ` verify, says
+/// what would be removed, and removes it only with `--yes`.
+fn truncate(dir: &Path, after: u64, yes: bool) -> Result<(), CliError> {
+    if !Store::exists(dir) {
+        return Err(CliError::usage(format!(
+            "there is no log in {} to truncate",
+            dir.display()
+        )));
+    }
+    let store = Store::open(dir)?;
+    let keep = match log::verify_prefix(&store, after)? {
+        Ok(head) => head,
+        Err((bad, reason)) => return Err(CliError::verification(format!(
+            "records 1..={after} do not all verify: seq {bad}: {reason}; keep less (--after {})",
+            bad.saturating_sub(1)
+        ))),
+    };
+    let past: Vec<u64> = store
+        .raw_range(after.saturating_add(1), u64::MAX)
+        .map(|r| r.map(|(seq, _)| seq))
+        .collect::<Result<_, _>>()?;
+    let head_ok = store.head().is_ok_and(|h| h == keep);
+    if past.is_empty() && head_ok {
+        println!("nothing to remove: seq {after} is the head and records 1..={after} verify");
+        return Ok(());
+    }
+    let what = match (past.first(), past.last()) {
+        (Some(a), Some(b)) => format!(
+            "{} stored record{} (seq {a}..={b}) and their idempotency keys",
+            past.len(),
+            if past.len() == 1 { "" } else { "s" }
+        ),
+        _ => "no record (only the head entry is rewritten)".to_string(),
+    };
+    if !yes {
+        return Err(CliError::usage(format!(
+            "truncate would remove {what} and make seq {after} the head of {}; this cannot be undone: export what you need (`sanbao export --to {after}`), then run again with --yes",
+            dir.display()
+        )));
+    }
+    let removed = store.truncate_after(keep)?;
+    tracing::warn!(after, removed, "log truncated");
+    println!(
+        "removed {removed} records after seq {after}; the head is seq {after} ({})",
+        keep.hash
+    );
+    Ok(())
 }
 
 /// The sample city's events, shipped in `replay/sample-city/` and built into the binary.

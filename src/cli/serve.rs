@@ -1,7 +1,10 @@
 //! `sanbao serve` and `sanbao token add` (SPEC §5, §7).
 //!
-//! `serve` folds the log (as every command does, through [`super::open_with_state`]),
-//! starts the single writer, binds `--listen` (default `127.0.0.1:8080`; port 0 lets
+//! `serve` folds the log and verifies it in the same read (every hash, link and seq,
+//! [`crate::log::load_verified`]); a damaged log makes it exit 5 with one line naming
+//! the first bad seq and what to do (restore from an export, or `sanbao truncate
+//! --after SEQ --yes`, which never runs by itself) rather than serve wrong balances.
+//! Then it starts the single writer, binds `--listen` (default `127.0.0.1:8080`; port 0 lets
 //! the OS choose), prints `listening on http://ADDR` on standard output once it
 //! accepts connections, and serves until SIGINT or SIGTERM. Then it stops accepting,
 //! lets requests in flight finish — every append already handed to the writer is
@@ -49,6 +52,30 @@ pub fn token_add(
     Ok(())
 }
 
+/// Opens the log and folds it while verifying every record (decode, contiguous seqs,
+/// `prev_hash` links, hashes, the stored head) in one read. A damaged log is refused
+/// with one line naming the first bad seq and the two ways out (exit 5).
+fn open_verified(dir: &Path) -> Result<(crate::log::Store, crate::state::State), CliError> {
+    let store = crate::log::Store::open(dir)?;
+    let head = store.head().map(|h| h.seq).unwrap_or(0);
+    let bar = super::output::progress(head, "verifying and loading the log");
+    let loaded = crate::log::load_verified(&store, |s| bar.set_position(s));
+    bar.finish_and_clear();
+    match loaded {
+        Ok(state) => Ok((store, state)),
+        Err(crate::log::StoreError::Damaged { seq, reason }) => {
+            let d = dir.display();
+            Err(CliError::verification(format!(
+                "the log in {d} is damaged at seq {seq}: {reason}; serve refuses to start rather than serve wrong balances. Either restore the log from an export (`sanbao --data NEWDIR import EXPORT.jsonl`, then serve NEWDIR), or keep records 1..={} and drop the rest with `sanbao --data {d} truncate --after {} --yes` (export them first: `sanbao --data {d} export --to {}`)",
+                seq.saturating_sub(1),
+                seq.saturating_sub(1),
+                seq.saturating_sub(1),
+            )))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `sanbao serve [--listen ADDR] [--tokens FILE]`.
 pub fn serve(dir: &Path, listen: &str, tokens: Option<PathBuf>) -> Result<(), CliError> {
     let path = tokens_path(dir, tokens);
@@ -89,7 +116,7 @@ pub fn serve(dir: &Path, listen: &str, tokens: Option<PathBuf>) -> Result<(), Cl
         .local_addr()
         .map_err(|e| CliError::io(format!("cannot read the listening address: {e}")))?;
 
-    let (store, state) = super::open_with_state(dir, None)?;
+    let (store, state) = open_verified(dir)?;
     let head = state.head_seq;
     let reader = store.clone();
     let (writer, thread) = Writer::start(store, state, Box::new(SystemClock));

@@ -144,6 +144,9 @@ pub fn verify_each(
     })
 }
 
+/// The first bad (or missing) seq of the log, and why.
+type BadRecord = (u64, String);
+
 /// Checks the stored records with seq ≤ `upto` (all when `None`) one by one, without
 /// looking at the stored head: contiguous seqs from 1, each decodes, its seq matches
 /// its key, its hash its content, its `prev_hash` the previous hash. Answers the count
@@ -153,7 +156,7 @@ fn check_records(
     upto: Option<u64>,
     mut progress: impl FnMut(u64),
     mut visit: impl FnMut(&Record),
-) -> Result<Result<(u64, crate::values::Sha256Hex), (u64, String)>, StoreError> {
+) -> Result<Result<(u64, crate::values::Sha256Hex), BadRecord>, StoreError> {
     let mut expect = 1u64;
     let mut prev = crate::record::GENESIS;
     let bad = |seq, reason: String| Ok(Err((seq, reason)));
@@ -230,7 +233,10 @@ pub fn verify_prefix(store: &Store, upto: u64) -> Result<Result<Head, (u64, Stri
         Err(bad) => Ok(Err(bad)),
         Ok((n, _)) if n < upto => Ok(Err((
             n + 1,
-            format!("record {} is missing (the log holds records 1..={n})", n + 1),
+            format!(
+                "record {} is missing (the log holds records 1..={n})",
+                n + 1
+            ),
         ))),
         Ok((n, hash)) => Ok(Ok(Head { seq: n, hash })),
     }

@@ -25,6 +25,10 @@ const HEAD: &[u8] = b"h";
 /// How long `open` waits for another sanbao process to release the directory.
 pub const LOCK_WAIT: Duration = Duration::from_secs(120);
 
+/// Most records past the stored head that `open` treats as one unacknowledged group
+/// commit (a group takes at most 20,000 events plus one batch of up to 10,000).
+const MAX_UNACKNOWLEDGED_TAIL: u64 = 30_000;
+
 /// A storage failure, with what the user can do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -159,24 +163,50 @@ impl Store {
     /// Removes records past the stored head. They can only exist when a write reached
     /// sled but its sync failed and the roll-back failed too: such records were never
     /// acknowledged, and the head (written in the same atomic batch) says so.
+    ///
+    /// Only such a tail is dropped: records that continue the stored head (the first
+    /// one is seq head + 1 and links to the head's hash), no more than one group
+    /// commit can hold. Anything else past the head is damage, not an unacknowledged
+    /// write: it is left where it is, for `verify` to report and for an explicit
+    /// `truncate` to remove. A head entry that cannot be read is left alone too.
     fn drop_unacknowledged_tail(&self) -> Result<(), StoreError> {
-        let head = self.head()?;
+        let Ok(head) = self.head() else {
+            tracing::warn!("the head entry is malformed; not touching the records past it");
+            return Ok(());
+        };
+        let first = head.seq.saturating_add(1);
         let mut batch = sled::Batch::default();
-        let mut n = 0;
-        for item in self
-            .db
-            .range(rec_key(head.seq.saturating_add(1))..=rec_key(u64::MAX))
-        {
+        let mut n = 0u64;
+        for item in self.db.range(rec_key(first)..=rec_key(u64::MAX)) {
             let (k, v) = item.map_err(|e| self.io(e))?;
-            if let Ok(r) = Record::decode(&v) {
-                if let Some(key) = &r.idempotency_key {
-                    if self.idempotency_seq(key)? == Some(r.seq) {
-                        batch.remove(idem_key(key));
-                    }
+            let decoded = Record::decode(&v).ok();
+            if n == 0 {
+                let continues = k.as_ref() == rec_key(first)
+                    && decoded
+                        .as_ref()
+                        .is_some_and(|r| r.seq == first && r.prev_hash == head.hash);
+                if !continues {
+                    tracing::warn!(
+                        head = head.seq,
+                        "records past the head do not continue it; leaving them for verify"
+                    );
+                    return Ok(());
+                }
+            }
+            if let Some(key) = decoded.as_ref().and_then(|r| r.idempotency_key.as_ref()) {
+                if self.idempotency_seq(key)? == decoded.as_ref().map(|r| r.seq) {
+                    batch.remove(idem_key(key));
                 }
             }
             batch.remove(k);
             n += 1;
+            if n > MAX_UNACKNOWLEDGED_TAIL {
+                tracing::warn!(
+                    head = head.seq,
+                    "more records past the head than one group commit writes; leaving them for verify"
+                );
+                return Ok(());
+            }
         }
         if n > 0 {
             tracing::warn!(
@@ -188,6 +218,45 @@ impl Store {
             self.sync()?;
         }
         Ok(())
+    }
+
+    /// Removes every record with seq > `after` and every idempotency key that points
+    /// at one, and makes `head` (which must be record `after`'s seq and hash, checked
+    /// by the caller) the stored head — in one atomic batch, then synced. The repair
+    /// behind `sanbao truncate --after SEQ --yes`, for a damaged log; never called by
+    /// anything else. Answers how many records were removed.
+    pub fn truncate_after(&self, head: Head) -> Result<u64, StoreError> {
+        let after = head.seq;
+        let mut batch = sled::Batch::default();
+        let mut removed = 0u64;
+        for item in self
+            .db
+            .range(rec_key(after.saturating_add(1))..=rec_key(u64::MAX))
+        {
+            let (k, _) = item.map_err(|e| self.io(e))?;
+            batch.remove(k);
+            removed += 1;
+        }
+        for item in self.db.scan_prefix([IDEM]) {
+            let (k, v) = item.map_err(|e| self.io(e))?;
+            let seq = <[u8; 8]>::try_from(v.as_ref()).map(u64::from_be_bytes);
+            // A key entry that does not hold a seq is damage too: it could only ever
+            // answer a wrong duplicate.
+            if seq.map_or(true, |s| s > after || s == 0) {
+                batch.remove(k);
+            }
+        }
+        if after == 0 {
+            batch.remove(HEAD);
+        } else {
+            let mut h = Vec::with_capacity(40);
+            h.extend_from_slice(&after.to_be_bytes());
+            h.extend_from_slice(&head.hash.0);
+            batch.insert(HEAD, h);
+        }
+        self.db.apply_batch(batch).map_err(|e| self.io(e))?;
+        self.sync()?;
+        Ok(removed)
     }
 
     /// The fault injector of this store (shared by its clones). Only for tests.
