@@ -9,15 +9,16 @@
 //! | 400 | `malformed_json`, `bad_request` | the body is not JSON (or not UTF-8); a query parameter or header is wrong |
 //! | 401 | `unauthorized` | no `Authorization: Bearer` token, or an unknown one |
 //! | 403 | `forbidden` | the role may not do this |
+//! | 408 | `request_timeout` | the body did not arrive within the body-read timeout (the connection is closed) |
 //! | 404 | `not_found` | unknown route (also a known path asked with another method: SPEC §7 lists no 405; the `Allow` header names the methods it answers) or unknown county |
 //! | 409 | `conflict` | idempotency key reused for another event, expected head moved |
 //! | 413 | `too_large` | body over 1 MiB, or a batch over 10,000 events |
 //! | 415 | `unsupported_media_type` | a POST body that is not `application/json` |
 //! | 422 | `invalid_event` | an event breaks a rule or is malformed (with `index`, `field`) |
-//! | 503 | `unavailable` | storage failed or the writer has stopped; nothing was written |
+//! | 503 | `unavailable` | storage failed or the writer has stopped; nothing was written; or the most event streams are open (with `Retry-After`) |
 //!
 //! Guarantee: no request input maps to a 5xx; 503 only reports the server's own
-//! storage, never the request.
+//! storage or capacity, never the request.
 
 use crate::event::EventError;
 use crate::log::{AppendError, StoreError};
@@ -100,6 +101,22 @@ impl ApiError {
             e.headers.push((header::ALLOW, v));
         }
         e
+    }
+
+    /// 408: the body did not arrive in time; the connection is closed after it.
+    pub fn request_timeout(message: impl Into<String>) -> ApiError {
+        let mut e = ApiError::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", message);
+        e.headers
+            .push((header::CONNECTION, HeaderValue::from_static("close")));
+        e
+    }
+
+    /// Adds `Retry-After: SECONDS` (a 503 for capacity, not for storage).
+    pub fn retry_after(mut self, seconds: u32) -> ApiError {
+        if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+            self.headers.push((header::RETRY_AFTER, v));
+        }
+        self
     }
 
     /// 409: idempotency or expected-head conflict.

@@ -15,6 +15,15 @@
 //! (never its token). [`serve`] stops accepting on shutdown, lets requests in flight
 //! finish (the writer answers every append already sent), ends event streams, and
 //! returns; the caller then drops the writer and joins its thread.
+//!
+//! Bounded resources ([`Limits`]): a request head must arrive within
+//! [`HEADER_READ_TIMEOUT`] (which also ends idle keep-alive connections) and its body
+//! within [`BODY_READ_TIMEOUT`] (else 408 and the connection is closed); at most
+//! [`MAX_CONNECTIONS`] connections are served at once (more wait in the kernel's
+//! backlog, unread) and at most [`MAX_STREAMS`] of them may be event streams (more
+//! are answered 503 with `Retry-After`); bodies stop at [`MAX_BODY_BYTES`]. So a
+//! slow-loris client is cut off in bounded time, and memory is bounded by the
+//! connection cap times what one request may hold.
 
 pub mod auth;
 pub mod error;
@@ -30,15 +39,53 @@ use auth::{Principal, TokenFile};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use error::ApiError;
-use std::future::IntoFuture;
 use std::sync::{Arc, RwLockReadGuard};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 /// Largest request body accepted (SPEC §7: over 1 MiB is a 413).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// How long shutdown waits for open connections before closing them anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Default time a client has to send a whole request head; also how long an idle
+/// keep-alive connection is kept.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a client has to send a whole request body once its head arrived
+/// (1 MiB in 30 s needs about 35 kB/s).
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default cap on connections served at once.
+pub const MAX_CONNECTIONS: usize = 512;
+/// Default cap on event streams open at once (half the connections, so that streams
+/// never crowd out requests).
+pub const MAX_STREAMS: usize = 256;
+
+/// Bounds on what clients may hold, so that slow or numerous clients cost bounded
+/// time and memory. [`Limits::default`] is what `sanbao serve` uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Time to receive a whole request head, counted from when the connection starts
+    /// waiting for one (so also the longest an idle keep-alive connection is kept).
+    /// A client too slow is disconnected.
+    pub header_read: Duration,
+    /// Time to receive a whole request body, counted from when its head arrived. A
+    /// client too slow gets 408 and the connection is closed.
+    pub body_read: Duration,
+    /// Most connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Most event streams open at once; further ones are answered 503.
+    pub max_streams: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            header_read: HEADER_READ_TIMEOUT,
+            body_read: BODY_READ_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
+            max_streams: MAX_STREAMS,
+        }
+    }
+}
 
 struct Inner {
     writer: Writer,
@@ -47,6 +94,9 @@ struct Inner {
     shutdown: watch::Receiver<bool>,
     /// The last state folded for an `at_seq` below the head (one entry).
     past: std::sync::Mutex<Option<Arc<State>>>,
+    limits: Limits,
+    /// One permit per open event stream.
+    streams: Arc<Semaphore>,
 }
 
 /// What every handler shares: the writer, a store handle for reading history, the
@@ -55,13 +105,25 @@ struct Inner {
 pub struct AppState(Arc<Inner>);
 
 impl AppState {
-    /// Bundles the writer (started over `store`'s log), the store and the users.
-    /// `shutdown` turns true when the service is stopping.
+    /// Bundles the writer (started over `store`'s log), the store and the users, with
+    /// the default [`Limits`]. `shutdown` turns true when the service is stopping.
     pub fn new(
         writer: Writer,
         store: Store,
         tokens: TokenFile,
         shutdown: watch::Receiver<bool>,
+    ) -> AppState {
+        AppState::with_limits(writer, store, tokens, shutdown, Limits::default())
+    }
+
+    /// [`AppState::new`] with other [`Limits`] (tests use short timeouts and small
+    /// caps to show them working).
+    pub fn with_limits(
+        writer: Writer,
+        store: Store,
+        tokens: TokenFile,
+        shutdown: watch::Receiver<bool>,
+        limits: Limits,
     ) -> AppState {
         AppState(Arc::new(Inner {
             writer,
@@ -69,7 +131,20 @@ impl AppState {
             tokens,
             shutdown,
             past: std::sync::Mutex::new(None),
+            limits,
+            streams: Arc::new(Semaphore::new(limits.max_streams)),
         }))
+    }
+
+    /// The bounds this service enforces.
+    pub fn limits(&self) -> Limits {
+        self.0.limits
+    }
+
+    /// A place for one more event stream, held for the stream's life; `None` when
+    /// [`Limits::max_streams`] are open.
+    pub fn stream_permit(&self) -> Option<OwnedSemaphorePermit> {
+        self.0.streams.clone().try_acquire_owned().ok()
     }
 
     /// The single writer.
@@ -178,26 +253,80 @@ pub fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
 /// Serves `app` on `listener` until `stop` turns true, then shuts down gracefully:
 /// no new connections, requests in flight answered, event streams ended; waits at
 /// most [`SHUTDOWN_GRACE`] for connections to close.
+///
+/// Each connection is HTTP/1.1 (keep-alive) with the head-read timeout of
+/// [`Limits::header_read`]; at most [`Limits::max_connections`] are served at once
+/// (the next is accepted only when one closes). Body timeouts and the stream cap are
+/// enforced by the router ([`routes::router`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: AppState,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let limits = app.limits();
     let router = routes::router(app);
-    let mut graceful = stop.clone();
-    let server = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let _ = graceful.wait_for(|s| *s).await;
-        })
-        .into_future();
-    tokio::pin!(server);
-    tokio::select! {
-        r = &mut server => return r,
-        _ = stop.wait_for(|s| *s) => {}
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let (closing_tx, closing_rx) = watch::channel(false);
+    loop {
+        let permit = tokio::select! {
+            p = connections.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _peer)) => stream,
+            Err(e) => {
+                use std::io::ErrorKind::*;
+                if !matches!(
+                    e.kind(),
+                    ConnectionRefused | ConnectionAborted | ConnectionReset
+                ) {
+                    // Out of file descriptors, say: wait a little rather than spin.
+                    tracing::error!(error = %e, "accept failed; retrying in 1 s");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = stop.wait_for(|s| *s) => break,
+                    }
+                }
+                continue;
+            }
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let mut closing = closing_rx.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                    return;
+                }
+                _ = closing.wait_for(|c| *c) => {}
+            }
+            conn.as_mut().graceful_shutdown();
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
     }
+    drop(listener);
     tracing::info!("shutting down: no new connections; finishing requests in flight");
-    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
-        Ok(r) => r,
+    let _ = closing_tx.send(true);
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, connections.acquire_many(all)).await;
+    match drained {
+        Ok(_) => Ok(()),
         Err(_) => {
             tracing::warn!(
                 grace_s = SHUTDOWN_GRACE.as_secs(),
@@ -207,6 +336,19 @@ pub async fn serve(
         }
     }
 }
+
+/// The error a request body's stream ends with when it did not arrive within
+/// [`Limits::body_read`]; the body reader answers 408 for it.
+#[derive(Debug)]
+pub struct BodyTimedOut;
+
+impl std::fmt::Display for BodyTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the request body did not arrive in time")
+    }
+}
+
+impl std::error::Error for BodyTimedOut {}
 
 /// Resolves on SIGINT or SIGTERM, naming the signal.
 pub async fn shutdown_on_signals() -> &'static str {

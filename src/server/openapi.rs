@@ -515,6 +515,7 @@ fn error_response_name(status: &str) -> &'static str {
         "401" => "Unauthorized",
         "403" => "Forbidden",
         "404" => "NotFound",
+        "408" => "RequestTimeout",
         "409" => "Conflict",
         "413" => "TooLarge",
         "415" => "UnsupportedMediaType",
@@ -600,6 +601,10 @@ pub fn document() -> Value {
             "unknown route (also a known path with another method) or county",
         ),
         (
+            "408",
+            "the body did not arrive within the body-read timeout (30 s); the connection is closed",
+        ),
+        (
             "409",
             "idempotency key used for another event, or the expected head moved",
         ),
@@ -608,7 +613,7 @@ pub fn document() -> Value {
         ("422", "an invalid event; nothing was written"),
         (
             "503",
-            "storage failed or the service is stopping; nothing was written",
+            "storage failed or the service is stopping, nothing was written; or (event stream, with Retry-After) the most streams are open",
         ),
     ] {
         error_responses.insert(
@@ -632,7 +637,9 @@ pub fn document() -> Value {
         "append only if the log's last seq is N (0 for an empty log); else 409",
     );
     let month_path = param("month", "path", true, r("Month"), "the plan month YYYY-MM");
-    let append_errors = &["400", "401", "403", "409", "413", "415", "422", "503"];
+    let append_errors = &[
+        "400", "401", "403", "408", "409", "413", "415", "422", "503",
+    ];
 
     let mut paths = Map::new();
     paths.insert(

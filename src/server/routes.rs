@@ -14,7 +14,9 @@
 use super::auth::{Principal, Role};
 use super::error::ApiError;
 use super::params::Params;
-use super::{json_bytes, json_response, openapi, replay, sse, AppState, MAX_BODY_BYTES};
+use super::{
+    json_bytes, json_response, openapi, replay, sse, AppState, BodyTimedOut, MAX_BODY_BYTES,
+};
 use crate::event::{check_idempotency_key, Event, EventError, IJson, InputEvent};
 use crate::log::writer::MAX_BATCH_EVENTS;
 use crate::log::{self, Verified};
@@ -30,7 +32,7 @@ use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 type Answer = Result<Response, ApiError>;
@@ -96,8 +98,42 @@ pub fn router(app: AppState) -> Router {
             with_other_methods_404(get(replay_route), "GET, HEAD"),
         )
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            app.limits().body_read,
+            body_deadline,
+        ))
         .layer(middleware::from_fn(trace))
         .with_state(app)
+}
+
+/// Gives the request body a deadline ([`super::Limits::body_read`] from now, when the
+/// head has arrived): past it, the body's stream ends with [`BodyTimedOut`], which
+/// [`read_body`] answers with 408.
+async fn body_deadline(Shared(limit): Shared<Duration>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let deadline = tokio::time::Instant::now() + limit;
+    let data = futures_util::stream::unfold(Some(body.into_data_stream()), move |s| async move {
+        let mut s = s?;
+        match tokio::time::timeout_at(deadline, s.next()).await {
+            Ok(Some(item)) => Some((item, Some(s))),
+            Ok(None) => None,
+            Err(_) => Some((Err(axum::Error::new(BodyTimedOut)), None)),
+        }
+    });
+    next.run(Request::from_parts(parts, Body::from_stream(data)))
+        .await
+}
+
+/// True when a body error is (or wraps) [`BodyTimedOut`].
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<BodyTimedOut>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// One `request` span per request: method, route, role, user, status, latency.
@@ -176,8 +212,9 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// Reads the whole body, at most [`MAX_BODY_BYTES`] (413 beyond, without reading
-/// further when Content-Length already says so).
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+/// further when Content-Length already says so), within `limit` (408 after, from
+/// [`body_deadline`]).
+async fn read_body(headers: &HeaderMap, body: Body, limit: Duration) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::too_large(format!(
             "the body is over {MAX_BODY_BYTES} bytes (1 MiB); send large loads in several batches"
@@ -193,8 +230,16 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     let mut buf: Vec<u8> = Vec::with_capacity(declared.unwrap_or(0) as usize);
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::bad_request("body", format!("cannot read the body: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            if timed_out(&e) {
+                ApiError::request_timeout(format!(
+                    "the body did not arrive within {} s; send it faster (it is at most 1 MiB)",
+                    limit.as_secs_f64()
+                ))
+            } else {
+                ApiError::bad_request("body", format!("cannot read the body: {e}"))
+            }
+        })?;
         if buf.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(too_large());
         }
@@ -262,7 +307,7 @@ async fn authorized_body(
 ) -> Result<(Principal, Value), ApiError> {
     let who = app.authenticate(headers);
     let media = require_json(headers);
-    let bytes = read_body(headers, body).await;
+    let bytes = read_body(headers, body, app.limits().body_read).await;
     let who = who?;
     if !allowed.contains(&who.role) {
         return Err(ApiError::forbidden(format!(
@@ -495,7 +540,14 @@ async fn stream_events(Shared(app): Shared<AppState>, headers: HeaderMap, uri: U
         Some(n) => n.saturating_add(1),
         None => from.unwrap_or(1),
     };
-    Ok(sse::stream(app, start))
+    let permit = app.stream_permit().ok_or_else(|| {
+        ApiError::unavailable(format!(
+            "{} event streams are open, the most this service keeps; retry later",
+            app.limits().max_streams
+        ))
+        .retry_after(5)
+    })?;
+    Ok(sse::stream(app, start, permit))
 }
 
 /// `GET /v1/positions?as_of&at_seq&county` (§6.1); an unknown county is a 404.

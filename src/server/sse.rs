@@ -18,7 +18,9 @@
 //!   `event: lagged` (with the seq to resume after) and is disconnected; it reconnects
 //!   with `Last-Event-ID` and catches up from the store.
 //! - a comment line every [`KEEPALIVE`] keeps proxies from closing an idle stream and
-//!   notices a client that went away; at shutdown every stream ends.
+//!   notices a client that went away; at shutdown every stream ends;
+//! - each stream holds a permit of the stream cap ([`super::Limits::max_streams`])
+//!   until it ends or its client goes away.
 
 use super::AppState;
 use crate::record::Record;
@@ -52,6 +54,8 @@ struct Stream {
     phase: Phase,
     shutdown: tokio::sync::watch::Receiver<bool>,
     keepalive: tokio::time::Interval,
+    /// This stream's place under [`super::Limits::max_streams`], given back on drop.
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 fn push_record(buf: &mut String, r: &Record) {
@@ -196,8 +200,9 @@ impl Stream {
     }
 }
 
-/// The streaming response for records from `from` on.
-pub fn stream(app: AppState, from: u64) -> Response {
+/// The streaming response for records from `from` on, holding `permit` (its place
+/// under the stream cap) until the stream ends or the client goes away.
+pub fn stream(app: AppState, from: u64, permit: tokio::sync::OwnedSemaphorePermit) -> Response {
     let shutdown = app.shutdown_signal();
     let mut keepalive =
         tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
@@ -208,6 +213,7 @@ pub fn stream(app: AppState, from: u64) -> Response {
         phase: Phase::History(None),
         shutdown,
         keepalive,
+        _permit: permit,
     };
     let body = futures_util::stream::unfold(s, |mut s| async move {
         s.step().await.map(|b| (Ok::<Bytes, Infallible>(b), s))
