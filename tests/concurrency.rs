@@ -9,8 +9,8 @@ mod wire;
 use serde_json::{json, Value};
 use wire::*;
 
-const OPENING_CENTS: u64 = 1_000_00;
-const AMOUNT_CENTS: u64 = 7_00;
+const OPENING_CENTS: u64 = 100_000;
+const AMOUNT_CENTS: u64 = 700;
 const CLIENTS: u64 = 16;
 const ATTEMPTS: u64 = 12;
 
