@@ -9,7 +9,9 @@
 //! Guarantees: [`Store::commit`] returns only after the batch is flushed by sled *and*
 //! its data file is `fdatasync`ed (sled's own flush stops at `sync_file_range` on
 //! Linux); a crash before that loses the whole batch, never part of it. A second
-//! process that opens the same directory waits for sled's file lock (bounded).
+//! process that opens the same directory waits for sanbao's lock on it
+//! (`DIR/sanbao.lock`, then sled's own; bounded by [`LOCK_WAIT`]); under that lock,
+//! `open` clears what a process killed while sled wrote a snapshot leaves behind.
 
 use crate::record::{Record, GENESIS};
 use crate::values::Sha256Hex;
@@ -67,6 +69,63 @@ pub struct Store {
     dir: PathBuf,
     data_file: Option<std::sync::Arc<File>>,
     faults: std::sync::Arc<Faults>,
+    /// sanbao's own exclusive lock on the directory (`DIR/sanbao.lock`), held as long
+    /// as any clone lives (and released by the kernel when the process dies).
+    _lock: std::sync::Arc<File>,
+}
+
+/// Takes sanbao's exclusive lock on `dir`, waiting (until [`LOCK_WAIT`] after
+/// `start`) for another process that holds it.
+fn lock_dir(dir: &Path, start: Instant) -> Result<File, String> {
+    use fs2::FileExt;
+    let path = dir.join("sanbao.lock");
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    loop {
+        match f.try_lock_exclusive() {
+            Ok(()) => return Ok(f),
+            Err(e) if start.elapsed() < LOCK_WAIT => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "another process has held the log for {} s: {e}",
+                    LOCK_WAIT.as_secs()
+                ))
+            }
+        }
+    }
+}
+
+/// Removes sled's unfinished snapshot files (`snap.*.generating`). sled writes a
+/// snapshot there, fsyncs it and only then renames it into place, and it writes one
+/// on every open that finds the log ahead of the last snapshot; a process killed in
+/// between leaves a partial file that sled 0.34.7 then takes for the newest snapshot
+/// and refuses to open the log ("Read corrupted data", spacejam/sled#1527). Such a
+/// file is never a complete snapshot, and the log still holds everything since the
+/// last complete one. Called only under sanbao's directory lock, so no other process
+/// is writing one.
+fn remove_unfinished_snapshots(dir: &Path) -> Result<(), String> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => return Err(format!("cannot list the directory: {e}")),
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            tracing::warn!(file = %name, "removing an unfinished sled snapshot left by a killed process");
+            std::fs::remove_file(entry.path())
+                .map_err(|e| format!("cannot remove the unfinished snapshot {name}: {e}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Failures to inject at the storage boundary (tests of full disks and I/O errors).
@@ -129,6 +188,8 @@ impl Store {
         std::fs::create_dir_all(dir)
             .map_err(|e| io(format!("cannot create the directory: {e}")))?;
         let start = Instant::now();
+        let lock = lock_dir(dir, start).map_err(io)?;
+        remove_unfinished_snapshots(dir).map_err(io)?;
         let db = loop {
             match sled::Config::new()
                 .path(dir)
@@ -155,6 +216,7 @@ impl Store {
             dir: dir.to_path_buf(),
             data_file,
             faults: Default::default(),
+            _lock: std::sync::Arc::new(lock),
         };
         store.drop_unacknowledged_tail()?;
         Ok(store)
