@@ -100,6 +100,11 @@ fn output_schemas(s: &mut Map<String, Value>) {
         "description": "an amount in yuan with exactly two decimals (negative only where a figure can be)"}),
     );
     put(
+        "DateOut",
+        json!({"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+        "description": "a computed date YYYY-MM-DD; may fall before 2000-01-01 (the basis date of 2000-01, a deadline a week before an early payday)"}),
+    );
+    put(
         "RatioOut",
         json!({"type": "string", "pattern": "^-?[0-9]+\\.[0-9]{4}$",
         "description": "a ratio with exactly four decimals"}),
@@ -245,7 +250,7 @@ fn output_schemas(s: &mut Map<String, Value>) {
                             ("payroll_month", r("Month")),
                             ("wage_bill", money()),
                             ("payday", r("Date")),
-                            ("deposit_deadline", r("Date")),
+                            ("deposit_deadline", r("DateOut")),
                             ("deposited", money()),
                             ("paid", money()),
                             ("shortfall", money()),
@@ -305,7 +310,7 @@ fn output_schemas(s: &mut Map<String, Value>) {
             &[
                 ("month", r("Month")),
                 ("based_on_seq", uint()),
-                ("basis_date", r("Date")),
+                ("basis_date", r("DateOut")),
                 ("city_available", money()),
                 ("total_planned", money()),
                 ("total_funded", money()),
@@ -355,7 +360,7 @@ fn output_schemas(s: &mut Map<String, Value>) {
                                     &[
                                         ("wage_bill", money()),
                                         ("payday", r("Date")),
-                                        ("deposit_deadline", r("Date")),
+                                        ("deposit_deadline", r("DateOut")),
                                     ],
                                 )),
                             ),
@@ -676,7 +681,17 @@ pub fn document() -> Value {
             param("Last-Event-ID", "header", false, uint(), "resume after this seq (takes precedence over `from`)"),
         ],
         "responses": {
-            "200": {"description": "the stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+            "200": {"description": "the stream", "content": {"text/event-stream": {"schema": {
+                "type": "object",
+                "description": "one Server-Sent Event: a record (`id` its seq, `data` the record as canonical JSON), or `event: lagged` (then the stream ends) with `data` an error object naming `last_event_id`; comment lines keep an idle stream alive",
+                "required": ["data"],
+                "properties": {
+                    "id": {"type": "string", "pattern": "^[0-9]+$"},
+                    "event": {"type": "string"},
+                    "data": {"type": "string"},
+                    "retry": {"type": "integer"}
+                }
+            }}}},
             "400": {"$ref": "#/components/responses/BadRequest"},
             "401": {"$ref": "#/components/responses/Unauthorized"},
             "403": {"$ref": "#/components/responses/Forbidden"},
