@@ -24,6 +24,10 @@ const REC: u8 = b'r';
 const IDEM: u8 = b'i';
 const HEAD: &[u8] = b"h";
 
+/// sled's page cache. Its default (1 GiB) made a 1M-record replay peak at 446 MiB;
+/// reads are sequential scans that gain nothing from a larger cache (BENCHMARKS.md).
+pub const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// How long `open` waits for another sanbao process to release the directory.
 pub const LOCK_WAIT: Duration = Duration::from_secs(120);
 
@@ -194,6 +198,7 @@ impl Store {
             match sled::Config::new()
                 .path(dir)
                 .mode(sled::Mode::HighThroughput)
+                .cache_capacity(SLED_CACHE_BYTES)
                 .open()
             {
                 Ok(db) => break db,
