@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
 
 /// Every route: `(method, path as in the document)`. The router in
-/// [`super::router`] serves exactly these, plus the fallbacks for unknown ones.
+/// [`super::routes::router`] serves exactly these, plus the fallbacks for unknown ones.
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("get", "/openapi.json"),
