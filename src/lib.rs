@@ -3,8 +3,11 @@
 //!
 //! The crate is a functional core with a thin imperative shell:
 //! - pure: [`money`], [`values`], [`event`], [`canonical`], [`record`], [`state`],
-//!   [`query`] — no I/O, no clock, deterministic;
-//! - shell: [`log`] (sled store and the single writer task) and the CLI in `main.rs`.
+//!   [`query`], [`schema`] — no I/O, no clock, deterministic;
+//! - shell: [`log`] (sled store and the single writer thread), [`cli`] (the commands
+//!   behind `main.rs`, with [`error`] mapping failures to exit codes), [`server`] (the
+//!   HTTP service);
+//! - measurement: [`bench`] (the seeded workload generator of `sanbao-bench`).
 //!
 //! See ARCHITECTURE.md for the map and the invariants.
 
