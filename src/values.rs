@@ -189,6 +189,7 @@ impl Month {
     }
 
     /// `self + n` months, computed from the anchor (never stepping); `None` outside the range.
+    #[allow(clippy::should_implement_trait)] // checked: returns None outside the range
     pub fn add(self, n: i32) -> Option<Month> {
         let idx = self.year * 12 + (self.month as i32 - 1) + n;
         Month::new(idx.div_euclid(12), (idx.rem_euclid(12) + 1) as u32)

@@ -10,7 +10,7 @@ use common::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -66,6 +66,7 @@ fn append_once(dir: &Path, running: &Running, id: u64, key: &str, event: &str) -
             let child = map.get_mut(&id).unwrap();
             if let Some(status) = child.try_wait().unwrap() {
                 let mut child = map.remove(&id).unwrap();
+                child.wait().unwrap(); // already exited: reaps it
                 let mut out = String::new();
                 child
                     .stdout
@@ -80,7 +81,12 @@ fn append_once(dir: &Path, running: &Running, id: u64, key: &str, event: &str) -
                 use std::os::unix::process::ExitStatusExt;
                 if status.signal().is_none() {
                     let mut err = String::new();
-                    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+                    child
+                        .stderr
+                        .take()
+                        .unwrap()
+                        .read_to_string(&mut err)
+                        .unwrap();
                     panic!("append {key} failed without being killed ({status}): {err}");
                 }
                 return None;
@@ -95,7 +101,7 @@ struct RoundResult {
     kills: usize,
 }
 
-fn round(dir: &PathBuf, seed: u64, clients: usize, per_client: usize) -> RoundResult {
+fn round(dir: &Path, seed: u64, clients: usize, per_client: usize) -> RoundResult {
     let running: Running = Arc::new(Mutex::new(HashMap::new()));
     let done = Arc::new(AtomicBool::new(false));
     let kills = Arc::new(AtomicUsize::new(0));
@@ -123,7 +129,7 @@ fn round(dir: &PathBuf, seed: u64, clients: usize, per_client: usize) -> RoundRe
     };
     let handles: Vec<_> = (0..clients)
         .map(|c| {
-            let (dir, running) = (dir.clone(), running.clone());
+            let (dir, running) = (dir.to_path_buf(), running.clone());
             std::thread::spawn(move || {
                 let mut acked = Vec::new();
                 for n in 0..per_client {

@@ -453,6 +453,11 @@ fn render_forecast(f: &Forecast, st: Style) -> String {
     out
 }
 
+/// The readable plan of `month` over `state` (what `plan` prints without `--json`).
+pub(crate) fn plan_text(state: &State, month: crate::values::Month) -> String {
+    render_plan(state, &compute_plan(state, month), Style::detect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,9 +473,4 @@ mod tests {
         t.render(Style { on: true }, &mut tty);
         assert!(tty.contains("\x1b[1;31m  1.00\x1b[0m"));
     }
-}
-
-/// The readable plan of `month` over `state` (what `plan` prints without `--json`).
-pub(crate) fn plan_text(state: &State, month: crate::values::Month) -> String {
-    render_plan(state, &compute_plan(state, month), Style::detect())
 }

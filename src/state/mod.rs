@@ -854,9 +854,7 @@ impl State {
                 return None;
             }
             (Event::EventReversed(e), _) => {
-                let Some(t) = self.target(e.reverses_seq).copied() else {
-                    return None;
-                };
+                let t = self.target(e.reverses_seq).copied()?;
                 if t.reversed_on.is_some() {
                     return None;
                 }
