@@ -621,10 +621,12 @@ fn truncate(dir: &Path, after: u64, yes: bool) -> Result<(), CliError> {
     let store = Store::open(dir)?;
     let keep = match log::verify_prefix(&store, after)? {
         Ok(head) => head,
-        Err((bad, reason)) => return Err(CliError::verification(format!(
+        Err((bad, reason)) => {
+            return Err(CliError::verification(format!(
             "records 1..={after} do not all verify: seq {bad}: {reason}; keep less (--after {})",
             bad.saturating_sub(1)
-        ))),
+        )))
+        }
     };
     let past: Vec<u64> = store
         .raw_range(after.saturating_add(1), u64::MAX)
