@@ -23,6 +23,25 @@ fn post_raw(addr: &str, token: &str, body: &[u8]) -> Resp {
     )
 }
 
+/// Posts a large body, tolerating the server answering (413) and closing before it
+/// has all been sent: `None` when the connection was reset before any answer.
+fn post_big(addr: &str, token: &str, body: &[u8]) -> Option<Resp> {
+    let raw = request_bytes(
+        "POST",
+        "/v1/events",
+        &[
+            ("Authorization", &format!("Bearer {token}")),
+            ("Content-Type", "application/json"),
+        ],
+        Some(body),
+    );
+    let mut s = connect(addr).unwrap();
+    let _ = s.write_all(&raw);
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    parse_response(&buf).ok()
+}
+
 /// Sends the body in chunks of `chunk` bytes (`Transfer-Encoding: chunked`, no length);
 /// answers the response, or `None` if the server closed before answering.
 fn post_chunked(addr: &str, token: &str, total: usize, chunk: usize) -> Option<Resp> {
