@@ -113,7 +113,7 @@ fn oversized_deep_huge_and_ill_encoded_input_gets_4xx_and_writes_nothing() {
     let big = vec![b' '; (1 << 20) + 1];
     check(
         "1 MiB + 1 sent whole",
-        Some(post_raw(&s.addr, &officer, &big)),
+        post_big(&s.addr, &officer, &big),
         &[413],
     );
     let mut array = b"[".to_vec();
@@ -125,7 +125,7 @@ fn oversized_deep_huge_and_ill_encoded_input_gets_4xx_and_writes_nothing() {
     array.push(b']');
     check(
         "an array over 1 MiB",
-        Some(post_raw(&s.addr, &officer, &array)),
+        post_big(&s.addr, &officer, &array),
         &[413],
     );
     check(
