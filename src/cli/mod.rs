@@ -264,6 +264,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 
             return 2;
         }
     };
+    if !matches!(cli.command, Command::Serve { .. }) {
+        restore_sigpipe();
+    }
     // The service logs its requests by default; other commands stay quiet.
     init_tracing(if matches!(cli.command, Command::Serve { .. }) {
         "info"
@@ -276,6 +279,17 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 
             eprintln!("error: {}", e.line());
             e.code
         }
+    }
+}
+
+/// Lets a command whose output is piped into a reader that stops early (`| head`)
+/// end quietly, as Unix tools do, instead of panicking on a broken pipe. Not for
+/// `serve`, whose sockets must answer EPIPE as an error rather than kill the process.
+fn restore_sigpipe() {
+    // SAFETY: called once at start-up, before any thread is spawned; it only resets
+    // the disposition of SIGPIPE to the default.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
