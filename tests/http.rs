@@ -8,6 +8,7 @@
 //! generous timeouts; loops are bounded.
 
 mod common;
+mod wire;
 
 use common::{code, run, stderr, stdout};
 use serde_json::{json, Value};
@@ -15,104 +16,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
-
-const IO_TIMEOUT: Duration = Duration::from_secs(60);
+use std::time::Instant;
+use wire::*;
 
 // ---- the server process ---------------------------------------------------------------
 
-struct Server {
-    child: Child,
-    addr: String,
-    log: PathBuf,
-}
-
-impl Server {
-    /// Starts `serve` on `dir` and waits for its `listening on http://ADDR` line.
-    fn start(dir: &Path) -> Server {
-        let log = dir.with_extension("serve.log");
-        let err = std::fs::File::create(&log).unwrap();
-        let mut child = Command::new(common::bin())
-            .arg("--data")
-            .arg(dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env_remove("RUST_LOG")
-            .env_remove("SANBAO_TOKENS")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(err)
-            .spawn()
-            .expect("spawn sanbao serve");
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(120))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "no readiness line; log: {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                )
-            });
-        let addr = line
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        Server { child, addr, log }
-    }
-
-    /// Sends SIGTERM and waits (bounded) for the exit status.
-    fn terminate(&mut self) -> ExitStatus {
-        self.signal("-TERM")
-    }
-
-    /// Sends a signal (`-TERM`, `-INT`) by pid and waits (bounded) for the exit status.
-    fn signal(&mut self, sig: &str) -> ExitStatus {
-        let pid = self.child.id().to_string();
-        let s = Command::new("kill").args([sig, &pid]).status().unwrap();
-        assert!(s.success(), "kill {sig} {pid}");
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not exit after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Adds a user with `token add` and returns its token.
+/// [`wire::add_token`], also checking that the token is a single line.
 fn add_token(dir: &Path, name: &str, role: &str) -> String {
-    let o = run(dir, &["token", "add", "--name", name, "--role", role], "");
-    assert_eq!(code(&o), 0, "token add: {}", stderr(&o));
-    let t = stdout(&o).trim().to_string();
-    assert!(t.starts_with("sbt_") && !t.contains('\n'), "{t:?}");
+    let t = wire::add_token(dir, name, role);
+    assert!(!t.contains('\n'), "{t:?}");
     t
 }
 
@@ -123,7 +36,7 @@ struct Fixture {
     officer: String,
     scheduler: String,
     auditor: String,
-    server: Server,
+    server: Serve,
 }
 
 impl Fixture {
@@ -137,7 +50,7 @@ impl Fixture {
         let officer = add_token(&dir, "li.wei", "officer");
         let scheduler = add_token(&dir, "zhang.min", "scheduler");
         let auditor = add_token(&dir, "wang.audit", "auditor");
-        let server = Server::start(&dir);
+        let server = Serve::start(&dir, &[]);
         Fixture {
             _tmp: tmp,
             dir,
@@ -167,162 +80,7 @@ impl Fixture {
     }
 }
 
-// ---- a small HTTP/1.1 client ------------------------------------------------------------
-
-#[derive(Debug)]
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "status {} body is not JSON ({e}): {}",
-                self.status,
-                String::from_utf8_lossy(&self.body)
-            )
-        })
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-fn connect(addr: &str) -> std::io::Result<TcpStream> {
-    let s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(IO_TIMEOUT))?;
-    s.set_write_timeout(Some(IO_TIMEOUT))?;
-    Ok(s)
-}
-
-fn request_head(
-    method: &str,
-    path: &str,
-    addr: &str,
-    headers: &[(&str, &str)],
-    body: Option<&[u8]>,
-) -> Vec<u8> {
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if let Some(b) = body {
-        req.push_str(&format!("Content-Length: {}\r\n", b.len()));
-    }
-    req.push_str("\r\n");
-    let mut bytes = req.into_bytes();
-    if let Some(b) = body {
-        bytes.extend_from_slice(b);
-    }
-    bytes
-}
-
-fn parse_head(text: &str) -> (u16, Vec<(String, String)>) {
-    let mut lines = text.split("\r\n");
-    let status_line = lines.next().unwrap_or("");
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
-    let headers = lines
-        .filter(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    (status, headers)
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(nl) = b.windows(2).position(|w| w == b"\r\n") {
-        let size_text = std::str::from_utf8(&b[..nl]).unwrap();
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
-        if size == 0 {
-            break;
-        }
-        out.extend_from_slice(&b[nl + 2..nl + 2 + size]);
-        b = &b[nl + 2 + size + 2..];
-    }
-    out
-}
-
-/// Sends raw bytes and reads the whole answer (the server closes the connection).
-fn exchange(addr: &str, raw: &[u8]) -> std::io::Result<Resp> {
-    let mut s = connect(addr)?;
-    s.write_all(raw)?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf)?;
-    let end = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| {
-            std::io::Error::other(format!(
-                "no response head in {:?}",
-                String::from_utf8_lossy(&buf)
-            ))
-        })?;
-    let (status, headers) = parse_head(std::str::from_utf8(&buf[..end]).unwrap());
-    let rest = &buf[end + 4..];
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked {
-        dechunk(rest)
-    } else {
-        rest.to_vec()
-    };
-    Ok(Resp {
-        status,
-        headers,
-        body,
-    })
-}
-
-fn request(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&[u8]>,
-) -> Resp {
-    exchange(addr, &request_head(method, path, addr, headers, body)).unwrap()
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
-
-fn get(addr: &str, path: &str, token: &str) -> Resp {
-    let auth = bearer(token);
-    let h: Vec<(&str, &str)> = if token.is_empty() {
-        vec![]
-    } else {
-        vec![("Authorization", &auth)]
-    };
-    request(addr, "GET", path, &h, None)
-}
-
-fn post(addr: &str, path: &str, token: &str, body: &str, extra: &[(&str, &str)]) -> Resp {
-    let auth = bearer(token);
-    let mut h = vec![
-        ("Authorization", auth.as_str()),
-        ("Content-Type", "application/json"),
-    ];
-    h.extend_from_slice(extra);
-    request(addr, "POST", path, &h, Some(body.as_bytes()))
-}
+// ---- server-sent events ----------------------------------------------------------------
 
 /// One Server-Sent Event.
 #[derive(Debug, Clone)]
@@ -351,8 +109,7 @@ impl Sse {
             h.push(("Last-Event-ID", lei.as_str()));
         }
         let mut s = connect(addr).unwrap();
-        s.write_all(&request_head("GET", path, addr, &h, None))
-            .unwrap();
+        s.write_all(&request_bytes("GET", path, &h, None)).unwrap();
         let mut reader = BufReader::new(s);
         let mut head = String::new();
         loop {
@@ -1360,10 +1117,9 @@ fn sigterm_with_appends_in_flight_loses_no_acknowledged_record_and_exits_0() {
                 for i in 0..2_000u64 {
                     let body =
                         json!([revenue("a", c * 100_000 + i + 1), revenue("a", 1)]).to_string();
-                    let raw = request_head(
+                    let raw = request_bytes(
                         "POST",
                         "/v1/events",
-                        &addr,
                         &[
                             ("Authorization", &bearer(&token)),
                             ("Content-Type", "application/json"),

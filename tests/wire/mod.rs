@@ -115,10 +115,16 @@ impl Serve {
 
     /// Sends SIGTERM and waits (bounded) for the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
+        self.signal("-TERM")
+    }
+
+    /// Sends a signal (`-TERM`, `-INT`) by pid and waits (bounded) for the exit status.
+    pub fn signal(&mut self, sig: &str) -> ExitStatus {
         let pid = self.child.id().to_string();
-        let s = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(s.success());
-        wait_bounded(&mut self.child, Duration::from_secs(90)).expect("serve exits after SIGTERM")
+        let s = Command::new("kill").args([sig, &pid]).status().unwrap();
+        assert!(s.success(), "kill {sig} {pid}");
+        wait_bounded(&mut self.child, Duration::from_secs(90))
+            .unwrap_or_else(|| panic!("serve did not exit after kill {sig}"))
     }
 
     /// Its stderr so far.
@@ -305,9 +311,14 @@ pub fn request(
         .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
+/// The `Authorization` header value for a bearer token.
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
 /// `GET` with a bearer token (none when empty).
 pub fn get(addr: &str, path: &str, token: &str) -> Resp {
-    let auth = format!("Bearer {token}");
+    let auth = bearer(token);
     let h: Vec<(&str, &str)> = if token.is_empty() {
         vec![]
     } else {
@@ -318,7 +329,7 @@ pub fn get(addr: &str, path: &str, token: &str) -> Resp {
 
 /// `POST` of a JSON body with a bearer token and extra headers.
 pub fn post(addr: &str, path: &str, token: &str, body: &str, extra: &[(&str, &str)]) -> Resp {
-    let auth = format!("Bearer {token}");
+    let auth = bearer(token);
     let mut h = vec![
         ("Authorization", auth.as_str()),
         ("Content-Type", "application/json"),
