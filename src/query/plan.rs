@@ -475,23 +475,9 @@ pub fn canonical_bytes(p: &Plan) -> Vec<u8> {
     o
 }
 
-/// A JSON string with JCS escaping (only `"`, `\\` and control characters).
+/// A JSON string with JCS escaping (the one escaping of [`crate::canonical`]).
 fn canon_str(o: &mut Vec<u8>, s: &str) {
-    o.push(b'"');
-    for &b in s.as_bytes() {
-        match b {
-            b'"' => o.extend_from_slice(b"\\\""),
-            b'\\' => o.extend_from_slice(b"\\\\"),
-            0x08 => o.extend_from_slice(b"\\b"),
-            0x0c => o.extend_from_slice(b"\\f"),
-            b'\n' => o.extend_from_slice(b"\\n"),
-            b'\r' => o.extend_from_slice(b"\\r"),
-            b'\t' => o.extend_from_slice(b"\\t"),
-            0x00..=0x1f => o.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
-            _ => o.push(b),
-        }
-    }
-    o.push(b'"');
+    crate::canonical::push_str(o, s);
 }
 
 /// Appends the decimal digits of `n`, zero-padded to at least `width` digits.
