@@ -88,11 +88,6 @@ impl Money {
         Decimal::try_from_i128_with_scale(self.0, 2).ok()
     }
 
-    /// Checked sum; `None` on overflow of 128 bits (never in practice).
-    pub fn checked_add(self, o: Money) -> Option<Money> {
-        self.0.checked_add(o.0).map(Money)
-    }
-
     /// Formats with thousands separators for people: `12,345,678.90`.
     pub fn grouped(self) -> String {
         let plain = self.to_string();

@@ -75,11 +75,6 @@ impl DayMap {
         (Money::from_cents(min), at)
     }
 
-    /// The latest date with a delta, if any.
-    pub fn last_date(&self) -> Option<Date> {
-        self.deltas.keys().next_back().copied()
-    }
-
     /// Number of distinct dates held.
     pub fn len(&self) -> usize {
         self.deltas.len()
