@@ -7,6 +7,8 @@ use sanbao::event::{parse_input, Event, KINDS};
 use sanbao::record::{Record, GENESIS};
 use serde_json::{Map, Value};
 
+const SAMPLE: &str = include_str!("../replay/sample-city/events.jsonl");
+
 const FIELDS: &[&str] = &[
     "county",
     "name",
@@ -118,10 +120,42 @@ proptest! {
         }
     }
 
+    /// Valid sample events with one member replaced, dropped or added: most stay
+    /// valid, so the round trip below is exercised, not just the refusals.
+    #[test]
+    fn mutated_valid_events_round_trip_when_accepted(
+        pick in 0usize..2408,
+        field in prop::sample::select(FIELDS.to_vec()),
+        value in prop::option::of(leaf()),
+    ) {
+        let line = SAMPLE.lines().nth(pick).unwrap();
+        let mut v: Value = serde_json::from_str(line).unwrap();
+        let m = v.as_object_mut().unwrap();
+        match value {
+            Some(x) => { m.insert(field.to_string(), x); }
+            None => { m.remove(field); }
+        }
+        if let Ok(input) = Event::parse_object(v) {
+            let again = Event::parse_object(input.event.to_json()).expect("normalized output parses");
+            prop_assert_eq!(&again.event, &input.event);
+            let r = Record::new(1, 0, input.idempotency_key, GENESIS, input.event);
+            prop_assert_eq!(r.to_json_line(), sanbao::canonical::to_canonical_string(&r.to_json()));
+        }
+    }
+
     #[test]
     fn arbitrary_text_never_panics(s in "\\PC{0,64}|[\\[\\]{}\",:0-9a-z ]{0,64}") {
         let _ = parse_input(&s);
     }
+}
+
+#[test]
+fn unmutated_sample_events_are_all_accepted() {
+    // The premise of the mutation test: its starting points are valid events.
+    for line in SAMPLE.lines() {
+        Event::parse_object(serde_json::from_str(line).unwrap()).unwrap();
+    }
+    assert_eq!(SAMPLE.lines().count(), 2408);
 }
 
 #[test]
