@@ -237,11 +237,14 @@ impl Record {
     /// The stored bytes: version byte + bincode.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(160);
-        out.push(FORMAT_V1);
-        codec()
-            .serialize_into(&mut out, self)
-            .expect("records encode");
+        self.encode_into(&mut out);
         out
+    }
+
+    /// Appends the stored form ([`Record::encode`]) to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.push(FORMAT_V1);
+        codec().serialize_into(out, self).expect("records encode");
     }
 
     /// Decodes stored bytes; an unknown version byte or bad encoding is an error.

@@ -145,3 +145,87 @@ async fn every_flipped_byte_of_a_stored_record_is_found() {
     ));
     assert!(flips >= 2 * 60, "{flips} flips tried");
 }
+
+/// Five records written by one group commit share one block (records are packed in
+/// blocks of consecutive seqs under one sled key).
+async fn log_with_a_block_of_five(dir: &std::path::Path) -> Store {
+    let (w, t, store) = start(dir);
+    w.append(history(), None).await.unwrap();
+    let batch: Vec<InputEvent> = (0..5)
+        .flat_map(|i| revenue(&format!("{}.5", i + 1), &format!("b{i}")))
+        .collect();
+    w.append(batch, None).await.unwrap();
+    drop(w);
+    t.join();
+    store
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_flipped_byte_of_a_stored_block_is_found_within_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = log_with_a_block_of_five(tmp.path()).await;
+    let (first, original) = store.raw_block_for_test(5).unwrap().unwrap();
+    assert_eq!(first, 3, "the batch of five starts its own block");
+    assert_eq!(store.raw_block_for_test(7).unwrap().unwrap().0, 3);
+    let mut flips = 0;
+    for offset in 0..original.len() {
+        for bit in [0x01u8, 0x80] {
+            let mut bad = original.clone();
+            bad[offset] ^= bit;
+            store.overwrite_block_for_test(first, &bad).unwrap();
+            match log::verify(&store, None, |_| {}).unwrap() {
+                Verified::Bad { first_bad_seq, .. } => assert!(
+                    (3..=8).contains(&first_bad_seq),
+                    "offset {offset}: first bad seq {first_bad_seq}"
+                ),
+                Verified::Ok { .. } => {
+                    panic!("flip of bit {bit:#x} at offset {offset} of the block went unseen")
+                }
+            }
+            flips += 1;
+        }
+    }
+    // A block cut short is found too, at the first record it no longer holds whole.
+    store
+        .overwrite_block_for_test(first, &original[..original.len() - 1])
+        .unwrap();
+    assert!(matches!(
+        log::verify(&store, None, |_| {}).unwrap(),
+        Verified::Bad {
+            first_bad_seq: 7,
+            ..
+        }
+    ));
+    store.overwrite_block_for_test(first, &original).unwrap();
+    assert!(matches!(
+        log::verify(&store, None, |_| {}).unwrap(),
+        Verified::Ok { records: 7, .. }
+    ));
+    assert!(flips >= 2 * 500, "{flips} flips tried");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncating_inside_a_block_keeps_its_first_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = log_with_a_block_of_five(tmp.path()).await;
+    let keep = match log::verify_prefix(&store, 4).unwrap() {
+        Ok(head) => head,
+        Err(bad) => panic!("{bad:?}"),
+    };
+    assert_eq!(store.truncate_after(keep).unwrap(), 3);
+    assert_eq!(store.head().unwrap(), keep);
+    assert!(matches!(
+        log::verify(&store, None, |_| {}).unwrap(),
+        Verified::Ok { records: 4, .. }
+    ));
+    assert!(store.get(5).unwrap().is_none());
+    assert_eq!(store.idempotency_seq("b1").unwrap(), Some(4));
+    assert_eq!(store.idempotency_seq("b2").unwrap(), None);
+    // The log goes on from there.
+    drop(store);
+    let (w, t, _) = start(tmp.path());
+    let acks = w.append(revenue("9.5", "b2"), None).await.unwrap();
+    assert_eq!(acks[0].seq, 5);
+    drop(w);
+    t.join();
+}

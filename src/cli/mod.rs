@@ -642,10 +642,19 @@ fn truncate(dir: &Path, after: u64, yes: bool) -> Result<(), CliError> {
         )))
         }
     };
-    let past: Vec<u64> = store
-        .raw_range(after.saturating_add(1), u64::MAX)
-        .map(|r| r.map(|(seq, _)| seq))
-        .collect::<Result<_, _>>()?;
+    // What is stored past `after`, as far as it can be framed: a block that cannot
+    // be framed counts up to its first unframed seq (it is removed whole all the same).
+    let mut past: Vec<u64> = Vec::new();
+    for item in store.raw_range(after.saturating_add(1), u64::MAX) {
+        match item {
+            Ok((seq, _)) => past.push(seq),
+            Err(log::StoreError::Damaged { seq, .. }) => {
+                past.push(seq.max(after.saturating_add(1)));
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     let head_ok = store.head().is_ok_and(|h| h == keep);
     if past.is_empty() && head_ok {
         println!("nothing to remove: seq {after} is the head and records 1..={after} verify");

@@ -7,6 +7,7 @@
 //! [`load_verified`] folds *and* fully verifies in one read (what `serve` starts
 //! from), so a damaged log is refused rather than served.
 
+pub mod block;
 pub mod store;
 pub mod writer;
 
@@ -161,7 +162,21 @@ fn check_records(
     let mut prev = crate::record::GENESIS;
     let bad = |seq, reason: String| Ok(Err((seq, reason)));
     for item in store.raw_range(1, upto.unwrap_or(u64::MAX)) {
-        let (key_seq, bytes) = item?;
+        let (key_seq, bytes) = match item {
+            Ok(x) => x,
+            // A block that cannot be framed (or a malformed block key) is reported
+            // at its first unframed seq, unless records are missing before it.
+            Err(StoreError::Damaged { seq, reason }) if seq <= expect => {
+                return bad(expect, reason)
+            }
+            Err(StoreError::Damaged { seq, .. }) => {
+                return bad(
+                    expect,
+                    format!("record {expect} is missing (the next stored record is {seq})"),
+                )
+            }
+            Err(e) => return Err(e),
+        };
         if key_seq != expect {
             return bad(
                 expect,

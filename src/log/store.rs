@@ -1,10 +1,14 @@
 //! The durable log in sled. Nothing outside `log` knows sled is here.
 //!
-//! Layout: one sled tree, keys prefixed by one byte so that a single `sled::Batch`
-//! (atomic across a crash) writes records, idempotency keys and the head together:
-//! - `r` + seq (u64 big-endian) → the record (version byte + bincode),
+//! Layout ([`LAYOUT_V2`]): one sled tree, keys prefixed by one byte so that a single
+//! `sled::Batch` (atomic across a crash) writes records, idempotency keys and the head
+//! together:
+//! - `b` + first seq (u64 big-endian) → a block of consecutive records
+//!   ([`super::block`]: each record's version byte + bincode, length-prefixed); a
+//!   group commit writes whole blocks, never into an existing one,
 //! - `i` + idempotency key bytes → seq (u64 big-endian),
-//! - `h` → head: seq (u64 BE) + hash (32 bytes).
+//! - `h` → head: seq (u64 BE) + hash (32 bytes),
+//! - `v` → the layout version (one byte), written when the log is created.
 //!
 //! Guarantees: [`Store::commit`] returns only after the batch is flushed by sled *and*
 //! its data file is `fdatasync`ed (sled's own flush stops at `sync_file_range` on
@@ -13,6 +17,7 @@
 //! (`DIR/sanbao.lock`, then sled's own; bounded by [`LOCK_WAIT`]); under that lock,
 //! `open` clears what a process killed while sled wrote a snapshot leaves behind.
 
+use super::block;
 use crate::record::{Record, GENESIS};
 use crate::values::Sha256Hex;
 use std::fs::File;
@@ -20,9 +25,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-const REC: u8 = b'r';
+const BLOCK: u8 = b'b';
 const IDEM: u8 = b'i';
 const HEAD: &[u8] = b"h";
+const LAYOUT: &[u8] = b"v";
+
+/// The storage layout this version writes and reads: records packed in blocks.
+/// (Layout 1, one key per record, was never released.)
+pub const LAYOUT_V2: u8 = 2;
 
 /// sled's page cache. Its default (1 GiB) made a 1M-record replay peak at 446 MiB;
 /// reads are sequential scans that gain nothing from a larger cache (BENCHMARKS.md).
@@ -160,11 +170,26 @@ pub struct CommitError {
     pub consistent: bool,
 }
 
-fn rec_key(seq: u64) -> [u8; 9] {
+fn block_key(first_seq: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
-    k[0] = REC;
-    k[1..].copy_from_slice(&seq.to_be_bytes());
+    k[0] = BLOCK;
+    k[1..].copy_from_slice(&first_seq.to_be_bytes());
     k
+}
+
+/// The first seq a block key names (None for a key that is not a block key).
+fn key_seq(k: &[u8]) -> Option<u64> {
+    match k {
+        [BLOCK, rest @ ..] => rest.try_into().ok().map(u64::from_be_bytes),
+        _ => None,
+    }
+}
+
+fn head_bytes(head: Head) -> Vec<u8> {
+    let mut h = Vec::with_capacity(40);
+    h.extend_from_slice(&head.seq.to_be_bytes());
+    h.extend_from_slice(&head.hash.0);
+    h
 }
 
 fn idem_key(key: &str) -> Vec<u8> {
@@ -223,19 +248,77 @@ impl Store {
             faults: Default::default(),
             _lock: std::sync::Arc::new(lock),
         };
+        store.check_layout()?;
         store.drop_unacknowledged_tail()?;
         Ok(store)
+    }
+
+    /// Makes sure the directory holds layout [`LAYOUT_V2`]: a new log is marked with
+    /// it; a log without the mark, or with another one, is refused (nothing is read
+    /// or written in a layout this version does not know).
+    fn check_layout(&self) -> Result<(), StoreError> {
+        match self.db.get(LAYOUT).map_err(|e| self.io(e))? {
+            Some(v) if v.as_ref() == [LAYOUT_V2] => Ok(()),
+            Some(v) => Err(self.io(format!(
+                "the log is in storage layout {:?}, which this sanbao does not read (it reads layout {LAYOUT_V2})",
+                v.as_ref()
+            ))),
+            None if self.db.is_empty() => {
+                self.db
+                    .insert(LAYOUT, &[LAYOUT_V2][..])
+                    .map_err(|e| self.io(e))?;
+                self.sync()
+            }
+            None => Err(self.io(format!(
+                "the log has no storage layout mark; it was written by an unreleased sanbao (layout 1). Export it with that build and import the export (this sanbao reads layout {LAYOUT_V2})"
+            ))),
+        }
+    }
+
+    /// Every stored block with first seq ≥ `from`, in seq order: `(first seq, bytes)`.
+    fn blocks_from(
+        &self,
+        from: u64,
+    ) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + '_ {
+        self.db
+            .range(block_key(from)..=block_key(u64::MAX))
+            .map(move |r| {
+                let (k, v) = r.map_err(|e| self.io(e))?;
+                let first = key_seq(&k).ok_or_else(|| StoreError::Damaged {
+                    seq: 0,
+                    reason: format!("a malformed block key {:?}", k.as_ref()),
+                })?;
+                Ok((first, v))
+            })
+    }
+
+    /// The stored block that holds `seq`, if any: the one with the greatest first
+    /// seq ≤ `seq`.
+    fn block_of(&self, seq: u64) -> Result<Option<(u64, sled::IVec)>, StoreError> {
+        match self.db.range(block_key(0)..=block_key(seq)).next_back() {
+            None => Ok(None),
+            Some(r) => {
+                let (k, v) = r.map_err(|e| self.io(e))?;
+                match key_seq(&k) {
+                    Some(first) => Ok(Some((first, v))),
+                    None => Err(StoreError::Damaged {
+                        seq: seq.max(1),
+                        reason: format!("a malformed block key {:?}", k.as_ref()),
+                    }),
+                }
+            }
+        }
     }
 
     /// Removes records past the stored head. They can only exist when a write reached
     /// sled but its sync failed and the roll-back failed too: such records were never
     /// acknowledged, and the head (written in the same atomic batch) says so.
     ///
-    /// Only such a tail is dropped: records that continue the stored head (the first
-    /// one is seq head + 1 and links to the head's hash), no more than one group
-    /// commit can hold. Anything else past the head is damage, not an unacknowledged
-    /// write: it is left where it is, for `verify` to report and for an explicit
-    /// `truncate` to remove. A head entry that cannot be read is left alone too.
+    /// Only such a tail is dropped: whole blocks whose records continue the stored
+    /// head (the first one is seq head + 1 and links to the head's hash), no more than
+    /// one group commit can hold. Anything else past the head is damage, not an
+    /// unacknowledged write: it is left where it is, for `verify` to report and for an
+    /// explicit `truncate` to remove. A head entry that cannot be read is left alone.
     fn drop_unacknowledged_tail(&self) -> Result<(), StoreError> {
         let Ok(head) = self.head() else {
             tracing::warn!("the head entry is malformed; not touching the records past it");
@@ -244,35 +327,36 @@ impl Store {
         let first = head.seq.saturating_add(1);
         let mut batch = sled::Batch::default();
         let mut n = 0u64;
-        for item in self.db.range(rec_key(first)..=rec_key(u64::MAX)) {
-            let (k, v) = item.map_err(|e| self.io(e))?;
-            let decoded = Record::decode(&v).ok();
-            if n == 0 {
-                let continues = k.as_ref() == rec_key(first)
-                    && decoded
-                        .as_ref()
-                        .is_some_and(|r| r.seq == first && r.prev_hash == head.hash);
-                if !continues {
-                    tracing::warn!(
-                        head = head.seq,
-                        "records past the head do not continue it; leaving them for verify"
-                    );
-                    return Ok(());
-                }
+        let leave = |why: &str| {
+            tracing::warn!(head = head.seq, "{why}; leaving them for verify");
+            Ok(())
+        };
+        for item in self.blocks_from(first) {
+            let (block_first, bytes) = item?;
+            let framed = block::entries(&bytes);
+            if framed.damage.is_some() {
+                return leave("a block past the head is malformed");
             }
-            if let Some(key) = decoded.as_ref().and_then(|r| r.idempotency_key.as_ref()) {
-                if self.idempotency_seq(key)? == decoded.as_ref().map(|r| r.seq) {
-                    batch.remove(idem_key(key));
+            for (i, span) in framed.spans.iter().enumerate() {
+                let Ok(r) = Record::decode(&bytes[span.clone()]) else {
+                    return leave("a record past the head does not decode");
+                };
+                if n == 0 && !(block_first == first && r.seq == first && r.prev_hash == head.hash) {
+                    return leave("records past the head do not continue it");
                 }
+                if r.seq != block_first + i as u64 {
+                    return leave("records past the head are out of order");
+                }
+                if let Some(key) = &r.idempotency_key {
+                    if self.idempotency_seq(key)? == Some(r.seq) {
+                        batch.remove(idem_key(key));
+                    }
+                }
+                n += 1;
             }
-            batch.remove(k);
-            n += 1;
+            batch.remove(&block_key(block_first)[..]);
             if n > MAX_UNACKNOWLEDGED_TAIL {
-                tracing::warn!(
-                    head = head.seq,
-                    "more records past the head than one group commit writes; leaving them for verify"
-                );
-                return Ok(());
+                return leave("more records past the head than one group commit writes");
             }
         }
         if n > 0 {
@@ -289,20 +373,28 @@ impl Store {
 
     /// Removes every record with seq > `after` and every idempotency key that points
     /// at one, and makes `head` (which must be record `after`'s seq and hash, checked
-    /// by the caller) the stored head — in one atomic batch, then synced. The repair
-    /// behind `sanbao truncate --after SEQ --yes`, for a damaged log; never called by
+    /// by the caller) the stored head — in one atomic batch, then synced. The block
+    /// holding `after` is rewritten without the records past it. The repair behind
+    /// `sanbao truncate --after SEQ --yes`, for a damaged log; never called by
     /// anything else. Answers how many records were removed.
     pub fn truncate_after(&self, head: Head) -> Result<u64, StoreError> {
         let after = head.seq;
         let mut batch = sled::Batch::default();
         let mut removed = 0u64;
-        for item in self
-            .db
-            .range(rec_key(after.saturating_add(1))..=rec_key(u64::MAX))
-        {
-            let (k, _) = item.map_err(|e| self.io(e))?;
-            batch.remove(k);
-            removed += 1;
+        if let Some((first, bytes)) = self.block_of(after)? {
+            let framed = block::entries(&bytes);
+            let keep = (after + 1 - first) as usize;
+            let past = framed.spans.len().saturating_sub(keep);
+            if past > 0 || framed.damage.is_some() {
+                let kept = framed.spans.iter().take(keep).map(|s| &bytes[s.clone()]);
+                batch.insert(&block_key(first)[..], block::pack_raw(kept));
+                removed += past as u64;
+            }
+        }
+        for item in self.blocks_from(after.saturating_add(1)) {
+            let (first, bytes) = item?;
+            batch.remove(&block_key(first)[..]);
+            removed += block::entries(&bytes).spans.len() as u64;
         }
         for item in self.db.scan_prefix([IDEM]) {
             let (k, v) = item.map_err(|e| self.io(e))?;
@@ -316,10 +408,7 @@ impl Store {
         if after == 0 {
             batch.remove(HEAD);
         } else {
-            let mut h = Vec::with_capacity(40);
-            h.extend_from_slice(&after.to_be_bytes());
-            h.extend_from_slice(&head.hash.0);
-            batch.insert(HEAD, h);
+            batch.insert(HEAD, head_bytes(head));
         }
         self.db.apply_batch(batch).map_err(|e| self.io(e))?;
         self.sync()?;
@@ -365,13 +454,24 @@ impl Store {
         }
     }
 
-    /// One record by seq.
+    /// One record by seq (None when no block holds it).
     pub fn get(&self, seq: u64) -> Result<Option<Record>, StoreError> {
-        match self.db.get(rec_key(seq)).map_err(|e| self.io(e))? {
-            None => Ok(None),
-            Some(b) => Record::decode(&b)
+        let Some((first, bytes)) = self.block_of(seq)? else {
+            return Ok(None);
+        };
+        let framed = block::entries(&bytes);
+        let i = (seq - first) as usize;
+        match framed.spans.get(i) {
+            Some(span) => Record::decode(&bytes[span.clone()])
                 .map(Some)
                 .map_err(|reason| StoreError::Damaged { seq, reason }),
+            None => match framed.damage {
+                Some((at, reason)) if at <= i => Err(StoreError::Damaged {
+                    seq: first + at as u64,
+                    reason,
+                }),
+                _ => Ok(None),
+            },
         }
     }
 
@@ -384,20 +484,32 @@ impl Store {
             .map(|v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]))))
     }
 
-    /// Raw stored records with seq in `from..=to`, in seq order: `(key seq, bytes)`.
-    pub fn raw_range(
-        &self,
-        from: u64,
-        to: u64,
-    ) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + '_ {
-        self.db
-            .range(rec_key(from.max(1))..=rec_key(to))
-            .map(move |r| {
-                r.map_err(|e| self.io(e)).map(|(k, v)| {
-                    let seq = u64::from_be_bytes(k[1..9].try_into().unwrap_or([0; 8]));
-                    (seq, v)
-                })
-            })
+    /// Raw stored records with seq in `from..=to`, in seq order: `(seq, bytes)`, the
+    /// seq being the record's place in its block (block key + index). A block that
+    /// cannot be framed yields its good records first, then
+    /// [`StoreError::Damaged`] naming the first seq it could not frame, and ends.
+    pub fn raw_range(&self, from: u64, to: u64) -> RawRecords<'_> {
+        let from = from.max(1);
+        let start = match self.block_of(from) {
+            Ok(Some((first, _))) => first,
+            Ok(None) => from,
+            Err(e) => {
+                return RawRecords {
+                    blocks: Box::new(std::iter::once(Err(e))),
+                    current: None,
+                    from,
+                    to,
+                    done: false,
+                }
+            }
+        };
+        RawRecords {
+            blocks: Box::new(self.blocks_from(start)),
+            current: None,
+            from,
+            to,
+            done: from > to,
+        }
     }
 
     /// Decoded records with seq in `from..=to`, in seq order. A record that does not
@@ -413,10 +525,11 @@ impl Store {
         })
     }
 
-    /// Writes records (continuing `prev`, already checked) with their idempotency
-    /// keys and the new head in one atomic sled batch, then makes it durable. If the
-    /// sync fails, the batch is taken back out of sled (so a later write, or a
-    /// restart, never sees it); [`CommitError::consistent`] says whether that worked.
+    /// Writes records (continuing `prev`, already checked) packed in new blocks, with
+    /// their idempotency keys and the new head, in one atomic sled batch, then makes
+    /// it durable. If the sync fails, the batch is taken back out of sled (so a later
+    /// write, or a restart, never sees it); [`CommitError::consistent`] says whether
+    /// that worked.
     pub fn commit(&self, records: &[Record], prev: Head) -> Result<(), CommitError> {
         let Some(last) = records.last() else {
             return Ok(());
@@ -428,16 +541,23 @@ impl Store {
             });
         }
         let mut batch = sled::Batch::default();
+        let blocks = block::pack(records);
+        let firsts: Vec<u64> = blocks.iter().map(|(first, _)| *first).collect();
+        for (first, bytes) in blocks {
+            batch.insert(&block_key(first)[..], bytes);
+        }
         for r in records {
-            batch.insert(&rec_key(r.seq)[..], r.encode());
             if let Some(k) = &r.idempotency_key {
                 batch.insert(idem_key(k), &r.seq.to_be_bytes()[..]);
             }
         }
-        let mut head = Vec::with_capacity(40);
-        head.extend_from_slice(&last.seq.to_be_bytes());
-        head.extend_from_slice(&last.hash.0);
-        batch.insert(HEAD, head);
+        batch.insert(
+            HEAD,
+            head_bytes(Head {
+                seq: last.seq,
+                hash: last.hash,
+            }),
+        );
         self.db.apply_batch(batch).map_err(|e| CommitError {
             error: self.io(e),
             consistent: true,
@@ -448,18 +568,21 @@ impl Store {
             self.sync()
         };
         let Err(error) = synced else { return Ok(()) };
-        let consistent = self.roll_back(records, prev).is_ok();
+        let consistent = self.roll_back(&firsts, records, prev).is_ok();
         Err(CommitError { error, consistent })
     }
 
-    /// Takes a written-but-unsynced batch back out of sled, restoring head `prev`.
-    fn roll_back(&self, records: &[Record], prev: Head) -> Result<(), StoreError> {
+    /// Takes a written-but-unsynced batch (blocks starting at `firsts`) back out of
+    /// sled, restoring head `prev`.
+    fn roll_back(&self, firsts: &[u64], records: &[Record], prev: Head) -> Result<(), StoreError> {
         if take(&self.faults.fail_rollback) {
             return Err(self.io("injected roll-back failure"));
         }
         let mut undo = sled::Batch::default();
+        for first in firsts {
+            undo.remove(&block_key(*first)[..]);
+        }
         for r in records {
-            undo.remove(&rec_key(r.seq)[..]);
             if let Some(k) = &r.idempotency_key {
                 undo.remove(idem_key(k));
             }
@@ -467,10 +590,7 @@ impl Store {
         if prev.seq == 0 {
             undo.remove(HEAD);
         } else {
-            let mut head = Vec::with_capacity(40);
-            head.extend_from_slice(&prev.seq.to_be_bytes());
-            head.extend_from_slice(&prev.hash.0);
-            undo.insert(HEAD, head);
+            undo.insert(HEAD, head_bytes(prev));
         }
         self.db.apply_batch(undo).map_err(|e| self.io(e))?;
         self.sync()
@@ -493,13 +613,118 @@ impl Store {
         self.db.size_on_disk().unwrap_or(0)
     }
 
-    /// Writes a raw value under a record key, bypassing every check. Only for tests
-    /// that simulate damage on disk.
+    /// Number of stored blocks (for benchmarks and tests of the layout).
+    pub fn block_count(&self) -> u64 {
+        self.blocks_from(0).count() as u64
+    }
+
+    /// Replaces the stored bytes of record `seq` inside its block (or stores a new
+    /// one-record block at `seq` when no block holds it), bypassing every check. Only
+    /// for tests that simulate damage on disk.
     #[doc(hidden)]
     pub fn overwrite_raw_for_test(&self, seq: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        let (first, block) = match self.block_of(seq)? {
+            Some((first, old)) => {
+                let framed = block::entries(&old);
+                let i = (seq - first) as usize;
+                if i < framed.spans.len() {
+                    let entries = framed.spans.iter().enumerate().map(|(j, s)| {
+                        if j == i {
+                            bytes
+                        } else {
+                            &old[s.clone()]
+                        }
+                    });
+                    (first, block::pack_raw(entries))
+                } else {
+                    (seq, block::pack_raw([bytes]))
+                }
+            }
+            None => (seq, block::pack_raw([bytes])),
+        };
+        self.overwrite_block_for_test(first, &block)
+    }
+
+    /// The raw block holding `seq`: its first seq and bytes. Only for tests.
+    #[doc(hidden)]
+    pub fn raw_block_for_test(&self, seq: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        Ok(self.block_of(seq)?.map(|(first, b)| (first, b.to_vec())))
+    }
+
+    /// Writes raw block bytes under the block key `first`, bypassing every check.
+    /// Only for tests that simulate damage on disk.
+    #[doc(hidden)]
+    pub fn overwrite_block_for_test(&self, first: u64, bytes: &[u8]) -> Result<(), StoreError> {
         self.db
-            .insert(rec_key(seq), bytes)
+            .insert(block_key(first), bytes)
             .map_err(|e| self.io(e))?;
         self.sync()
+    }
+}
+
+/// The iterator of [`Store::raw_range`]: records out of their blocks, in seq order.
+pub struct RawRecords<'a> {
+    blocks: Box<dyn Iterator<Item = Result<(u64, sled::IVec), StoreError>> + 'a>,
+    current: Option<Current>,
+    from: u64,
+    to: u64,
+    done: bool,
+}
+
+/// The block a [`RawRecords`] is handing out.
+struct Current {
+    first: u64,
+    bytes: sled::IVec,
+    framed: block::Entries,
+    next: usize,
+}
+
+impl Iterator for RawRecords<'_> {
+    type Item = Result<(u64, sled::IVec), StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            if let Some(c) = &mut self.current {
+                if let Some(span) = c.framed.spans.get(c.next) {
+                    let seq = c.first + c.next as u64;
+                    c.next += 1;
+                    if seq > self.to {
+                        self.done = true;
+                        return None;
+                    }
+                    if seq < self.from {
+                        continue;
+                    }
+                    return Some(Ok((seq, c.bytes.subslice(span.start, span.len()))));
+                }
+                if let Some((i, reason)) = c.framed.damage.take() {
+                    self.done = true;
+                    let seq = c.first + i as u64;
+                    return (seq <= self.to).then_some(Err(StoreError::Damaged { seq, reason }));
+                }
+                self.current = None;
+            }
+            match self.blocks.next() {
+                None => self.done = true,
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                Some(Ok((first, bytes))) => {
+                    if first > self.to {
+                        self.done = true;
+                        return None;
+                    }
+                    let framed = block::entries(&bytes);
+                    self.current = Some(Current {
+                        first,
+                        bytes,
+                        framed,
+                        next: 0,
+                    });
+                }
+            }
+        }
+        None
     }
 }
