@@ -110,21 +110,30 @@ impl Money {
 }
 
 impl fmt::Display for Money {
+    /// `[-]yuan.cc`: exactly two decimals, no grouping — the same text as the value's
+    /// `rust_decimal` form with scale 2, written by hand because every record hash
+    /// formats every amount.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.to_decimal() {
-            Some(d) => write!(f, "{d}"),
-            None => {
-                let neg = self.0 < 0;
-                let a = self.0.unsigned_abs();
-                write!(
-                    f,
-                    "{}{}.{:02}",
-                    if neg { "-" } else { "" },
-                    a / 100,
-                    a % 100
-                )
+        let mut buf = [0u8; 44];
+        let mut i = buf.len();
+        let mut a = self.0.unsigned_abs();
+        for k in 0..usize::MAX {
+            if k == 2 {
+                i -= 1;
+                buf[i] = b'.';
+            }
+            i -= 1;
+            buf[i] = b'0' + (a % 10) as u8;
+            a /= 10;
+            if a == 0 && k >= 2 {
+                break;
             }
         }
+        if self.0 < 0 {
+            i -= 1;
+            buf[i] = b'-';
+        }
+        f.write_str(std::str::from_utf8(&buf[i..]).expect("ASCII digits"))
     }
 }
 
@@ -270,6 +279,24 @@ pub fn round_cent_div(x: Money, n: i128) -> Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hand_written_text_equals_rust_decimals() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut cases: Vec<i128> = vec![0, 1, -1, 5, -5, 10, 99, 100, -100, 101, 123_456];
+        cases.extend([MAX_AMOUNT_CENTS, -MAX_AMOUNT_CENTS, i64::MAX as i128]);
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = (x >> (x % 60)) as i128;
+            cases.push(if x % 2 == 0 { v } else { -v });
+        }
+        for c in cases {
+            let d = Decimal::try_from_i128_with_scale(c, 2).unwrap();
+            assert_eq!(Money::from_cents(c).to_string(), d.to_string(), "{c}");
+        }
+    }
 
     #[test]
     fn parses_and_normalizes_amounts() {

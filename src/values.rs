@@ -96,7 +96,27 @@ impl Date {
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.format("%Y-%m-%d"))
+        // Years are 2000–2099 (`Date::parse`, `from_days`), so four digits always
+        // hold them; written by hand because every record hash formats its dates.
+        use chrono::Datelike;
+        let (y, m, d) = (self.0.year(), self.0.month(), self.0.day());
+        if !(0..=9999).contains(&y) {
+            return write!(f, "{}", self.0.format("%Y-%m-%d"));
+        }
+        let y = y as u32;
+        let b = [
+            b'0' + (y / 1000) as u8,
+            b'0' + (y / 100 % 10) as u8,
+            b'0' + (y / 10 % 10) as u8,
+            b'0' + (y % 10) as u8,
+            b'-',
+            b'0' + (m / 10) as u8,
+            b'0' + (m % 10) as u8,
+            b'-',
+            b'0' + (d / 10) as u8,
+            b'0' + (d % 10) as u8,
+        ];
+        f.write_str(std::str::from_utf8(&b).expect("ASCII digits"))
     }
 }
 
@@ -731,6 +751,15 @@ pub mod or_default {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hand_written_dates_equal_chronos_formatting() {
+        let first = NaiveDate::from_ymd_opt(1990, 1, 1).unwrap();
+        for n in 0..(130 * 366) {
+            let d = Date(first + chrono::Days::new(n));
+            assert_eq!(d.to_string(), d.0.format("%Y-%m-%d").to_string());
+        }
+    }
 
     #[test]
     fn dates_are_strict() {

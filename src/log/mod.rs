@@ -16,38 +16,98 @@ use crate::state::State;
 pub use store::{Head, Store, StoreError};
 pub use writer::{Ack, AppendError, Clock, SystemClock, Writer, WriterThread};
 
+/// Records handed from the reading thread to the consumer at a time.
+const READ_CHUNK: usize = 1024;
+
+/// One stored record as the reading thread hands it over: its seq (from its place in
+/// the log), the record if it decodes, and — when asked for — the hash of its content
+/// as [`Record::compute_hash`] computes it.
+struct ReadRecord {
+    seq: u64,
+    record: Result<Record, String>,
+    computed: Option<crate::values::Sha256Hex>,
+}
+
+/// Reads the stored records with seq ≤ `upto` on a second thread — framing, decoding
+/// and (with `hash`) hashing them there — while `consume` works through them in seq
+/// order on this one, so that a replay uses both cores. The reader stops at the first
+/// storage error (handed over as the last item) and as soon as `consume` returns.
+fn read_ahead<T>(
+    store: &Store,
+    upto: Option<u64>,
+    hash: bool,
+    consume: impl FnOnce(&mut dyn Iterator<Item = Result<ReadRecord, StoreError>>) -> T,
+) -> T {
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<ReadRecord, StoreError>>>(8);
+        scope.spawn(move || {
+            let mut chunk = Vec::with_capacity(READ_CHUNK);
+            for item in store.raw_range(1, upto.unwrap_or(u64::MAX)) {
+                let stop = item.is_err();
+                chunk.push(item.map(|(seq, bytes)| {
+                    let record = Record::decode(&bytes);
+                    let computed = match (&record, hash) {
+                        (Ok(r), true) => Some(r.compute_hash()),
+                        _ => None,
+                    };
+                    ReadRecord {
+                        seq,
+                        record,
+                        computed,
+                    }
+                }));
+                if chunk.len() == READ_CHUNK || stop {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(READ_CHUNK));
+                    if tx.send(full).is_err() || stop {
+                        return;
+                    }
+                }
+            }
+            if !chunk.is_empty() {
+                let _ = tx.send(chunk);
+            }
+        });
+        let mut items = rx.into_iter().flatten();
+        consume(&mut items)
+    })
+}
+
 /// Folds the stored records with seq ≤ `upto` (all when `None`) into a state,
-/// calling `progress(seq)` every 65,536 records.
+/// calling `progress(seq)` every 65,536 records. Records are read and decoded on a
+/// second thread while this one folds.
 pub fn load_state(
     store: &Store,
     upto: Option<u64>,
     mut progress: impl FnMut(u64),
 ) -> Result<State, StoreError> {
-    let mut state = State::new();
-    for r in store.records(1, upto.unwrap_or(u64::MAX)) {
-        let r: Record = r?;
-        if r.seq != state.head_seq + 1 {
-            return Err(StoreError::Damaged {
-                seq: state.head_seq + 1,
-                reason: format!(
-                    "record {} is missing (found {} next)",
-                    state.head_seq + 1,
-                    r.seq
-                ),
-            });
+    read_ahead(store, upto, false, |items| {
+        let mut state = State::new();
+        for item in items {
+            let ReadRecord { seq, record, .. } = item?;
+            let r = record.map_err(|reason| StoreError::Damaged { seq, reason })?;
+            if r.seq != state.head_seq + 1 {
+                return Err(StoreError::Damaged {
+                    seq: state.head_seq + 1,
+                    reason: format!(
+                        "record {} is missing (found {} next)",
+                        state.head_seq + 1,
+                        r.seq
+                    ),
+                });
+            }
+            if r.prev_hash != state.head_hash {
+                return Err(StoreError::Damaged {
+                    seq: r.seq,
+                    reason: "prev_hash does not match the previous record's hash".into(),
+                });
+            }
+            state.fold(&r);
+            if r.seq % 65_536 == 0 {
+                progress(r.seq);
+            }
         }
-        if r.prev_hash != state.head_hash {
-            return Err(StoreError::Damaged {
-                seq: r.seq,
-                reason: "prev_hash does not match the previous record's hash".into(),
-            });
-        }
-        state.fold(&r);
-        if r.seq % 65_536 == 0 {
-            progress(r.seq);
-        }
-    }
-    Ok(state)
+        Ok(state)
+    })
 }
 
 /// The outcome of checking the stored chain (`verify`, `replay`).
@@ -158,65 +218,71 @@ fn check_records(
     mut progress: impl FnMut(u64),
     mut visit: impl FnMut(&Record),
 ) -> Result<Result<(u64, crate::values::Sha256Hex), BadRecord>, StoreError> {
-    let mut expect = 1u64;
-    let mut prev = crate::record::GENESIS;
-    let bad = |seq, reason: String| Ok(Err((seq, reason)));
-    for item in store.raw_range(1, upto.unwrap_or(u64::MAX)) {
-        let (key_seq, bytes) = match item {
-            Ok(x) => x,
-            // A block that cannot be framed (or a malformed block key) is reported
-            // at its first unframed seq, unless records are missing before it.
-            Err(StoreError::Damaged { seq, reason }) if seq <= expect => {
-                return bad(expect, reason)
-            }
-            Err(StoreError::Damaged { seq, .. }) => {
+    read_ahead(store, upto, true, |items| {
+        let mut expect = 1u64;
+        let mut prev = crate::record::GENESIS;
+        let bad = |seq, reason: String| Ok(Err((seq, reason)));
+        for item in items {
+            let (key_seq, record, computed) = match item {
+                Ok(ReadRecord {
+                    seq,
+                    record,
+                    computed,
+                }) => (seq, record, computed),
+                // A block that cannot be framed (or a malformed block key) is reported
+                // at its first unframed seq, unless records are missing before it.
+                Err(StoreError::Damaged { seq, reason }) if seq <= expect => {
+                    return bad(expect, reason)
+                }
+                Err(StoreError::Damaged { seq, .. }) => {
+                    return bad(
+                        expect,
+                        format!("record {expect} is missing (the next stored record is {seq})"),
+                    )
+                }
+                Err(e) => return Err(e),
+            };
+            if key_seq != expect {
                 return bad(
                     expect,
-                    format!("record {expect} is missing (the next stored record is {seq})"),
-                )
+                    format!("record {expect} is missing (the next stored record is {key_seq})"),
+                );
             }
-            Err(e) => return Err(e),
-        };
-        if key_seq != expect {
-            return bad(
-                expect,
-                format!("record {expect} is missing (the next stored record is {key_seq})"),
-            );
+            let r = match record {
+                Ok(r) => r,
+                Err(reason) => return bad(key_seq, reason),
+            };
+            if r.seq != key_seq {
+                return bad(
+                    key_seq,
+                    format!("the record stored at seq {key_seq} says seq {}", r.seq),
+                );
+            }
+            if r.prev_hash != prev {
+                return bad(
+                    key_seq,
+                    "prev_hash does not match the previous record's hash".into(),
+                );
+            }
+            let computed = computed.expect("the reader hashes every decoded record");
+            if computed != r.hash {
+                return bad(
+                    key_seq,
+                    format!(
+                        "the hash does not match the content (computed {computed}, stored {})",
+                        r.hash
+                    ),
+                );
+            }
+            visit(&r);
+            prev = r.hash;
+            expect += 1;
+            if key_seq % 65_536 == 0 {
+                progress(key_seq);
+            }
         }
-        let r = match Record::decode(&bytes) {
-            Ok(r) => r,
-            Err(reason) => return bad(key_seq, reason),
-        };
-        if r.seq != key_seq {
-            return bad(
-                key_seq,
-                format!("the record stored at seq {key_seq} says seq {}", r.seq),
-            );
-        }
-        if r.prev_hash != prev {
-            return bad(
-                key_seq,
-                "prev_hash does not match the previous record's hash".into(),
-            );
-        }
-        let computed = r.compute_hash();
-        if computed != r.hash {
-            return bad(
-                key_seq,
-                format!(
-                    "the hash does not match the content (computed {computed}, stored {})",
-                    r.hash
-                ),
-            );
-        }
-        visit(&r);
-        prev = r.hash;
-        expect += 1;
-        if key_seq % 65_536 == 0 {
-            progress(key_seq);
-        }
-    }
-    Ok(Ok((expect - 1, prev)))
+        Ok(Ok((expect - 1, prev)))
+    })
 }
 
 /// Folds the whole log into a state *and* verifies it in the same read (every check
