@@ -99,6 +99,11 @@ pub enum Command {
     /// Prints `listening on http://ADDR` on standard output once it accepts
     /// connections. Needs a tokens file (see `sanbao token add`). Logs go to stderr
     /// (RUST_LOG, default info).
+    ///
+    /// Starts from DIR/state.snapshot when it matches the log, verifying every record
+    /// after it (replay and verify never use it); else verifies the whole log. Writes
+    /// a new snapshot in the background after starting, and when it stops, once
+    /// --snapshot-after records or more are past the last one.
     Serve {
         /// Address to listen on (port 0: the OS chooses; the real one is printed)
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
@@ -106,6 +111,9 @@ pub enum Command {
         /// Tokens file [default: DIR/tokens.json]
         #[arg(long, value_name = "FILE", env = "SANBAO_TOKENS")]
         tokens: Option<PathBuf>,
+        /// Write a snapshot once this many records are past the last one (0: never)
+        #[arg(long, value_name = "N", env = "SANBAO_SNAPSHOT_AFTER", default_value_t = serve::SNAPSHOT_AFTER)]
+        snapshot_after: u64,
     },
     /// Manage the users of the HTTP API
     #[command(subcommand)]
@@ -338,7 +346,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Plan(a) => plan::plan(&dir, a),
         Command::Forecast(a) => plan::forecast(&dir, a),
         Command::Demo => demo(&dir),
-        Command::Serve { listen, tokens } => serve::serve(&dir, &listen, tokens),
+        Command::Serve {
+            listen,
+            tokens,
+            snapshot_after,
+        } => serve::serve(&dir, &listen, tokens, snapshot_after),
         Command::Token(TokenCommand::Add { name, role, tokens }) => {
             serve::token_add(&dir, &name, &role, tokens)
         }
@@ -674,6 +686,8 @@ fn truncate(dir: &Path, after: u64, yes: bool) -> Result<(), CliError> {
             dir.display()
         )));
     }
+    // The snapshot may cover records that are about to go.
+    log::snapshot::remove(dir).map_err(CliError::io)?;
     let removed = store.truncate_after(keep)?;
     tracing::warn!(after, removed, "log truncated");
     println!(

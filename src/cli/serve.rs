@@ -1,7 +1,11 @@
 //! `sanbao serve` and `sanbao token add` (SPEC §5, §7).
 //!
 //! `serve` folds the log and verifies it in the same read (every hash, link and seq,
-//! [`crate::log::load_verified`]); a damaged log makes it exit 5 with one line naming
+//! [`crate::log::load_verified`]) — or starts from the snapshot `DIR/state.snapshot`
+//! when it matches the log and verifies every record after it
+//! ([`crate::log::snapshot::load_for_serve`]); it writes a new snapshot in the
+//! background once `--snapshot-after` records (default [`SNAPSHOT_AFTER`]) are past the
+//! last one, and again when it stops. A damaged log makes it exit 5 with one line naming
 //! the first bad seq and what to do (restore from an export, or `sanbao truncate
 //! --after SEQ --yes`, which never runs by itself) rather than serve wrong balances.
 //! Then it starts the single writer, binds `--listen` (default `127.0.0.1:8080`; port 0 lets
@@ -16,6 +20,7 @@
 //! the file: `token add` (or removing a user) takes effect at the next request.
 
 use crate::error::CliError;
+use crate::log::snapshot::{self, Loaded};
 use crate::log::{SystemClock, Writer};
 use crate::server::auth::{default_tokens_path, Role, TokenFile, Tokens};
 use crate::server::{self, AppState};
@@ -52,17 +57,21 @@ pub fn token_add(
     Ok(())
 }
 
+/// Records past the last snapshot after which `serve` writes a new one, by default.
+pub const SNAPSHOT_AFTER: u64 = 10_000;
+
 /// Opens the log and folds it while verifying every record (decode, contiguous seqs,
-/// `prev_hash` links, hashes, the stored head) in one read. A damaged log is refused
-/// with one line naming the first bad seq and the two ways out (exit 5).
-fn open_verified(dir: &Path) -> Result<(crate::log::Store, crate::state::State), CliError> {
+/// `prev_hash` links, hashes, the stored head) in one read — or, from a snapshot that
+/// matches the log, every record after it. A damaged log is refused with one line
+/// naming the first bad seq and the two ways out (exit 5).
+fn open_verified(dir: &Path) -> Result<(crate::log::Store, crate::state::State, Loaded), CliError> {
     let store = crate::log::Store::open(dir)?;
     let head = store.head().map(|h| h.seq).unwrap_or(0);
     let bar = super::output::progress(head, "verifying and loading the log");
-    let loaded = crate::log::load_verified(&store, |s| bar.set_position(s));
+    let loaded = snapshot::load_for_serve(&store, |s| bar.set_position(s));
     bar.finish_and_clear();
     match loaded {
-        Ok(state) => Ok((store, state)),
+        Ok((state, how)) => Ok((store, state, how)),
         Err(crate::log::StoreError::Damaged { seq, reason }) => {
             let d = dir.display();
             Err(CliError::verification(format!(
@@ -76,8 +85,28 @@ fn open_verified(dir: &Path) -> Result<(crate::log::Store, crate::state::State),
     }
 }
 
-/// `sanbao serve [--listen ADDR] [--tokens FILE]`.
-pub fn serve(dir: &Path, listen: &str, tokens: Option<PathBuf>) -> Result<(), CliError> {
+/// Writes a snapshot of `state`, logging the outcome (a failed snapshot only costs the
+/// next start some time, so it is a warning, not an error).
+fn take_snapshot(dir: &Path, state: &crate::state::State) {
+    let t = std::time::Instant::now();
+    match snapshot::write(dir, state) {
+        Ok(bytes) => tracing::info!(
+            seq = state.head_seq,
+            bytes,
+            ms = t.elapsed().as_millis() as u64,
+            "snapshot written"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot write a snapshot"),
+    }
+}
+
+/// `sanbao serve [--listen ADDR] [--tokens FILE] [--snapshot-after N]`.
+pub fn serve(
+    dir: &Path,
+    listen: &str,
+    tokens: Option<PathBuf>,
+    snapshot_after: u64,
+) -> Result<(), CliError> {
     let path = tokens_path(dir, tokens);
     let how = format!(
         "create one with `sanbao --data {} token add --name NAME --role officer|scheduler|auditor{}`",
@@ -116,10 +145,34 @@ pub fn serve(dir: &Path, listen: &str, tokens: Option<PathBuf>) -> Result<(), Cl
         .local_addr()
         .map_err(|e| CliError::io(format!("cannot read the listening address: {e}")))?;
 
-    let (store, state) = open_verified(dir)?;
+    let (store, state, how) = open_verified(dir)?;
     let head = state.head_seq;
+    let mut snapshot_seq = match how {
+        Loaded::Snapshot { seq, tail } => {
+            tracing::info!(
+                snapshot_seq = seq,
+                tail,
+                "started from the snapshot; every record after it verified"
+            );
+            seq
+        }
+        Loaded::Log { .. } => 0,
+    };
     let reader = store.clone();
     let (writer, thread) = Writer::start(store, state, Box::new(SystemClock));
+    let shared = writer.state().clone();
+    // A long tail since the last snapshot: write a new one in the background, from a
+    // copy taken under a brief read lock, so that the next start is fast.
+    let background = (snapshot_after > 0 && head - snapshot_seq >= snapshot_after).then(|| {
+        let (shared, dir) = (shared.clone(), dir.to_path_buf());
+        snapshot_seq = head;
+        std::thread::Builder::new()
+            .name("sanbao-snapshot".into())
+            .spawn(move || {
+                let copy = shared.read().unwrap_or_else(|p| p.into_inner()).clone();
+                take_snapshot(&dir, &copy);
+            })
+    });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = AppState::new(
         writer,
@@ -148,6 +201,15 @@ pub fn serve(dir: &Path, listen: &str, tokens: Option<PathBuf>) -> Result<(), Cl
     // the runtime, then the writer drains what it was sent and stops.
     rt.shutdown_timeout(std::time::Duration::from_secs(5));
     let _store = thread.join();
+    if let Some(Ok(t)) = background {
+        let _ = t.join();
+    }
+    {
+        let state = shared.read().unwrap_or_else(|p| p.into_inner());
+        if snapshot_after > 0 && state.head_seq - snapshot_seq >= snapshot_after {
+            take_snapshot(dir, &state);
+        }
+    }
     result.map_err(|e| CliError::io(format!("the server failed: {e}")))?;
     eprintln!("stopped");
     Ok(())

@@ -8,6 +8,7 @@
 //! from), so a damaged log is refused rather than served.
 
 pub mod block;
+pub mod snapshot;
 pub mod store;
 pub mod writer;
 
@@ -34,6 +35,7 @@ struct ReadRecord {
 /// storage error (handed over as the last item) and as soon as `consume` returns.
 fn read_ahead<T>(
     store: &Store,
+    from: u64,
     upto: Option<u64>,
     hash: bool,
     consume: impl FnOnce(&mut dyn Iterator<Item = Result<ReadRecord, StoreError>>) -> T,
@@ -42,7 +44,7 @@ fn read_ahead<T>(
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<ReadRecord, StoreError>>>(8);
         scope.spawn(move || {
             let mut chunk = Vec::with_capacity(READ_CHUNK);
-            for item in store.raw_range(1, upto.unwrap_or(u64::MAX)) {
+            for item in store.raw_range(from, upto.unwrap_or(u64::MAX)) {
                 let stop = item.is_err();
                 chunk.push(item.map(|(seq, bytes)| {
                     let record = Record::decode(&bytes);
@@ -80,7 +82,7 @@ pub fn load_state(
     upto: Option<u64>,
     mut progress: impl FnMut(u64),
 ) -> Result<State, StoreError> {
-    read_ahead(store, upto, false, |items| {
+    read_ahead(store, 1, upto, false, |items| {
         let mut state = State::new();
         for item in items {
             let ReadRecord { seq, record, .. } = item?;
@@ -150,7 +152,25 @@ pub fn verify_each(
     progress: impl FnMut(u64),
     visit: impl FnMut(&Record),
 ) -> Result<Verified, StoreError> {
-    let (records, prev) = match check_records(store, upto, progress, visit)? {
+    let genesis = Head {
+        seq: 0,
+        hash: crate::record::GENESIS,
+    };
+    verify_from(store, genesis, upto, progress, visit)
+}
+
+/// [`verify_each`] for the records after `from` (a record already trusted: its seq
+/// and hash), as `serve` checks the tail after a snapshot: the first record checked
+/// must be `from.seq + 1` and link to `from.hash`. In [`Verified::Ok`], `records` is
+/// the last seq checked.
+pub fn verify_from(
+    store: &Store,
+    from: Head,
+    upto: Option<u64>,
+    progress: impl FnMut(u64),
+    visit: impl FnMut(&Record),
+) -> Result<Verified, StoreError> {
+    let (records, prev) = match check_records(store, from, upto, progress, visit)? {
         Ok(end) => end,
         Err((first_bad_seq, reason)) => {
             return Ok(Verified::Bad {
@@ -208,19 +228,21 @@ pub fn verify_each(
 /// The first bad (or missing) seq of the log, and why.
 type BadRecord = (u64, String);
 
-/// Checks the stored records with seq ≤ `upto` (all when `None`) one by one, without
-/// looking at the stored head: contiguous seqs from 1, each decodes, its seq matches
-/// its key, its hash its content, its `prev_hash` the previous hash. Answers the count
-/// and last hash of the records checked, or the first bad one.
+/// Checks the stored records after `from` with seq ≤ `upto` (all when `None`) one by
+/// one, without looking at the stored head: contiguous seqs from `from.seq + 1`, each
+/// decodes, its seq matches its place, its hash its content, its `prev_hash` the
+/// previous hash (`from.hash` for the first). Answers the last seq and hash checked
+/// (`from` itself when there is none), or the first bad one.
 fn check_records(
     store: &Store,
+    from: Head,
     upto: Option<u64>,
     mut progress: impl FnMut(u64),
     mut visit: impl FnMut(&Record),
 ) -> Result<Result<(u64, crate::values::Sha256Hex), BadRecord>, StoreError> {
-    read_ahead(store, upto, true, |items| {
-        let mut expect = 1u64;
-        let mut prev = crate::record::GENESIS;
+    read_ahead(store, from.seq + 1, upto, true, |items| {
+        let mut expect = from.seq + 1;
+        let mut prev = from.hash;
         let bad = |seq, reason: String| Ok(Err((seq, reason)));
         for item in items {
             let (key_seq, record, computed) = match item {
@@ -310,7 +332,11 @@ pub fn load_verified(store: &Store, progress: impl FnMut(u64)) -> Result<State, 
 /// not consulted, so this works on a log whose head entry is damaged), else the
 /// first bad (or missing) seq and why. What `truncate --after` checks before cutting.
 pub fn verify_prefix(store: &Store, upto: u64) -> Result<Result<Head, (u64, String)>, StoreError> {
-    match check_records(store, Some(upto), |_| {}, |_| {})? {
+    let genesis = Head {
+        seq: 0,
+        hash: crate::record::GENESIS,
+    };
+    match check_records(store, genesis, Some(upto), |_| {}, |_| {})? {
         Err(bad) => Ok(Err(bad)),
         Ok((n, _)) if n < upto => Ok(Err((
             n + 1,

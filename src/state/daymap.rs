@@ -12,7 +12,7 @@ use std::ops::Bound::{Excluded, Included, Unbounded};
 
 /// Money deltas by date. As an account, the day-end balance on D is the sum of the
 /// deltas dated ≤ D.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DayMap {
     deltas: BTreeMap<Date, i128>,
     total: i128,

@@ -28,7 +28,7 @@ pub const DEFAULT_LINES: Lines = Lines {
 };
 
 /// Thresholds of the guarantee level, in months of outflow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Lines {
     /// Below it: `warning`.
     pub warning_line: Ratio,
@@ -39,7 +39,7 @@ pub struct Lines {
 }
 
 /// A `risk_lines_set` as held in the state.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LinesEntry {
     /// Effective from this date.
     pub effective_from: Date,
@@ -50,7 +50,7 @@ pub struct LinesEntry {
 }
 
 /// A dated amount that a reversal may cancel from its own date onward.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     /// Seq of the record.
     pub seq: u64,
@@ -80,7 +80,7 @@ impl Entry {
 }
 
 /// An `allocation_notified` in the state.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entitlement {
     /// Seq, date (notified_on), amount, reversal.
     pub entry: Entry,
@@ -89,7 +89,7 @@ pub struct Entitlement {
 }
 
 /// Entitlements and dispatches of one (county, fiscal year, fund).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FundLedger {
     /// Total entitled over the whole log, net of reversals (rule 3).
     pub entitled_total: Money,
@@ -140,7 +140,7 @@ impl FundLedger {
 }
 
 /// A `needs_budgeted` in the state.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Need {
     /// Seq, date (budgeted_on), annual amount, reversal.
     pub entry: Entry,
@@ -174,7 +174,7 @@ impl Need {
 }
 
 /// A `wage_bill_declared` in the state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WageBill {
     /// Effective date.
     pub declared_on: Date,
@@ -187,7 +187,7 @@ pub struct WageBill {
 }
 
 /// A `balance_reported` in the state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Report {
     /// The day the balance is for.
     pub on: Date,
@@ -198,7 +198,7 @@ pub struct Report {
 }
 
 /// Deposits into and payments out of the wage reserve for one payroll month.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PayrollMonth {
     /// Deposits by date (reversals negative on their date).
     pub deposited: DayMap,
@@ -207,7 +207,7 @@ pub struct PayrollMonth {
 }
 
 /// Everything the state holds about one county.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct County {
     /// Id.
     pub id: CountyId,
@@ -274,7 +274,7 @@ impl County {
 }
 
 /// Where a reversible record's effect lives, so a reversal can cancel it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 enum Effect {
     CityFunds,
     Allocation {
@@ -316,7 +316,7 @@ enum Effect {
 }
 
 /// A reversible record as the state remembers it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Target {
     date: Date,
     amount: Money,
@@ -325,7 +325,7 @@ struct Target {
 }
 
 /// The folded state of the log up to `head_seq`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct State {
     /// Seq of the last applied record (0 when empty).
     pub head_seq: u64,

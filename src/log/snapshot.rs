@@ -1,0 +1,252 @@
+//! Snapshots of the folded state, so that `serve` starts in well under a second on a
+//! long log. `serve` trusts a snapshot for the records it covers and verifies every
+//! record after it; `replay` and `verify` never read one (SPEC §5: the auditor's
+//! command rebuilds from the log alone).
+//!
+//! File `DIR/state.snapshot` ([`FILE_NAME`]):
+//! `MAGIC` (16 bytes) · format version (1 byte, [`SNAPSHOT_V1`]) · seq covered (u64 LE) ·
+//! hash of that record (32 bytes) · the state (bincode 1.3, fixed-int little-endian, as
+//! records are stored) · SHA-256 of everything before it (32 bytes).
+//!
+//! Guarantees:
+//! - a snapshot is written to a temporary file, `fdatasync`ed, renamed into place and
+//!   the directory synced: a crash leaves the old snapshot or the new one, never half;
+//! - a snapshot is used only when its checksum holds, its version is known, the log
+//!   still holds its seq with the same hash, and every record after it verifies; any
+//!   other snapshot is ignored (with a warning) and the whole log is verified instead —
+//!   a snapshot can make `serve` start faster, never start on different balances.
+
+use super::{Head, Store, StoreError, Verified};
+use crate::state::State;
+use bincode::Options;
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The snapshot's file name in the data directory.
+pub const FILE_NAME: &str = "state.snapshot";
+
+/// The first bytes of every snapshot file.
+const MAGIC: &[u8; 16] = b"sanbao-snapshot\n";
+
+/// The snapshot format this version writes and reads.
+pub const SNAPSHOT_V1: u8 = 1;
+
+/// Bytes before the state: magic, version, seq, hash.
+const HEADER: usize = 16 + 1 + 8 + 32;
+
+fn codec() -> impl Options {
+    bincode::options()
+        .with_fixint_encoding()
+        .with_little_endian()
+        .reject_trailing_bytes()
+}
+
+/// The snapshot path of data directory `dir`.
+pub fn path(dir: &Path) -> PathBuf {
+    dir.join(FILE_NAME)
+}
+
+/// A writer that hashes what passes through it.
+struct Hashing<W: Write> {
+    inner: W,
+    sha: Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sha.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes a snapshot of `state` into `dir`, replacing any earlier one atomically.
+/// Answers the file's size in bytes.
+pub fn write(dir: &Path, state: &State) -> Result<u64, String> {
+    let tmp = dir.join(format!("{FILE_NAME}.tmp"));
+    let fail = |what: &str, e: &dyn std::fmt::Display| format!("{what} {}: {e}", tmp.display());
+    let file = std::fs::File::create(&tmp).map_err(|e| fail("cannot create", &e))?;
+    let mut w = Hashing {
+        inner: std::io::BufWriter::with_capacity(1 << 20, file),
+        sha: Sha256::new(),
+    };
+    let mut header = Vec::with_capacity(HEADER);
+    header.extend_from_slice(MAGIC);
+    header.push(SNAPSHOT_V1);
+    header.extend_from_slice(&state.head_seq.to_le_bytes());
+    header.extend_from_slice(&state.head_hash.0);
+    w.write_all(&header).map_err(|e| fail("cannot write", &e))?;
+    codec()
+        .serialize_into(&mut w, state)
+        .map_err(|e| fail("cannot write", &e))?;
+    let Hashing { inner, sha } = w;
+    let mut inner = inner;
+    inner
+        .write_all(&sha.finalize())
+        .map_err(|e| fail("cannot write", &e))?;
+    let file = inner
+        .into_inner()
+        .map_err(|e| fail("cannot write", &e.error().to_string()))?;
+    file.sync_data().map_err(|e| fail("cannot sync", &e))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    drop(file);
+    std::fs::rename(&tmp, path(dir)).map_err(|e| fail("cannot rename", &e))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(len)
+}
+
+/// Removes the snapshot of `dir`, if any (after `truncate`, which makes it stale).
+pub fn remove(dir: &Path) -> Result<(), String> {
+    match std::fs::remove_file(path(dir)) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot remove {}: {e}", path(dir).display())),
+    }
+}
+
+/// Reads the snapshot of `dir`: `Ok(None)` when there is none, an error saying what is
+/// wrong when it cannot be used, else the state it holds.
+pub fn read(dir: &Path) -> Result<Option<State>, String> {
+    let p = path(dir);
+    let bytes = match std::fs::read(&p) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read {}: {e}", p.display())),
+    };
+    if bytes.len() < HEADER + 32 || &bytes[..16] != MAGIC {
+        return Err(format!("{} is not a sanbao snapshot", p.display()));
+    }
+    let (body, sum) = bytes.split_at(bytes.len() - 32);
+    if Sha256::digest(body).as_slice() != sum {
+        return Err(format!("{} is damaged (its checksum fails)", p.display()));
+    }
+    if body[16] != SNAPSHOT_V1 {
+        return Err(format!(
+            "{} has snapshot format {}, this sanbao reads {SNAPSHOT_V1}",
+            p.display(),
+            body[16]
+        ));
+    }
+    let seq = u64::from_le_bytes(body[17..25].try_into().expect("8 bytes"));
+    let state: State = codec()
+        .deserialize(&body[HEADER..])
+        .map_err(|e| format!("{} does not decode: {e}", p.display()))?;
+    if state.head_seq != seq || state.head_hash.0[..] != body[25..HEADER] {
+        return Err(format!(
+            "{} disagrees with itself about its seq",
+            p.display()
+        ));
+    }
+    Ok(Some(state))
+}
+
+/// Where [`load_for_serve`] took the state from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Loaded {
+    /// A snapshot covering records `1..=seq`, then `tail` records verified and folded.
+    Snapshot {
+        /// Last record the snapshot covers.
+        seq: u64,
+        /// Records verified and folded after it.
+        tail: u64,
+    },
+    /// The whole log, verified (no usable snapshot; the warning says why when there
+    /// was one).
+    Log {
+        /// Why a snapshot was not used, if there was one.
+        ignored: Option<String>,
+    },
+}
+
+/// The state `serve` starts from: the snapshot of `store`'s directory if it is usable
+/// (see the module's guarantees), with every record after it verified and folded;
+/// else the whole log verified and folded ([`super::load_verified`]). A damaged
+/// record after the snapshot, or anywhere when no snapshot is used, is
+/// [`StoreError::Damaged`] naming the first bad seq. `progress` gets seqs as they are
+/// folded.
+pub fn load_for_serve(
+    store: &Store,
+    mut progress: impl FnMut(u64),
+) -> Result<(State, Loaded), StoreError> {
+    let ignored = match read(store.dir()) {
+        Ok(None) => None,
+        Err(why) => Some(why),
+        Ok(Some(snap)) => match usable(store, &snap)? {
+            Err(why) => Some(why),
+            Ok(()) => {
+                let from = Head {
+                    seq: snap.head_seq,
+                    hash: snap.head_hash,
+                };
+                let mut state = snap;
+                let mut tail = 0u64;
+                match super::verify_from(store, from, None, &mut progress, |r| {
+                    state.fold(r);
+                    tail += 1;
+                })? {
+                    Verified::Ok { .. } => {
+                        return Ok((
+                            state,
+                            Loaded::Snapshot {
+                                seq: from.seq,
+                                tail,
+                            },
+                        ))
+                    }
+                    Verified::Bad {
+                        first_bad_seq,
+                        reason,
+                    } => {
+                        return Err(StoreError::Damaged {
+                            seq: first_bad_seq,
+                            reason,
+                        })
+                    }
+                }
+            }
+        },
+    };
+    if let Some(why) = &ignored {
+        tracing::warn!(reason = %why, "not using the snapshot; verifying and folding the whole log");
+    }
+    let state = super::load_verified(store, progress)?;
+    Ok((state, Loaded::Log { ignored }))
+}
+
+/// Whether a snapshot read from the directory belongs to this log: the log holds its
+/// last record, with the same hash, and its head is not behind it.
+fn usable(store: &Store, snap: &State) -> Result<Result<(), String>, StoreError> {
+    let head = match store.head() {
+        Ok(h) => h,
+        Err(StoreError::Damaged { .. }) => {
+            return Ok(Err("the log's head entry is damaged".into()))
+        }
+        Err(e) => return Err(e),
+    };
+    if snap.head_seq > head.seq {
+        return Ok(Err(format!(
+            "it covers records up to seq {}, past the log's head (seq {})",
+            snap.head_seq, head.seq
+        )));
+    }
+    if snap.head_seq == 0 {
+        return Ok(Ok(()));
+    }
+    match store.get(snap.head_seq) {
+        Ok(Some(r)) if r.hash == snap.head_hash => Ok(Ok(())),
+        Ok(_) => Ok(Err(format!(
+            "the log's record {} is not the one it was taken after",
+            snap.head_seq
+        ))),
+        Err(StoreError::Damaged { seq, reason }) => {
+            Ok(Err(format!("the log's record {seq} is damaged ({reason})")))
+        }
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,183 @@
+//! Snapshots (issue 6): `serve` may start from `DIR/state.snapshot`, but only from one
+//! that matches the log, and it still verifies every record after it; a damaged,
+//! foreign or stale snapshot is ignored and the whole log verified instead. `replay`
+//! and `verify` never read it.
+
+mod wire;
+
+use sanbao::event::{parse_input, InputEvent};
+use sanbao::log::snapshot::{self, Loaded};
+use sanbao::log::{self, Store, StoreError, SystemClock, Writer};
+use std::path::Path;
+use wire::*;
+
+/// The sample city's events (2,408 of them), as `demo` loads them.
+fn sample() -> Vec<InputEvent> {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("replay/sample-city/events.jsonl"),
+    )
+    .unwrap();
+    parse_input(&text).unwrap().1
+}
+
+/// Appends `events` to the log in `dir` in batches of 100.
+fn append(dir: &Path, events: &[InputEvent]) {
+    let store = Store::open(dir).unwrap();
+    let state = log::load_state(&store, None, |_| {}).unwrap();
+    let (w, t) = Writer::start(store, state, Box::new(SystemClock));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for chunk in events.chunks(100) {
+        rt.block_on(w.append(chunk.to_vec(), None)).unwrap();
+    }
+    drop(w);
+    t.join();
+}
+
+/// A log of the whole sample with a snapshot taken after its first `at` events.
+fn log_with_snapshot(dir: &Path, at: usize) -> Vec<InputEvent> {
+    let events = sample();
+    append(dir, &events[..at]);
+    let store = Store::open(dir).unwrap();
+    let state = log::load_state(&store, None, |_| {}).unwrap();
+    assert_eq!(state.head_seq, at as u64);
+    snapshot::write(dir, &state).unwrap();
+    drop(store);
+    append(dir, &events[at..]);
+    events
+}
+
+#[test]
+fn serve_starts_from_a_matching_snapshot_and_folds_the_same_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let events = log_with_snapshot(tmp.path(), 1_500);
+    let store = Store::open(tmp.path()).unwrap();
+    let (state, how) = snapshot::load_for_serve(&store, |_| {}).unwrap();
+    assert_eq!(
+        how,
+        Loaded::Snapshot {
+            seq: 1_500,
+            tail: (events.len() - 1_500) as u64
+        }
+    );
+    let full = log::load_verified(&store, |_| {}).unwrap();
+    assert_eq!(state, full, "snapshot + tail == the whole log folded");
+
+    // A snapshot at the head: nothing to fold after it.
+    snapshot::write(tmp.path(), &full).unwrap();
+    let (state, how) = snapshot::load_for_serve(&store, |_| {}).unwrap();
+    assert_eq!(
+        how,
+        Loaded::Snapshot {
+            seq: events.len() as u64,
+            tail: 0
+        }
+    );
+    assert_eq!(state, full);
+}
+
+#[test]
+fn a_damaged_foreign_or_stale_snapshot_is_ignored() {
+    let tmp = tempfile::tempdir().unwrap();
+    log_with_snapshot(tmp.path(), 1_000);
+    let file = snapshot::path(tmp.path());
+    let good = std::fs::read(&file).unwrap();
+    let store = Store::open(tmp.path()).unwrap();
+    let full = log::load_verified(&store, |_| {}).unwrap();
+    let ignored = |store: &Store| match snapshot::load_for_serve(store, |_| {}).unwrap() {
+        (state, Loaded::Log { ignored: Some(why) }) => {
+            assert_eq!(state, log::load_verified(store, |_| {}).unwrap());
+            why
+        }
+        other => panic!("the snapshot was used: {:?}", other.1),
+    };
+
+    // Damaged: a flipped byte anywhere (header, state, checksum), or cut short.
+    for at in [0, 20, good.len() / 2, good.len() - 1] {
+        let mut bad = good.clone();
+        bad[at] ^= 0x04;
+        std::fs::write(&file, &bad).unwrap();
+        let why = ignored(&store);
+        assert!(
+            why.contains("damaged") || why.contains("not a sanbao snapshot"),
+            "{why}"
+        );
+    }
+    std::fs::write(&file, &good[..good.len() - 7]).unwrap();
+    ignored(&store);
+
+    // Foreign: a snapshot of another log with the same events (other recorded_at,
+    // so other hashes) is not this log's.
+    let other = tempfile::tempdir().unwrap();
+    log_with_snapshot(other.path(), 1_000);
+    std::fs::copy(snapshot::path(other.path()), &file).unwrap();
+    let why = ignored(&store);
+    assert!(why.contains("not the one it was taken after"), "{why}");
+
+    // Stale: a snapshot past the head of a log that was truncated below it.
+    std::fs::write(&file, &good).unwrap();
+    let keep = log::verify_prefix(&store, 900).unwrap().unwrap();
+    store.truncate_after(keep).unwrap();
+    let why = ignored(&store);
+    assert!(why.contains("past the log's head"), "{why}");
+    assert_ne!(full.head_seq, 900);
+}
+
+#[test]
+fn damage_after_the_snapshot_still_stops_serve() {
+    let tmp = tempfile::tempdir().unwrap();
+    log_with_snapshot(tmp.path(), 1_000);
+    let store = Store::open(tmp.path()).unwrap();
+    let mut bytes = store.get(1_700).unwrap().unwrap().encode();
+    let at = bytes.len() - 3;
+    bytes[at] ^= 0x01;
+    store.overwrite_raw_for_test(1_700, &bytes).unwrap();
+    match snapshot::load_for_serve(&store, |_| {}) {
+        Err(StoreError::Damaged { seq, .. }) => assert_eq!(seq, 1_700),
+        other => panic!("served a damaged tail: {:?}", other.map(|o| o.1)),
+    }
+}
+
+#[test]
+fn serve_writes_a_snapshot_and_starts_from_it_while_replay_ignores_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    append(&dir, &sample());
+    let auditor = add_token(&dir, "zhao.min", "auditor");
+    let env = [("SANBAO_SNAPSHOT_AFTER", "1000")];
+
+    // First start: no snapshot; one is written (in the background and at the latest
+    // when serve stops).
+    let mut s = Serve::start(&dir, &env);
+    let position = get(&s.addr, "/v1/positions", &auditor);
+    assert_eq!(position.status, 200);
+    assert!(s.terminate().success());
+    assert!(snapshot::path(&dir).exists(), "{}", s.log());
+    assert!(s.log().contains("snapshot written"), "{}", s.log());
+
+    // Second start: from the snapshot, same answers.
+    let mut s = Serve::start(&dir, &env);
+    assert!(s.log().contains("started from the snapshot"), "{}", s.log());
+    assert_eq!(
+        get(&s.addr, "/v1/positions", &auditor).json(),
+        position.json()
+    );
+    assert!(s.terminate().success());
+
+    // The auditor's commands read the log alone: a snapshot file of garbage changes
+    // nothing for them (and serve ignores it, verifying the whole log instead).
+    let replay_before = run(&dir, &["replay", "--json"]);
+    std::fs::write(snapshot::path(&dir), b"not a snapshot at all").unwrap();
+    let replay_after = run(&dir, &["replay", "--json"]);
+    assert_eq!(replay_before.status.code(), Some(0));
+    assert_eq!(replay_before.stdout, replay_after.stdout);
+    assert_eq!(run(&dir, &["verify"]).status.code(), Some(0));
+    let s = Serve::start(&dir, &[("SANBAO_SNAPSHOT_AFTER", "0")]);
+    assert!(s.log().contains("not using the snapshot"), "{}", s.log());
+    assert_eq!(
+        get(&s.addr, "/v1/positions", &auditor).json(),
+        position.json()
+    );
+}
