@@ -559,6 +559,7 @@ fn import(
         }
     }
     let disk = store.size_on_disk();
+    let blocks = store.block_count();
     drop(store);
     let files = dir_bytes(&scratch.log_dir());
     let value_per = value_bytes as f64 / n as f64;
@@ -569,7 +570,11 @@ fn import(
         "files_bytes_per_event": files as f64 / events as f64,
         "stored_value_bytes_per_event": value_per,
         "bincode_bytes_per_event": value_per - 1.0,
-        "key_bytes_per_event": 9,
+        "blocks": blocks,
+        "records_per_block": n as f64 / blocks.max(1) as f64,
+        // One 9-byte key and 5 bytes of block header per block, 4 bytes of length
+        // per record.
+        "framing_bytes_per_event": (blocks as f64 * 14.0 + n as f64 * 4.0) / n as f64,
         "disk_over_bincode": (disk as f64 / events as f64) / (value_per - 1.0),
         "export_json_bytes_per_event": json_bytes as f64 / json_n.max(1) as f64,
         "generate_events_per_s": per_s(events, generate),
