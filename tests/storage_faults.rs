@@ -229,3 +229,51 @@ async fn truncating_inside_a_block_keeps_its_first_records() {
     drop(w);
     t.join();
 }
+
+/// Appends that meet in one group commit: every answer — new records, and duplicates
+/// of records of the same group or of earlier ones — carries the hash that is stored,
+/// and the stored chain verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_of_grouped_appends_carry_the_stored_hashes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (w, t, store) = start(tmp.path());
+    w.append(history(), None).await.unwrap();
+    let mut calls = Vec::new();
+    for i in 0..200 {
+        // Every key is sent twice, so that some duplicates meet their original in
+        // the same group; a few batches carry several events.
+        let key = format!("g{}", i / 2);
+        let amount = format!("{}.25", i / 2 + 1);
+        let w = w.clone();
+        calls.push(tokio::spawn(async move {
+            let mut batch = revenue(&amount, &key);
+            if i % 50 == 1 {
+                batch.extend(events(json!([
+                    {"kind":"revenue_collected","county":"a","amount":"1","collected_on":"2021-02-02"},
+                    {"kind":"revenue_collected","county":"a","amount":"2","collected_on":"2021-02-03"},
+                ])));
+            }
+            w.append(batch, None).await
+        }));
+    }
+    let mut acks = Vec::new();
+    for c in calls {
+        match c.await.unwrap() {
+            Ok(a) => acks.extend(a),
+            // A duplicate key in a batch with new events is a conflict: fine here.
+            Err(AppendError::Conflict(_)) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    drop(w);
+    t.join();
+    assert!(acks.iter().any(|a| a.duplicate));
+    for a in &acks {
+        assert_eq!(store.get(a.seq).unwrap().unwrap().hash, a.hash, "seq {}", a.seq);
+    }
+    let head = store.head().unwrap();
+    assert!(matches!(
+        log::verify(&store, None, |_| {}).unwrap(),
+        Verified::Ok { records, head_hash } if records == head.seq && head_hash == head.hash
+    ));
+}
