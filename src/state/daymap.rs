@@ -1,50 +1,169 @@
 //! [`DayMap`]: money deltas by business date, the building block of balances and
 //! dated sums.
 //!
-//! Guarantees: exact sums; no zero entries are kept (so two maps with the same
-//! effect compare equal, which lets tests check that undo restores a state exactly);
-//! queries near the latest date cost only the entries after it.
+//! Guarantees: exact sums (no float, no silent wrap: balances are held in `i64` cents
+//! while they fit and the map switches to `i128` for good the moment one would not);
+//! no zero deltas are kept, and equality compares the deltas by date whatever the
+//! width held (so two maps with the same effect compare equal, which lets tests check
+//! that undo restores a state exactly); `total` is O(1), `through` and `between` are
+//! O(log n); `min_from(d)` costs O(log n) plus the entries dated after `d`, and adding
+//! on or after the latest date is O(1).
+//!
+//! Layout: two parallel sorted vectors, the distinct dates and the running balance
+//! after each date (a prefix sum of the deltas), so a balance is one binary search
+//! over 4-byte dates and one load, and a sum over a date range is two. Adding on an
+//! earlier date shifts the running balances after it (O(entries after it)): the log
+//! is recorded mostly in date order, so that tail is short.
 
 use crate::money::Money;
 use crate::values::Date;
-use std::collections::BTreeMap;
-use std::ops::Bound::{Excluded, Included, Unbounded};
 
 /// Money deltas by date. As an account, the day-end balance on D is the sum of the
 /// deltas dated ≤ D.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct DayMap {
-    deltas: BTreeMap<Date, i128>,
-    total: i128,
+    /// Distinct dates with a non-zero delta, ascending.
+    days: Vec<Date>,
+    /// `bal[i]` = sum of the deltas dated ≤ `days[i]`; same length as `days`.
+    bal: Balances,
+}
+
+/// The running balances of a [`DayMap`], narrow while every one fits in `i64`.
+#[derive(Clone, Debug)]
+enum Balances {
+    /// Every running balance fits in `i64` cents (any realistic account).
+    Narrow(Vec<i64>),
+    /// Some running balance needed more than `i64` at some point.
+    Wide(Vec<i128>),
+}
+
+impl Default for Balances {
+    fn default() -> Balances {
+        Balances::Narrow(Vec::new())
+    }
+}
+
+impl Balances {
+    #[inline]
+    fn get(&self, i: usize) -> i128 {
+        match self {
+            Balances::Narrow(v) => v[i] as i128,
+            Balances::Wide(v) => v[i],
+        }
+    }
+
+    /// The running balance before entry `i` (zero before the first).
+    #[inline]
+    fn before(&self, i: usize) -> i128 {
+        if i == 0 {
+            0
+        } else {
+            self.get(i - 1)
+        }
+    }
+
+    /// The lowest running balance among entries `i..`, with its index (the first one
+    /// reaching it), if any is strictly below `floor`.
+    fn min_below(&self, i: usize, floor: i128) -> Option<(i128, usize)> {
+        fn scan<T: Copy + Into<i128>>(v: &[T], i: usize, floor: i128) -> Option<(i128, usize)> {
+            let mut best: Option<(i128, usize)> = None;
+            let mut min = floor;
+            for (j, &b) in v.iter().enumerate().skip(i) {
+                let b: i128 = b.into();
+                if b < min {
+                    min = b;
+                    best = Some((b, j));
+                }
+            }
+            best
+        }
+        match self {
+            Balances::Narrow(v) => scan(v, i, floor),
+            Balances::Wide(v) => scan(v, i, floor),
+        }
+    }
+}
+
+/// Adds `x` on `d` in one width; `Err(())`, with nothing changed, when a running
+/// balance would not fit in `T`.
+fn add_in<T>(days: &mut Vec<Date>, bal: &mut Vec<T>, d: Date, x: i128) -> Result<(), ()>
+where
+    T: Copy + Into<i128> + TryFrom<i128> + PartialEq,
+{
+    let n = days.len();
+    // Fast paths: a new latest date, or the latest date again.
+    let (i, found) = match days.last() {
+        None => (0, false),
+        Some(&last) if last < d => (n, false),
+        Some(&last) if last == d => (n - 1, true),
+        _ => match days.binary_search(&d) {
+            Ok(i) => (i, true),
+            Err(i) => (i, false),
+        },
+    };
+    let before: i128 = if i == 0 { 0 } else { bal[i - 1].into() };
+    // Every balance from entry i on moves by x; compute them all before changing
+    // anything, so that a failure leaves the map as it was.
+    let fits = |v: i128| T::try_from(v).ok();
+    let new_at_i = if found { bal[i].into() + x } else { before + x };
+    let new_at_i_t = fits(new_at_i).ok_or(())?;
+    let tail = if found { i + 1 } else { i };
+    let shifted: Option<Vec<T>> = bal[tail..].iter().map(|&b| fits(b.into() + x)).collect();
+    let shifted = shifted.ok_or(())?;
+    if found {
+        if new_at_i == before {
+            // The day's delta becomes zero: drop the entry.
+            days.remove(i);
+            bal.remove(i);
+        } else {
+            bal[i] = new_at_i_t;
+        }
+    } else {
+        days.insert(i, d);
+        bal.insert(i, new_at_i_t);
+    }
+    let start = bal.len() - shifted.len();
+    bal[start..].copy_from_slice(&shifted);
+    Ok(())
 }
 
 impl DayMap {
     /// Adds `x` on date `d` (negative for outflows).
     pub fn add(&mut self, d: Date, x: Money) {
-        if x.cents() == 0 {
+        let x = x.cents();
+        if x == 0 {
             return;
         }
-        let e = self.deltas.entry(d).or_insert(0);
-        *e += x.cents();
-        if *e == 0 {
-            self.deltas.remove(&d);
+        if let Balances::Narrow(v) = &mut self.bal {
+            if add_in(&mut self.days, v, d, x).is_ok() {
+                return;
+            }
+            // A balance would leave i64: widen for good, then add.
+            let wide = v.iter().map(|&b| b as i128).collect();
+            self.bal = Balances::Wide(wide);
         }
-        self.total += x.cents();
+        if let Balances::Wide(v) = &mut self.bal {
+            add_in(&mut self.days, v, d, x).expect("i128 balances hold any sum of amounts");
+        }
     }
 
     /// Sum of every delta, whatever its date.
     pub fn total(&self) -> Money {
-        Money::from_cents(self.total)
+        Money::from_cents(self.bal.before(self.days.len()))
+    }
+
+    /// Number of entries dated ≤ `d`.
+    #[inline]
+    fn upto(&self, d: Date) -> usize {
+        match self.days.last() {
+            Some(&last) if last <= d => self.days.len(),
+            _ => self.days.partition_point(|&e| e <= d),
+        }
     }
 
     /// Sum of the deltas dated ≤ `d` (the day-end balance on `d`).
     pub fn through(&self, d: Date) -> Money {
-        let after: i128 = self
-            .deltas
-            .range((Excluded(d), Unbounded))
-            .map(|(_, x)| *x)
-            .sum();
-        Money::from_cents(self.total - after)
+        Money::from_cents(self.bal.before(self.upto(d)))
     }
 
     /// Sum of the deltas dated in `from..=to` (zero when `from > to`).
@@ -52,43 +171,61 @@ impl DayMap {
         if from > to {
             return Money::ZERO;
         }
-        Money::from_cents(
-            self.deltas
-                .range((Included(from), Included(to)))
-                .map(|(_, x)| *x)
-                .sum(),
-        )
+        let hi = self.upto(to);
+        let lo = self.days[..hi].partition_point(|&e| e < from);
+        Money::from_cents(self.bal.before(hi) - self.bal.before(lo))
     }
 
     /// The lowest day-end balance on `d` or any later date, with the first date it is
     /// reached.
     pub fn min_from(&self, d: Date) -> (Money, Date) {
-        let mut bal = self.through(d).cents();
-        let (mut min, mut at) = (bal, d);
-        for (day, x) in self.deltas.range((Excluded(d), Unbounded)) {
-            bal += x;
-            if bal < min {
-                min = bal;
-                at = *day;
-            }
+        let i = self.upto(d);
+        let at_d = self.bal.before(i);
+        match self.bal.min_below(i, at_d) {
+            Some((min, j)) => (Money::from_cents(min), self.days[j]),
+            None => (Money::from_cents(at_d), d),
         }
-        (Money::from_cents(min), at)
     }
 
     /// Number of distinct dates held.
     pub fn len(&self) -> usize {
-        self.deltas.len()
+        self.days.len()
     }
 
     /// True when no delta is held.
     pub fn is_empty(&self) -> bool {
-        self.deltas.is_empty()
+        self.days.is_empty()
+    }
+
+    /// The deltas by date, ascending (never a zero delta).
+    pub fn deltas(&self) -> impl Iterator<Item = (Date, Money)> + '_ {
+        (0..self.days.len()).map(move |i| {
+            (
+                self.days[i],
+                Money::from_cents(self.bal.get(i) - self.bal.before(i)),
+            )
+        })
     }
 }
+
+impl PartialEq for DayMap {
+    /// Same deltas on the same dates (whatever width the balances are held in).
+    fn eq(&self, other: &DayMap) -> bool {
+        self.days == other.days
+            && match (&self.bal, &other.bal) {
+                (Balances::Narrow(a), Balances::Narrow(b)) => a == b,
+                (Balances::Wide(a), Balances::Wide(b)) => a == b,
+                _ => (0..self.days.len()).all(|i| self.bal.get(i) == other.bal.get(i)),
+            }
+    }
+}
+
+impl Eq for DayMap {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn d(s: &str) -> Date {
         Date::parse(s).unwrap()
@@ -112,5 +249,166 @@ mod tests {
         assert_eq!(m.between(d("2021-01-02"), d("2021-01-20")).cents(), -30);
         m.add(d("2021-01-10"), Money::from_cents(80));
         assert_eq!(m.len(), 2, "a zero entry is dropped");
+        assert_eq!(
+            m.deltas().collect::<Vec<_>>(),
+            vec![
+                (d("2021-01-01"), Money::from_cents(100)),
+                (d("2021-01-20"), Money::from_cents(50))
+            ]
+        );
+    }
+
+    /// The map it replaces, as the reference: deltas in a `BTreeMap`, summed on demand.
+    #[derive(Default)]
+    struct Model(BTreeMap<Date, i128>);
+
+    impl Model {
+        fn add(&mut self, d: Date, x: i128) {
+            if x == 0 {
+                return;
+            }
+            let e = self.0.entry(d).or_insert(0);
+            *e += x;
+            if *e == 0 {
+                self.0.remove(&d);
+            }
+        }
+        fn through(&self, d: Date) -> i128 {
+            self.0.range(..=d).map(|(_, x)| x).sum()
+        }
+        fn between(&self, a: Date, b: Date) -> i128 {
+            if a > b {
+                0
+            } else {
+                self.0.range(a..=b).map(|(_, x)| x).sum()
+            }
+        }
+        fn min_from(&self, d: Date) -> (i128, Date) {
+            let mut bal = self.through(d);
+            let (mut min, mut at) = (bal, d);
+            for (day, x) in self.0.range(d..).filter(|(day, _)| **day > d) {
+                bal += x;
+                if bal < min {
+                    min = bal;
+                    at = *day;
+                }
+            }
+            (min, at)
+        }
+    }
+
+    /// A small deterministic generator (xorshift64*), so the test needs no crate.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    fn check_against(m: &DayMap, model: &Model, rng: &mut Rng, base: Date) {
+        assert_eq!(m.len(), model.0.len());
+        assert_eq!(m.total().cents(), model.0.values().sum::<i128>());
+        assert_eq!(
+            m.deltas().map(|(d, x)| (d, x.cents())).collect::<Vec<_>>(),
+            model.0.iter().map(|(d, x)| (*d, *x)).collect::<Vec<_>>()
+        );
+        for _ in 0..20 {
+            let a = base.add_days(rng.below(80) as i64 - 5);
+            let b = base.add_days(rng.below(80) as i64 - 5);
+            assert_eq!(m.through(a).cents(), model.through(a), "through {a}");
+            assert_eq!(m.between(a, b).cents(), model.between(a, b), "{a}..={b}");
+            let (low, at) = m.min_from(a);
+            assert_eq!((low.cents(), at), model.min_from(a), "min_from {a}");
+        }
+    }
+
+    #[test]
+    fn agrees_with_a_btreemap_of_deltas_in_any_order_and_any_size() {
+        let base = d("2021-03-01");
+        for seed in 1..=40u64 {
+            let mut rng = Rng(seed * 0x9e37_79b9_7f4a_7c15);
+            let mut m = DayMap::default();
+            let mut model = Model::default();
+            for step in 0..300 {
+                // Mostly recent dates, sometimes back-dated; small amounts, and for some
+                // seeds amounts near i64's end so the map must widen.
+                let day = if rng.below(4) == 0 {
+                    rng.below(70) as i64
+                } else {
+                    60 + (step / 30) as i64 + rng.below(3) as i64
+                };
+                let big = seed % 5 == 0 && rng.below(10) == 0;
+                let mag = if big {
+                    i64::MAX as i128 / 3 + rng.below(1000) as i128
+                } else {
+                    rng.below(2000) as i128
+                };
+                let x = if rng.below(3) == 0 { -mag } else { mag };
+                let dd = base.add_days(day);
+                m.add(dd, Money::from_cents(x));
+                model.add(dd, x);
+                if step % 37 == 0 {
+                    check_against(&m, &model, &mut rng, base);
+                }
+            }
+            check_against(&m, &model, &mut rng, base);
+        }
+    }
+
+    #[test]
+    fn balances_beyond_i64_stay_exact_and_equality_ignores_the_width() {
+        let big = Money::from_cents(i64::MAX as i128);
+        let mut m = DayMap::default();
+        m.add(d("2021-01-01"), Money::from_cents(5));
+        let before = m.clone();
+        m.add(d("2021-01-02"), big);
+        m.add(d("2021-01-03"), big);
+        assert_eq!(m.total().cents(), 2 * i64::MAX as i128 + 5);
+        assert_eq!(
+            m.between(d("2021-01-02"), d("2021-01-03")).cents(),
+            2 * i64::MAX as i128
+        );
+        // A back-dated delta shifts the wide balances after it exactly.
+        m.add(d("2020-12-31"), Money::from_cents(-7));
+        assert_eq!(m.through(d("2021-01-02")).cents(), i64::MAX as i128 - 2);
+        assert_eq!(
+            m.min_from(d("2020-12-31")),
+            (Money::from_cents(-7), d("2020-12-31"))
+        );
+        // Taking every delta back gives a map equal to the narrow one it was.
+        m.add(d("2020-12-31"), Money::from_cents(7));
+        m.add(d("2021-01-03"), -big);
+        m.add(d("2021-01-02"), -big);
+        assert!(matches!(m.bal, Balances::Wide(_)));
+        assert_eq!(m, before);
+        assert_ne!(m, DayMap::default());
+        // Negative balances beyond i64 too.
+        let mut n = DayMap::default();
+        n.add(d("2021-01-01"), -big);
+        n.add(d("2021-01-01"), Money::from_cents(-2));
+        assert_eq!(n.total().cents(), -(i64::MAX as i128) - 2);
+        assert_eq!(n.len(), 1);
+    }
+
+    #[test]
+    fn a_failed_narrow_add_changes_nothing_before_widening() {
+        // The overflow is found on a shifted balance after the insertion point: the
+        // narrow vectors must be untouched when the map widens.
+        let mut m = DayMap::default();
+        m.add(d("2021-01-05"), Money::from_cents(i64::MAX as i128 - 1));
+        m.add(d("2021-01-01"), Money::from_cents(10));
+        assert_eq!(m.through(d("2021-01-01")).cents(), 10);
+        assert_eq!(m.through(d("2021-01-05")).cents(), i64::MAX as i128 + 9);
+        assert_eq!(
+            m.deltas().map(|(_, x)| x.cents()).collect::<Vec<_>>(),
+            vec![10, i64::MAX as i128 - 1]
+        );
     }
 }
