@@ -134,18 +134,21 @@ impl JsonSchema for Date {
     }
 }
 
-/// A calendar month `YYYY-MM` (years 2000–2099).
+/// A calendar month `YYYY-MM` (years 2000–2099). Four bytes: it keys maps and sits
+/// in the state's per-record data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Month {
-    year: i32,
-    month: u32,
+    year: u16,
+    month: u8,
 }
 
 impl Month {
     /// Builds a month; `None` outside 2000-01..2099-12.
     pub fn new(year: i32, month: u32) -> Option<Month> {
-        ((2000..=2099).contains(&year) && (1..=12).contains(&month))
-            .then_some(Month { year, month })
+        ((2000..=2099).contains(&year) && (1..=12).contains(&month)).then_some(Month {
+            year: year as u16,
+            month: month as u8,
+        })
     }
 
     /// Parses `YYYY-MM` strictly.
@@ -167,23 +170,23 @@ impl Month {
 
     /// The year.
     pub fn year(self) -> i32 {
-        self.year
+        self.year as i32
     }
 
     /// The month number, 1–12.
     pub fn number(self) -> u32 {
-        self.month
+        self.month as u32
     }
 
     /// First day of the month.
     pub fn first_day(self) -> Date {
-        Date::from_ymd(self.year, self.month, 1).expect("valid month")
+        Date::from_ymd(self.year(), self.number(), 1).expect("valid month")
     }
 
     /// Last day of the month.
     pub fn last_day(self) -> Date {
         self.add(1)
-            .map_or(Date::from_ymd(self.year, 12, 31).expect("valid"), |n| {
+            .map_or(Date::from_ymd(self.year(), 12, 31).expect("valid"), |n| {
                 n.first_day().add_days(-1)
             })
     }
@@ -191,13 +194,13 @@ impl Month {
     /// `self + n` months, computed from the anchor (never stepping); `None` outside the range.
     #[allow(clippy::should_implement_trait)] // checked: returns None outside the range
     pub fn add(self, n: i32) -> Option<Month> {
-        let idx = self.year * 12 + (self.month as i32 - 1) + n;
+        let idx = self.index() + n;
         Month::new(idx.div_euclid(12), (idx.rem_euclid(12) + 1) as u32)
     }
 
     /// Compact index (`year * 12 + month - 1`), the storage form.
     pub fn index(self) -> i32 {
-        self.year * 12 + self.month as i32 - 1
+        self.year() * 12 + self.number() as i32 - 1
     }
 
     /// Inverse of [`Month::index`].

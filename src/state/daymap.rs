@@ -26,6 +26,14 @@ pub struct DayMap {
     days: Vec<Date>,
     /// `bal[i]` = sum of the deltas dated ≤ `days[i]`; same length as `days`.
     bal: Balances,
+    /// Sum of every delta (the last running balance; 0 when empty).
+    total: i128,
+    /// The running balance before the last entry (0 with fewer than two entries).
+    before_last: i128,
+    /// The last date held. With `total` and `before_last` it lets an add on or after
+    /// the latest date (most adds) only append or overwrite the vectors' tails, never
+    /// read them: a fold touching thousands of maps then waits on no cache miss there.
+    last: Option<Date>,
 }
 
 /// The running balances of a [`DayMap`], narrow while every one fits in `i64`.
@@ -44,6 +52,54 @@ impl Default for Balances {
 }
 
 impl Balances {
+    /// Appends a running balance, widening for good if it does not fit in `i64`.
+    #[inline]
+    fn push(&mut self, b: i128) {
+        match self {
+            Balances::Narrow(v) => match i64::try_from(b) {
+                Ok(n) => v.push(n),
+                Err(_) => {
+                    self.widen();
+                    self.push(b);
+                }
+            },
+            Balances::Wide(v) => v.push(b),
+        }
+    }
+
+    /// Overwrites the last running balance, widening for good if it does not fit.
+    #[inline]
+    fn set_last(&mut self, b: i128) {
+        match self {
+            Balances::Narrow(v) => match i64::try_from(b) {
+                Ok(n) => *v.last_mut().expect("an entry") = n,
+                Err(_) => {
+                    self.widen();
+                    self.set_last(b);
+                }
+            },
+            Balances::Wide(v) => *v.last_mut().expect("an entry") = b,
+        }
+    }
+
+    fn pop(&mut self) {
+        match self {
+            Balances::Narrow(v) => {
+                v.pop();
+            }
+            Balances::Wide(v) => {
+                v.pop();
+            }
+        }
+    }
+
+    /// Switches to `i128` for good.
+    fn widen(&mut self) {
+        if let Balances::Narrow(v) = self {
+            *self = Balances::Wide(v.iter().map(|&b| b as i128).collect());
+        }
+    }
+
     #[inline]
     fn get(&self, i: usize) -> i128 {
         match self {
@@ -134,22 +190,56 @@ impl DayMap {
         if x == 0 {
             return;
         }
-        if let Balances::Narrow(v) = &mut self.bal {
-            if add_in(&mut self.days, v, d, x).is_ok() {
+        let new = self.total + x;
+        match self.last {
+            // A new latest date: append (writes only).
+            Some(last) if last >= d => {}
+            _ => {
+                self.bal.push(new);
+                self.days.push(d);
+                self.before_last = self.total;
+                self.total = new;
+                self.last = Some(d);
                 return;
             }
-            // A balance would leave i64: widen for good, then add.
-            let wide = v.iter().map(|&b| b as i128).collect();
-            self.bal = Balances::Wide(wide);
+        }
+        if self.last == Some(d) {
+            if new != self.before_last {
+                // The latest date again: overwrite its balance.
+                self.bal.set_last(new);
+                self.total = new;
+            } else {
+                // Its delta nets to zero: drop the entry.
+                self.bal.pop();
+                self.days.pop();
+                self.resync();
+            }
+            return;
+        }
+        // An earlier date: insert or update, and shift the balances after it.
+        if let Balances::Narrow(v) = &mut self.bal {
+            if add_in(&mut self.days, v, d, x).is_err() {
+                // A balance would leave i64: widen for good, then add.
+                self.bal.widen();
+            }
         }
         if let Balances::Wide(v) = &mut self.bal {
             add_in(&mut self.days, v, d, x).expect("i128 balances hold any sum of amounts");
         }
+        self.resync();
+    }
+
+    /// Recomputes the cached `total`, `before_last` and `last` from the vectors.
+    fn resync(&mut self) {
+        let n = self.days.len();
+        self.total = self.bal.before(n);
+        self.before_last = if n == 0 { 0 } else { self.bal.before(n - 1) };
+        self.last = self.days.last().copied();
     }
 
     /// Sum of every delta, whatever its date.
     pub fn total(&self) -> Money {
-        Money::from_cents(self.bal.before(self.days.len()))
+        Money::from_cents(self.total)
     }
 
     /// Number of entries dated ≤ `d`.
@@ -350,8 +440,19 @@ mod tests {
                 } else {
                     rng.below(2000) as i128
                 };
-                let x = if rng.below(3) == 0 { -mag } else { mag };
-                let dd = base.add_days(day);
+                let mut x = if rng.below(3) == 0 { -mag } else { mag };
+                let mut dd = base.add_days(day);
+                if rng.below(6) == 0 && !model.0.is_empty() {
+                    // Cancel one day's delta exactly (often the latest day's): the
+                    // entry must go.
+                    let k = if rng.below(2) == 0 {
+                        model.0.len() - 1
+                    } else {
+                        rng.below(model.0.len() as u64) as usize
+                    };
+                    let (&day, &delta) = model.0.iter().nth(k).expect("an entry");
+                    (dd, x) = (day, -delta);
+                }
                 m.add(dd, Money::from_cents(x));
                 model.add(dd, x);
                 if step % 37 == 0 {

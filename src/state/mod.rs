@@ -11,12 +11,14 @@
 //! day-end balance on any date, and no (county, fund, fiscal year) has dispatched
 //! more than its entitlement (both asserted by tests over random histories).
 
+mod county_index;
 pub mod daymap;
 
 use crate::event::*;
 use crate::money::{Money, Ratio};
 use crate::record::Record;
 use crate::values::*;
+use county_index::CountyIndex;
 pub use daymap::DayMap;
 use std::collections::BTreeMap;
 
@@ -324,6 +326,21 @@ struct Target {
     reversed_on: Option<Date>,
 }
 
+/// A [`Target`] as stored, one per record: 32 bytes instead of 48. The amount is
+/// held in `i64` cents; an amount that does not fit (never one sanbao accepts: they
+/// are at most 13 integer digits) is kept exactly in [`State`]'s `wide_amounts` and
+/// marked here with [`WIDE`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Slot {
+    amount: i64,
+    date: Date,
+    reversed_on: Option<Date>,
+    effect: Effect,
+}
+
+/// `Slot::amount` of a target whose amount is in `wide_amounts`.
+const WIDE: i64 = i64::MIN;
+
 /// The folded state of the log up to `head_seq`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct State {
@@ -340,13 +357,15 @@ pub struct State {
     /// Counties in registration order; see [`State::counties`] for id order.
     counties: Vec<County>,
     /// County index by id (iterates in id order).
-    county_index: BTreeMap<CountyId, u32>,
+    county_index: CountyIndex,
     /// City-wide risk lines, in seq order.
     pub city_risk_lines: Vec<LinesEntry>,
     /// Every `plan_issued`, in seq order, with its seq.
     pub plans_issued: Vec<(u64, PlanIssued)>,
     /// Reversible records by seq − 1 (None for other kinds).
-    targets: Vec<Option<Target>>,
+    targets: Vec<Option<Slot>>,
+    /// Amounts of targets that do not fit in a [`Slot`], by seq.
+    wide_amounts: BTreeMap<u64, Money>,
 }
 
 /// What [`State::undo`] needs to take back the last applied record.
@@ -395,15 +414,15 @@ impl State {
     /// Counties in id order.
     pub fn counties(&self) -> impl Iterator<Item = &County> + '_ {
         self.county_index
-            .values()
-            .map(|&i| &self.counties[i as usize])
+            .in_id_order()
+            .map(|i| &self.counties[i as usize])
     }
 
     /// One county by id.
     pub fn county(&self, id: &CountyId) -> Option<&County> {
         self.county_index
             .get(id)
-            .map(|&i| &self.counties[i as usize])
+            .map(|i| &self.counties[i as usize])
     }
 
     /// Number of registered counties.
@@ -430,9 +449,42 @@ impl State {
         self.target(seq).is_some_and(|t| t.reversed_on.is_some())
     }
 
-    fn target(&self, seq: u64) -> Option<&Target> {
+    fn target(&self, seq: u64) -> Option<Target> {
         let i = usize::try_from(seq.checked_sub(1)?).ok()?;
-        self.targets.get(i)?.as_ref()
+        let s = (*self.targets.get(i)?)?;
+        Some(self.unpack(seq, s))
+    }
+
+    /// The target a slot holds (its amount from `wide_amounts` when marked so).
+    fn unpack(&self, seq: u64, s: Slot) -> Target {
+        let amount = if s.amount == WIDE {
+            self.wide_amounts[&seq]
+        } else {
+            Money::from_cents(s.amount as i128)
+        };
+        Target {
+            date: s.date,
+            amount,
+            effect: s.effect,
+            reversed_on: s.reversed_on,
+        }
+    }
+
+    /// Stores a target for record `seq` compactly.
+    fn pack(&mut self, seq: u64, t: Target) -> Slot {
+        let amount = match i64::try_from(t.amount.cents()) {
+            Ok(a) if a != WIDE => a,
+            _ => {
+                self.wide_amounts.insert(seq, t.amount);
+                WIDE
+            }
+        };
+        Slot {
+            amount,
+            date: t.date,
+            reversed_on: t.reversed_on,
+            effect: t.effect,
+        }
     }
 
     /// The county named by an event, registered on or before `on` (rule 2).
@@ -705,7 +757,7 @@ impl State {
             self.targets.resize(idx + 1, None);
         }
         let target = self.forward(&rec.event, rec.seq);
-        self.targets[idx] = target;
+        self.targets[idx] = target.map(|t| self.pack(rec.seq, t));
     }
 
     /// Applies a record (already checked, or read back from the log). Never fails;
@@ -728,7 +780,8 @@ impl State {
     pub fn undo(&mut self, u: Undo) {
         let seq = self.head_seq;
         let idx = (seq - 1) as usize;
-        let target = self.targets[idx].take();
+        let target = self.targets[idx].take().map(|s| self.unpack(seq, s));
+        self.wide_amounts.remove(&seq);
         self.backward(&u.event, target, u.new_county);
         self.targets.truncate(idx);
         self.head_seq = u.prev_head_seq;
@@ -738,7 +791,7 @@ impl State {
     }
 
     fn county_idx(&self, id: &CountyId) -> Option<u32> {
-        self.county_index.get(id).copied()
+        self.county_index.get(id)
     }
 
     /// Moves money along an effect's flows with `sign` (+1 forward, −1 reversed) on `d`.
@@ -854,7 +907,7 @@ impl State {
                 return None;
             }
             (Event::EventReversed(e), _) => {
-                let t = self.target(e.reverses_seq).copied()?;
+                let t = self.target(e.reverses_seq)?;
                 if t.reversed_on.is_some() {
                     return None;
                 }
@@ -1013,7 +1066,7 @@ impl State {
                 self.plans_issued.pop();
             }
             Event::EventReversed(e) => {
-                if let Some(t) = self.target(e.reverses_seq).copied() {
+                if let Some(t) = self.target(e.reverses_seq) {
                     if t.reversed_on == Some(e.on) {
                         self.flow(t.effect, t.amount, e.on, 1);
                         self.mark_reversed(t.effect, t.amount, None);
