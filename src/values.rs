@@ -347,9 +347,16 @@ impl JsonSchema for Ratio {
 }
 
 /// A county id: `^[a-z][a-z0-9_-]{0,31}$`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct CountyId(String);
+///
+/// Held inline (at most 32 ASCII bytes, zero-padded), so a clone is a 33-byte copy
+/// and never allocates: ids are copied into every plan line, projection and report
+/// row. Order, equality and hashing are those of the text (valid ids hold no zero
+/// byte, so the padding sorts before any character, as a shorter prefix does).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CountyId {
+    bytes: [u8; 32],
+    len: u8,
+}
 
 impl CountyId {
     /// Validates and wraps a county id.
@@ -362,7 +369,12 @@ impl CountyId {
                 .iter()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-');
         if ok {
-            Ok(CountyId(s.to_string()))
+            let mut bytes = [0u8; 32];
+            bytes[..b.len()].copy_from_slice(b);
+            Ok(CountyId {
+                bytes,
+                len: b.len() as u8,
+            })
         } else {
             Err(format!(
                 "{s:?} is not a county id: a lowercase letter, then up to 31 of a-z 0-9 _ -"
@@ -372,13 +384,30 @@ impl CountyId {
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        std::str::from_utf8(&self.bytes[..self.len as usize]).expect("county ids are ASCII")
+    }
+
+    /// The id's bytes, zero-padded to 32 (for hashing without the text).
+    pub fn padded_bytes(&self) -> &[u8; 32] {
+        &self.bytes
+    }
+}
+
+impl fmt::Debug for CountyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CountyId({:?})", self.as_str())
+    }
+}
+
+impl Serialize for CountyId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
 impl fmt::Display for CountyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -777,6 +806,24 @@ mod tests {
         assert!(CountyId::parse("Abc").is_err());
         assert!(CountyId::parse(&"a".repeat(33)).is_err());
         assert!(CountyId::parse(&"a".repeat(32)).is_ok());
+        // Inline ids order, compare and print exactly as their text.
+        let ids = ["a", "a-", "a_", "a0", "ab", "b", &"z".repeat(32), "zz"];
+        for x in ids {
+            for y in ids {
+                let (cx, cy) = (CountyId::parse(x).unwrap(), CountyId::parse(y).unwrap());
+                assert_eq!(cx.cmp(&cy), x.cmp(y), "{x} vs {y}");
+                assert_eq!(cx == cy, x == y);
+            }
+            let c = CountyId::parse(x).unwrap();
+            assert_eq!(c.as_str(), x);
+            assert_eq!(c.to_string(), x);
+            assert_eq!(serde_json::to_string(&c).unwrap(), format!("\"{x}\""));
+            let back: CountyId = serde_json::from_str(&format!("\"{x}\"")).unwrap();
+            assert_eq!(back, c);
+            let bin = bincode::serialize(&c).unwrap();
+            assert_eq!(bin, bincode::serialize(x).unwrap(), "stored form unchanged");
+            assert_eq!(bincode::deserialize::<CountyId>(&bin).unwrap(), c);
+        }
         assert!(Text::parse(&"绥".repeat(200)).is_ok());
         assert!(Text::parse(&"绥".repeat(201)).is_err());
         assert!(Text::parse("").is_err());

@@ -3,8 +3,8 @@
 //!
 //! Guarantees: iteration is in id order (a `BTreeMap`); the hash table is only ever
 //! looked up, never iterated, so no output depends on its order; equality is the
-//! ordered map's. Lookups hash the id's bytes held inline (ids are at most 32 bytes),
-//! so finding a county costs no string comparison down a tree and no pointer chase.
+//! ordered map's. Lookups hash the id's inline bytes (ids are at most 32 bytes), so
+//! finding a county costs no string comparison down a tree and no pointer chase.
 
 use crate::values::CountyId;
 use std::collections::{BTreeMap, HashMap};
@@ -61,17 +61,15 @@ impl CountyIndex {
     }
 }
 
-/// A county id's bytes inline, zero-padded (a valid id is 1–32 ASCII bytes and holds
-/// no zero byte, so the padding cannot make two ids equal).
+/// A county id's zero-padded bytes as four words (a valid id is 1–32 ASCII bytes
+/// and holds no zero byte, so the padding cannot make two ids equal).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct IdKey([u64; 4]);
 
 impl IdKey {
     #[inline]
     fn of(id: &CountyId) -> IdKey {
-        let mut b = [0u8; 32];
-        let s = id.as_str().as_bytes();
-        b[..s.len()].copy_from_slice(s);
+        let b = id.padded_bytes();
         let w = |i: usize| u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().expect("8 bytes"));
         IdKey([w(0), w(1), w(2), w(3)])
     }
