@@ -17,6 +17,7 @@
 
 use crate::money::Money;
 use crate::values::Date;
+use serde::{Deserialize, Serialize};
 
 /// Money deltas by date. As an account, the day-end balance on D is the sum of the
 /// deltas dated ≤ D.
@@ -37,7 +38,7 @@ pub struct DayMap {
 }
 
 /// The running balances of a [`DayMap`], narrow while every one fits in `i64`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 enum Balances {
     /// Every running balance fits in `i64` cents (any realistic account).
     Narrow(Vec<i64>),
@@ -333,6 +334,62 @@ impl PartialEq for DayMap {
 
 impl Eq for DayMap {}
 
+/// The stored form of a [`DayMap`] (snapshots), borrowed for writing: the dates and
+/// the running balances; the cached figures are recomputed when reading.
+#[derive(Serialize)]
+struct DayMapRef<'a> {
+    days: &'a [Date],
+    bal: &'a Balances,
+}
+
+/// The stored form of a [`DayMap`], owned for reading.
+#[derive(Deserialize)]
+struct DayMapOwned {
+    days: Vec<Date>,
+    bal: Balances,
+}
+
+impl Serialize for DayMap {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        DayMapRef {
+            days: &self.days,
+            bal: &self.bal,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for DayMap {
+    /// Reads a stored map, refusing one that breaks the invariants (dates strictly
+    /// ascending, one balance per date, no zero delta).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<DayMap, D::Error> {
+        let o = DayMapOwned::deserialize(d)?;
+        let n = o.days.len();
+        let bal_len = match &o.bal {
+            Balances::Narrow(v) => v.len(),
+            Balances::Wide(v) => v.len(),
+        };
+        if bal_len != n {
+            return Err(serde::de::Error::custom(format!(
+                "day map: {n} dates but {bal_len} balances"
+            )));
+        }
+        if o.days.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(serde::de::Error::custom("day map: dates not ascending"));
+        }
+        if (0..n).any(|i| o.bal.get(i) == o.bal.before(i)) {
+            return Err(serde::de::Error::custom("day map: a zero delta is held"));
+        }
+        let mut m = DayMap {
+            days: o.days,
+            bal: o.bal,
+            ..DayMap::default()
+        };
+        m.resync();
+        Ok(m)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -539,6 +596,41 @@ mod tests {
         n.add(d("2021-01-01"), Money::from_cents(-2));
         assert_eq!(n.total().cents(), -(i64::MAX as i128) - 2);
         assert_eq!(n.len(), 1);
+    }
+
+    #[test]
+    fn a_stored_map_round_trips_and_a_broken_one_is_refused() {
+        use bincode::Options;
+        let codec = || {
+            bincode::options()
+                .with_fixint_encoding()
+                .with_little_endian()
+                .reject_trailing_bytes()
+        };
+        let mut m = DayMap::default();
+        m.add(d("2021-01-03"), Money::from_cents(5));
+        m.add(d("2021-01-01"), Money::from_cents(-2));
+        let back: DayMap = codec()
+            .deserialize(&codec().serialize(&m).unwrap())
+            .unwrap();
+        assert_eq!(back, m);
+        assert_eq!(
+            (back.total, back.before_last, back.last),
+            (3, -2, Some(d("2021-01-03")))
+        );
+        // Same layout as the stored form: dates, then balances.
+        let stored = |days: Vec<Date>, bal: Balances| codec().serialize(&(days, bal)).unwrap();
+        let read = |b: Vec<u8>| codec().deserialize::<DayMap>(&b).map_err(|e| e.to_string());
+        let (a, b) = (d("2021-01-01"), d("2021-01-02"));
+        let err = read(stored(vec![b, a], Balances::Narrow(vec![5, 7]))).unwrap_err();
+        assert!(err.contains("not ascending"), "{err}");
+        let err = read(stored(vec![a, b], Balances::Narrow(vec![5, 5]))).unwrap_err();
+        assert!(err.contains("zero delta"), "{err}");
+        let err = read(stored(vec![a, b], Balances::Wide(vec![5]))).unwrap_err();
+        assert!(err.contains("balances"), "{err}");
+        let ok = read(stored(vec![a, b], Balances::Wide(vec![5, 7]))).unwrap();
+        assert_eq!(ok.through(a), Money::from_cents(5));
+        assert_eq!(ok.total(), Money::from_cents(7));
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //!   record back exactly (the writer does this when a later event of a batch is
 //!   rejected or the disk write fails).
 //!
+//! - `State` and everything it holds implement serde (`src/state/snapshot.rs`):
+//!   a bincode snapshot decodes to an equal state that folds on identically.
+//!
 //! Guarantees: pure and deterministic (no I/O, no clock); counties iterate by id;
 //! after `check` accepted an event and `apply` applied it, no account has a negative
 //! day-end balance on any date, and no (county, fund, fiscal year) has dispatched
@@ -13,6 +16,7 @@
 
 mod county_index;
 pub mod daymap;
+mod snapshot;
 
 use crate::event::*;
 use crate::money::{Money, Ratio};
@@ -20,6 +24,7 @@ use crate::record::Record;
 use crate::values::*;
 use county_index::CountyIndex;
 pub use daymap::DayMap;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Default risk lines before any `risk_lines_set`: 0.3, 0.5, 1.5.
@@ -30,7 +35,7 @@ pub const DEFAULT_LINES: Lines = Lines {
 };
 
 /// Thresholds of the guarantee level, in months of outflow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lines {
     /// Below it: `warning`.
     pub warning_line: Ratio,
@@ -41,7 +46,7 @@ pub struct Lines {
 }
 
 /// A `risk_lines_set` as held in the state.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinesEntry {
     /// Effective from this date.
     pub effective_from: Date,
@@ -52,7 +57,7 @@ pub struct LinesEntry {
 }
 
 /// A dated amount that a reversal may cancel from its own date onward.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// Seq of the record.
     pub seq: u64,
@@ -82,7 +87,7 @@ impl Entry {
 }
 
 /// An `allocation_notified` in the state.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entitlement {
     /// Seq, date (notified_on), amount, reversal.
     pub entry: Entry,
@@ -91,7 +96,7 @@ pub struct Entitlement {
 }
 
 /// Entitlements and dispatches of one (county, fiscal year, fund).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FundLedger {
     /// Total entitled over the whole log, net of reversals (rule 3).
     pub entitled_total: Money,
@@ -142,7 +147,7 @@ impl FundLedger {
 }
 
 /// A `needs_budgeted` in the state.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Need {
     /// Seq, date (budgeted_on), annual amount, reversal.
     pub entry: Entry,
@@ -176,7 +181,7 @@ impl Need {
 }
 
 /// A `wage_bill_declared` in the state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WageBill {
     /// Effective date.
     pub declared_on: Date,
@@ -189,7 +194,7 @@ pub struct WageBill {
 }
 
 /// A `balance_reported` in the state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     /// The day the balance is for.
     pub on: Date,
@@ -200,7 +205,7 @@ pub struct Report {
 }
 
 /// Deposits into and payments out of the wage reserve for one payroll month.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayrollMonth {
     /// Deposits by date (reversals negative on their date).
     pub deposited: DayMap,
@@ -209,7 +214,7 @@ pub struct PayrollMonth {
 }
 
 /// Everything the state holds about one county.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct County {
     /// Id.
     pub id: CountyId,
@@ -276,7 +281,7 @@ impl County {
 }
 
 /// Where a reversible record's effect lives, so a reversal can cancel it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 enum Effect {
     CityFunds,
     Allocation {
@@ -330,7 +335,7 @@ struct Target {
 /// held in `i64` cents; an amount that does not fit (never one sanbao accepts: they
 /// are at most 13 integer digits) is kept exactly in [`State`]'s `wide_amounts` and
 /// marked here with [`WIDE`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Slot {
     amount: i64,
     date: Date,
