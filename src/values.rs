@@ -154,18 +154,21 @@ impl JsonSchema for Date {
     }
 }
 
-/// A calendar month `YYYY-MM` (years 2000–2099).
+/// A calendar month `YYYY-MM` (years 2000–2099). Four bytes: it keys maps and sits
+/// in the state's per-record data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Month {
-    year: i32,
-    month: u32,
+    year: u16,
+    month: u8,
 }
 
 impl Month {
     /// Builds a month; `None` outside 2000-01..2099-12.
     pub fn new(year: i32, month: u32) -> Option<Month> {
-        ((2000..=2099).contains(&year) && (1..=12).contains(&month))
-            .then_some(Month { year, month })
+        ((2000..=2099).contains(&year) && (1..=12).contains(&month)).then_some(Month {
+            year: year as u16,
+            month: month as u8,
+        })
     }
 
     /// Parses `YYYY-MM` strictly.
@@ -187,23 +190,23 @@ impl Month {
 
     /// The year.
     pub fn year(self) -> i32 {
-        self.year
+        self.year as i32
     }
 
     /// The month number, 1–12.
     pub fn number(self) -> u32 {
-        self.month
+        self.month as u32
     }
 
     /// First day of the month.
     pub fn first_day(self) -> Date {
-        Date::from_ymd(self.year, self.month, 1).expect("valid month")
+        Date::from_ymd(self.year(), self.number(), 1).expect("valid month")
     }
 
     /// Last day of the month.
     pub fn last_day(self) -> Date {
         self.add(1)
-            .map_or(Date::from_ymd(self.year, 12, 31).expect("valid"), |n| {
+            .map_or(Date::from_ymd(self.year(), 12, 31).expect("valid"), |n| {
                 n.first_day().add_days(-1)
             })
     }
@@ -211,13 +214,13 @@ impl Month {
     /// `self + n` months, computed from the anchor (never stepping); `None` outside the range.
     #[allow(clippy::should_implement_trait)] // checked: returns None outside the range
     pub fn add(self, n: i32) -> Option<Month> {
-        let idx = self.year * 12 + (self.month as i32 - 1) + n;
+        let idx = self.index() + n;
         Month::new(idx.div_euclid(12), (idx.rem_euclid(12) + 1) as u32)
     }
 
     /// Compact index (`year * 12 + month - 1`), the storage form.
     pub fn index(self) -> i32 {
-        self.year * 12 + self.month as i32 - 1
+        self.year() * 12 + self.number() as i32 - 1
     }
 
     /// Inverse of [`Month::index`].
@@ -364,9 +367,16 @@ impl JsonSchema for Ratio {
 }
 
 /// A county id: `^[a-z][a-z0-9_-]{0,31}$`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct CountyId(String);
+///
+/// Held inline (at most 32 ASCII bytes, zero-padded), so a clone is a 33-byte copy
+/// and never allocates: ids are copied into every plan line, projection and report
+/// row. Order, equality and hashing are those of the text (valid ids hold no zero
+/// byte, so the padding sorts before any character, as a shorter prefix does).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CountyId {
+    bytes: [u8; 32],
+    len: u8,
+}
 
 impl CountyId {
     /// Validates and wraps a county id.
@@ -379,7 +389,12 @@ impl CountyId {
                 .iter()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-');
         if ok {
-            Ok(CountyId(s.to_string()))
+            let mut bytes = [0u8; 32];
+            bytes[..b.len()].copy_from_slice(b);
+            Ok(CountyId {
+                bytes,
+                len: b.len() as u8,
+            })
         } else {
             Err(format!(
                 "{s:?} is not a county id: a lowercase letter, then up to 31 of a-z 0-9 _ -"
@@ -389,13 +404,30 @@ impl CountyId {
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        std::str::from_utf8(&self.bytes[..self.len as usize]).expect("county ids are ASCII")
+    }
+
+    /// The id's bytes, zero-padded to 32 (for hashing without the text).
+    pub fn padded_bytes(&self) -> &[u8; 32] {
+        &self.bytes
+    }
+}
+
+impl fmt::Debug for CountyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CountyId({:?})", self.as_str())
+    }
+}
+
+impl Serialize for CountyId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
 impl fmt::Display for CountyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -803,6 +835,24 @@ mod tests {
         assert!(CountyId::parse("Abc").is_err());
         assert!(CountyId::parse(&"a".repeat(33)).is_err());
         assert!(CountyId::parse(&"a".repeat(32)).is_ok());
+        // Inline ids order, compare and print exactly as their text.
+        let ids = ["a", "a-", "a_", "a0", "ab", "b", &"z".repeat(32), "zz"];
+        for x in ids {
+            for y in ids {
+                let (cx, cy) = (CountyId::parse(x).unwrap(), CountyId::parse(y).unwrap());
+                assert_eq!(cx.cmp(&cy), x.cmp(y), "{x} vs {y}");
+                assert_eq!(cx == cy, x == y);
+            }
+            let c = CountyId::parse(x).unwrap();
+            assert_eq!(c.as_str(), x);
+            assert_eq!(c.to_string(), x);
+            assert_eq!(serde_json::to_string(&c).unwrap(), format!("\"{x}\""));
+            let back: CountyId = serde_json::from_str(&format!("\"{x}\"")).unwrap();
+            assert_eq!(back, c);
+            let bin = bincode::serialize(&c).unwrap();
+            assert_eq!(bin, bincode::serialize(x).unwrap(), "stored form unchanged");
+            assert_eq!(bincode::deserialize::<CountyId>(&bin).unwrap(), c);
+        }
         assert!(Text::parse(&"绥".repeat(200)).is_ok());
         assert!(Text::parse(&"绥".repeat(201)).is_err());
         assert!(Text::parse("").is_err());

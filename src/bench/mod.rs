@@ -25,12 +25,13 @@ pub fn unhashed_record(seq: u64, event: Event) -> Record {
 
 /// Folds events (assumed valid, e.g. from [`workload::Generator`]) into a state as
 /// records 1, 2, … without computing hashes or checking rules: the quickest way to a
-/// large folded state for the read side (plan, monitor) benchmarks.
+/// large folded state for the read side (plan, monitor) benchmarks. Uses
+/// [`State::fold`], as `log::load_state` does (no undo kept).
 pub fn fold_unhashed(events: impl IntoIterator<Item = Event>) -> State {
     let mut s = State::new();
     for e in events {
         let r = unhashed_record(s.head_seq + 1, e);
-        s.apply(&r);
+        s.fold(&r);
     }
     s
 }

@@ -6,18 +6,25 @@
 //!   record back exactly (the writer does this when a later event of a batch is
 //!   rejected or the disk write fails).
 //!
+//! - `State` and everything it holds implement serde (`src/state/snapshot.rs`):
+//!   a bincode snapshot decodes to an equal state that folds on identically.
+//!
 //! Guarantees: pure and deterministic (no I/O, no clock); counties iterate by id;
 //! after `check` accepted an event and `apply` applied it, no account has a negative
 //! day-end balance on any date, and no (county, fund, fiscal year) has dispatched
 //! more than its entitlement (both asserted by tests over random histories).
 
+mod county_index;
 pub mod daymap;
+mod snapshot;
 
 use crate::event::*;
 use crate::money::{Money, Ratio};
 use crate::record::Record;
 use crate::values::*;
+use county_index::CountyIndex;
 pub use daymap::DayMap;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Default risk lines before any `risk_lines_set`: 0.3, 0.5, 1.5.
@@ -28,7 +35,7 @@ pub const DEFAULT_LINES: Lines = Lines {
 };
 
 /// Thresholds of the guarantee level, in months of outflow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lines {
     /// Below it: `warning`.
     pub warning_line: Ratio,
@@ -39,7 +46,7 @@ pub struct Lines {
 }
 
 /// A `risk_lines_set` as held in the state.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinesEntry {
     /// Effective from this date.
     pub effective_from: Date,
@@ -50,7 +57,7 @@ pub struct LinesEntry {
 }
 
 /// A dated amount that a reversal may cancel from its own date onward.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// Seq of the record.
     pub seq: u64,
@@ -80,7 +87,7 @@ impl Entry {
 }
 
 /// An `allocation_notified` in the state.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entitlement {
     /// Seq, date (notified_on), amount, reversal.
     pub entry: Entry,
@@ -89,7 +96,7 @@ pub struct Entitlement {
 }
 
 /// Entitlements and dispatches of one (county, fiscal year, fund).
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FundLedger {
     /// Total entitled over the whole log, net of reversals (rule 3).
     pub entitled_total: Money,
@@ -140,7 +147,7 @@ impl FundLedger {
 }
 
 /// A `needs_budgeted` in the state.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Need {
     /// Seq, date (budgeted_on), annual amount, reversal.
     pub entry: Entry,
@@ -174,7 +181,7 @@ impl Need {
 }
 
 /// A `wage_bill_declared` in the state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WageBill {
     /// Effective date.
     pub declared_on: Date,
@@ -187,7 +194,7 @@ pub struct WageBill {
 }
 
 /// A `balance_reported` in the state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     /// The day the balance is for.
     pub on: Date,
@@ -198,7 +205,7 @@ pub struct Report {
 }
 
 /// Deposits into and payments out of the wage reserve for one payroll month.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayrollMonth {
     /// Deposits by date (reversals negative on their date).
     pub deposited: DayMap,
@@ -207,7 +214,7 @@ pub struct PayrollMonth {
 }
 
 /// Everything the state holds about one county.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct County {
     /// Id.
     pub id: CountyId,
@@ -274,7 +281,7 @@ impl County {
 }
 
 /// Where a reversible record's effect lives, so a reversal can cancel it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 enum Effect {
     CityFunds,
     Allocation {
@@ -316,7 +323,7 @@ enum Effect {
 }
 
 /// A reversible record as the state remembers it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Target {
     date: Date,
     amount: Money,
@@ -324,8 +331,23 @@ struct Target {
     reversed_on: Option<Date>,
 }
 
+/// A [`Target`] as stored, one per record: 32 bytes instead of 48. The amount is
+/// held in `i64` cents; an amount that does not fit (never one sanbao accepts: they
+/// are at most 13 integer digits) is kept exactly in [`State`]'s `wide_amounts` and
+/// marked here with [`WIDE`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Slot {
+    amount: i64,
+    date: Date,
+    reversed_on: Option<Date>,
+    effect: Effect,
+}
+
+/// `Slot::amount` of a target whose amount is in `wide_amounts`.
+const WIDE: i64 = i64::MIN;
+
 /// The folded state of the log up to `head_seq`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct State {
     /// Seq of the last applied record (0 when empty).
     pub head_seq: u64,
@@ -340,13 +362,15 @@ pub struct State {
     /// Counties in registration order; see [`State::counties`] for id order.
     counties: Vec<County>,
     /// County index by id (iterates in id order).
-    county_index: BTreeMap<CountyId, u32>,
+    county_index: CountyIndex,
     /// City-wide risk lines, in seq order.
     pub city_risk_lines: Vec<LinesEntry>,
     /// Every `plan_issued`, in seq order, with its seq.
     pub plans_issued: Vec<(u64, PlanIssued)>,
     /// Reversible records by seq − 1 (None for other kinds).
-    targets: Vec<Option<Target>>,
+    targets: Vec<Option<Slot>>,
+    /// Amounts of targets that do not fit in a [`Slot`], by seq.
+    wide_amounts: BTreeMap<u64, Money>,
 }
 
 /// What [`State::undo`] needs to take back the last applied record.
@@ -395,15 +419,15 @@ impl State {
     /// Counties in id order.
     pub fn counties(&self) -> impl Iterator<Item = &County> + '_ {
         self.county_index
-            .values()
-            .map(|&i| &self.counties[i as usize])
+            .in_id_order()
+            .map(|i| &self.counties[i as usize])
     }
 
     /// One county by id.
     pub fn county(&self, id: &CountyId) -> Option<&County> {
         self.county_index
             .get(id)
-            .map(|&i| &self.counties[i as usize])
+            .map(|i| &self.counties[i as usize])
     }
 
     /// Number of registered counties.
@@ -430,9 +454,42 @@ impl State {
         self.target(seq).is_some_and(|t| t.reversed_on.is_some())
     }
 
-    fn target(&self, seq: u64) -> Option<&Target> {
+    fn target(&self, seq: u64) -> Option<Target> {
         let i = usize::try_from(seq.checked_sub(1)?).ok()?;
-        self.targets.get(i)?.as_ref()
+        let s = (*self.targets.get(i)?)?;
+        Some(self.unpack(seq, s))
+    }
+
+    /// The target a slot holds (its amount from `wide_amounts` when marked so).
+    fn unpack(&self, seq: u64, s: Slot) -> Target {
+        let amount = if s.amount == WIDE {
+            self.wide_amounts[&seq]
+        } else {
+            Money::from_cents(s.amount as i128)
+        };
+        Target {
+            date: s.date,
+            amount,
+            effect: s.effect,
+            reversed_on: s.reversed_on,
+        }
+    }
+
+    /// Stores a target for record `seq` compactly.
+    fn pack(&mut self, seq: u64, t: Target) -> Slot {
+        let amount = match i64::try_from(t.amount.cents()) {
+            Ok(a) if a != WIDE => a,
+            _ => {
+                self.wide_amounts.insert(seq, t.amount);
+                WIDE
+            }
+        };
+        Slot {
+            amount,
+            date: t.date,
+            reversed_on: t.reversed_on,
+            effect: t.effect,
+        }
     }
 
     /// The county named by an event, registered on or before `on` (rule 2).
@@ -705,7 +762,7 @@ impl State {
             self.targets.resize(idx + 1, None);
         }
         let target = self.forward(&rec.event, rec.seq);
-        self.targets[idx] = target;
+        self.targets[idx] = target.map(|t| self.pack(rec.seq, t));
     }
 
     /// Applies a record (already checked, or read back from the log). Never fails;
@@ -728,7 +785,8 @@ impl State {
     pub fn undo(&mut self, u: Undo) {
         let seq = self.head_seq;
         let idx = (seq - 1) as usize;
-        let target = self.targets[idx].take();
+        let target = self.targets[idx].take().map(|s| self.unpack(seq, s));
+        self.wide_amounts.remove(&seq);
         self.backward(&u.event, target, u.new_county);
         self.targets.truncate(idx);
         self.head_seq = u.prev_head_seq;
@@ -738,7 +796,7 @@ impl State {
     }
 
     fn county_idx(&self, id: &CountyId) -> Option<u32> {
-        self.county_index.get(id).copied()
+        self.county_index.get(id)
     }
 
     /// Moves money along an effect's flows with `sign` (+1 forward, −1 reversed) on `d`.
@@ -854,7 +912,7 @@ impl State {
                 return None;
             }
             (Event::EventReversed(e), _) => {
-                let t = self.target(e.reverses_seq).copied()?;
+                let t = self.target(e.reverses_seq)?;
                 if t.reversed_on.is_some() {
                     return None;
                 }
@@ -1013,7 +1071,7 @@ impl State {
                 self.plans_issued.pop();
             }
             Event::EventReversed(e) => {
-                if let Some(t) = self.target(e.reverses_seq).copied() {
+                if let Some(t) = self.target(e.reverses_seq) {
                     if t.reversed_on == Some(e.on) {
                         self.flow(t.effect, t.amount, e.on, 1);
                         self.mark_reversed(t.effect, t.amount, None);

@@ -254,3 +254,46 @@ fn undo_restores_the_state_exactly() {
         );
     }
 }
+
+#[test]
+fn a_stored_target_is_compact_and_a_wide_amount_round_trips() {
+    // One slot per record: keep it small (it is most of a large state's memory).
+    assert!(std::mem::size_of::<Option<Slot>>() <= 32);
+    assert_eq!(std::mem::size_of::<Month>(), 4);
+    // An amount beyond i64 (never accepted by parsing, but a stored record could carry
+    // one) is kept exactly, reversed exactly, and undone without a trace.
+    let mut s = State::new();
+    let big = Money::from_cents(i64::MAX as i128 * 4 + 3);
+    let ev = |amount: Money, seq: u64| {
+        let e: Event = Event::CityFundsReceived(CityFundsReceived {
+            fund: Fund::General,
+            amount,
+            received_on: d("2021-01-01"),
+            reference: None,
+        });
+        Record::new(seq, 0, None, GENESIS, e)
+    };
+    s.apply(&ev(Money::from_cents(100), 1));
+    let before = s.clone();
+    let u = s.apply(&ev(big, 2));
+    assert_eq!(s.city.total(), big + Money::from_cents(100));
+    assert_eq!(s.target(2).map(|t| t.amount), Some(big));
+    let rev = Record::new(
+        3,
+        0,
+        None,
+        GENESIS,
+        Event::EventReversed(EventReversed {
+            reverses_seq: 2,
+            reason: Text::parse("twice").unwrap(),
+            on: d("2021-01-02"),
+        }),
+    );
+    let u2 = s.apply(&rev);
+    assert!(s.is_reversed(2));
+    assert_eq!(s.city.through(d("2021-01-02")), Money::from_cents(100));
+    s.undo(u2);
+    s.undo(u);
+    assert_eq!(s, before);
+    assert!(s.wide_amounts.is_empty());
+}

@@ -1,0 +1,138 @@
+//! [`CountyIndex`]: county positions by id, in id order for output and hashed for the
+//! per-event lookup of the fold.
+//!
+//! Guarantees: iteration is in id order (a `BTreeMap`); the hash table is only ever
+//! looked up, never iterated, so no output depends on its order; equality is the
+//! ordered map's. Lookups hash the id's inline bytes (ids are at most 32 bytes), so
+//! finding a county costs no string comparison down a tree and no pointer chase.
+
+use crate::values::CountyId;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+/// County positions (indices into the state's registration-order list) by id.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CountyIndex {
+    by_id: BTreeMap<CountyId, u32>,
+    lookup: HashMap<IdKey, u32, BuildHasherDefault<FxHasher>>,
+}
+
+impl PartialEq for CountyIndex {
+    fn eq(&self, other: &CountyIndex) -> bool {
+        self.by_id == other.by_id
+    }
+}
+
+impl Eq for CountyIndex {}
+
+impl CountyIndex {
+    /// The position of `id`, if registered.
+    #[inline]
+    pub(crate) fn get(&self, id: &CountyId) -> Option<u32> {
+        self.lookup.get(&IdKey::of(id)).copied()
+    }
+
+    /// True when `id` is registered.
+    pub(crate) fn contains_key(&self, id: &CountyId) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// Registers `id` at position `i`.
+    pub(crate) fn insert(&mut self, id: CountyId, i: u32) {
+        self.lookup.insert(IdKey::of(&id), i);
+        self.by_id.insert(id, i);
+    }
+
+    /// Forgets `id`.
+    pub(crate) fn remove(&mut self, id: &CountyId) {
+        self.lookup.remove(&IdKey::of(id));
+        self.by_id.remove(id);
+    }
+
+    /// Positions in id order.
+    pub(crate) fn in_id_order(&self) -> impl Iterator<Item = u32> + '_ {
+        self.by_id.values().copied()
+    }
+
+    /// Ids and positions in id order.
+    #[cfg(test)]
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&CountyId, u32)> + '_ {
+        self.by_id.iter().map(|(id, &i)| (id, i))
+    }
+}
+
+/// A county id's zero-padded bytes as four words (a valid id is 1–32 ASCII bytes
+/// and holds no zero byte, so the padding cannot make two ids equal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct IdKey([u64; 4]);
+
+impl IdKey {
+    #[inline]
+    fn of(id: &CountyId) -> IdKey {
+        let b = id.padded_bytes();
+        let w = |i: usize| u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().expect("8 bytes"));
+        IdKey([w(0), w(1), w(2), w(3)])
+    }
+}
+
+impl Hash for IdKey {
+    #[inline]
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        for w in self.0 {
+            h.write_u64(w);
+        }
+    }
+}
+
+/// The "Fx" multiply-rotate hash (as in rustc): a few cycles per word. Not keyed:
+/// county ids come only from officers' `county_registered` events, and a crafted
+/// collision set would only slow lookups, never change a result.
+#[derive(Debug, Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write_u64(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn looks_up_by_id_and_iterates_in_id_order() {
+        let id = |s: &str| CountyId::parse(s).unwrap();
+        let mut x = CountyIndex::default();
+        let names = ["b", "a", "a-", "a_0", &"z".repeat(32), "zz", "c9"];
+        for (i, n) in names.iter().enumerate() {
+            x.insert(id(n), i as u32);
+        }
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(x.get(&id(n)), Some(i as u32), "{n}");
+        }
+        assert_eq!(x.get(&id("aa")), None);
+        assert_eq!(x.get(&id(&"z".repeat(31))), None);
+        let order: Vec<_> = x.iter().map(|(k, _)| k.as_str().to_string()).collect();
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(order, sorted);
+        x.remove(&id("a"));
+        assert!(!x.contains_key(&id("a")));
+        assert_eq!(x.in_id_order().count(), names.len() - 1);
+    }
+}
