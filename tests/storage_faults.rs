@@ -269,7 +269,12 @@ async fn acks_of_grouped_appends_carry_the_stored_hashes() {
     t.join();
     assert!(acks.iter().any(|a| a.duplicate));
     for a in &acks {
-        assert_eq!(store.get(a.seq).unwrap().unwrap().hash, a.hash, "seq {}", a.seq);
+        assert_eq!(
+            store.get(a.seq).unwrap().unwrap().hash,
+            a.hash,
+            "seq {}",
+            a.seq
+        );
     }
     let head = store.head().unwrap();
     assert!(matches!(
