@@ -280,7 +280,7 @@ fn payroll_rows(c: &County, d: Date) -> Vec<PayrollRow> {
         .filter_map(|pm| {
             let bill = c.wage_bill(pm, d)?;
             let (deposited, paid) = c.payroll.get(&pm).map_or((Money::ZERO, Money::ZERO), |p| {
-                (p.deposited.through(d), p.paid.through(d))
+                (p.deposited_through(d), p.paid_through(d))
             });
             let deadline = bill.payday.add_days(-7);
             Some(PayrollRow {

@@ -205,12 +205,73 @@ pub struct Report {
 }
 
 /// Deposits into and payments out of the wage reserve for one payroll month.
+///
+/// Held as one short list of net moves by (date, kind) — a month has a deposit or
+/// two and a payment — rather than two [`DayMap`]s: a county holds one per month.
+/// No zero move is kept, so two months with the same effect compare equal.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayrollMonth {
-    /// Deposits by date (reversals negative on their date).
-    pub deposited: DayMap,
-    /// Wages paid by date (reversals negative on their date).
-    pub paid: DayMap,
+    /// Net amounts by (date, kind), sorted, never zero.
+    moves: Vec<PayMove>,
+}
+
+/// One net move of a payroll month: deposits or payments of one date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct PayMove {
+    on: Date,
+    /// True for wages paid, false for deposits.
+    paid: bool,
+    amount: Money,
+}
+
+impl PayrollMonth {
+    /// Deposits dated ≤ `d` (reversals negative on their date).
+    pub fn deposited_through(&self, d: Date) -> Money {
+        self.through(false, d)
+    }
+
+    /// Wages paid dated ≤ `d` (reversals negative on their date).
+    pub fn paid_through(&self, d: Date) -> Money {
+        self.through(true, d)
+    }
+
+    /// True when nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.moves.is_empty()
+    }
+
+    fn through(&self, paid: bool, d: Date) -> Money {
+        self.moves
+            .iter()
+            .take_while(|m| m.on <= d)
+            .filter(|m| m.paid == paid)
+            .map(|m| m.amount)
+            .sum()
+    }
+
+    /// Adds `x` to the deposits (`paid` false) or payments of date `on`.
+    fn add(&mut self, on: Date, paid: bool, x: Money) {
+        if x == Money::ZERO {
+            return;
+        }
+        let key = (on, paid);
+        match self.moves.binary_search_by(|m| (m.on, m.paid).cmp(&key)) {
+            Ok(i) => {
+                self.moves[i].amount += x;
+                if self.moves[i].amount == Money::ZERO {
+                    self.moves.remove(i);
+                }
+            }
+            Err(i) => self.moves.insert(
+                i,
+                PayMove {
+                    on,
+                    paid,
+                    amount: x,
+                },
+            ),
+        }
+    }
 }
 
 /// Everything the state holds about one county.
@@ -234,8 +295,8 @@ pub struct County {
     pub revenue: DayMap,
     /// Payroll deposits and payments by payroll month.
     pub payroll: BTreeMap<Month, PayrollMonth>,
-    /// Wage bill declarations by payroll month, in seq order.
-    pub wage_bills: BTreeMap<Month, Vec<WageBill>>,
+    /// Wage bill declarations with their payroll month, sorted by (month, seq).
+    pub wage_bills: Vec<(Month, WageBill)>,
     /// Budgeted needs, in seq order.
     pub needs: Vec<Need>,
     /// Reported balances: `[treasury, wage_reserve]`, in seq order.
@@ -271,9 +332,11 @@ impl County {
     /// The wage bill of `m` declared on or before `cutoff`: the greatest declared_on,
     /// then the greatest seq, wins.
     pub fn wage_bill(&self, m: Month, cutoff: Date) -> Option<WageBill> {
-        self.wage_bills
-            .get(&m)?
+        let from = self.wage_bills.partition_point(|(bm, _)| *bm < m);
+        self.wage_bills[from..]
             .iter()
+            .take_while(|(bm, _)| *bm == m)
+            .map(|(_, b)| b)
             .filter(|b| b.declared_on <= cutoff)
             .max_by_key(|b| (b.declared_on, b.seq))
             .copied()
@@ -815,13 +878,13 @@ impl State {
                 let c = &mut self.counties[county as usize];
                 c.treasury.add(d, -x);
                 c.wage_reserve.add(d, x);
-                c.payroll.entry(month).or_default().deposited.add(d, x);
+                c.payroll.entry(month).or_default().add(d, false, x);
             }
             Effect::WagesPaid { county, month } => {
                 let c = &mut self.counties[county as usize];
                 c.wage_reserve.add(d, -x);
                 c.outflow.add(d, x);
-                c.payroll.entry(month).or_default().paid.add(d, x);
+                c.payroll.entry(month).or_default().add(d, true, x);
             }
             Effect::Revenue { county } => {
                 let c = &mut self.counties[county as usize];
@@ -890,7 +953,7 @@ impl State {
                     outflow: DayMap::default(),
                     revenue: DayMap::default(),
                     payroll: BTreeMap::new(),
-                    wage_bills: BTreeMap::new(),
+                    wage_bills: Vec::new(),
                     needs: Vec::new(),
                     reports: [Vec::new(), Vec::new()],
                     risk_lines: Vec::new(),
@@ -1012,11 +1075,10 @@ impl State {
                     amount: e.amount,
                     payday: e.payday,
                 };
-                self.counties[ci as usize]
-                    .wage_bills
-                    .entry(e.payroll_month)
-                    .or_default()
-                    .push(bill);
+                let bills = &mut self.counties[ci as usize].wage_bills;
+                let key = (e.payroll_month, seq);
+                let at = bills.partition_point(|(m, b)| (*m, b.seq) < key);
+                bills.insert(at, (e.payroll_month, bill));
                 return None;
             }
             (Event::BalanceReported(e), Some(ci)) => {
@@ -1084,12 +1146,10 @@ impl State {
             }
             Event::WageBillDeclared(e) => {
                 if let Some(ci) = county {
-                    let c = &mut self.counties[ci as usize];
-                    if let Some(v) = c.wage_bills.get_mut(&e.payroll_month) {
-                        v.pop();
-                        if v.is_empty() {
-                            c.wage_bills.remove(&e.payroll_month);
-                        }
+                    let bills = &mut self.counties[ci as usize].wage_bills;
+                    let key = (e.payroll_month, self.head_seq);
+                    if let Ok(i) = bills.binary_search_by(|(m, b)| (*m, b.seq).cmp(&key)) {
+                        bills.remove(i);
                     }
                 }
             }
@@ -1125,10 +1185,7 @@ impl State {
                     }
                     Effect::Deposit { county, month } | Effect::WagesPaid { county, month } => {
                         let c = &mut self.counties[county as usize];
-                        if c.payroll
-                            .get(&month)
-                            .is_some_and(|p| p.deposited.is_empty() && p.paid.is_empty())
-                        {
+                        if c.payroll.get(&month).is_some_and(|p| p.is_empty()) {
                             c.payroll.remove(&month);
                         }
                     }

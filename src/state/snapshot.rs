@@ -4,7 +4,7 @@
 //! Guarantees: `decode(encode(s)) == s` for every state (tested on the sample city
 //! and on a generated history, in bincode), and applying further records to the
 //! decoded state gives the same state as applying them to the original. A snapshot
-//! that decodes is structurally consistent — every map sorted with no zero delta,
+//! that decodes is structurally consistent — every day map sorted with no zero delta,
 //! county ids distinct, every record slot pointing at something that exists, one
 //! slot per record up to `head_seq` — so applying records to it cannot panic on a
 //! dangling index. It is *not* checked against the log: whoever loads a snapshot

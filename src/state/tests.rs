@@ -231,6 +231,13 @@ fn undo_restores_the_state_exactly() {
         spend("a", "10", "2021-02-10"),
         reverse(4, "2021-02-11"),
         county("b", "2021-03-01", "0"),
+        // An earlier payroll month declared later, a second declaration, a second
+        // deposit on the same date, wages paid and their reversal.
+        json!({"kind":"wage_bill_declared","county":"a","payroll_month":"2021-01","amount":"20","payday":"2021-01-25","declared_on":"2021-01-21"}),
+        json!({"kind":"wage_bill_declared","county":"a","payroll_month":"2021-02","amount":"60","payday":"2021-02-15","declared_on":"2021-01-22"}),
+        json!({"kind":"payroll_deposited","county":"a","payroll_month":"2021-02","amount":"10","deposited_on":"2021-02-05"}),
+        json!({"kind":"wages_paid","county":"a","payroll_month":"2021-02","amount":"55","paid_on":"2021-02-15"}),
+        reverse(15, "2021-02-16"),
     ];
     let mut l = Log::new();
     let mut snapshots = vec![l.state.clone()];
@@ -243,6 +250,21 @@ fn undo_restores_the_state_exactly() {
         undos.push(l.state.apply(&r));
         snapshots.push(l.state.clone());
     }
+    let a = l.state.county(&CountyId::parse("a").unwrap()).unwrap();
+    let (jan, feb) = (Month::new(2021, 1).unwrap(), Month::new(2021, 2).unwrap());
+    let p = &a.payroll[&feb];
+    assert_eq!(p.deposited_through(d("2021-02-04")), Money::ZERO);
+    assert_eq!(
+        p.deposited_through(d("2021-02-05")),
+        Money::from_cents(6000)
+    );
+    assert_eq!(p.paid_through(d("2021-02-15")), Money::from_cents(5500));
+    assert_eq!(p.paid_through(d("2021-02-16")), Money::ZERO);
+    let bill = |m, on| a.wage_bill(m, d(on)).map(|b| b.amount.cents());
+    assert_eq!(bill(feb, "2021-01-21"), Some(5000));
+    assert_eq!(bill(feb, "2021-01-31"), Some(6000));
+    assert_eq!(bill(jan, "2021-01-31"), Some(2000));
+    assert_eq!(bill(jan, "2021-01-20"), None);
     while let Some(u) = undos.pop() {
         snapshots.pop();
         l.state.undo(u);
