@@ -29,10 +29,90 @@ struct ReadRecord {
     computed: Option<crate::values::Sha256Hex>,
 }
 
-/// Reads the stored records with seq ≤ `upto` on a second thread — framing, decoding
-/// and (with `hash`) hashing them there — while `consume` works through them in seq
-/// order on this one, so that a replay uses both cores. The reader stops at the first
-/// storage error (handed over as the last item) and as soon as `consume` returns.
+impl ReadRecord {
+    /// Decodes (and with `hash`, hashes) the stored bytes of record `seq`.
+    fn of(seq: u64, bytes: &[u8], hash: bool) -> ReadRecord {
+        let record = Record::decode(bytes);
+        let computed = match (&record, hash) {
+            (Ok(r), true) => Some(r.compute_hash()),
+            _ => None,
+        };
+        ReadRecord {
+            seq,
+            record,
+            computed,
+        }
+    }
+}
+
+/// What the reading thread hands over: records it decoded (and hashed), or, every
+/// other time, records as stored, for the consumer to decode itself — so that the
+/// decoding and hashing, the costliest part of a replay, is shared by both threads.
+enum Chunk {
+    /// Decoded (and hashed when the flag says so) by the reader.
+    Read(Vec<Result<ReadRecord, StoreError>>, bool),
+    /// Left for the consumer to decode (and hash when the flag says so).
+    Raw(Vec<Result<(u64, sled::IVec), StoreError>>, bool),
+}
+
+impl Chunk {
+    fn push(&mut self, item: Result<(u64, sled::IVec), StoreError>) {
+        match self {
+            Chunk::Read(v, hash) => {
+                let hash = *hash;
+                v.push(item.map(|(seq, bytes)| ReadRecord::of(seq, &bytes, hash)))
+            }
+            Chunk::Raw(v, _) => v.push(item),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Chunk::Read(v, _) => v.len(),
+            Chunk::Raw(v, _) => v.len(),
+        }
+    }
+}
+
+impl IntoIterator for Chunk {
+    type Item = Result<ReadRecord, StoreError>;
+    type IntoIter = ChunkIter;
+    fn into_iter(self) -> ChunkIter {
+        match self {
+            Chunk::Read(v, _) => ChunkIter::Read(v.into_iter()),
+            Chunk::Raw(v, hash) => ChunkIter::Raw(v.into_iter(), hash),
+        }
+    }
+}
+
+/// The records of a [`Chunk`], decoded as they are taken.
+enum ChunkIter {
+    Read(std::vec::IntoIter<Result<ReadRecord, StoreError>>),
+    Raw(
+        std::vec::IntoIter<Result<(u64, sled::IVec), StoreError>>,
+        bool,
+    ),
+}
+
+impl Iterator for ChunkIter {
+    type Item = Result<ReadRecord, StoreError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            ChunkIter::Read(it) => it.next(),
+            ChunkIter::Raw(it, hash) => {
+                let hash = *hash;
+                it.next()
+                    .map(|item| item.map(|(seq, bytes)| ReadRecord::of(seq, &bytes, hash)))
+            }
+        }
+    }
+}
+
+/// Reads the stored records with seq ≤ `upto` on a second thread — framing and
+/// decoding them there, and with `hash` hashing every other chunk there — while
+/// `consume` works through them in seq order on this one (decoding and hashing the
+/// other chunks when hashing), so that a replay uses both cores. The reader stops at the first storage
+/// error (handed over as the last item) and as soon as `consume` returns.
 fn read_ahead<T>(
     store: &Store,
     from: u64,
@@ -41,31 +121,32 @@ fn read_ahead<T>(
     consume: impl FnOnce(&mut dyn Iterator<Item = Result<ReadRecord, StoreError>>) -> T,
 ) -> T {
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<ReadRecord, StoreError>>>(8);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(8);
         scope.spawn(move || {
-            let mut chunk = Vec::with_capacity(READ_CHUNK);
+            let mut n = 0u64;
+            let fresh = |n: u64| {
+                // Hashing costs three times the decoding: then every other chunk is
+                // left to the consumer. A fold alone keeps the consumer busy enough
+                // (measured: splitting made it slower).
+                if hash && n % 2 == 0 {
+                    Chunk::Raw(Vec::with_capacity(READ_CHUNK), hash)
+                } else {
+                    Chunk::Read(Vec::with_capacity(READ_CHUNK), hash)
+                }
+            };
+            let mut chunk = fresh(n);
             for item in store.raw_range(from, upto.unwrap_or(u64::MAX)) {
                 let stop = item.is_err();
-                chunk.push(item.map(|(seq, bytes)| {
-                    let record = Record::decode(&bytes);
-                    let computed = match (&record, hash) {
-                        (Ok(r), true) => Some(r.compute_hash()),
-                        _ => None,
-                    };
-                    ReadRecord {
-                        seq,
-                        record,
-                        computed,
-                    }
-                }));
+                chunk.push(item);
                 if chunk.len() == READ_CHUNK || stop {
-                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(READ_CHUNK));
+                    n += 1;
+                    let full = std::mem::replace(&mut chunk, fresh(n));
                     if tx.send(full).is_err() || stop {
                         return;
                     }
                 }
             }
-            if !chunk.is_empty() {
+            if chunk.len() > 0 {
                 let _ = tx.send(chunk);
             }
         });
