@@ -168,7 +168,7 @@ fn bench_state(c: &mut Criterion, state: &State, next: &[Event], n: usize) {
             State::new,
             |mut s| {
                 for r in &first {
-                    s.apply(r);
+                    s.fold(r);
                 }
                 s
             },

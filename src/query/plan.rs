@@ -17,8 +17,8 @@
 //! - cost is linear in the county's ledger entries (no quadratic work per county); the
 //!   hash is taken over canonical JSON written directly from the typed plan and
 //!   streamed into SHA-256 ([`hash_of`]; the bytes are [`canonical_bytes`]). Measured
-//!   (tests/planner_perf.rs, 3,000 counties, a year of history, 2 shared cores): about
-//!   14 ms for next month's plan, 20–25 ms for a mid-year month.
+//!   with `sanbao-bench plan --counties 3000` (a year of history, 2 shared cores):
+//!   about 9 ms for next month's plan (BENCHMARKS.md).
 //!
 //! Readings of the SPEC chosen here (where it leaves room):
 //! - `general` and `pre_notified` plan fiscal year FY only; `in_execution` and `direct`
