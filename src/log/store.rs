@@ -728,3 +728,45 @@ impl Iterator for RawRecords<'_> {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_without_the_layout_mark_is_refused_and_a_new_one_is_marked() {
+        let tmp = tempfile::tempdir().unwrap();
+        // A log as the unreleased layout 1 left it: a record key and a head, no mark.
+        {
+            let db = sled::open(tmp.path()).unwrap();
+            let mut k = vec![b'r'];
+            k.extend_from_slice(&1u64.to_be_bytes());
+            db.insert(k, &[1u8, 2, 3][..]).unwrap();
+            db.insert(HEAD, &[0u8; 40][..]).unwrap();
+            db.flush().unwrap();
+        }
+        let err = Store::open(tmp.path()).err().expect("refused").to_string();
+        assert!(err.contains("layout") && err.contains("export"), "{err}");
+
+        // Another mark is refused too; a new log is marked with layout 2.
+        let other = tempfile::tempdir().unwrap();
+        {
+            let db = sled::open(other.path()).unwrap();
+            db.insert(LAYOUT, &[9u8][..]).unwrap();
+            db.flush().unwrap();
+        }
+        let err = Store::open(other.path())
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(err.contains("layout [9]"), "{err}");
+        let fresh = tempfile::tempdir().unwrap();
+        let store = Store::open(fresh.path()).unwrap();
+        assert_eq!(
+            store.db.get(LAYOUT).unwrap().unwrap().as_ref(),
+            &[LAYOUT_V2]
+        );
+        drop(store);
+        Store::open(fresh.path()).unwrap();
+    }
+}
