@@ -111,8 +111,9 @@ impl Iterator for ChunkIter {
 /// Reads the stored records with seq ≤ `upto` on a second thread — framing and
 /// decoding them there, and with `hash` hashing every other chunk there — while
 /// `consume` works through them in seq order on this one (decoding and hashing the
-/// other chunks when hashing), so that a replay uses both cores. The reader stops at the first storage
-/// error (handed over as the last item) and as soon as `consume` returns.
+/// other chunks when hashing), so that a replay uses both cores. The reader stops at
+/// the first storage error (handed over as the last item) and as soon as `consume`
+/// returns.
 fn read_ahead<T>(
     store: &Store,
     from: u64,
