@@ -204,8 +204,8 @@ struct Canon<'a, 'e> {
     extra: &'e [(&'static str, &'e str)],
 }
 
-/// Appends the decimal digits of an integer.
-fn push_int(out: &mut Vec<u8>, v: i128) {
+/// Appends the decimal digits of an integer (its canonical JSON form).
+pub fn push_int(out: &mut Vec<u8>, v: i128) {
     if v < 0 {
         out.push(b'-');
     }

@@ -87,19 +87,6 @@ pub fn write_recorded_at(us: i64, out: &mut Vec<u8>) {
     out.push(b'Z');
 }
 
-/// Writes `v` in decimal into `buf`, answering the digits.
-fn itoa_u64(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            return &buf[i..];
-        }
-    }
-}
-
 /// Parses the exact form written by [`format_recorded_at`].
 pub fn parse_recorded_at(s: &str) -> Result<i64, String> {
     let bad = || format!("{s:?} is not RFC 3339 UTC with six fractional digits and Z");
@@ -177,7 +164,7 @@ impl Record {
         // The timestamp is plain ASCII: nothing in it needs escaping.
         write_recorded_at(self.recorded_at_us, &mut o);
         o.extend_from_slice(b"\",\"seq\":");
-        o.extend_from_slice(itoa_u64(self.seq, &mut [0u8; 20]));
+        crate::canonical::push_int(&mut o, i128::from(self.seq));
         o.push(b'}');
         o
     }
