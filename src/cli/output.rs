@@ -1,7 +1,16 @@
-//! Printing for people: progress bars on a terminal (hidden otherwise) and tables.
+//! Printing: progress bars on a terminal (hidden otherwise), aligned tables with
+//! colour only on a terminal (and never with `NO_COLOR`), one-line JSON, and writing
+//! to standard output where a closed pipe (`| head`) is not an error. Shared by every
+//! command that prints a report (`position`, `monitor`, `replay`, `plan`, `forecast`).
 
+use crate::error::CliError;
+use crate::money::{Money, Ratio};
+use crate::query::Status;
+use crate::values::Date;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::IsTerminal;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write};
 
 /// A progress bar over `total` records on stderr, shown only on a terminal and only
 /// for long work.
@@ -34,4 +43,245 @@ pub fn progress_bytes(total: u64, what: &str) -> ProgressBar {
     );
     bar.set_message(what.to_string());
     bar
+}
+
+/// Serializes one object as a single JSON line.
+pub(crate) fn to_json_line<T: Serialize>(v: &T) -> Result<String, CliError> {
+    let mut s =
+        serde_json::to_string(v).map_err(|e| CliError::io(format!("cannot write JSON: {e}")))?;
+    s.push('\n');
+    Ok(s)
+}
+
+/// Writes to standard output; a closed pipe (`| head`) is not an error.
+pub(crate) fn emit(s: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CliError::io(format!(
+            "cannot write to standard output: {e}"
+        ))),
+    }
+}
+
+/// ANSI styles, used only when standard output is a terminal.
+pub(crate) struct Style {
+    color: bool,
+}
+
+/// ANSI codes of the styles used.
+pub(crate) const RED_BOLD: &str = "1;31";
+pub(crate) const YELLOW: &str = "33";
+pub(crate) const GREEN: &str = "32";
+pub(crate) const CYAN: &str = "36";
+pub(crate) const DIM: &str = "2";
+pub(crate) const BOLD: &str = "1";
+
+impl Style {
+    /// Colour when stdout is a terminal and `NO_COLOR` is not set.
+    pub(crate) fn detect() -> Style {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Style {
+            color: std::io::stdout().is_terminal() && !no_color,
+        }
+    }
+
+    pub(crate) fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    pub(crate) fn bold(&self, s: &str) -> String {
+        self.paint(BOLD, s)
+    }
+}
+
+/// A report's heading: what, as of which date, known at which seq.
+pub(crate) fn header(
+    out: &mut String,
+    style: &Style,
+    what: &str,
+    as_of: Option<Date>,
+    at_seq: u64,
+) {
+    let date = as_of.map_or_else(|| "— (the log is empty)".to_string(), |d| d.to_string());
+    let _ = writeln!(
+        out,
+        "{}",
+        style.bold(&format!("{what} as of {date} · known at seq {at_seq}"))
+    );
+}
+
+/// A section title.
+pub(crate) fn section(out: &mut String, style: &Style, title: &str) {
+    let _ = writeln!(out, "{}", style.bold(title));
+}
+
+/// Column alignment.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Align {
+    Left,
+    Right,
+}
+pub(crate) const L: Align = Align::Left;
+pub(crate) const R: Align = Align::Right;
+
+/// One table cell: its text and an optional ANSI style.
+pub(crate) struct Cell {
+    text: String,
+    code: Option<&'static str>,
+}
+
+impl Cell {
+    pub(crate) fn plain(text: impl Into<String>) -> Cell {
+        Cell {
+            text: text.into(),
+            code: None,
+        }
+    }
+    pub(crate) fn styled(text: impl Into<String>, code: &'static str) -> Cell {
+        Cell {
+            text: text.into(),
+            code: Some(code),
+        }
+    }
+    pub(crate) fn money(m: Money) -> Cell {
+        Cell::plain(m.grouped())
+    }
+    pub(crate) fn opt_money(m: Option<Money>) -> Cell {
+        m.map_or_else(|| Cell::styled("—", DIM), Cell::money)
+    }
+    pub(crate) fn ratio(r: Ratio) -> Cell {
+        Cell::plain(r.to_string())
+    }
+    pub(crate) fn opt_ratio(r: Option<Ratio>) -> Cell {
+        r.map_or_else(|| Cell::styled("—", DIM), Cell::ratio)
+    }
+}
+
+/// A table with aligned columns; widths count East Asian wide characters as two.
+pub(crate) struct Table {
+    heads: Vec<(&'static str, Align)>,
+    rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    pub(crate) fn new(heads: &[(&'static str, Align)]) -> Table {
+        Table {
+            heads: heads.to_vec(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// True when no row was added.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub(crate) fn row(&mut self, cells: Vec<Cell>) {
+        debug_assert_eq!(cells.len(), self.heads.len());
+        self.rows.push(cells);
+    }
+
+    pub(crate) fn render(&self, out: &mut String, style: &Style) {
+        let n = self.heads.len();
+        let mut widths: Vec<usize> = self.heads.iter().map(|(h, _)| width(h)).collect();
+        for r in &self.rows {
+            for (i, c) in r.iter().enumerate().take(n) {
+                widths[i] = widths[i].max(width(&c.text));
+            }
+        }
+        let line = |out: &mut String, cells: Vec<(String, Option<&str>)>| {
+            out.push_str("  ");
+            let last = cells.len().saturating_sub(1);
+            for (i, (text, code)) in cells.into_iter().enumerate() {
+                let pad = widths[i] - width(&text);
+                let painted = match code {
+                    Some(c) => style.paint(c, &text),
+                    None => text,
+                };
+                let align = self.heads[i].1;
+                if align == Align::Right {
+                    out.push_str(&" ".repeat(pad));
+                    out.push_str(&painted);
+                } else {
+                    out.push_str(&painted);
+                    if i != last {
+                        out.push_str(&" ".repeat(pad));
+                    }
+                }
+                if i != last {
+                    out.push_str("  ");
+                }
+            }
+            out.push('\n');
+        };
+        line(
+            out,
+            self.heads
+                .iter()
+                .map(|(h, _)| (h.to_string(), Some(DIM)))
+                .collect(),
+        );
+        for r in &self.rows {
+            line(out, r.iter().map(|c| (c.text.clone(), c.code)).collect());
+        }
+    }
+}
+
+/// Display width of a string on a terminal: East Asian wide and fullwidth characters
+/// count two columns, everything else one.
+pub(crate) fn width(s: &str) -> usize {
+    s.chars()
+        .map(|c| {
+            let u = c as u32;
+            let wide = matches!(u,
+                0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF
+                | 0x4E00..=0x9FFF | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF
+                | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 | 0x20000..=0x3FFFD);
+            if wide {
+                2
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+/// A monitoring status, coloured by how urgent it is.
+pub(crate) fn status_cell(s: Status) -> Cell {
+    let code = match s {
+        Status::Warning => RED_BOLD,
+        Status::Low => YELLOW,
+        Status::Normal => GREEN,
+        Status::Idle => CYAN,
+        Status::Unknown => DIM,
+    };
+    Cell::styled(s.as_str(), code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_wide_characters_and_paint_only_when_asked() {
+        let mut t = Table::new(&[("county", L), ("amount", R)]);
+        t.row(vec![Cell::plain("绥中县"), Cell::styled("1.00", RED_BOLD)]);
+        t.row(vec![Cell::plain("xy"), Cell::plain("12,345.00")]);
+        let mut plain = String::new();
+        t.render(&mut plain, &Style { color: false });
+        assert_eq!(
+            plain,
+            "  county     amount\n  绥中县       1.00\n  xy      12,345.00\n"
+        );
+        let mut tty = String::new();
+        t.render(&mut tty, &Style { color: true });
+        assert!(tty.contains("\x1b[1;31m1.00\x1b[0m"), "{tty:?}");
+        assert!(!plain.contains('\x1b'));
+    }
 }

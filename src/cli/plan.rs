@@ -10,19 +10,18 @@
 //! single writer (which recomputes the plan at `based_on_seq` and refuses a hash that
 //! does not reproduce) and prints `issued: seq N` on standard error.
 
+use super::output::{emit, status_cell, to_json_line, Cell, Style, Table, L, R, RED_BOLD, YELLOW};
 use super::{open_at_seq, with_writer, ForecastArgs, PlanArgs};
 use crate::error::CliError;
 use crate::event::Event;
 use crate::money::Money;
 use crate::query::forecast::{forecast as compute_forecast, Forecast, Risk};
 use crate::query::plan::{plan as compute_plan, Plan};
-use crate::query::Status;
 use crate::state::State;
 use crate::values::Date;
 use serde::Serialize;
 use serde_json::json;
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 /// `sanbao plan` (SPEC §6.3, §8.31).
@@ -33,7 +32,7 @@ pub fn plan(dir: &Path, a: PlanArgs) -> Result<(), CliError> {
     if a.json {
         print_json(&p)?;
     } else {
-        emit(&render_plan(&state, &p, Style::detect()))?;
+        emit(&render_plan(&state, &p, &Style::detect()))?;
     }
     if a.issue {
         let issued_on = a.issued_on.unwrap_or_else(Date::today_utc);
@@ -52,7 +51,7 @@ pub fn forecast(dir: &Path, a: ForecastArgs) -> Result<(), CliError> {
     if a.json {
         print_json(&f)
     } else {
-        emit(&render_forecast(&f, Style::detect()))
+        emit(&render_forecast(&f, &Style::detect()))
     }
 }
 
@@ -73,143 +72,20 @@ fn issue(dir: &Path, p: &Plan, issued_on: Date) -> Result<u64, CliError> {
 }
 
 fn print_json<T: Serialize>(v: &T) -> Result<(), CliError> {
-    let mut s = serde_json::to_string(v).map_err(|e| CliError::io(e.to_string()))?;
-    s.push('\n');
-    emit(&s)
+    emit(&to_json_line(v)?)
 }
 
-fn emit(s: &str) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(s.as_bytes())
-        .and_then(|_| out.flush())
-        .map_err(|e| CliError::io(format!("cannot write to standard output: {e}")))
-}
-
-/// ANSI styling, on only when standard output is a terminal.
-#[derive(Clone, Copy)]
-struct Style {
-    on: bool,
-}
-
-impl Style {
-    fn detect() -> Style {
-        Style {
-            on: std::io::stdout().is_terminal(),
-        }
-    }
-
-    fn paint(self, code: &str, s: &str) -> String {
-        if self.on {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    }
-
-    fn bold(self, s: &str) -> String {
-        self.paint("1", s)
-    }
-    fn red(self, s: &str) -> String {
-        self.paint("1;31", s)
-    }
-    fn yellow(self, s: &str) -> String {
-        self.paint("33", s)
-    }
-    fn cyan(self, s: &str) -> String {
-        self.paint("36", s)
-    }
-    fn dim(self, s: &str) -> String {
-        self.paint("2", s)
-    }
-}
-
-/// A table cell: its text and an optional paint applied after padding.
-type Cell = (String, Option<fn(Style, &str) -> String>);
-
-/// A plain text table: right-aligned columns except those marked left; each cell may
-/// carry a paint function applied after padding (so colour never breaks alignment).
-struct Table {
-    left: Vec<bool>,
-    head: Vec<String>,
-    rows: Vec<Vec<Cell>>,
-}
-
-impl Table {
-    fn new(cols: &[(&str, bool)]) -> Table {
-        Table {
-            left: cols.iter().map(|c| c.1).collect(),
-            head: cols.iter().map(|c| c.0.to_string()).collect(),
-            rows: Vec::new(),
-        }
-    }
-
-    fn row(&mut self, cells: Vec<Cell>) {
-        self.rows.push(cells);
-    }
-
-    fn render(&self, st: Style, out: &mut String) {
-        let width = |s: &str| s.chars().count();
-        let mut w: Vec<usize> = self.head.iter().map(|h| width(h)).collect();
-        for r in &self.rows {
-            for (i, (c, _)) in r.iter().enumerate() {
-                w[i] = w[i].max(width(c));
-            }
-        }
-        let pad = |s: &str, i: usize| {
-            let n = w[i].saturating_sub(width(s));
-            if self.left[i] {
-                format!("{s}{}", " ".repeat(n))
-            } else {
-                format!("{}{s}", " ".repeat(n))
-            }
-        };
-        let head: Vec<String> = (0..w.len()).map(|i| pad(&self.head[i], i)).collect();
-        let _ = writeln!(out, "  {}", st.bold(head.join("  ").trim_end()));
-        for r in &self.rows {
-            let cells: Vec<String> = r
-                .iter()
-                .enumerate()
-                .map(|(i, (c, paint))| {
-                    let p = pad(c, i);
-                    match paint {
-                        Some(f) => f(st, &p),
-                        None => p,
-                    }
-                })
-                .collect();
-            let _ = writeln!(out, "  {}", cells.join("  ").trim_end());
-        }
-    }
-}
-
-fn plain(s: impl Into<String>) -> Cell {
-    (s.into(), None)
-}
-
-fn painted(s: impl Into<String>, f: fn(Style, &str) -> String) -> Cell {
-    (s.into(), Some(f))
-}
-
-fn status_cell(s: Status) -> Cell {
-    match s {
-        Status::Warning => painted(s.as_str(), Style::red),
-        Status::Low => painted(s.as_str(), Style::yellow),
-        Status::Idle => painted(s.as_str(), Style::cyan),
-        Status::Unknown => painted(s.as_str(), Style::dim),
-        Status::Normal => plain(s.as_str()),
-    }
-}
-
-fn money_cell(m: Money, highlight_positive: bool) -> Cell {
-    if highlight_positive && m.is_positive() {
-        painted(m.grouped(), Style::red)
+/// An amount that should be zero (a shortfall, an emergency need): red when it is not.
+fn shortfall_cell(m: Money) -> Cell {
+    if m.is_positive() {
+        Cell::styled(m.grouped(), RED_BOLD)
     } else {
-        plain(m.grouped())
+        Cell::plain(m.grouped())
     }
 }
 
 /// The readable plan report.
-fn render_plan(state: &State, p: &Plan, st: Style) -> String {
+fn render_plan(state: &State, p: &Plan, st: &Style) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -232,7 +108,7 @@ fn render_plan(state: &State, p: &Plan, st: Style) -> String {
         p.total_planned.grouped(),
         p.total_funded.grouped(),
         if shortfall.is_positive() {
-            st.red(&shortfall.grouped())
+            st.paint(RED_BOLD, &shortfall.grouped())
         } else {
             shortfall.grouped()
         }
@@ -240,45 +116,40 @@ fn render_plan(state: &State, p: &Plan, st: Style) -> String {
     let _ = writeln!(out, "plan_sha256 {}", p.plan_sha256);
 
     let _ = writeln!(out, "\n{}", st.bold("Tiers (in funding order)"));
-    let mut t = Table::new(&[
-        ("fund", true),
-        ("planned", false),
-        ("funded", false),
-        ("shortfall", false),
-    ]);
+    let mut t = Table::new(&[("fund", L), ("planned", R), ("funded", R), ("shortfall", R)]);
     for tier in &p.tiers {
         t.row(vec![
-            plain(tier.fund.as_str()),
-            plain(tier.planned.grouped()),
-            plain(tier.funded.grouped()),
-            money_cell(tier.planned - tier.funded, true),
+            Cell::plain(tier.fund.as_str()),
+            Cell::plain(tier.planned.grouped()),
+            Cell::plain(tier.funded.grouped()),
+            shortfall_cell(tier.planned - tier.funded),
         ]);
     }
-    t.render(st, &mut out);
+    t.render(&mut out, st);
 
     let _ = writeln!(out, "\n{}", st.bold("Lines"));
     if p.lines.is_empty() {
         let _ = writeln!(out, "  (nothing to dispatch this month)");
     } else {
         let mut t = Table::new(&[
-            ("county", true),
-            ("fund", true),
-            ("year", false),
-            ("planned", false),
-            ("funded", false),
-            ("shortfall", false),
+            ("county", L),
+            ("fund", L),
+            ("year", R),
+            ("planned", R),
+            ("funded", R),
+            ("shortfall", R),
         ]);
         for l in &p.lines {
             t.row(vec![
-                plain(l.county.as_str()),
-                plain(l.fund.as_str()),
-                plain(l.fiscal_year.to_string()),
-                plain(l.planned.grouped()),
-                plain(l.funded.grouped()),
-                money_cell(l.shortfall, true),
+                Cell::plain(l.county.as_str()),
+                Cell::plain(l.fund.as_str()),
+                Cell::plain(l.fiscal_year.to_string()),
+                Cell::plain(l.planned.grouped()),
+                Cell::plain(l.funded.grouped()),
+                shortfall_cell(l.shortfall),
             ]);
         }
-        t.render(st, &mut out);
+        t.render(&mut out, st);
     }
 
     let _ = writeln!(
@@ -290,18 +161,18 @@ fn render_plan(state: &State, p: &Plan, st: Style) -> String {
         let _ = writeln!(out, "  (no county registered by {})", p.month.last_day());
     } else {
         let mut t = Table::new(&[
-            ("county", true),
-            ("opening cash", false),
-            ("funded in", false),
-            ("exp. revenue", false),
-            ("needs", false),
-            ("projected end", false),
-            ("level", false),
-            ("status", true),
-            ("emergency", false),
-            ("wage bill", false),
-            ("payday", false),
-            ("deposit by", false),
+            ("county", L),
+            ("opening cash", R),
+            ("funded in", R),
+            ("exp. revenue", R),
+            ("needs", R),
+            ("projected end", R),
+            ("level", R),
+            ("status", L),
+            ("emergency", R),
+            ("wage bill", R),
+            ("payday", R),
+            ("deposit by", R),
         ]);
         for c in &p.counties {
             let (bill, payday, deadline) = match &c.payroll {
@@ -313,26 +184,26 @@ fn render_plan(state: &State, p: &Plan, st: Style) -> String {
                 None => ("—".into(), "—".into(), "—".into()),
             };
             let end = if c.projected_end.is_negative() {
-                painted(c.projected_end.grouped(), Style::red)
+                Cell::styled(c.projected_end.grouped(), RED_BOLD)
             } else {
-                plain(c.projected_end.grouped())
+                Cell::plain(c.projected_end.grouped())
             };
             t.row(vec![
-                plain(c.county.as_str()),
-                plain(c.opening_cash.grouped()),
-                plain(c.funded_in.grouped()),
-                plain(c.expected_revenue.grouped()),
-                plain(c.needs.grouped()),
+                Cell::plain(c.county.as_str()),
+                Cell::plain(c.opening_cash.grouped()),
+                Cell::plain(c.funded_in.grouped()),
+                Cell::plain(c.expected_revenue.grouped()),
+                Cell::plain(c.needs.grouped()),
                 end,
-                plain(c.projected_level.map_or("—".into(), |l| l.to_string())),
+                Cell::plain(c.projected_level.map_or("—".into(), |l| l.to_string())),
                 status_cell(c.status),
-                money_cell(c.emergency_recommended, true),
-                plain(bill),
-                plain(payday),
-                plain(deadline),
+                shortfall_cell(c.emergency_recommended),
+                Cell::plain(bill),
+                Cell::plain(payday),
+                Cell::plain(deadline),
             ]);
         }
-        t.render(st, &mut out);
+        t.render(&mut out, st);
         let flagged: Vec<String> = p
             .counties
             .iter()
@@ -353,7 +224,10 @@ fn render_plan(state: &State, p: &Plan, st: Style) -> String {
             let _ = writeln!(
                 out,
                 "\n{}",
-                st.red("Emergency dispatch recommended (below the warning line):")
+                st.paint(
+                    RED_BOLD,
+                    "Emergency dispatch recommended (below the warning line):"
+                )
             );
             for f in flagged {
                 let _ = writeln!(out, "{f}");
@@ -365,14 +239,14 @@ fn render_plan(state: &State, p: &Plan, st: Style) -> String {
 
 fn risk_cell(r: Risk) -> Cell {
     match r {
-        Risk::High => painted(r.as_str(), Style::red),
-        Risk::Medium => painted(r.as_str(), Style::yellow),
-        Risk::Low => plain(r.as_str()),
+        Risk::High => Cell::styled(r.as_str(), RED_BOLD),
+        Risk::Medium => Cell::styled(r.as_str(), YELLOW),
+        Risk::Low => Cell::plain(r.as_str()),
     }
 }
 
 /// The readable forecast report.
-fn render_forecast(f: &Forecast, st: Style) -> String {
+fn render_forecast(f: &Forecast, st: &Style) -> String {
     let mut out = String::new();
     let last = f.from.add(f.months as i32 - 1).unwrap_or(f.from);
     let _ = writeln!(
@@ -393,40 +267,40 @@ fn render_forecast(f: &Forecast, st: Style) -> String {
         return out;
     }
     let mut t = Table::new(&[
-        ("county", true),
-        ("month", true),
-        ("opening cash", false),
-        ("funded in", false),
-        ("exp. revenue", false),
-        ("needs", false),
-        ("wage need", false),
-        ("projected end", false),
-        ("wage cover", false),
-        ("risk", true),
+        ("county", L),
+        ("month", L),
+        ("opening cash", R),
+        ("funded in", R),
+        ("exp. revenue", R),
+        ("needs", R),
+        ("wage need", R),
+        ("projected end", R),
+        ("wage cover", R),
+        ("risk", L),
     ]);
     for c in &f.counties {
         for (i, m) in c.months.iter().enumerate() {
             let end = if m.projected_end.is_negative() {
-                painted(m.projected_end.grouped(), Style::red)
+                Cell::styled(m.projected_end.grouped(), RED_BOLD)
             } else {
-                plain(m.projected_end.grouped())
+                Cell::plain(m.projected_end.grouped())
             };
             t.row(vec![
-                plain(if i == 0 { c.county.as_str() } else { "" }),
-                plain(m.month.to_string()),
-                plain(m.opening_cash.grouped()),
-                plain(m.funded_in.grouped()),
-                plain(m.expected_revenue.grouped()),
-                plain(m.needs.grouped()),
-                plain(m.wage_need.grouped()),
+                Cell::plain(if i == 0 { c.county.as_str() } else { "" }),
+                Cell::plain(m.month.to_string()),
+                Cell::plain(m.opening_cash.grouped()),
+                Cell::plain(m.funded_in.grouped()),
+                Cell::plain(m.expected_revenue.grouped()),
+                Cell::plain(m.needs.grouped()),
+                Cell::plain(m.wage_need.grouped()),
                 end,
-                plain(m.wage_cover.map_or("—".into(), |r| r.to_string())),
+                Cell::plain(m.wage_cover.map_or("—".into(), |r| r.to_string())),
                 risk_cell(m.risk),
             ]);
         }
     }
     let _ = writeln!(out);
-    t.render(st, &mut out);
+    t.render(&mut out, st);
     let high: Vec<String> = f
         .counties
         .iter()
@@ -444,7 +318,7 @@ fn render_forecast(f: &Forecast, st: Style) -> String {
         let _ = writeln!(
             out,
             "\n{}",
-            st.red("High risk (cash does not cover the wage need):")
+            st.paint(RED_BOLD, "High risk (cash does not cover the wage need):")
         );
         for h in high {
             let _ = writeln!(out, "{h}");
@@ -455,22 +329,5 @@ fn render_forecast(f: &Forecast, st: Style) -> String {
 
 /// The readable plan of `month` over `state` (what `plan` prints without `--json`).
 pub(crate) fn plan_text(state: &State, month: crate::values::Month) -> String {
-    render_plan(state, &compute_plan(state, month), Style::detect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tables_align_and_paint_only_when_asked() {
-        let mut t = Table::new(&[("a", true), ("amount", false)]);
-        t.row(vec![plain("xy"), painted("1.00", Style::red)]);
-        let mut plain_out = String::new();
-        t.render(Style { on: false }, &mut plain_out);
-        assert_eq!(plain_out, "  a   amount\n  xy    1.00\n");
-        let mut tty = String::new();
-        t.render(Style { on: true }, &mut tty);
-        assert!(tty.contains("\x1b[1;31m  1.00\x1b[0m"));
-    }
+    render_plan(state, &compute_plan(state, month), &Style::detect())
 }

@@ -12,19 +12,20 @@
 //! an issued plan does not reproduce. (Recomputing issued plans reads the log again up
 //! to the greatest `based_on_seq`, only when there are plans.)
 
+use super::output::{
+    emit, header, section, status_cell, to_json_line, Cell, Style, Table, GREEN, L, R, RED_BOLD,
+    YELLOW,
+};
 use super::{MonitorArgs, PositionArgs, ReplayArgs};
 use crate::error::CliError;
 use crate::log::{self, Store, Verified};
-use crate::money::{Money, Ratio};
 use crate::query::monitor::{monitor as compute_monitor, Monitor, PayrollStatus};
 use crate::query::position::{position as compute_position, Position};
-use crate::query::Status;
 use crate::server::replay::{reproduce_plans, ReplayedPlan};
 use crate::state::State;
 use crate::values::{CountyId, Date, Sha256Hex};
 use serde::Serialize;
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 /// `sanbao position` (SPEC §6.1).
@@ -230,212 +231,6 @@ fn check_county(state: &State, id: &CountyId, as_of: Option<Date>) -> Result<(),
     Ok(())
 }
 
-/// Serializes one object as a single JSON line.
-fn to_json_line<T: Serialize>(v: &T) -> Result<String, CliError> {
-    let mut s =
-        serde_json::to_string(v).map_err(|e| CliError::io(format!("cannot write JSON: {e}")))?;
-    s.push('\n');
-    Ok(s)
-}
-
-/// Writes to standard output; a closed pipe (`| head`) is not an error.
-fn emit(s: &str) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(CliError::io(format!(
-            "cannot write to standard output: {e}"
-        ))),
-    }
-}
-
-// ---- printing for people ------------------------------------------------------------
-
-/// ANSI styles, used only when standard output is a terminal.
-struct Style {
-    color: bool,
-}
-
-const RED_BOLD: &str = "1;31";
-const YELLOW: &str = "33";
-const GREEN: &str = "32";
-const CYAN: &str = "36";
-const DIM: &str = "2";
-const BOLD: &str = "1";
-
-impl Style {
-    /// Colour when stdout is a terminal and `NO_COLOR` is not set.
-    fn detect() -> Style {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Style {
-            color: std::io::stdout().is_terminal() && !no_color,
-        }
-    }
-
-    fn paint(&self, code: &str, s: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    }
-
-    fn bold(&self, s: &str) -> String {
-        self.paint(BOLD, s)
-    }
-}
-
-fn header(out: &mut String, style: &Style, what: &str, as_of: Option<Date>, at_seq: u64) {
-    let date = as_of.map_or_else(|| "— (the log is empty)".to_string(), |d| d.to_string());
-    let _ = writeln!(
-        out,
-        "{}",
-        style.bold(&format!("{what} as of {date} · known at seq {at_seq}"))
-    );
-}
-
-fn section(out: &mut String, style: &Style, title: &str) {
-    let _ = writeln!(out, "{}", style.bold(title));
-}
-
-/// Column alignment.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Align {
-    Left,
-    Right,
-}
-const L: Align = Align::Left;
-const R: Align = Align::Right;
-
-/// One table cell: its text and an optional ANSI style.
-struct Cell {
-    text: String,
-    code: Option<&'static str>,
-}
-
-impl Cell {
-    fn plain(text: impl Into<String>) -> Cell {
-        Cell {
-            text: text.into(),
-            code: None,
-        }
-    }
-    fn styled(text: impl Into<String>, code: &'static str) -> Cell {
-        Cell {
-            text: text.into(),
-            code: Some(code),
-        }
-    }
-    fn money(m: Money) -> Cell {
-        Cell::plain(m.grouped())
-    }
-    fn opt_money(m: Option<Money>) -> Cell {
-        m.map_or_else(|| Cell::styled("—", DIM), Cell::money)
-    }
-    fn ratio(r: Ratio) -> Cell {
-        Cell::plain(r.to_string())
-    }
-    fn opt_ratio(r: Option<Ratio>) -> Cell {
-        r.map_or_else(|| Cell::styled("—", DIM), Cell::ratio)
-    }
-}
-
-/// A table with aligned columns; widths count East Asian wide characters as two.
-struct Table {
-    heads: Vec<(&'static str, Align)>,
-    rows: Vec<Vec<Cell>>,
-}
-
-impl Table {
-    fn new(heads: &[(&'static str, Align)]) -> Table {
-        Table {
-            heads: heads.to_vec(),
-            rows: Vec::new(),
-        }
-    }
-
-    fn row(&mut self, cells: Vec<Cell>) {
-        debug_assert_eq!(cells.len(), self.heads.len());
-        self.rows.push(cells);
-    }
-
-    fn render(&self, out: &mut String, style: &Style) {
-        let n = self.heads.len();
-        let mut widths: Vec<usize> = self.heads.iter().map(|(h, _)| width(h)).collect();
-        for r in &self.rows {
-            for (i, c) in r.iter().enumerate().take(n) {
-                widths[i] = widths[i].max(width(&c.text));
-            }
-        }
-        let line = |out: &mut String, cells: Vec<(String, Option<&str>)>| {
-            out.push_str("  ");
-            let last = cells.len().saturating_sub(1);
-            for (i, (text, code)) in cells.into_iter().enumerate() {
-                let pad = widths[i] - width(&text);
-                let painted = match code {
-                    Some(c) => style.paint(c, &text),
-                    None => text,
-                };
-                let align = self.heads[i].1;
-                if align == Align::Right {
-                    out.push_str(&" ".repeat(pad));
-                    out.push_str(&painted);
-                } else {
-                    out.push_str(&painted);
-                    if i != last {
-                        out.push_str(&" ".repeat(pad));
-                    }
-                }
-                if i != last {
-                    out.push_str("  ");
-                }
-            }
-            out.push('\n');
-        };
-        line(
-            out,
-            self.heads
-                .iter()
-                .map(|(h, _)| (h.to_string(), Some(DIM)))
-                .collect(),
-        );
-        for r in &self.rows {
-            line(out, r.iter().map(|c| (c.text.clone(), c.code)).collect());
-        }
-    }
-}
-
-/// Display width of a string on a terminal: East Asian wide and fullwidth characters
-/// count two columns, everything else one.
-fn width(s: &str) -> usize {
-    s.chars()
-        .map(|c| {
-            let u = c as u32;
-            let wide = matches!(u,
-                0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF
-                | 0x4E00..=0x9FFF | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF
-                | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 | 0x20000..=0x3FFFD);
-            if wide {
-                2
-            } else {
-                1
-            }
-        })
-        .sum()
-}
-
-fn status_cell(s: Status) -> Cell {
-    let code = match s {
-        Status::Warning => RED_BOLD,
-        Status::Low => YELLOW,
-        Status::Normal => GREEN,
-        Status::Idle => CYAN,
-        Status::Unknown => DIM,
-    };
-    Cell::styled(s.as_str(), code)
-}
-
 fn payroll_cell(s: PayrollStatus) -> Cell {
     let code = match s {
         PayrollStatus::Paid => GREEN,
@@ -501,7 +296,7 @@ fn render_position(out: &mut String, style: &Style, p: &Position) {
             ]);
         }
     }
-    if t.rows.is_empty() {
+    if t.is_empty() {
         let _ = writeln!(out, "  (none)");
     } else {
         t.render(out, style);
