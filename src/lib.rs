@@ -20,6 +20,7 @@ pub mod log;
 pub mod money;
 pub mod query;
 pub mod record;
+pub mod replay;
 pub mod schema;
 pub mod server;
 pub mod state;

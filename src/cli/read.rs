@@ -18,13 +18,12 @@ use super::output::{
 };
 use super::{MonitorArgs, PositionArgs, ReplayArgs};
 use crate::error::CliError;
-use crate::log::{self, Store, Verified};
+use crate::log::Store;
 use crate::query::monitor::{monitor as compute_monitor, Monitor, PayrollStatus};
 use crate::query::position::{position as compute_position, Position};
-use crate::server::replay::{reproduce_plans, ReplayedPlan};
+use crate::replay::{self, Replayed};
 use crate::state::State;
-use crate::values::{CountyId, Date, Sha256Hex};
-use serde::Serialize;
+use crate::values::{CountyId, Date};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -68,27 +67,6 @@ pub fn monitor(dir: &Path, a: MonitorArgs) -> Result<(), CliError> {
     emit(&out)
 }
 
-/// The `replay` object of SPEC §5.
-#[derive(Clone, Debug, Serialize)]
-struct ReplayOutput {
-    at_seq: u64,
-    head_hash: Sha256Hex,
-    monitor: Monitor,
-    plans: Vec<ReplayedPlan>,
-    position: Position,
-}
-
-/// Recomputes every `plan_issued` with seq ≤ the state's head, in seq order with
-/// superseded issues included (SPEC §8.20), and says whether each reproduces.
-///
-/// Each plan is recomputed from a state folded from the stored records
-/// `1..=based_on_seq` (never a snapshot), by the same function the service's
-/// `GET /v1/replay` uses ([`crate::server::replay::reproduce_plans`]), so the command
-/// and the route always agree. `replay` exits 5 when any plan has `reproduced: false`.
-pub fn replay_plans(store: &Store, state: &State) -> Result<Vec<ReplayedPlan>, CliError> {
-    Ok(reproduce_plans(store, state)?)
-}
-
 /// `sanbao replay` (SPEC §5): rebuild from the log alone, verify the chain up to N,
 /// recompute issued plans, and print position and monitor as of the given date.
 pub fn replay(dir: &Path, a: ReplayArgs) -> Result<(), CliError> {
@@ -101,21 +79,13 @@ pub fn replay(dir: &Path, a: ReplayArgs) -> Result<(), CliError> {
         )));
     }
     // One read of the log: each record is checked (decode, seq, hash, chain) and
-    // only then folded; if the chain breaks, the partial state is thrown away.
+    // only then folded; the plans are recomputed as `GET /v1/replay` does.
     let bar = super::output::progress(n, "verifying and replaying");
-    let mut state = State::new();
-    let verified = log::verify_each(
-        &store,
-        Some(n),
-        |s| bar.set_position(s),
-        |r| {
-            state.fold(r);
-        },
-    )?;
+    let replayed = replay::replay(&store, n, a.time.as_of, |s| bar.set_position(s))?;
     bar.finish_and_clear();
-    let head_hash = match verified {
-        Verified::Ok { head_hash, .. } => head_hash,
-        Verified::Bad {
+    let (out, state) = match replayed {
+        Replayed::Done { report, state } => (report, state),
+        Replayed::Broken {
             first_bad_seq,
             reason,
         } => {
@@ -134,20 +104,7 @@ pub fn replay(dir: &Path, a: ReplayArgs) -> Result<(), CliError> {
             )));
         }
     };
-    if state.head_seq != n || state.head_hash != head_hash {
-        return Err(CliError::verification(format!(
-            "replay: the folded log ends at seq {} but the verified chain at seq {n}",
-            state.head_seq
-        )));
-    }
-    let plans = replay_plans(&store, &state)?;
-    let out = ReplayOutput {
-        at_seq: n,
-        head_hash,
-        monitor: compute_monitor(&state, a.time.as_of),
-        plans,
-        position: compute_position(&state, a.time.as_of, None),
-    };
+    let head_hash = out.head_hash;
     if a.json {
         emit(&to_json_line(&out)?)?;
     } else {

@@ -29,7 +29,6 @@ pub mod auth;
 pub mod error;
 pub mod openapi;
 pub mod params;
-pub mod replay;
 pub mod routes;
 pub mod sse;
 

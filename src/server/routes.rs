@@ -14,13 +14,12 @@
 use super::auth::{Principal, Role};
 use super::error::ApiError;
 use super::params::Params;
-use super::{
-    json_bytes, json_response, openapi, replay, sse, AppState, BodyTimedOut, MAX_BODY_BYTES,
-};
+use super::{json_bytes, json_response, openapi, sse, AppState, BodyTimedOut, MAX_BODY_BYTES};
 use crate::event::{check_idempotency_key, Event, EventError, IJson, InputEvent};
 use crate::log::writer::MAX_BATCH_EVENTS;
 use crate::log::{self, Verified};
 use crate::query::{forecast::forecast, monitor::monitor, plan::plan, position::position};
+use crate::replay;
 use crate::state::State;
 use crate::values::{Date, Month};
 use axum::body::{Body, Bytes};
@@ -669,8 +668,8 @@ async fn replay_route(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Ur
                 format!("at_seq {n} is beyond the log's head (seq {head}); use 0..={head}"),
             ));
         }
-        Ok(match replay::replay(app.store(), n, as_of)? {
-            replay::Replayed::Done(report) => json_response(StatusCode::OK, &report),
+        Ok(match replay::replay(app.store(), n, as_of, |_| {})? {
+            replay::Replayed::Done { report, .. } => json_response(StatusCode::OK, &report),
             replay::Replayed::Broken {
                 first_bad_seq,
                 reason,

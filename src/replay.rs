@@ -1,5 +1,7 @@
-//! The auditor's replay over HTTP (`GET /v1/replay`, SPEC §5): rebuild everything
-//! from the log alone, verify the chain up to N, recompute every `plan_issued`.
+//! The auditor's replay (`sanbao replay` and `GET /v1/replay`, SPEC §5): rebuild
+//! everything from the log alone, verify the chain up to N, recompute every
+//! `plan_issued`. The command and the route both call [`replay`], so they always
+//! agree.
 //!
 //! Guarantees: reads only stored records (never the writer's live state, a snapshot
 //! or a cache); checks each record with [`crate::log::verify_each`] before folding it
@@ -46,8 +48,14 @@ pub struct ReplayReport {
 /// What replay found.
 #[derive(Clone, Debug)]
 pub enum Replayed {
-    /// The chain holds; the report says whether every plan reproduces.
-    Done(Box<ReplayReport>),
+    /// The chain holds; the report says whether every plan reproduces. `state` is the
+    /// fold of records `1..=at_seq` the report was computed from.
+    Done {
+        /// The `replay` object.
+        report: Box<ReplayReport>,
+        /// The folded state.
+        state: Box<State>,
+    },
     /// The chain breaks: `{"first_bad_seq","ok":false,"reason"}` as the command prints.
     Broken {
         /// First bad seq.
@@ -58,17 +66,18 @@ pub enum Replayed {
 }
 
 /// Replays records `1..=at_seq` (the caller checks `at_seq` ≤ the durable head): one
-/// read of the log checks each record ([`log::verify_each`]) and folds it.
-pub fn replay(store: &Store, at_seq: u64, as_of: Option<Date>) -> Result<Replayed, StoreError> {
+/// read of the log checks each record ([`log::verify_each`]) and folds it, calling
+/// `progress(seq)` as it goes.
+pub fn replay(
+    store: &Store,
+    at_seq: u64,
+    as_of: Option<Date>,
+    progress: impl FnMut(u64),
+) -> Result<Replayed, StoreError> {
     let mut state = State::new();
-    let verified = log::verify_each(
-        store,
-        Some(at_seq),
-        |_| {},
-        |r| {
-            state.fold(r);
-        },
-    )?;
+    let verified = log::verify_each(store, Some(at_seq), progress, |r| {
+        state.fold(r);
+    })?;
     let head_hash = match verified {
         Verified::Ok { head_hash, .. } => head_hash,
         Verified::Bad {
@@ -91,13 +100,17 @@ pub fn replay(store: &Store, at_seq: u64, as_of: Option<Date>) -> Result<Replaye
         });
     }
     let plans = reproduce_plans(store, &state)?;
-    Ok(Replayed::Done(Box::new(ReplayReport {
+    let report = ReplayReport {
         at_seq,
         head_hash,
         monitor: monitor(&state, as_of),
         plans,
         position: position(&state, as_of, None),
-    })))
+    };
+    Ok(Replayed::Done {
+        report: Box::new(report),
+        state: Box::new(state),
+    })
 }
 
 /// Recomputes every `plan_issued` of `state` (in seq order) from the stored log.
