@@ -7,6 +7,7 @@
 
 mod common;
 use common::*;
+use sanbao::bench::workload::Rng;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::Read;
@@ -15,17 +16,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// A tiny seeded generator (xorshift64*), so the test needs no extra crate.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
 
 /// Kills per round at most (each failed attempt of a client is one kill).
 const MAX_KILLS: usize = 30;
@@ -108,17 +98,17 @@ fn round(dir: &Path, seed: u64, clients: usize, per_client: usize) -> RoundResul
     let killer = {
         let (running, done, kills) = (running.clone(), done.clone(), kills.clone());
         std::thread::spawn(move || {
-            let mut rng = Rng(seed);
+            let mut rng = Rng::new(seed);
             // At most MAX_KILLS per round, so every client's retries (up to 50) succeed.
             while !done.load(Ordering::SeqCst) && kills.load(Ordering::SeqCst) < MAX_KILLS {
-                std::thread::sleep(Duration::from_millis(5 + rng.next() % 25));
+                std::thread::sleep(Duration::from_millis(5 + rng.below(25)));
                 let mut map = running.lock().unwrap();
                 if map.is_empty() {
                     continue;
                 }
                 let mut ids: Vec<u64> = map.keys().copied().collect();
                 ids.sort_unstable();
-                let victim = ids[(rng.next() % ids.len() as u64) as usize];
+                let victim = ids[rng.below(ids.len() as u64) as usize];
                 if let Some(c) = map.get_mut(&victim) {
                     if c.try_wait().unwrap().is_none() && c.kill().is_ok() {
                         kills.fetch_add(1, Ordering::SeqCst);

@@ -85,7 +85,6 @@ fn a_damaged_foreign_or_stale_snapshot_is_ignored() {
     let file = snapshot::path(tmp.path());
     let good = std::fs::read(&file).unwrap();
     let store = Store::open(tmp.path()).unwrap();
-    let full = log::load_verified(&store, |_| {}).unwrap();
     let ignored = |store: &Store| match snapshot::load_for_serve(store, |_| {}).unwrap() {
         (state, Loaded::Log { ignored: Some(why) }) => {
             assert_eq!(state, log::load_verified(store, |_| {}).unwrap());
@@ -122,7 +121,6 @@ fn a_damaged_foreign_or_stale_snapshot_is_ignored() {
     store.truncate_after(keep).unwrap();
     let why = ignored(&store);
     assert!(why.contains("past the log's head"), "{why}");
-    assert_ne!(full.head_seq, 900);
 }
 
 #[test]

@@ -465,20 +465,7 @@ mod tests {
         }
     }
 
-    /// A small deterministic generator (xorshift64*), so the test needs no crate.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::bench::workload::Rng;
 
     fn check_against(m: &DayMap, model: &Model, rng: &mut Rng, base: Date) {
         assert_eq!(m.len(), model.0.len());
@@ -501,7 +488,7 @@ mod tests {
     fn agrees_with_a_btreemap_of_deltas_in_any_order_and_any_size() {
         let base = d("2021-03-01");
         for seed in 1..=40u64 {
-            let mut rng = Rng(seed * 0x9e37_79b9_7f4a_7c15);
+            let mut rng = Rng::new(seed);
             let mut m = DayMap::default();
             let mut model = Model::default();
             for step in 0..300 {
