@@ -6,35 +6,28 @@
 //! this after 16 kill cycles; `Store::open` now clears such files under sanbao's own
 //! directory lock. This test plants them and opens the log through every door.
 
-use sanbao::event::parse_input;
-use sanbao::log::{self, Store, SystemClock, Verified, Writer};
+mod common;
+
+use sanbao::log::{self, Store, Verified};
 use serde_json::json;
 use std::path::Path;
 use std::process::Command;
 
 fn build(dir: &Path, n: usize) {
-    let store = Store::open(dir).unwrap();
-    let state = log::load_state(&store, None, |_| {}).unwrap();
-    let (w, t) = Writer::start(store, state, Box::new(SystemClock));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let reg =
-        json!({"kind":"county_registered","county":"a","name":"甲县","registered_on":"2021-01-01"});
-    let first = w.state().read().unwrap().head_seq == 0;
+    let first = Store::open(dir).unwrap().head().unwrap().seq == 0;
+    let mut batches = Vec::new();
     if first {
-        rt.block_on(w.append(parse_input(&reg.to_string()).unwrap().1, None))
-            .unwrap();
+        batches.push(common::events(
+            &json!({"kind":"county_registered","county":"a","name":"甲县","registered_on":"2021-01-01"}),
+        ));
     }
     let base = if first { 0 } else { 1000 };
     for i in base..base + n {
-        let e = json!({"kind":"revenue_collected","county":"a","amount":format!("{}.00", i + 1),"collected_on":"2021-02-01","idempotency_key":format!("k{i}")});
-        rt.block_on(w.append(parse_input(&e.to_string()).unwrap().1, None))
-            .unwrap();
+        batches.push(common::events(
+            &json!({"kind":"revenue_collected","county":"a","amount":format!("{}.00", i + 1),"collected_on":"2021-02-01","idempotency_key":format!("k{i}")}),
+        ));
     }
-    drop(w);
-    t.join();
+    common::append_in_process(dir, batches);
 }
 
 #[test]

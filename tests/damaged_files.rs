@@ -3,10 +3,10 @@
 //! than serve wrong balances; `verify` names the same seq; `truncate --after K-1`
 //! does nothing without `--yes` and, with it, leaves a log that verifies and serves.
 
+mod common;
 mod wire;
 
-use sanbao::event::parse_input;
-use sanbao::log::{self, Store, SystemClock, Verified, Writer};
+use sanbao::log::{self, Store, Verified};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -15,26 +15,16 @@ use wire::*;
 
 /// Seven records: a county, city funds, five keyed revenue events.
 fn build_log(dir: &Path) {
-    let store = Store::open(dir).unwrap();
-    let state = log::load_state(&store, None, |_| {}).unwrap();
-    let (w, t) = Writer::start(store, state, Box::new(SystemClock));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let first = json!([
+    let mut batches = vec![common::events(&json!([
         {"kind":"county_registered","county":"a","name":"甲县","registered_on":"2021-01-01","opening_treasury":"100"},
         {"kind":"city_funds_received","fund":"general","amount":"1000","received_on":"2021-01-01"},
-    ]);
-    rt.block_on(w.append(parse_input(&first.to_string()).unwrap().1, None))
-        .unwrap();
+    ]))];
     for i in 0..5 {
-        let e = json!({"kind":"revenue_collected","county":"a","amount":format!("{}.25", i + 1),"collected_on":"2021-02-01","idempotency_key":format!("rev-{i}")});
-        rt.block_on(w.append(parse_input(&e.to_string()).unwrap().1, None))
-            .unwrap();
+        batches.push(common::events(
+            &json!({"kind":"revenue_collected","county":"a","amount":format!("{}.25", i + 1),"collected_on":"2021-02-01","idempotency_key":format!("rev-{i}")}),
+        ));
     }
-    drop(w);
-    t.join();
+    common::append_in_process(dir, batches);
 }
 
 /// Runs `serve` on a damaged log: it must exit (bounded) with code 5 and one line.

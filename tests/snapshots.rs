@@ -3,11 +3,12 @@
 //! foreign or stale snapshot is ignored and the whole log verified instead. `replay`
 //! and `verify` never read it.
 
+mod common;
 mod wire;
 
 use sanbao::event::{parse_input, InputEvent};
 use sanbao::log::snapshot::{self, Loaded};
-use sanbao::log::{self, Store, StoreError, SystemClock, Writer};
+use sanbao::log::{self, Store, StoreError};
 use std::path::Path;
 use wire::*;
 
@@ -22,18 +23,7 @@ fn sample() -> Vec<InputEvent> {
 
 /// Appends `events` to the log in `dir` in batches of 100.
 fn append(dir: &Path, events: &[InputEvent]) {
-    let store = Store::open(dir).unwrap();
-    let state = log::load_state(&store, None, |_| {}).unwrap();
-    let (w, t) = Writer::start(store, state, Box::new(SystemClock));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    for chunk in events.chunks(100) {
-        rt.block_on(w.append(chunk.to_vec(), None)).unwrap();
-    }
-    drop(w);
-    t.join();
+    common::append_in_process(dir, events.chunks(100).map(|c| c.to_vec()).collect());
 }
 
 /// A log of the whole sample with a snapshot taken after its first `at` events.

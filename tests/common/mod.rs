@@ -86,3 +86,26 @@ pub fn small_history() -> Value {
         {"kind":"allocation_notified","county":"jianchang","fund":"general","fiscal_year":2021,"program":"均衡性转移支付","amount":"6000000","notified_on":"2021-01-05"}
     ])
 }
+
+/// Appends `batches` (each one atomic batch, in order) to the log in `dir` through the
+/// library's single writer, in this process, and waits until they are durable.
+pub fn append_in_process(dir: &Path, batches: Vec<Vec<sanbao::event::InputEvent>>) {
+    use sanbao::log::{self, Store, SystemClock, Writer};
+    let store = Store::open(dir).unwrap();
+    let state = log::load_state(&store, None, |_| {}).unwrap();
+    let (w, t) = Writer::start(store, state, Box::new(SystemClock));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for b in batches {
+        rt.block_on(w.append(b, None)).unwrap();
+    }
+    drop(w);
+    t.join();
+}
+
+/// The events of a JSON value (one event or an array), parsed as `append` parses them.
+pub fn events(v: &Value) -> Vec<sanbao::event::InputEvent> {
+    sanbao::event::parse_input(&v.to_string()).unwrap().1
+}
