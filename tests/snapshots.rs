@@ -162,10 +162,21 @@ fn serve_writes_a_snapshot_and_starts_from_it_while_replay_ignores_it() {
     assert_eq!(replay_before.status.code(), Some(0));
     assert_eq!(replay_before.stdout, replay_after.stdout);
     assert_eq!(run(&dir, &["verify"]).status.code(), Some(0));
-    let s = Serve::start(&dir, &[("SANBAO_SNAPSHOT_AFTER", "0")]);
+    let mut s = Serve::start(&dir, &[("SANBAO_SNAPSHOT_AFTER", "0")]);
     assert!(s.log().contains("not using the snapshot"), "{}", s.log());
     assert_eq!(
         get(&s.addr, "/v1/positions", &auditor).json(),
         position.json()
     );
+    // --snapshot-after 0 writes none, neither after starting nor when stopping.
+    assert!(s.terminate().success());
+    assert_eq!(
+        std::fs::read(snapshot::path(&dir)).unwrap(),
+        b"not a snapshot at all"
+    );
+
+    // truncate deletes the snapshot: it may cover records that are gone.
+    let o = run(&dir, &["truncate", "--after", "2000", "--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(!snapshot::path(&dir).exists());
 }
