@@ -105,10 +105,13 @@ fn a_damaged_foreign_or_stale_snapshot_is_ignored() {
     let why = ignored(&store);
     assert!(why.contains("not the one it was taken after"), "{why}");
 
-    // Stale: a snapshot past the head of a log that was truncated below it.
+    // Stale: a snapshot past the head of a log that was truncated below it (put back
+    // after the truncation, which deletes it).
     std::fs::write(&file, &good).unwrap();
     let keep = log::verify_prefix(&store, 900).unwrap().unwrap();
     store.truncate_after(keep).unwrap();
+    assert!(!file.exists(), "truncate deletes the snapshot");
+    std::fs::write(&file, &good).unwrap();
     let why = ignored(&store);
     assert!(why.contains("past the log's head"), "{why}");
 }

@@ -686,8 +686,6 @@ fn truncate(dir: &Path, after: u64, yes: bool) -> Result<(), CliError> {
             dir.display()
         )));
     }
-    // The snapshot may cover records that are about to go.
-    log::snapshot::remove(dir).map_err(CliError::io)?;
     let removed = store.truncate_after(keep)?;
     tracing::warn!(after, removed, "log truncated");
     println!(

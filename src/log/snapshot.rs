@@ -101,7 +101,8 @@ pub fn write(dir: &Path, state: &State) -> Result<u64, String> {
     Ok(len)
 }
 
-/// Removes the snapshot of `dir`, if any (after `truncate`, which makes it stale).
+/// Removes the snapshot of `dir`, if any ([`Store::truncate_after`] does, since the
+/// snapshot may cover records it removes).
 pub fn remove(dir: &Path) -> Result<(), String> {
     match std::fs::remove_file(path(dir)) {
         Ok(()) => Ok(()),

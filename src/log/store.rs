@@ -376,8 +376,10 @@ impl Store {
     /// by the caller) the stored head — in one atomic batch, then synced. The block
     /// holding `after` is rewritten without the records past it. The repair behind
     /// `sanbao truncate --after SEQ --yes`, for a damaged log; never called by
-    /// anything else. Answers how many records were removed.
+    /// anything else. `serve`'s snapshot is deleted first: it may cover records that
+    /// go. Answers how many records were removed.
     pub fn truncate_after(&self, head: Head) -> Result<u64, StoreError> {
+        super::snapshot::remove(&self.dir).map_err(|e| self.io(e))?;
         let after = head.seq;
         let mut batch = sled::Batch::default();
         let mut removed = 0u64;
