@@ -282,3 +282,41 @@ async fn acks_of_grouped_appends_carry_the_stored_hashes() {
         Verified::Ok { records, head_hash } if records == head.seq && head_hash == head.hash
     ));
 }
+
+/// Replay reads records in chunks of 1,024, decoded and hashed alternately by the
+/// reading thread and by the caller: a damaged record is found, at its seq, in
+/// either kind of chunk, and a fold stops there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_record_is_found_in_every_kind_of_read_chunk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (w, t, store) = start(tmp.path());
+    w.append(history(), None).await.unwrap();
+    for b in 0..25 {
+        let batch: Vec<InputEvent> = (0..100)
+            .flat_map(|i| {
+                events(json!({"kind":"revenue_collected","county":"a","amount":format!("{}.01", b * 100 + i + 1),"collected_on":"2021-02-01"}))
+            })
+            .collect();
+        w.append(batch, None).await.unwrap();
+    }
+    drop(w);
+    t.join();
+    // Chunks: 1..=1024 (the caller decodes), 1025..=2048 (the reader), 2049.. (caller).
+    for target in [700u64, 1500, 2300] {
+        let original = store.get(target).unwrap().unwrap().encode();
+        let mut bad = original.clone();
+        let at = bad.len() - 5;
+        bad[at] ^= 0x08;
+        store.overwrite_raw_for_test(target, &bad).unwrap();
+        match log::verify(&store, None, |_| {}).unwrap() {
+            Verified::Bad { first_bad_seq, .. } => assert_eq!(first_bad_seq, target),
+            Verified::Ok { .. } => panic!("damage at seq {target} went unseen"),
+        }
+        assert!(log::load_verified(&store, |_| {}).is_err());
+        store.overwrite_raw_for_test(target, &original).unwrap();
+    }
+    assert!(matches!(
+        log::verify(&store, None, |_| {}).unwrap(),
+        Verified::Ok { records: 2502, .. }
+    ));
+}
