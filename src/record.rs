@@ -3,7 +3,11 @@
 //!
 //! Guarantees:
 //! - [`Record::compute_hash`] is SHA-256 over the canonical JSON of the record without
-//!   its `hash` member, exactly as an auditor's own script computes it.
+//!   its `hash` member, exactly as an auditor's own script computes it. It is computed
+//!   in two steps: [`HashPrefix`] (everything the event and its idempotency key decide,
+//!   which is most of the text) and [`HashPrefix::finish`] (the chain's part), so the
+//!   first step can run on the caller's thread before the writer gives the record its
+//!   place in the chain.
 //! - The stored form is one format-version byte ([`FORMAT_V1`]) followed by bincode 1.3
 //!   (fixed-int, little-endian: bincode's `serialize` defaults, pinned by the crate
 //!   version); any other version byte is refused, never guessed at.
@@ -98,6 +102,54 @@ pub fn parse_recorded_at(s: &str) -> Result<i64, String> {
     Ok(us)
 }
 
+/// A record's hash, started: SHA-256 fed with the record's canonical text up to the
+/// previous hash's digits. The members of a record sort as `event`,
+/// `idempotency_key`, `prev_hash`, `recorded_at`, `seq`, so this part (some 300 of
+/// the text's ~430 bytes, and all of its canonical-JSON work) depends only on the
+/// event and its idempotency key. Callers of the writer compute it on their own
+/// threads; the writer, which alone knows seq, time and previous hash, only
+/// [`finish`](HashPrefix::finish)es it.
+///
+/// `HashPrefix::new(e, k).finish(prev, at, seq)` equals the hash of
+/// `Record { seq, recorded_at_us: at, idempotency_key: k, prev_hash: prev, event: e }`
+/// (tested for every event kind against the `serde_json::Value` route).
+#[derive(Clone)]
+pub struct HashPrefix(Sha256);
+
+impl HashPrefix {
+    /// Hashes the record's text up to `"prev_hash":"`.
+    pub fn new(event: &Event, idempotency_key: Option<&str>) -> HashPrefix {
+        let mut o = Vec::with_capacity(384);
+        o.extend_from_slice(b"{\"event\":");
+        event.append_canonical(&mut o);
+        o.extend_from_slice(b",\"idempotency_key\":");
+        match idempotency_key {
+            None => o.extend_from_slice(b"null"),
+            Some(k) => crate::canonical::push_str(&mut o, k),
+        }
+        o.extend_from_slice(b",\"prev_hash\":\"");
+        HashPrefix(Sha256::new_with_prefix(&o))
+    }
+
+    /// Hashes the rest of the text (previous hash, time of recording, seq) and
+    /// returns the record's hash.
+    pub fn finish(self, prev_hash: Sha256Hex, recorded_at_us: i64, seq: u64) -> Sha256Hex {
+        let mut o = Vec::with_capacity(160);
+        let mut hex = [0u8; 64];
+        hex::encode_to_slice(prev_hash.0, &mut hex).expect("64 hex digits");
+        o.extend_from_slice(&hex);
+        o.extend_from_slice(b"\",\"recorded_at\":\"");
+        // The timestamp is plain ASCII: nothing in it needs escaping.
+        write_recorded_at(recorded_at_us, &mut o);
+        o.extend_from_slice(b"\",\"seq\":");
+        crate::canonical::push_int(&mut o, i128::from(seq));
+        o.push(b'}');
+        let mut h = self.0;
+        h.update(&o);
+        Sha256Hex(h.finalize().into())
+    }
+}
+
 impl Record {
     /// Builds the next record after `prev_hash`, computing its hash.
     pub fn new(
@@ -107,16 +159,35 @@ impl Record {
         prev_hash: Sha256Hex,
         event: Event,
     ) -> Record {
-        let mut r = Record {
+        let prefix = HashPrefix::new(&event, idempotency_key.as_deref());
+        Record::with_prefix(
             seq,
             recorded_at_us,
             idempotency_key,
             prev_hash,
-            hash: Sha256Hex::default(),
             event,
-        };
-        r.hash = r.compute_hash();
-        r
+            prefix,
+        )
+    }
+
+    /// [`Record::new`] with the hash's first part already computed; `prefix` must be
+    /// `HashPrefix::new(&event, idempotency_key)` (the writer's callers compute it).
+    pub fn with_prefix(
+        seq: u64,
+        recorded_at_us: i64,
+        idempotency_key: Option<String>,
+        prev_hash: Sha256Hex,
+        event: Event,
+        prefix: HashPrefix,
+    ) -> Record {
+        Record {
+            seq,
+            recorded_at_us,
+            idempotency_key,
+            prev_hash,
+            hash: prefix.finish(prev_hash, recorded_at_us, seq),
+            event,
+        }
     }
 
     /// The record as a JSON object without its `hash` member (what is hashed).
@@ -138,20 +209,18 @@ impl Record {
         m
     }
 
-    /// The canonical JSON of the record (members sorted: event, hash, idempotency_key,
-    /// prev_hash, recorded_at, seq), with or without `hash`, written straight from the
-    /// typed record. Equal to the canonical form of [`Record::to_json`] (tested).
-    fn canonical(&self, with_hash: bool) -> Vec<u8> {
+    /// The canonical JSON of the record with its `hash` (members sorted: event, hash,
+    /// idempotency_key, prev_hash, recorded_at, seq), written straight from the typed
+    /// record. Equal to the canonical form of [`Record::to_json`] (tested).
+    fn canonical(&self) -> Vec<u8> {
         let mut o = Vec::with_capacity(384);
         o.extend_from_slice(b"{\"event\":");
         self.event.append_canonical(&mut o);
         let mut hex = [0u8; 64];
-        if with_hash {
-            o.extend_from_slice(b",\"hash\":\"");
-            hex::encode_to_slice(self.hash.0, &mut hex).expect("64 hex digits");
-            o.extend_from_slice(&hex);
-            o.push(b'"');
-        }
+        o.extend_from_slice(b",\"hash\":\"");
+        hex::encode_to_slice(self.hash.0, &mut hex).expect("64 hex digits");
+        o.extend_from_slice(&hex);
+        o.push(b'"');
         o.extend_from_slice(b",\"idempotency_key\":");
         match &self.idempotency_key {
             None => o.extend_from_slice(b"null"),
@@ -171,7 +240,11 @@ impl Record {
 
     /// SHA-256 over the canonical JSON of the record without `hash`.
     pub fn compute_hash(&self) -> Sha256Hex {
-        Sha256Hex(Sha256::digest(self.canonical(false)).into())
+        HashPrefix::new(&self.event, self.idempotency_key.as_deref()).finish(
+            self.prev_hash,
+            self.recorded_at_us,
+            self.seq,
+        )
     }
 
     /// The record's JSON object, as `export` prints it.
@@ -183,7 +256,7 @@ impl Record {
 
     /// The record as one canonical JSON line (no newline), as `export` prints it.
     pub fn to_json_line(&self) -> String {
-        String::from_utf8(self.canonical(true)).expect("canonical JSON is UTF-8")
+        String::from_utf8(self.canonical()).expect("canonical JSON is UTF-8")
     }
 
     /// Parses an exported record, checking that its event is in normalized form and

@@ -325,6 +325,11 @@ fn import_stops_at_the_first_bad_line_and_keeps_earlier_batches() {
     }
     lines.push(transfer("suizhong", "99999999", "2021-01-10").to_string()); // line 10007
     lines.push(transfer("suizhong", "1", "2021-01-10").to_string());
+    // A third batch, read and prepared while the second is with the writer: it must
+    // not be written once the second is refused.
+    for i in 0..12_000 {
+        lines.push(json!({"kind":"revenue_collected","county":"jianchang","amount":format!("{}.02", i + 1),"collected_on":"2021-02-02"}).to_string());
+    }
     let file = dir.join("in.jsonl");
     std::fs::write(&file, lines.join("\n")).unwrap();
     let data = dir.join("data");
@@ -332,10 +337,13 @@ fn import_stops_at_the_first_bad_line_and_keeps_earlier_batches() {
     assert_eq!(code(&o), 3);
     let line = one_error_line(&o);
     assert!(
-        line.contains("line 10007") && line.contains("amount"),
+        line.contains("line 10007")
+            && line.contains("amount")
+            && line.contains("(10000 events before its batch were imported)"),
         "{line}"
     );
-    // The first batch of 10,000 was committed; the second (with the bad line) was not.
+    // The first batch of 10,000 was committed; the second (with the bad line) and the
+    // third (prepared while the second was with the writer) were not.
     assert_eq!(export(&data).len(), 10_000);
 }
 

@@ -11,6 +11,7 @@ mod serve;
 
 use crate::error::CliError;
 use crate::event::{self, InputEvent, InputShape};
+use crate::log::writer::{Pending, Prepared};
 use crate::log::{self, Ack, Store, SystemClock, Verified, Writer};
 use crate::record::Record;
 use crate::state::State;
@@ -479,19 +480,14 @@ fn import(dir: &Path, file: &Path) -> Result<(), CliError> {
         let mut events: Vec<InputEvent> = Vec::new();
         let mut records: Vec<Record> = Vec::new();
         let mut line_numbers: Vec<usize> = Vec::new();
-        let flush = |events: &mut Vec<InputEvent>,
-                     records: &mut Vec<Record>,
-                     line_numbers: &mut Vec<usize>,
-                     imported: &mut u64|
+        // The batch of events the writer is working on while the next one is read,
+        // parsed and prepared; the next is handed over only once this one is answered,
+        // so nothing after a refused batch is written.
+        let mut in_flight: Option<(Pending, Vec<usize>)> = None;
+        let answered = |result: Result<Vec<Ack>, crate::log::AppendError>,
+                        numbers: Vec<usize>,
+                        imported: &mut u64|
          -> Result<(), CliError> {
-            let result = if !events.is_empty() {
-                rt.block_on(w.append(std::mem::take(events), None))
-            } else if !records.is_empty() {
-                rt.block_on(w.import_records(std::mem::take(records)))
-            } else {
-                return Ok(());
-            };
-            let numbers = std::mem::take(line_numbers);
             match result {
                 Ok(acks) => {
                     *imported += acks.len() as u64;
@@ -517,10 +513,48 @@ fn import(dir: &Path, file: &Path) -> Result<(), CliError> {
                 }
             }
         };
+        let settle = |in_flight: &mut Option<(Pending, Vec<usize>)>,
+                      imported: &mut u64|
+         -> Result<(), CliError> {
+            match in_flight.take() {
+                Some((pending, numbers)) => {
+                    answered(rt.block_on(pending.wait()), numbers, imported)
+                }
+                None => Ok(()),
+            }
+        };
+        // Hands the pending lines to the writer: events stay in flight, records
+        // (rare: a continued export) are written at once.
+        let flush = |events: &mut Vec<InputEvent>,
+                     records: &mut Vec<Record>,
+                     line_numbers: &mut Vec<usize>,
+                     in_flight: &mut Option<(Pending, Vec<usize>)>,
+                     imported: &mut u64|
+         -> Result<(), CliError> {
+            if !events.is_empty() {
+                let batch = Prepared::new(std::mem::take(events));
+                settle(in_flight, imported)?;
+                let pending = rt.block_on(w.submit(batch, None))?;
+                *in_flight = Some((pending, std::mem::take(line_numbers)));
+            } else if !records.is_empty() {
+                settle(in_flight, imported)?;
+                let result = rt.block_on(w.import_records(std::mem::take(records)));
+                answered(result, std::mem::take(line_numbers), imported)?;
+            }
+            Ok(())
+        };
         let mut read = 0u64;
         for (i, line) in reader.lines().enumerate() {
             let n = i + 1;
-            let line = line.map_err(|e| CliError::io(format!("line {n}: cannot read: {e}")))?;
+            let line = match line {
+                Ok(line) => line,
+                Err(e) => {
+                    settle(&mut in_flight, &mut imported)?;
+                    return Err(CliError::io(format!(
+                        "line {n}: cannot read: {e} ({imported} events before it were imported)"
+                    )));
+                }
+            };
             read += line.len() as u64 + 1;
             bar.set_position(read);
             if line.trim().is_empty() {
@@ -529,7 +563,14 @@ fn import(dir: &Path, file: &Path) -> Result<(), CliError> {
             let parsed = match parse_import_line(&line) {
                 Ok(p) => p,
                 Err(e) => {
-                    flush(&mut events, &mut records, &mut line_numbers, &mut imported)?;
+                    flush(
+                        &mut events,
+                        &mut records,
+                        &mut line_numbers,
+                        &mut in_flight,
+                        &mut imported,
+                    )?;
+                    settle(&mut in_flight, &mut imported)?;
                     return Err(CliError::invalid(format!(
                         "line {n}: {e} ({imported} events before it were imported)"
                     )));
@@ -539,20 +580,39 @@ fn import(dir: &Path, file: &Path) -> Result<(), CliError> {
             match parsed {
                 ImportLine::Event(e) => {
                     if !records.is_empty() || full {
-                        flush(&mut events, &mut records, &mut line_numbers, &mut imported)?;
+                        flush(
+                            &mut events,
+                            &mut records,
+                            &mut line_numbers,
+                            &mut in_flight,
+                            &mut imported,
+                        )?;
                     }
                     events.push(e);
                 }
                 ImportLine::Record(r) => {
                     if !events.is_empty() || full {
-                        flush(&mut events, &mut records, &mut line_numbers, &mut imported)?;
+                        flush(
+                            &mut events,
+                            &mut records,
+                            &mut line_numbers,
+                            &mut in_flight,
+                            &mut imported,
+                        )?;
                     }
                     records.push(r);
                 }
             }
             line_numbers.push(n);
         }
-        flush(&mut events, &mut records, &mut line_numbers, &mut imported)?;
+        flush(
+            &mut events,
+            &mut records,
+            &mut line_numbers,
+            &mut in_flight,
+            &mut imported,
+        )?;
+        settle(&mut in_flight, &mut imported)?;
         let head = w
             .state()
             .read()

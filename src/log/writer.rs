@@ -16,11 +16,14 @@ use super::store::{Head, Store, StoreError};
 /// Answer to every append after a failed write that could not be taken back.
 const POISONED: &str = "an earlier write failed and could not be taken back; restart sanbao (it drops the unacknowledged records on open)";
 use crate::event::{EventError, InputEvent};
-use crate::record::Record;
+use crate::record::{HashPrefix, Record};
 use crate::state::{PlanOracle, State, Undo};
 use crate::values::{Month, Sha256Hex};
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Most events one group commit takes before it writes.
@@ -76,9 +79,52 @@ impl Clock for SystemClock {
     }
 }
 
+/// A batch made ready for the writer: each event with its [`HashPrefix`], computed on
+/// the thread that builds the batch, so that the writer (which everything passes
+/// through, one at a time) only finishes each hash.
+pub struct Prepared {
+    events: Vec<InputEvent>,
+    prefixes: Vec<HashPrefix>,
+}
+
+impl Prepared {
+    /// Computes every event's hash prefix (canonical JSON and most of the SHA-256).
+    pub fn new(events: Vec<InputEvent>) -> Prepared {
+        let prefixes = events
+            .iter()
+            .map(|e| HashPrefix::new(&e.event, e.idempotency_key.as_deref()))
+            .collect();
+        Prepared { events, prefixes }
+    }
+
+    /// Number of events in the batch.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// True for an empty batch (which the writer refuses).
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+}
+
+/// A batch handed to the writer and not yet answered ([`Writer::submit`]). The
+/// caller may do other work (prepare its next batch) before it [`wait`](Pending::wait)s.
+pub struct Pending {
+    rx: oneshot::Receiver<Result<Vec<Ack>, AppendError>>,
+    _active: Active,
+}
+
+impl Pending {
+    /// Waits for the answer, which comes after the batch is durable (or refused).
+    pub async fn wait(self) -> Result<Vec<Ack>, AppendError> {
+        self.rx.await.map_err(|_| AppendError::Closed)?
+    }
+}
+
 enum Job {
     Append {
-        batch: Vec<InputEvent>,
+        batch: Prepared,
         expect_seq: Option<u64>,
         reply: oneshot::Sender<Result<Vec<Ack>, AppendError>>,
     },
@@ -91,11 +137,15 @@ enum Job {
 impl Job {
     fn len(&self) -> usize {
         match self {
-            Job::Append { batch, .. } => batch.len(),
+            Job::Append { batch, .. } => batch.events.len(),
             Job::Import { records, .. } => records.len(),
         }
     }
 }
+
+/// Longest the writer waits, before it writes a group, for callers it counts as
+/// active but has no job from yet (see [`Writer::append`]).
+pub const LINGER: Duration = Duration::from_micros(200);
 
 /// A handle to the writer thread. Cloning shares the same writer.
 #[derive(Clone)]
@@ -103,6 +153,54 @@ pub struct Writer {
     tx: mpsc::Sender<Job>,
     state: Arc<RwLock<State>>,
     committed: broadcast::Sender<Arc<Record>>,
+    callers: Arc<Callers>,
+    stats: Arc<Mutex<GroupStats>>,
+}
+
+/// What the writer's group commits have done since it started: for benchmarks
+/// (`sanbao-bench` reports it) and for anyone asking why appends take the time they
+/// take. Updated once per group.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GroupStats {
+    /// Group commits that wrote something.
+    pub groups: u64,
+    /// Jobs (calls to append or import) answered, including refused ones.
+    pub jobs: u64,
+    /// Microseconds spent waiting for active callers' jobs ([`LINGER`]).
+    pub linger_us: u64,
+    /// How often such a wait ran out before every active caller's job was in.
+    pub linger_timeouts: u64,
+    /// Microseconds spent deciding (idempotency, rules, applying, finishing hashes).
+    pub work_us: u64,
+    /// Microseconds spent writing and syncing groups.
+    pub commit_us: u64,
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// How many callers are inside [`Writer::append`] / [`Writer::import_records`].
+#[derive(Default)]
+struct Callers {
+    active: AtomicUsize,
+}
+
+/// Counts one caller as active for as long as it lives (also when the caller's
+/// future is dropped half-way).
+struct Active(Arc<Callers>);
+
+impl Active {
+    fn enter(c: &Arc<Callers>) -> Active {
+        c.active.fetch_add(1, Ordering::SeqCst);
+        Active(c.clone())
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The join handle of the writer thread; [`WriterThread::join`] waits until every
@@ -123,14 +221,18 @@ impl Writer {
         let (tx, rx) = mpsc::channel(4096);
         let state = Arc::new(RwLock::new(state));
         let (committed, _) = broadcast::channel(16_384);
+        let callers = Arc::new(Callers::default());
+        let stats = Arc::new(Mutex::new(GroupStats::default()));
         let w = Writer {
             tx,
             state: state.clone(),
             committed: committed.clone(),
+            callers: callers.clone(),
+            stats: stats.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("sanbao-writer".into())
-            .spawn(move || run(store, state, rx, clock, committed))
+            .spawn(move || run(store, state, rx, clock, committed, &callers, &stats))
             .expect("spawn the writer thread");
         (w, WriterThread(handle))
     }
@@ -140,17 +242,48 @@ impl Writer {
         &self.state
     }
 
+    /// What the group commits have done so far.
+    pub fn stats(&self) -> GroupStats {
+        *self.stats.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Live feed of committed records, in seq order, after they are durable.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Record>> {
         self.committed.subscribe()
     }
 
     /// Appends one batch atomically; answers after it is durable.
+    ///
+    /// While a call is in progress the writer counts its caller as active. Before it
+    /// writes a group, the writer waits (at most [`LINGER`]) for a job from every
+    /// active caller: a caller it has just answered usually sends its next job within
+    /// microseconds, and taking it into this group saves it a whole durable sync of
+    /// its own. With one caller, or when every active caller's job is in, nothing
+    /// waits.
+    ///
+    /// The events' hash prefixes are computed here, on the caller's thread
+    /// ([`Prepared`]).
     pub async fn append(
         &self,
         batch: Vec<InputEvent>,
         expect_seq: Option<u64>,
     ) -> Result<Vec<Ack>, AppendError> {
+        self.submit(Prepared::new(batch), expect_seq)
+            .await?
+            .wait()
+            .await
+    }
+
+    /// Hands a prepared batch to the writer and returns without waiting for the
+    /// answer, so that a bulk loader can prepare its next batch meanwhile. The
+    /// caller counts as active (see [`Writer::append`]) until the [`Pending`] is
+    /// dropped.
+    pub async fn submit(
+        &self,
+        batch: Prepared,
+        expect_seq: Option<u64>,
+    ) -> Result<Pending, AppendError> {
+        let active = Active::enter(&self.callers);
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Job::Append {
@@ -160,11 +293,15 @@ impl Writer {
             })
             .await
             .map_err(|_| AppendError::Closed)?;
-        rx.await.map_err(|_| AppendError::Closed)?
+        Ok(Pending {
+            rx,
+            _active: active,
+        })
     }
 
     /// Appends exported records as they are (import); each must continue the log.
     pub async fn import_records(&self, records: Vec<Record>) -> Result<Vec<Ack>, AppendError> {
+        let _active = Active::enter(&self.callers);
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Job::Import { records, reply })
@@ -262,7 +399,11 @@ impl Group<'_> {
         }
     }
 
-    fn append(&mut self, batch: Vec<InputEvent>, expect_seq: Option<u64>) -> Outcome {
+    fn append(&mut self, batch: Prepared, expect_seq: Option<u64>) -> Outcome {
+        let Prepared {
+            events: batch,
+            prefixes,
+        } = batch;
         if batch.is_empty() {
             return Outcome::Refused(AppendError::Invalid {
                 index: None,
@@ -338,7 +479,7 @@ impl Group<'_> {
         }
         let mut undos = Vec::with_capacity(batch.len());
         let mut acks = Vec::with_capacity(batch.len());
-        for (i, e) in batch.into_iter().enumerate() {
+        for (i, (e, prefix)) in batch.into_iter().zip(prefixes).enumerate() {
             let mut oracle = WriterOracle {
                 store: self.store,
                 pending: &self.pending,
@@ -351,12 +492,13 @@ impl Group<'_> {
                 });
             }
             let at = self.clock.now_us().max(self.state.last_recorded_at_us);
-            let r = Record::new(
+            let r = Record::with_prefix(
                 self.state.head_seq + 1,
                 at,
                 e.idempotency_key,
                 self.state.head_hash,
                 e.event,
+                prefix,
             );
             acks.push(Ack {
                 duplicate: false,
@@ -446,20 +588,42 @@ fn run(
     mut rx: mpsc::Receiver<Job>,
     mut clock: Box<dyn Clock>,
     committed: broadcast::Sender<Arc<Record>>,
+    callers: &Callers,
+    shared_stats: &Mutex<GroupStats>,
 ) -> Store {
     let mut poisoned = false;
+    let mut stats = GroupStats::default();
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         let mut events = jobs[0].len();
+        // Take what is waiting; then, while some active caller has no job in yet
+        // (one answered a moment ago is about to send its next), wait a little.
+        let mut deadline = None;
         while events < MAX_GROUP_EVENTS {
             match rx.try_recv() {
                 Ok(j) => {
                     events += j.len();
                     jobs.push(j);
                 }
+                Err(TryRecvError::Empty) if jobs.len() < callers.active.load(Ordering::SeqCst) => {
+                    // Yield rather than sleep: the callers need the CPU to come
+                    // back, and a timed sleep or a wake-up per caller cost more
+                    // than the wait itself (measured, BENCHMARKS.md).
+                    let end = *deadline.get_or_insert_with(|| Instant::now() + LINGER);
+                    if Instant::now() >= end {
+                        stats.linger_timeouts += 1;
+                        break;
+                    }
+                    std::thread::yield_now();
+                }
                 Err(_) => break,
             }
         }
+        let t0 = Instant::now();
+        if let Some(end) = deadline {
+            stats.linger_us += micros(t0 + LINGER - end);
+        }
+        stats.jobs += jobs.len() as u64;
         let span = tracing::debug_span!("group_commit", jobs = jobs.len(), events);
         let _guard = span.enter();
         let mut st = state.write().unwrap_or_else(|p| p.into_inner());
@@ -486,6 +650,7 @@ fn run(
             }
         }
         let pending = std::mem::take(&mut g.pending);
+        let t1 = Instant::now();
         let failure = if poisoned {
             // An earlier failed write could not be taken back: write nothing more.
             (!pending.is_empty()).then(|| POISONED.to_string())
@@ -497,6 +662,12 @@ fn run(
                 e.error.to_string()
             })
         };
+        let t2 = Instant::now();
+        stats.work_us += micros(t1 - t0);
+        if !pending.is_empty() {
+            stats.groups += 1;
+            stats.commit_us += micros(t2 - t1);
+        }
         if let Some(e) = &failure {
             tracing::error!(error = %e, records = pending.len(), "group commit failed; taking the group back");
             for (_, o) in outcomes.iter_mut().rev() {
@@ -530,6 +701,97 @@ fn run(
             };
             let _ = reply.send(answer);
         }
+        *shared_stats.lock().unwrap_or_else(|p| p.into_inner()) = stats;
     }
     store
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn registration(county: &str) -> InputEvent {
+        crate::event::Event::parse_object(json!({"kind":"county_registered","county":county,
+            "name":county,"registered_on":"2021-01-01","opening_treasury":"100"}))
+        .unwrap()
+    }
+
+    fn start(dir: &std::path::Path) -> (Writer, WriterThread, tokio::runtime::Runtime) {
+        let store = Store::open(dir).unwrap();
+        let (w, t) = Writer::start(store, State::new(), Box::new(SystemClock));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        (w, t, rt)
+    }
+
+    #[test]
+    fn a_lone_caller_never_waits_for_others() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (w, t, rt) = start(tmp.path());
+        for i in 0..20 {
+            let acks = rt
+                .block_on(w.append(vec![registration(&format!("c{i}"))], None))
+                .unwrap();
+            assert_eq!(acks[0].seq, i + 1);
+        }
+        let s = w.stats();
+        assert_eq!((s.groups, s.jobs), (20, 20));
+        assert_eq!((s.linger_us, s.linger_timeouts), (0, 0));
+        drop(w);
+        t.join();
+    }
+
+    #[test]
+    fn an_active_caller_that_sends_nothing_delays_a_group_by_at_most_the_linger() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (w, t, rt) = start(tmp.path());
+        // Counted as active, but never sends a job.
+        let silent = Active::enter(&w.callers);
+        for i in 0..3 {
+            rt.block_on(w.append(vec![registration(&format!("c{i}"))], None))
+                .unwrap();
+        }
+        let s = w.stats();
+        assert_eq!(s.groups, 3);
+        assert_eq!(
+            s.linger_timeouts, 3,
+            "each group waited for the silent caller"
+        );
+        assert!(s.linger_us >= 3 * LINGER.as_micros() as u64, "{s:?}");
+        drop(silent);
+        rt.block_on(w.append(vec![registration("c3")], None))
+            .unwrap();
+        assert_eq!(w.stats().linger_timeouts, 3, "no wait once it has left");
+        drop(w);
+        t.join();
+    }
+
+    #[test]
+    fn a_submitted_batch_is_answered_after_its_caller_did_other_work() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (w, t, rt) = start(tmp.path());
+        let first = rt
+            .block_on(w.submit(Prepared::new(vec![registration("a")]), None))
+            .unwrap();
+        // Meanwhile: prepare the next batch, as `sanbao import` does.
+        let next = Prepared::new(vec![registration("b"), registration("c")]);
+        assert_eq!(next.len(), 2);
+        let a = rt.block_on(first.wait()).unwrap();
+        let b = rt
+            .block_on(async { w.submit(next, Some(1)).await?.wait().await })
+            .unwrap();
+        assert_eq!(a[0].seq, 1);
+        assert_eq!(b.iter().map(|a| a.seq).collect::<Vec<_>>(), [2, 3]);
+        // The hashes the writer finished from callers' prefixes are the records' own.
+        drop(w);
+        let store = t.join();
+        let stored: Vec<Record> = store.records(1, 3).map(|r| r.unwrap()).collect();
+        for (r, ack) in stored.iter().zip(a.iter().chain(&b)) {
+            assert_eq!(r.hash, r.compute_hash());
+            assert_eq!(r.hash, ack.hash);
+        }
+    }
 }
