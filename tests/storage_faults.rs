@@ -93,8 +93,8 @@ async fn a_write_that_cannot_be_taken_back_stops_writes_until_restart() {
     drop(w);
     drop(store);
     t.join();
-    // On reopen the unacknowledged batch is there whole or not at all (it was written
-    // in one atomic batch); a retry with its idempotency key settles which, once.
+    // On reopen the unacknowledged batch is there whole or not at all (its head was
+    // written after its records); a retry with its idempotency key settles which, once.
     let (w, t, store) = start(tmp.path());
     let head = w.state().read().unwrap().head_seq;
     assert!(head == 2 || head == 3, "head {head}");
@@ -103,6 +103,62 @@ async fn a_write_that_cannot_be_taken_back_stops_writes_until_restart() {
     assert_eq!(acks[0].duplicate, head == 3);
     assert_eq!(store.idempotency_seq("k2").unwrap(), Some(3));
     assert!(store.get(4).unwrap().is_none());
+    drop(w);
+    t.join();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_written_up_to_its_head_is_dropped_on_reopen_with_its_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (w, t, store) = start(tmp.path());
+    w.append(history(), None).await.unwrap();
+    // The head's write fails after the records and the key were written, and taking
+    // them back fails too: what a crash between them leaves behind.
+    store.faults().fail_head.store(1, Ordering::SeqCst);
+    store.faults().fail_rollback.store(1, Ordering::SeqCst);
+    assert!(w.append(revenue("2", "k2"), None).await.is_err());
+    assert!(store.get(3).unwrap().is_some(), "the record reached sled");
+    assert_eq!(
+        store.idempotency_seq("k2").unwrap(),
+        Some(3),
+        "so did its key"
+    );
+    assert_eq!(store.head().unwrap().seq, 2, "but not the head");
+    drop(w);
+    drop(store);
+    t.join();
+    // Reopening drops the record past the head and its key: it was never
+    // acknowledged, and the same key appends as new.
+    let (w, t, store) = start(tmp.path());
+    assert_eq!(w.state().read().unwrap().head_seq, 2);
+    assert!(store.get(3).unwrap().is_none());
+    assert_eq!(store.idempotency_seq("k2").unwrap(), None);
+    let acks = w.append(revenue("2", "k2"), None).await.unwrap();
+    assert_eq!((acks[0].seq, acks[0].duplicate), (3, false));
+    drop(w);
+    t.join();
+    assert!(matches!(
+        log::verify(&store, None, |_| {}).unwrap(),
+        Verified::Ok { records: 3, .. }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_head_write_is_taken_back_and_later_appends_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (w, t, store) = start(tmp.path());
+    w.append(history(), None).await.unwrap();
+    let before = w.state().read().unwrap().clone();
+    store.faults().fail_head.store(1, Ordering::SeqCst);
+    assert!(matches!(
+        w.append(revenue("2", "k2"), None).await,
+        Err(AppendError::Storage(_))
+    ));
+    assert_eq!(*w.state().read().unwrap(), before);
+    assert!(store.get(3).unwrap().is_none(), "the record was taken back");
+    assert_eq!(store.idempotency_seq("k2").unwrap(), None, "and its key");
+    let acks = w.append(revenue("2", "k2"), None).await.unwrap();
+    assert_eq!((acks[0].seq, acks[0].duplicate), (3, false));
     drop(w);
     t.join();
 }

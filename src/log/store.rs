@@ -1,8 +1,6 @@
 //! The durable log in sled. Nothing outside `log` knows sled is here.
 //!
-//! Layout ([`LAYOUT_V2`]): one sled tree, keys prefixed by one byte so that a single
-//! `sled::Batch` (atomic across a crash) writes records, idempotency keys and the head
-//! together:
+//! Layout ([`LAYOUT_V2`]): one sled tree, keys prefixed by one byte:
 //! - `b` + first seq (u64 big-endian) → a block of consecutive records
 //!   ([`super::block`]: each record's version byte + bincode, length-prefixed); a
 //!   group commit writes whole blocks, never into an existing one,
@@ -10,9 +8,11 @@
 //! - `h` → head: seq (u64 BE) + hash (32 bytes),
 //! - `v` → the layout version (one byte), written when the log is created.
 //!
-//! Guarantees: [`Store::commit`] returns only after the batch is flushed by sled *and*
+//! Guarantees: [`Store::commit`] returns only after the group is flushed by sled *and*
 //! its data file is `fdatasync`ed (sled's own flush stops at `sync_file_range` on
-//! Linux); a crash before that loses the whole batch, never part of it. A second
+//! Linux); a crash before that loses the whole group, never part of it: the head is
+//! written last, sled recovers a prefix of its writes, and `open` drops records past
+//! the stored head (see [`Store::commit`]). A second
 //! process that opens the same directory waits for sanbao's lock on it
 //! (`DIR/sanbao.lock`, then sled's own; bounded by [`LOCK_WAIT`]); under that lock,
 //! `open` clears what a process killed while sled wrote a snapshot leaves behind.
@@ -146,8 +146,11 @@ fn remove_unfinished_snapshots(dir: &Path) -> Result<(), String> {
 /// Each counter makes that many of the next operations fail.
 #[derive(Default, Debug)]
 pub struct Faults {
-    /// Fail the next N atomic batch writes before anything is written.
+    /// Fail the next N group writes before anything is written.
     pub fail_write: AtomicU32,
+    /// Fail the next N group writes at the head: after the group's blocks and
+    /// idempotency keys were written (as a crash between them would leave them).
+    pub fail_head: AtomicU32,
     /// Fail the next N syncs after the batch was written (as a full disk would at fsync).
     pub fail_sync: AtomicU32,
     /// Also fail the next N roll-backs after a failed sync.
@@ -310,9 +313,10 @@ impl Store {
         }
     }
 
-    /// Removes records past the stored head. They can only exist when a write reached
-    /// sled but its sync failed and the roll-back failed too: such records were never
-    /// acknowledged, and the head (written in the same atomic batch) says so.
+    /// Removes records past the stored head. They exist when a process stopped (or its
+    /// sync failed and the roll-back failed too) after some of a group's writes
+    /// reached sled but before its head did: such records were never acknowledged,
+    /// and the head (written after them) says so. Their idempotency keys go with them.
     ///
     /// Only such a tail is dropped: whole blocks whose records continue the stored
     /// head (the first one is seq head + 1 and links to the head's hash), no more than
@@ -528,10 +532,21 @@ impl Store {
     }
 
     /// Writes records (continuing `prev`, already checked) packed in new blocks, with
-    /// their idempotency keys and the new head, in one atomic sled batch, then makes
-    /// it durable. If the sync fails, the batch is taken back out of sled (so a later
-    /// write, or a restart, never sees it); [`CommitError::consistent`] says whether
-    /// that worked.
+    /// their idempotency keys and the new head, then makes them durable. If a write or
+    /// the sync fails, everything written is taken back out of sled (so a later write,
+    /// or a restart, never sees it); [`CommitError::consistent`] says whether that
+    /// worked.
+    ///
+    /// The writes are single sled inserts in a fixed order — the blocks, then the
+    /// idempotency keys, then the head — not one `sled::Batch`: sled recovers a prefix
+    /// of its log (its recovery stops at the first torn message), so a head that
+    /// survives a crash implies everything written before it, and whatever survives
+    /// past the stored head belongs to a group that was never acknowledged, which
+    /// [`Store::open`] drops. A `sled::Batch` gets the same atomicity from a manifest
+    /// that sled writes and syncs on its own, before the batch: a second device round
+    /// trip in every commit (BENCHMARKS.md). Until the head is written, a reader of
+    /// the store that does not stop at the durable head could see blocks past it;
+    /// every reader does (serve's routes, the writer's plan check).
     pub fn commit(&self, records: &[Record], prev: Head) -> Result<(), CommitError> {
         let Some(last) = records.last() else {
             return Ok(());
@@ -542,40 +557,47 @@ impl Store {
                 consistent: true,
             });
         }
-        let mut batch = sled::Batch::default();
         let blocks = block::pack(records);
         let firsts: Vec<u64> = blocks.iter().map(|(first, _)| *first).collect();
-        for (first, bytes) in blocks {
-            batch.insert(&block_key(first)[..], bytes);
-        }
-        for r in records {
-            if let Some(k) = &r.idempotency_key {
-                batch.insert(idem_key(k), &r.seq.to_be_bytes()[..]);
+        let written = (|| {
+            for (first, bytes) in blocks {
+                self.db.insert(&block_key(first)[..], bytes)?;
             }
-        }
-        batch.insert(
-            HEAD,
-            head_bytes(Head {
-                seq: last.seq,
-                hash: last.hash,
-            }),
-        );
-        self.db.apply_batch(batch).map_err(|e| CommitError {
-            error: self.io(e),
-            consistent: true,
-        })?;
-        let synced = if take(&self.faults.fail_sync) {
-            Err(self.io("injected sync failure (no space left on device)"))
-        } else {
-            self.sync()
+            for r in records {
+                if let Some(k) = &r.idempotency_key {
+                    self.db.insert(idem_key(k), &r.seq.to_be_bytes()[..])?;
+                }
+            }
+            // Last: the group counts once this survives.
+            if take(&self.faults.fail_head) {
+                return Err(sled::Error::Io(std::io::Error::other(
+                    "injected write failure at the head (no space left on device)",
+                )));
+            }
+            self.db.insert(
+                HEAD,
+                head_bytes(Head {
+                    seq: last.seq,
+                    hash: last.hash,
+                }),
+            )?;
+            Ok::<(), sled::Error>(())
+        })();
+        let synced = match written {
+            Err(e) => Err(self.io(e)),
+            Ok(()) if take(&self.faults.fail_sync) => {
+                Err(self.io("injected sync failure (no space left on device)"))
+            }
+            Ok(()) => self.sync(),
         };
         let Err(error) = synced else { return Ok(()) };
         let consistent = self.roll_back(&firsts, records, prev).is_ok();
         Err(CommitError { error, consistent })
     }
 
-    /// Takes a written-but-unsynced batch (blocks starting at `firsts`) back out of
-    /// sled, restoring head `prev`.
+    /// Takes a written-but-unsynced group (blocks starting at `firsts`, and its keys)
+    /// back out of sled, restoring head `prev` — in one atomic batch, as some of it
+    /// may not have been written.
     fn roll_back(&self, firsts: &[u64], records: &[Record], prev: Head) -> Result<(), StoreError> {
         if take(&self.faults.fail_rollback) {
             return Err(self.io("injected roll-back failure"));

@@ -594,38 +594,7 @@ fn run(
     let mut poisoned = false;
     let mut stats = GroupStats::default();
     while let Some(first) = rx.blocking_recv() {
-        let mut jobs = vec![first];
-        let mut events = jobs[0].len();
-        // Take what is waiting; then, while some active caller has no job in yet
-        // (one answered a moment ago is about to send its next), wait a little.
-        let mut deadline = None;
-        while events < MAX_GROUP_EVENTS {
-            match rx.try_recv() {
-                Ok(j) => {
-                    events += j.len();
-                    jobs.push(j);
-                }
-                Err(TryRecvError::Empty) if jobs.len() < callers.active.load(Ordering::SeqCst) => {
-                    // Yield rather than sleep: the callers need the CPU to come
-                    // back, and a timed sleep or a wake-up per caller cost more
-                    // than the wait itself (measured, BENCHMARKS.md).
-                    let end = *deadline.get_or_insert_with(|| Instant::now() + LINGER);
-                    if Instant::now() >= end {
-                        stats.linger_timeouts += 1;
-                        break;
-                    }
-                    std::thread::yield_now();
-                }
-                Err(_) => break,
-            }
-        }
         let t0 = Instant::now();
-        if let Some(end) = deadline {
-            stats.linger_us += micros(t0 + LINGER - end);
-        }
-        stats.jobs += jobs.len() as u64;
-        let span = tracing::debug_span!("group_commit", jobs = jobs.len(), events);
-        let _guard = span.enter();
         let mut st = state.write().unwrap_or_else(|p| p.into_inner());
         let group_start = Head {
             seq: st.head_seq,
@@ -638,17 +607,52 @@ fn run(
             pending: Vec::new(),
             pending_keys: HashMap::new(),
         };
-        let mut outcomes = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            match job {
-                Job::Append {
-                    batch,
-                    expect_seq,
-                    reply,
-                } => outcomes.push((reply, g.append(batch, expect_seq))),
-                Job::Import { records, reply } => outcomes.push((reply, g.import(records))),
+        let mut outcomes = Vec::new();
+        let mut events = 0;
+        // Take every job that is waiting, checking each as it comes; then, while
+        // some active caller has no job in yet (one answered a moment ago is about to
+        // send its next), keep looking for a little while.
+        let mut deadline = None;
+        let mut next = Some(first);
+        loop {
+            if let Some(job) = next.take() {
+                events += job.len();
+                outcomes.push(match job {
+                    Job::Append {
+                        batch,
+                        expect_seq,
+                        reply,
+                    } => (reply, g.append(batch, expect_seq)),
+                    Job::Import { records, reply } => (reply, g.import(records)),
+                });
+                if events >= MAX_GROUP_EVENTS {
+                    break;
+                }
+            }
+            match rx.try_recv() {
+                Ok(j) => next = Some(j),
+                Err(TryRecvError::Empty)
+                    if outcomes.len() < callers.active.load(Ordering::SeqCst) =>
+                {
+                    // Yield rather than sleep: the callers need the CPU to come
+                    // back, and a wake-up per caller cost more than the wait
+                    // itself (measured, BENCHMARKS.md).
+                    let end = *deadline.get_or_insert_with(|| Instant::now() + LINGER);
+                    if Instant::now() >= end {
+                        stats.linger_timeouts += 1;
+                        break;
+                    }
+                    std::thread::yield_now();
+                }
+                Err(_) => break,
             }
         }
+        if let Some(end) = deadline {
+            stats.linger_us += micros(Instant::now() + LINGER - end);
+        }
+        stats.jobs += outcomes.len() as u64;
+        let span = tracing::debug_span!("group_commit", jobs = outcomes.len(), events);
+        let _guard = span.enter();
         let pending = std::mem::take(&mut g.pending);
         let t1 = Instant::now();
         let failure = if poisoned {
