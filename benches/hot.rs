@@ -149,7 +149,7 @@ fn bench_state(c: &mut Criterion, state: &State, next: &[Event], n: usize) {
         b.iter(|| {
             for r in &recs {
                 let u = s.apply(r);
-                s.undo(u);
+                s.undo(u, r);
             }
         })
     });

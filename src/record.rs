@@ -61,34 +61,64 @@ pub fn format_recorded_at(us: i64) -> String {
 
 /// Appends [`format_recorded_at`]`(us)` to `out` — with digits written by hand for
 /// years 0000–9999 (every hash computes this, and chrono's `strftime` machinery was a
-/// fifth of `verify`'s time), through chrono's own formatting otherwise.
+/// fifth of `verify`'s time), through chrono's own formatting otherwise. The text up
+/// to the fraction (`YYYY-MM-DDTHH:MM:SS.`) is kept per thread for the last second
+/// formatted: consecutive records mostly share it, and the calendar arithmetic was a
+/// tenth of the writer's time.
 pub fn write_recorded_at(us: i64, out: &mut Vec<u8>) {
+    use std::cell::Cell;
+    thread_local! {
+        static SECOND: Cell<(i64, [u8; 20])> = const { Cell::new((i64::MIN, [0; 20])) };
+    }
+    let second = us.div_euclid(1_000_000);
+    let (cached, text) = SECOND.get();
+    let text = if cached == second {
+        text
+    } else {
+        match second_text(us) {
+            Some(text) => {
+                SECOND.set((second, text));
+                text
+            }
+            None => {
+                let dt = DateTime::<Utc>::from_timestamp_micros(us)
+                    .expect("recorded_at within chrono's range");
+                out.extend_from_slice(dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string().as_bytes());
+                return;
+            }
+        }
+    };
+    out.extend_from_slice(&text);
+    let frac = us.rem_euclid(1_000_000) as u32;
+    let mut digits = [0u8; 7];
+    for (i, d) in digits[..6].iter_mut().enumerate() {
+        *d = b'0' + (frac / 10u32.pow(5 - i as u32) % 10) as u8;
+    }
+    digits[6] = b'Z';
+    out.extend_from_slice(&digits);
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.` of the second holding `us`, for years 0000–9999.
+fn second_text(us: i64) -> Option<[u8; 20]> {
     use chrono::{Datelike, Timelike};
     let dt = DateTime::<Utc>::from_timestamp_micros(us).expect("recorded_at within chrono's range");
     let year = dt.year();
     if !(0..=9999).contains(&year) {
-        out.extend_from_slice(dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string().as_bytes());
-        return;
+        return None;
     }
-    fn digits(out: &mut Vec<u8>, v: u32, width: u32) {
-        for i in (0..width).rev() {
-            out.push(b'0' + (v / 10u32.pow(i) % 10) as u8);
+    let mut t = *b"0000-00-00T00:00:00.";
+    let mut put = |at: usize, v: u32, width: u32| {
+        for i in 0..width {
+            t[at + i as usize] = b'0' + (v / 10u32.pow(width - 1 - i) % 10) as u8;
         }
-    }
-    digits(out, year as u32, 4);
-    out.push(b'-');
-    digits(out, dt.month(), 2);
-    out.push(b'-');
-    digits(out, dt.day(), 2);
-    out.push(b'T');
-    digits(out, dt.hour(), 2);
-    out.push(b':');
-    digits(out, dt.minute(), 2);
-    out.push(b':');
-    digits(out, dt.second(), 2);
-    out.push(b'.');
-    digits(out, us.rem_euclid(1_000_000) as u32, 6);
-    out.push(b'Z');
+    };
+    put(0, year as u32, 4);
+    put(5, dt.month(), 2);
+    put(8, dt.day(), 2);
+    put(11, dt.hour(), 2);
+    put(14, dt.minute(), 2);
+    put(17, dt.second(), 2);
+    Some(t)
 }
 
 /// Parses the exact form written by [`format_recorded_at`].
@@ -424,6 +454,19 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             cases.push((x % 400_000_000_000_000_000) as i64 - 100_000_000_000_000_000);
+        }
+        // Runs of consecutive times (the per-thread second is reused, and left at
+        // each second's end), and times going back.
+        for start in [
+            1_795_766_399_999_000i64,
+            -1_000_500,
+            253_402_300_799_999_000,
+        ] {
+            for k in 0..2_000 {
+                cases.push(start + k);
+                cases.push(start + 997 * k);
+            }
+            cases.push(start - 1_000_000);
         }
         for us in cases {
             assert_eq!(format_recorded_at(us), chrono_form(us), "{us}");

@@ -152,7 +152,7 @@ fn build(ops: &[Op]) -> (Vec<Record>, State) {
         let u = state.apply(&r);
         if undo {
             // As the writer does when a later event of the batch is rejected.
-            state.undo(u);
+            state.undo(u, &r);
         } else {
             records.push(r);
         }

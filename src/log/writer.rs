@@ -395,7 +395,7 @@ impl Group<'_> {
             if let Some(k) = &r.idempotency_key {
                 self.pending_keys.remove(k);
             }
-            self.state.undo(u);
+            self.state.undo(u, &r);
         }
     }
 
@@ -479,6 +479,8 @@ impl Group<'_> {
         }
         let mut undos = Vec::with_capacity(batch.len());
         let mut acks = Vec::with_capacity(batch.len());
+        // One reading of the clock for the batch: it is recorded at one moment.
+        let now = self.clock.now_us();
         for (i, (e, prefix)) in batch.into_iter().zip(prefixes).enumerate() {
             let mut oracle = WriterOracle {
                 store: self.store,
@@ -491,7 +493,7 @@ impl Group<'_> {
                     error,
                 });
             }
-            let at = self.clock.now_us().max(self.state.last_recorded_at_us);
+            let at = now.max(self.state.last_recorded_at_us);
             let r = Record::with_prefix(
                 self.state.head_seq + 1,
                 at,
@@ -674,10 +676,12 @@ fn run(
         }
         if let Some(e) = &failure {
             tracing::error!(error = %e, records = pending.len(), "group commit failed; taking the group back");
+            // The accepted batches' records are `pending`, in the same order.
+            let mut records = pending.iter().rev();
             for (_, o) in outcomes.iter_mut().rev() {
                 if let Outcome::Accepted { undos, .. } = o {
                     for u in std::mem::take(undos).into_iter().rev() {
-                        st.undo(u);
+                        st.undo(u, records.next().expect("a pending record per undo"));
                     }
                 }
             }
@@ -685,10 +689,14 @@ fn run(
         drop(st);
         if failure.is_none() {
             tracing::debug!(records = pending.len(), "group committed");
-            for r in pending {
-                let _ = committed.send(Arc::new(r));
+            if committed.receiver_count() > 0 {
+                for r in pending {
+                    let _ = committed.send(Arc::new(r));
+                }
             }
         }
+        // Before anyone is answered: an answered caller sees its group counted.
+        *shared_stats.lock().unwrap_or_else(|p| p.into_inner()) = stats;
         for (reply, o) in outcomes {
             let answer = match (o, &failure) {
                 (Outcome::Refused(e), _) => Err(e),
@@ -705,7 +713,6 @@ fn run(
             };
             let _ = reply.send(answer);
         }
-        *shared_stats.lock().unwrap_or_else(|p| p.into_inner()) = stats;
     }
     store
 }

@@ -444,7 +444,6 @@ pub struct Undo {
     prev_recorded_at_us: i64,
     prev_max_effective_date: Option<Date>,
     new_county: bool,
-    event: Event,
 }
 
 /// Consulted by [`State::check`] for `plan_issued`: recomputes the plan hash of a
@@ -838,19 +837,20 @@ impl State {
             prev_recorded_at_us: self.last_recorded_at_us,
             prev_max_effective_date: self.max_effective_date,
             new_county: matches!(&rec.event, Event::CountyRegistered(e) if !self.county_index.contains_key(&e.county)),
-            event: rec.event.clone(),
         };
         self.fold(rec);
         undo
     }
 
-    /// Takes back the last applied record exactly.
-    pub fn undo(&mut self, u: Undo) {
+    /// Takes back the last applied record exactly: `rec` is that record (the one
+    /// [`State::apply`] answered `u` for).
+    pub fn undo(&mut self, u: Undo, rec: &Record) {
         let seq = self.head_seq;
+        debug_assert_eq!(rec.seq, seq, "undo the last applied record");
         let idx = (seq - 1) as usize;
         let target = self.targets[idx].take().map(|s| self.unpack(seq, s));
         self.wide_amounts.remove(&seq);
-        self.backward(&u.event, target, u.new_county);
+        self.backward(&rec.event, target, u.new_county);
         self.targets.truncate(idx);
         self.head_seq = u.prev_head_seq;
         self.head_hash = u.prev_head_hash;

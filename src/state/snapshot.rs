@@ -230,14 +230,9 @@ mod tests {
         let last = recs.last().expect("records");
         let mut again = decode(&encode(&s)).expect("decodes");
         let before = again.clone();
-        let u = again.apply(&Record::new(
-            last.seq + 1,
-            0,
-            None,
-            last.hash,
-            last.event.clone(),
-        ));
-        again.undo(u);
+        let next = Record::new(last.seq + 1, 0, None, last.hash, last.event.clone());
+        let u = again.apply(&next);
+        again.undo(u, &next);
         assert_eq!(again, before, "undo works on a decoded state");
     }
 

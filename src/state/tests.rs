@@ -247,7 +247,7 @@ fn undo_restores_the_state_exactly() {
         l.state.check(&ev, &mut NoPlans).unwrap();
         let r = Record::new(l.state.head_seq + 1, 0, None, l.prev, ev);
         l.prev = r.hash;
-        undos.push(l.state.apply(&r));
+        undos.push((l.state.apply(&r), r));
         snapshots.push(l.state.clone());
     }
     let a = l.state.county(&CountyId::parse("a").unwrap()).unwrap();
@@ -265,9 +265,9 @@ fn undo_restores_the_state_exactly() {
     assert_eq!(bill(feb, "2021-01-31"), Some(6000));
     assert_eq!(bill(jan, "2021-01-31"), Some(2000));
     assert_eq!(bill(jan, "2021-01-20"), None);
-    while let Some(u) = undos.pop() {
+    while let Some((u, r)) = undos.pop() {
         snapshots.pop();
-        l.state.undo(u);
+        l.state.undo(u, &r);
         assert_eq!(
             &l.state,
             snapshots.last().unwrap(),
@@ -297,7 +297,8 @@ fn a_stored_target_is_compact_and_a_wide_amount_round_trips() {
     };
     s.apply(&ev(Money::from_cents(100), 1));
     let before = s.clone();
-    let u = s.apply(&ev(big, 2));
+    let big_record = ev(big, 2);
+    let u = s.apply(&big_record);
     assert_eq!(s.city.total(), big + Money::from_cents(100));
     assert_eq!(s.target(2).map(|t| t.amount), Some(big));
     let rev = Record::new(
@@ -314,8 +315,8 @@ fn a_stored_target_is_compact_and_a_wide_amount_round_trips() {
     let u2 = s.apply(&rev);
     assert!(s.is_reversed(2));
     assert_eq!(s.city.through(d("2021-01-02")), Money::from_cents(100));
-    s.undo(u2);
-    s.undo(u);
+    s.undo(u2, &rev);
+    s.undo(u, &big_record);
     assert_eq!(s, before);
     assert!(s.wide_amounts.is_empty());
 }
