@@ -25,3 +25,16 @@ pub mod schema;
 pub mod server;
 pub mod state;
 pub mod values;
+
+/// Turns transparent huge pages off for this process (Linux; elsewhere nothing). The
+/// binaries allocate with mimalloc, which asks for huge pages on its arenas: every
+/// 2 MiB page touched is then resident whole, and a 1M-record replay peaked at
+/// ~295 MiB instead of ~245 (BENCHMARKS.md). Called first thing in `main`; children
+/// inherit it.
+pub fn no_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl(PR_SET_THP_DISABLE) only sets a flag of this process.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}

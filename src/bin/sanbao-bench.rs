@@ -19,6 +19,11 @@
 //! works, it only drives the real writer, store, planner and `sanbao serve`.
 
 use clap::{Parser, Subcommand};
+
+/// The same allocator as the `sanbao` binary, so in-process workloads measure what it
+/// runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use sanbao::bench::workload::{self, CityFunding, Config, Generator};
 use sanbao::event::InputEvent;
 use sanbao::log::writer::Prepared;
@@ -165,6 +170,7 @@ enum Cmd {
 }
 
 fn main() {
+    sanbao::no_huge_pages();
     let cli = Cli::parse();
     if let Cmd::ReplayChild {
         data,
