@@ -467,81 +467,125 @@ fn parse_import_line(line: &str) -> Result<ImportLine, event::EventError> {
 
 use crate::event::Event;
 
+/// `sanbao import`'s batches on their way to the writer: the pending lines of one kind
+/// (events or exported records) with their line numbers, and the batch of events the
+/// writer is working on while the next one is read, parsed and prepared. The next is
+/// handed over only once that one is answered, so nothing after a refused batch is
+/// written.
+struct Importer<'a> {
+    writer: &'a Writer,
+    rt: &'a tokio::runtime::Runtime,
+    events: Vec<InputEvent>,
+    records: Vec<Record>,
+    line_numbers: Vec<usize>,
+    in_flight: Option<(Pending, Vec<usize>)>,
+    /// Events acknowledged so far.
+    imported: u64,
+}
+
+impl Importer<'_> {
+    /// Adds a parsed line, first handing over what is pending if the line is of the
+    /// other kind or the batch is full.
+    fn push(&mut self, line: ImportLine, n: usize) -> Result<(), CliError> {
+        const BATCH: usize = crate::log::writer::MAX_BATCH_EVENTS;
+        let full = self.events.len() + self.records.len() == BATCH;
+        match line {
+            ImportLine::Event(e) => {
+                if !self.records.is_empty() || full {
+                    self.flush()?;
+                }
+                self.events.push(e);
+            }
+            ImportLine::Record(r) => {
+                if !self.events.is_empty() || full {
+                    self.flush()?;
+                }
+                self.records.push(r);
+            }
+        }
+        self.line_numbers.push(n);
+        Ok(())
+    }
+
+    /// Hands the pending lines to the writer: events stay in flight, records (rare:
+    /// a continued export) are written at once.
+    fn flush(&mut self) -> Result<(), CliError> {
+        if !self.events.is_empty() {
+            let batch = Prepared::new(std::mem::take(&mut self.events));
+            self.settle()?;
+            let pending = self.rt.block_on(self.writer.submit(batch, None))?;
+            self.in_flight = Some((pending, std::mem::take(&mut self.line_numbers)));
+        } else if !self.records.is_empty() {
+            self.settle()?;
+            let records = std::mem::take(&mut self.records);
+            let result = self.rt.block_on(self.writer.import_records(records));
+            let numbers = std::mem::take(&mut self.line_numbers);
+            self.answered(result, numbers)?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the batch in flight, if any.
+    fn settle(&mut self) -> Result<(), CliError> {
+        match self.in_flight.take() {
+            Some((pending, numbers)) => {
+                let result = self.rt.block_on(pending.wait());
+                self.answered(result, numbers)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Counts an answered batch, or names its failing line (`numbers`: the batch's
+    /// line numbers).
+    fn answered(
+        &mut self,
+        result: Result<Vec<Ack>, crate::log::AppendError>,
+        numbers: Vec<usize>,
+    ) -> Result<(), CliError> {
+        let imported = self.imported;
+        match result {
+            Ok(acks) => {
+                self.imported += acks.len() as u64;
+                Ok(())
+            }
+            Err(crate::log::AppendError::Invalid { index, error }) => {
+                let line = numbers[index.unwrap_or(0).min(numbers.len() - 1)];
+                Err(CliError::invalid(format!(
+                    "line {line}: {error} ({imported} events before its batch were imported)"
+                )))
+            }
+            Err(e) => {
+                let e = CliError::from(e);
+                Err(CliError {
+                    code: e.code,
+                    message: format!(
+                        "lines {}..{}: {} ({imported} events before them were imported)",
+                        numbers[0],
+                        numbers[numbers.len() - 1],
+                        e.message
+                    ),
+                })
+            }
+        }
+    }
+}
+
 fn import(dir: &Path, file: &Path) -> Result<(), CliError> {
-    const BATCH: usize = crate::log::writer::MAX_BATCH_EVENTS;
     let f = std::fs::File::open(file)
         .map_err(|e| CliError::io(format!("cannot open {}: {e}", file.display())))?;
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = output::progress_bytes(size, "importing");
     let reader = std::io::BufReader::with_capacity(1 << 20, f);
     let (imported, head) = with_writer(dir, |w, rt| {
-        let mut imported = 0u64;
-        // Pending lines of one kind, with their line numbers.
-        let mut events: Vec<InputEvent> = Vec::new();
-        let mut records: Vec<Record> = Vec::new();
-        let mut line_numbers: Vec<usize> = Vec::new();
-        // The batch of events the writer is working on while the next one is read,
-        // parsed and prepared; the next is handed over only once this one is answered,
-        // so nothing after a refused batch is written.
-        let mut in_flight: Option<(Pending, Vec<usize>)> = None;
-        let answered = |result: Result<Vec<Ack>, crate::log::AppendError>,
-                        numbers: Vec<usize>,
-                        imported: &mut u64|
-         -> Result<(), CliError> {
-            match result {
-                Ok(acks) => {
-                    *imported += acks.len() as u64;
-                    Ok(())
-                }
-                Err(crate::log::AppendError::Invalid { index, error }) => {
-                    let line = numbers[index.unwrap_or(0).min(numbers.len() - 1)];
-                    Err(CliError::invalid(format!(
-                        "line {line}: {error} ({imported} events before its batch were imported)"
-                    )))
-                }
-                Err(e) => {
-                    let e = CliError::from(e);
-                    Err(CliError {
-                        code: e.code,
-                        message: format!(
-                            "lines {}..{}: {} ({imported} events before them were imported)",
-                            numbers[0],
-                            numbers[numbers.len() - 1],
-                            e.message
-                        ),
-                    })
-                }
-            }
-        };
-        let settle = |in_flight: &mut Option<(Pending, Vec<usize>)>,
-                      imported: &mut u64|
-         -> Result<(), CliError> {
-            match in_flight.take() {
-                Some((pending, numbers)) => {
-                    answered(rt.block_on(pending.wait()), numbers, imported)
-                }
-                None => Ok(()),
-            }
-        };
-        // Hands the pending lines to the writer: events stay in flight, records
-        // (rare: a continued export) are written at once.
-        let flush = |events: &mut Vec<InputEvent>,
-                     records: &mut Vec<Record>,
-                     line_numbers: &mut Vec<usize>,
-                     in_flight: &mut Option<(Pending, Vec<usize>)>,
-                     imported: &mut u64|
-         -> Result<(), CliError> {
-            if !events.is_empty() {
-                let batch = Prepared::new(std::mem::take(events));
-                settle(in_flight, imported)?;
-                let pending = rt.block_on(w.submit(batch, None))?;
-                *in_flight = Some((pending, std::mem::take(line_numbers)));
-            } else if !records.is_empty() {
-                settle(in_flight, imported)?;
-                let result = rt.block_on(w.import_records(std::mem::take(records)));
-                answered(result, std::mem::take(line_numbers), imported)?;
-            }
-            Ok(())
+        let mut im = Importer {
+            writer: w,
+            rt,
+            events: Vec::new(),
+            records: Vec::new(),
+            line_numbers: Vec::new(),
+            in_flight: None,
+            imported: 0,
         };
         let mut read = 0u64;
         for (i, line) in reader.lines().enumerate() {
@@ -549,9 +593,10 @@ fn import(dir: &Path, file: &Path) -> Result<(), CliError> {
             let line = match line {
                 Ok(line) => line,
                 Err(e) => {
-                    settle(&mut in_flight, &mut imported)?;
+                    im.settle()?;
                     return Err(CliError::io(format!(
-                        "line {n}: cannot read: {e} ({imported} events before it were imported)"
+                        "line {n}: cannot read: {e} ({} events before it were imported)",
+                        im.imported
                     )));
                 }
             };
@@ -560,65 +605,26 @@ fn import(dir: &Path, file: &Path) -> Result<(), CliError> {
             if line.trim().is_empty() {
                 continue;
             }
-            let parsed = match parse_import_line(&line) {
-                Ok(p) => p,
+            match parse_import_line(&line) {
+                Ok(parsed) => im.push(parsed, n)?,
                 Err(e) => {
-                    flush(
-                        &mut events,
-                        &mut records,
-                        &mut line_numbers,
-                        &mut in_flight,
-                        &mut imported,
-                    )?;
-                    settle(&mut in_flight, &mut imported)?;
+                    im.flush()?;
+                    im.settle()?;
                     return Err(CliError::invalid(format!(
-                        "line {n}: {e} ({imported} events before it were imported)"
+                        "line {n}: {e} ({} events before it were imported)",
+                        im.imported
                     )));
                 }
-            };
-            let full = events.len() + records.len() == BATCH;
-            match parsed {
-                ImportLine::Event(e) => {
-                    if !records.is_empty() || full {
-                        flush(
-                            &mut events,
-                            &mut records,
-                            &mut line_numbers,
-                            &mut in_flight,
-                            &mut imported,
-                        )?;
-                    }
-                    events.push(e);
-                }
-                ImportLine::Record(r) => {
-                    if !events.is_empty() || full {
-                        flush(
-                            &mut events,
-                            &mut records,
-                            &mut line_numbers,
-                            &mut in_flight,
-                            &mut imported,
-                        )?;
-                    }
-                    records.push(r);
-                }
             }
-            line_numbers.push(n);
         }
-        flush(
-            &mut events,
-            &mut records,
-            &mut line_numbers,
-            &mut in_flight,
-            &mut imported,
-        )?;
-        settle(&mut in_flight, &mut imported)?;
+        im.flush()?;
+        im.settle()?;
         let head = w
             .state()
             .read()
             .map(|s| (s.head_seq, s.head_hash))
             .unwrap_or_default();
-        Ok((imported, head))
+        Ok((im.imported, head))
     })?;
     bar.finish_and_clear();
     println!(
