@@ -4,12 +4,16 @@
 //! Guarantees:
 //! - seqs are gap-free and each batch is checked against the state that includes every
 //!   batch accepted before it (rules are serialised);
-//! - all batches drained together are written in one sled batch and made durable by
-//!   one flush + fdatasync; nobody is answered before that returns;
+//! - all batches taken together are written as one group ([`Store::commit`]: head
+//!   last, atomic across a crash) and made durable by one flush + fdatasync; nobody
+//!   is answered before that returns;
 //! - a rejected batch changes nothing; if the disk write fails, every batch of the
 //!   group is taken back from the state ([`State::undo`]) and answered with an error;
 //! - readers of the shared state never see records that are not yet durable (the
-//!   writer holds the state's write lock from check to flush).
+//!   writer holds the state's write lock from the first check to the sync — including
+//!   the at most [`LINGER`] it may wait for active callers' jobs);
+//! - a lone caller never waits for others; a caller counted as active that sends
+//!   nothing delays a group by at most [`LINGER`].
 
 use super::store::{Head, Store, StoreError};
 
@@ -166,11 +170,14 @@ pub struct GroupStats {
     pub groups: u64,
     /// Jobs (calls to append or import) answered, including refused ones.
     pub jobs: u64,
-    /// Microseconds spent waiting for active callers' jobs ([`LINGER`]).
+    /// Microseconds from the first time a group found no job waiting while callers
+    /// were active to its last job ([`LINGER`]); jobs that arrive meanwhile are
+    /// checked meanwhile, so this overlaps `work_us`.
     pub linger_us: u64,
     /// How often such a wait ran out before every active caller's job was in.
     pub linger_timeouts: u64,
-    /// Microseconds spent deciding (idempotency, rules, applying, finishing hashes).
+    /// Microseconds from a group's first job to its write: deciding (idempotency,
+    /// rules, applying, finishing hashes) and the waiting above.
     pub work_us: u64,
     /// Microseconds spent writing and syncing groups.
     pub commit_us: u64,
