@@ -7,7 +7,7 @@
 //! - shell: [`log`] (sled store and the single writer thread), [`cli`] (the commands
 //!   behind `main.rs`, with [`error`] mapping failures to exit codes), [`server`] (the
 //!   HTTP service);
-//! - measurement: [`bench`] (the seeded workload generator of `sanbao-bench`).
+//! - measurement: [`bench`](mod@bench) (the seeded workload generator of `sanbao-bench`).
 //!
 //! See ARCHITECTURE.md for the map and the invariants.
 

@@ -6,7 +6,7 @@
 //!   by hand and answering SPEC objects or [`error::ApiError`];
 //! - [`sse`]: the live event stream;
 //! - [`openapi`]: the OpenAPI document, with [`openapi::ROUTES`];
-//! - [`replay`]: the auditor's replay from the log alone.
+//! - [`crate::replay`]: the auditor's replay from the log alone.
 //!
 //! Guarantees: appends go through the one [`Writer`] (group commit, durable before
 //! the 201); reads at the head use the writer's state, which never holds a record
