@@ -86,6 +86,12 @@ enum Cmd {
         /// Counties in the history
         #[arg(long, default_value_t = 500)]
         counties: u32,
+        /// Concurrent importers. 1 (the default): one sequential loader over the
+        /// pooled city history, as `sanbao import` does. More: each owns a share of
+        /// the counties (per-county funding, so any interleaving passes the rules),
+        /// as DESIGN.md's PostgreSQL figure used 4 clients
+        #[arg(long, default_value_t = 1)]
+        clients: usize,
     },
     /// Rebuild the folded state from the log (load_state) and verify the chain, in a fresh process
     Replay {
@@ -200,7 +206,8 @@ fn main() {
             events,
             batch,
             counties,
-        } => import(&scratch, cli.seed, events, batch, counties),
+            clients,
+        } => import(&scratch, cli.seed, events, batch, counties, clients),
         Cmd::Replay {
             events,
             counties,
@@ -521,19 +528,43 @@ fn import(
     events: usize,
     batch: usize,
     counties: u32,
+    clients: usize,
 ) -> (&'static str, Value, Value) {
     let batch = batch.clamp(1, log::writer::MAX_BATCH_EVENTS);
-    let params =
-        json!({"events": events, "batch": batch, "counties": counties, "funding": "pooled"});
+    let clients = clients.max(1);
+    let funding = if clients == 1 { "pooled" } else { "per_county" };
+    let params = json!({"events": events, "batch": batch, "counties": counties,
+                        "funding": funding, "clients": clients});
     note(format!(
         "generating {events} events over {counties} counties"
     ));
     let t = Instant::now();
-    let batches = pooled_batches(seed, counties, events, batch);
+    let streams: Vec<Vec<Vec<InputEvent>>> = if clients == 1 {
+        vec![pooled_batches(seed, counties, events, batch)]
+    } else {
+        let mut cfg = Config::new(seed, counties);
+        cfg.funding = CityFunding::PerCounty;
+        let mut own: Vec<Vec<InputEvent>> = vec![Vec::new(); clients];
+        for g in Generator::new(cfg).take(events) {
+            let owner = g.county.expect("per-county events have an owner") as usize % clients;
+            own[owner].push(workload::input(g.event));
+        }
+        own.into_iter()
+            .map(|events| {
+                let mut it = events.into_iter().peekable();
+                let mut out = Vec::new();
+                while it.peek().is_some() {
+                    out.push(it.by_ref().take(batch).collect());
+                }
+                out
+            })
+            .collect()
+    };
     let generate = t.elapsed();
     // The parse cost of `sanbao import` (one JSON line per event), measured apart.
-    let sample: Vec<String> = batches
+    let sample: Vec<String> = streams
         .iter()
+        .flatten()
         .flatten()
         .take(100_000)
         .map(|e| e.event.to_json().to_string())
@@ -547,25 +578,38 @@ fn import(
     }
     let parse = t.elapsed();
     let (writer, thread) = start_writer(&scratch.log_dir());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
     note("importing");
-    let mut lat = Vec::with_capacity(batches.len());
-    // As `sanbao import` does: the next batch is prepared (its hash prefixes
-    // computed) while the writer works on the last one, and submitted only once that
-    // one is answered.
+    // Each importer does as `sanbao import` does: the next batch is prepared (its
+    // hash prefixes computed) while the writer works on the last one, and submitted
+    // only once that one is answered. Each importer has a thread of its own.
+    let load = |batches: Vec<Vec<InputEvent>>| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let mut lat = Vec::with_capacity(batches.len());
+        let mut batches = batches.into_iter();
+        let mut next = batches.next().map(Prepared::new);
+        while let Some(b) = next.take() {
+            let s = Instant::now();
+            let pending = rt.block_on(writer.submit(b, None)).expect("writer running");
+            next = batches.next().map(Prepared::new);
+            rt.block_on(pending.wait()).expect("workload accepted");
+            lat.push(s.elapsed().as_nanos() as u64);
+        }
+        lat
+    };
     let t = Instant::now();
-    let mut batches = batches.into_iter();
-    let mut next = batches.next().map(Prepared::new);
-    while let Some(b) = next.take() {
-        let s = Instant::now();
-        let pending = rt.block_on(writer.submit(b, None)).expect("writer running");
-        next = batches.next().map(Prepared::new);
-        rt.block_on(pending.wait()).expect("workload accepted");
-        lat.push(s.elapsed().as_nanos() as u64);
-    }
+    let lat: Vec<u64> = std::thread::scope(|sc| {
+        let loaders: Vec<_> = streams
+            .into_iter()
+            .map(|batches| sc.spawn(|| load(batches)))
+            .collect();
+        loaders
+            .into_iter()
+            .flat_map(|h| h.join().expect("importer"))
+            .collect()
+    });
     let wall = t.elapsed();
     let groups = group_stats(&writer, events);
     drop(writer);
