@@ -201,8 +201,10 @@ impl Record {
     }
 
     /// [`Record::new`] with the hash's first part already computed; `prefix` must be
-    /// `HashPrefix::new(&event, idempotency_key)` (the writer's callers compute it).
-    pub fn with_prefix(
+    /// `HashPrefix::new(&event, idempotency_key)`. Crate-only: the writer pairs them
+    /// through `Prepared`, whose fields nobody else can set, so a mismatched prefix
+    /// (a record whose hash is not its content's) cannot be built from outside.
+    pub(crate) fn with_prefix(
         seq: u64,
         recorded_at_us: i64,
         idempotency_key: Option<String>,
