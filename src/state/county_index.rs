@@ -8,13 +8,17 @@
 
 use crate::values::CountyId;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 
 /// County positions (indices into the state's registration-order list) by id.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct CountyIndex {
     by_id: BTreeMap<CountyId, u32>,
-    lookup: HashMap<IdKey, u32, BuildHasherDefault<FxHasher>>,
+    /// Hashed with `fxhash` (already in the tree through sled): the multiply-rotate
+    /// hash of rustc, a few cycles per word. Not keyed: county ids come only from
+    /// officers' `county_registered` events, and a crafted collision set would only
+    /// slow lookups, never change a result.
+    lookup: HashMap<IdKey, u32, fxhash::FxBuildHasher>,
 }
 
 impl PartialEq for CountyIndex {
@@ -81,32 +85,6 @@ impl Hash for IdKey {
         for w in self.0 {
             h.write_u64(w);
         }
-    }
-}
-
-/// The "Fx" multiply-rotate hash (as in rustc): a few cycles per word. Not keyed:
-/// county ids come only from officers' `county_registered` events, and a crafted
-/// collision set would only slow lookups, never change a result.
-#[derive(Debug, Default)]
-struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write_u64(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for c in bytes.chunks(8) {
-            let mut w = [0u8; 8];
-            w[..c.len()].copy_from_slice(c);
-            self.write_u64(u64::from_le_bytes(w));
-        }
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 
