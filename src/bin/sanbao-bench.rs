@@ -26,7 +26,7 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use sanbao::bench::workload::{self, CityFunding, Config, Generator};
 use sanbao::event::InputEvent;
-use sanbao::log::writer::Prepared;
+use sanbao::log::writer::{Chain, Pending, Prepared, IMPORT_IN_FLIGHT};
 use sanbao::log::{self, Store, SystemClock, Verified, Writer};
 use sanbao::record::Record;
 use sanbao::state::State;
@@ -447,7 +447,8 @@ fn group_stats(writer: &Writer, events: usize) -> Value {
     json!({"groups": s.groups, "events_per_group": per(events as u64),
            "jobs_per_group": per(s.jobs), "linger_us_per_group": per(s.linger_us),
            "linger_timeouts": s.linger_timeouts, "work_us_per_group": per(s.work_us),
-           "commit_us_per_group": per(s.commit_us)})
+           "commit_us_per_group": per(s.commit_us), "pipelined": s.pipelined,
+           "overlapped": s.overlapped})
 }
 
 fn append(
@@ -579,21 +580,32 @@ fn import(
     let parse = t.elapsed();
     let (writer, thread) = start_writer(&scratch.log_dir());
     note("importing");
-    // Each importer does as `sanbao import` does: the next batch is prepared (its
-    // hash prefixes computed) while the writer works on the last one, and submitted
-    // only once that one is answered. Each importer has a thread of its own.
+    // Each importer does as `sanbao import` does: it keeps two batches with the
+    // writer, in one chain (so nothing is written after a refused one), and prepares
+    // the next (its hash prefixes) meanwhile. The writer checks the second while the
+    // first is written. Each importer has a thread of its own.
     let load = |batches: Vec<Vec<InputEvent>>| {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
+        let chain = Chain::new();
         let mut lat = Vec::with_capacity(batches.len());
-        let mut batches = batches.into_iter();
-        let mut next = batches.next().map(Prepared::new);
-        while let Some(b) = next.take() {
+        let mut in_flight = std::collections::VecDeque::new();
+        for b in batches {
+            let b = Prepared::new(b);
+            if in_flight.len() == IMPORT_IN_FLIGHT {
+                let (s, pending): (Instant, Pending) = in_flight.pop_front().expect("full");
+                rt.block_on(pending.wait()).expect("workload accepted");
+                lat.push(s.elapsed().as_nanos() as u64);
+            }
             let s = Instant::now();
-            let pending = rt.block_on(writer.submit(b, None)).expect("writer running");
-            next = batches.next().map(Prepared::new);
+            let pending = rt
+                .block_on(writer.submit_in(&chain, b))
+                .expect("writer running");
+            in_flight.push_back((s, pending));
+        }
+        for (s, pending) in in_flight {
             rt.block_on(pending.wait()).expect("workload accepted");
             lat.push(s.elapsed().as_nanos() as u64);
         }

@@ -11,12 +11,13 @@ mod serve;
 
 use crate::error::CliError;
 use crate::event::{self, InputEvent, InputShape};
-use crate::log::writer::{Pending, Prepared};
+use crate::log::writer::{Chain, Pending, Prepared, IMPORT_IN_FLIGHT};
 use crate::log::{self, Ack, Store, SystemClock, Verified, Writer};
 use crate::record::Record;
 use crate::state::State;
 use clap::{Parser, Subcommand};
 use serde_json::json;
+use std::collections::VecDeque;
 use std::io::{BufRead, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -468,17 +469,19 @@ fn parse_import_line(line: &str) -> Result<ImportLine, event::EventError> {
 use crate::event::Event;
 
 /// `sanbao import`'s batches on their way to the writer: the pending lines of one kind
-/// (events or exported records) with their line numbers, and the batch of events the
-/// writer is working on while the next one is read, parsed and prepared. The next is
-/// handed over only once that one is answered, so nothing after a refused batch is
-/// written.
+/// (events or exported records) with their line numbers, and up to
+/// [`IMPORT_IN_FLIGHT`] batches of events with the writer (one written while the next
+/// is checked) while the next one is read, parsed and prepared. The batches go in one
+/// [`Chain`], so nothing after a refused batch is written; the first error is the one
+/// reported.
 struct Importer<'a> {
     writer: &'a Writer,
     rt: &'a tokio::runtime::Runtime,
+    chain: Chain,
     events: Vec<InputEvent>,
     records: Vec<Record>,
     line_numbers: Vec<usize>,
-    in_flight: Option<(Pending, Vec<usize>)>,
+    in_flight: VecDeque<(Pending, Vec<usize>)>,
     /// Events acknowledged so far.
     imported: u64,
 }
@@ -512,9 +515,14 @@ impl Importer<'_> {
     fn flush(&mut self) -> Result<(), CliError> {
         if !self.events.is_empty() {
             let batch = Prepared::new(std::mem::take(&mut self.events));
-            self.settle()?;
-            let pending = self.rt.block_on(self.writer.submit(batch, None))?;
-            self.in_flight = Some((pending, std::mem::take(&mut self.line_numbers)));
+            if self.in_flight.len() == IMPORT_IN_FLIGHT {
+                self.settle_oldest()?;
+            }
+            let pending = self
+                .rt
+                .block_on(self.writer.submit_in(&self.chain, batch))?;
+            let numbers = std::mem::take(&mut self.line_numbers);
+            self.in_flight.push_back((pending, numbers));
         } else if !self.records.is_empty() {
             self.settle()?;
             let records = std::mem::take(&mut self.records);
@@ -525,15 +533,29 @@ impl Importer<'_> {
         Ok(())
     }
 
-    /// Waits for the batch in flight, if any.
-    fn settle(&mut self) -> Result<(), CliError> {
-        match self.in_flight.take() {
-            Some((pending, numbers)) => {
-                let result = self.rt.block_on(pending.wait());
-                self.answered(result, numbers)
+    /// Waits for the oldest batch in flight. If it failed, also waits for the others
+    /// (refused unwritten, as their chain is broken) and answers its error.
+    fn settle_oldest(&mut self) -> Result<(), CliError> {
+        let Some((pending, numbers)) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        let result = self.rt.block_on(pending.wait());
+        let answered = self.answered(result, numbers);
+        if answered.is_err() {
+            for (pending, _) in std::mem::take(&mut self.in_flight) {
+                let later = self.rt.block_on(pending.wait());
+                debug_assert!(later.is_err(), "nothing is written after a failed batch");
             }
-            None => Ok(()),
         }
+        answered
+    }
+
+    /// Waits for every batch in flight, oldest first.
+    fn settle(&mut self) -> Result<(), CliError> {
+        while !self.in_flight.is_empty() {
+            self.settle_oldest()?;
+        }
+        Ok(())
     }
 
     /// Counts an answered batch, or names its failing line (`numbers`: the batch's
@@ -583,8 +605,9 @@ fn import(dir: &Path, file: &Path) -> Result<(), CliError> {
             rt,
             events: Vec::new(),
             records: Vec::new(),
+            chain: Chain::new(),
             line_numbers: Vec::new(),
-            in_flight: None,
+            in_flight: VecDeque::new(),
             imported: 0,
         };
         let mut read = 0u64;

@@ -8,12 +8,24 @@
 //!   last, atomic across a crash) and made durable by one flush + fdatasync; nobody
 //!   is answered before that returns;
 //! - a rejected batch changes nothing; if the disk write fails, every batch of the
-//!   group is taken back from the state ([`State::undo`]) and answered with an error;
-//! - readers of the shared state never see records that are not yet durable (the
-//!   writer holds the state's write lock from the first check to the sync — including
-//!   the at most [`LINGER`] it may wait for active callers' jobs);
+//!   group — and of any group checked after it — is taken back from the state
+//!   ([`State::undo`]) and answered with an error;
+//! - readers of the shared state never see records that are not yet durable: the
+//!   writer holds the state's write lock from a group's first check until it is
+//!   durable (including the at most [`LINGER`] it may wait for active callers' jobs,
+//!   and, while groups are pipelined, across them — at most [`MAX_HOLD`] before it
+//!   lets readers in);
 //! - a lone caller never waits for others; a caller counted as active that sends
-//!   nothing delays a group by at most [`LINGER`].
+//!   nothing delays a group by at most [`LINGER`];
+//! - batches submitted in one [`Chain`] are written in order, each only if every one
+//!   before it was: once one is refused or fails, the rest are refused unwritten.
+//!
+//! Pipelining: a group of at least [`PIPELINE_EVENTS`] events is written by a second
+//! thread (`sanbao-commit`) while this one checks the next group against the state
+//! that includes it. The next group is handed over only after the one before it is
+//! durable, and is taken back with it if that write fails. Smaller groups (single
+//! appends) are written on the writer thread itself, where a bigger group, not an
+//! overlap, is what saves time.
 
 use super::store::{Head, Store, StoreError};
 
@@ -24,8 +36,8 @@ use crate::record::{HashPrefix, Record};
 use crate::state::{PlanOracle, State, Undo};
 use crate::values::{Month, Sha256Hex};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -126,16 +138,53 @@ impl Pending {
     }
 }
 
+/// A bulk loader's batches that must be written in order, each only if every one
+/// before it was ([`Writer::submit_in`]). A loader can then hand over its next batch
+/// before the last one is answered — so the writer checks it while the last one is
+/// written — and still never has anything written after a batch that was refused.
+///
+/// Once a batch of the chain is refused, or its write fails, the chain is broken:
+/// every later batch submitted in it is refused unwritten.
+#[derive(Clone, Default)]
+pub struct Chain(Arc<AtomicBool>);
+
+impl Chain {
+    /// A new, unbroken chain.
+    pub fn new() -> Chain {
+        Chain::default()
+    }
+
+    /// True once a batch of the chain was refused or failed.
+    pub fn is_broken(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    fn break_off(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The answer channel of one job.
+type Reply = oneshot::Sender<Result<Vec<Ack>, AppendError>>;
+
 enum Job {
     Append {
         batch: Prepared,
         expect_seq: Option<u64>,
-        reply: oneshot::Sender<Result<Vec<Ack>, AppendError>>,
+        chain: Option<Chain>,
+        reply: Reply,
     },
     Import {
         records: Vec<Record>,
-        reply: oneshot::Sender<Result<Vec<Ack>, AppendError>>,
+        reply: Reply,
     },
+}
+
+/// What reaches the writer thread: a job, or word from the commit thread that a
+/// pipelined group is written (its result waits in a channel of its own).
+enum Msg {
+    Job(Job),
+    Wake,
 }
 
 impl Job {
@@ -151,10 +200,22 @@ impl Job {
 /// active but has no job from yet (see [`Writer::append`]).
 pub const LINGER: Duration = Duration::from_micros(200);
 
+/// Smallest group (in events) that is written on the commit thread while the writer
+/// goes on to check the next one. Smaller groups are written on the writer thread.
+pub const PIPELINE_EVENTS: usize = 256;
+
+/// How many batches a bulk loader keeps with the writer in one [`Chain`]: one being
+/// written while the next is checked. (More would only wait.)
+pub const IMPORT_IN_FLIGHT: usize = 2;
+
+/// Longest the writer keeps the state locked across pipelined groups: after that it
+/// lets the group in flight land, with nothing else checked, so readers get in.
+pub const MAX_HOLD: Duration = Duration::from_millis(20);
+
 /// A handle to the writer thread. Cloning shares the same writer.
 #[derive(Clone)]
 pub struct Writer {
-    tx: mpsc::Sender<Job>,
+    tx: mpsc::Sender<Msg>,
     state: Arc<RwLock<State>>,
     committed: broadcast::Sender<Arc<Record>>,
     callers: Arc<Callers>,
@@ -179,8 +240,13 @@ pub struct GroupStats {
     /// Microseconds from a group's first job to its write: deciding (idempotency,
     /// rules, applying, finishing hashes) and the waiting above.
     pub work_us: u64,
-    /// Microseconds spent writing and syncing groups.
+    /// Microseconds spent writing and syncing groups (on whichever thread wrote them).
     pub commit_us: u64,
+    /// Groups written on the commit thread (at least [`PIPELINE_EVENTS`] events).
+    pub pipelined: u64,
+    /// Groups whose first job was checked while the group before them was being
+    /// written: the overlap that pipelining exists for.
+    pub overlapped: u64,
 }
 
 fn micros(d: Duration) -> u64 {
@@ -226,6 +292,7 @@ impl Writer {
     /// Starts the writer over `store`, whose folded state is `state`.
     pub fn start(store: Store, state: State, clock: Box<dyn Clock>) -> (Writer, WriterThread) {
         let (tx, rx) = mpsc::channel(4096);
+        let wake = tx.downgrade();
         let state = Arc::new(RwLock::new(state));
         let (committed, _) = broadcast::channel(16_384);
         let callers = Arc::new(Callers::default());
@@ -239,7 +306,17 @@ impl Writer {
         };
         let handle = std::thread::Builder::new()
             .name("sanbao-writer".into())
-            .spawn(move || run(store, state, rx, clock, committed, &callers, &stats))
+            .spawn(move || {
+                run(
+                    store,
+                    &state,
+                    Channels { rx, wake },
+                    clock,
+                    committed,
+                    &callers,
+                    &stats,
+                )
+            })
             .expect("spawn the writer thread");
         (w, WriterThread(handle))
     }
@@ -290,14 +367,32 @@ impl Writer {
         batch: Prepared,
         expect_seq: Option<u64>,
     ) -> Result<Pending, AppendError> {
+        self.send(batch, expect_seq, None).await
+    }
+
+    /// Like [`submit`](Writer::submit), for a batch of `chain`: it is written only if
+    /// every batch submitted in the chain before it was (it is refused unwritten
+    /// otherwise). A bulk loader submits its next batch before the last one is
+    /// answered, and stops at the first refusal.
+    pub async fn submit_in(&self, chain: &Chain, batch: Prepared) -> Result<Pending, AppendError> {
+        self.send(batch, None, Some(chain.clone())).await
+    }
+
+    async fn send(
+        &self,
+        batch: Prepared,
+        expect_seq: Option<u64>,
+        chain: Option<Chain>,
+    ) -> Result<Pending, AppendError> {
         let active = Active::enter(&self.callers);
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Job::Append {
+            .send(Msg::Job(Job::Append {
                 batch,
                 expect_seq,
+                chain,
                 reply,
-            })
+            }))
             .await
             .map_err(|_| AppendError::Closed)?;
         Ok(Pending {
@@ -311,7 +406,7 @@ impl Writer {
         let _active = Active::enter(&self.callers);
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Job::Import { records, reply })
+            .send(Msg::Job(Job::Import { records, reply }))
             .await
             .map_err(|_| AppendError::Closed)?;
         rx.await.map_err(|_| AppendError::Closed)?
@@ -319,9 +414,12 @@ impl Writer {
 }
 
 /// The plan check for `plan_issued`: recomputes the plan at `based_on_seq`, from the
-/// live state when that is the head, else from a state folded from the log.
+/// live state when that is the head, else from a state folded from the log: the
+/// store up to its durable head `durable`, then the group in flight, then this group.
 struct WriterOracle<'a> {
     store: &'a Store,
+    durable: u64,
+    in_flight: Option<&'a InFlight>,
     pending: &'a [Record],
 }
 
@@ -336,14 +434,17 @@ impl PlanOracle for WriterOracle<'_> {
             return crate::query::plan_sha256(state, month);
         }
         let mut past = State::new();
+        // The store may already hold part of the group in flight (not yet its
+        // head): read it only up to the durable head, the rest from memory.
         let stored = self
             .store
-            .records(1, based_on_seq)
+            .records(1, based_on_seq.min(self.durable))
             .map(|r| r.map_err(|e| e.to_string()));
-        let pending = self
-            .pending
+        let in_flight = self.in_flight.map_or(&[][..], |f| &f.records[..]);
+        let pending = in_flight
             .iter()
-            .filter(|r| r.seq <= based_on_seq)
+            .chain(self.pending)
+            .filter(|r| r.seq > self.durable && r.seq <= based_on_seq)
             .cloned()
             .map(Ok);
         for r in stored.chain(pending) {
@@ -363,19 +464,71 @@ fn storage(e: StoreError) -> AppendError {
     AppendError::Storage(e.to_string())
 }
 
+/// The records of a group handed to the commit thread, as the writer still needs
+/// them until that group lands (idempotency keys, plan checks).
+struct InFlight {
+    records: Vec<Record>,
+    keys: HashMap<String, usize>,
+    /// The head before the group: the store's durable head while it is written.
+    start: Head,
+}
+
+/// One group being decided: its batches are checked and applied to the state as
+/// they come; its records wait in `pending` to be written.
 struct Group<'a> {
     store: &'a Store,
     state: &'a mut State,
     clock: &'a mut dyn Clock,
+    /// The group being written meanwhile, if any (pipelining).
+    in_flight: Option<Arc<InFlight>>,
+    /// The head before this group.
+    start: Head,
     pending: Vec<Record>,
     pending_keys: HashMap<String, usize>,
 }
 
+impl<'a> Group<'a> {
+    fn new(
+        store: &'a Store,
+        state: &'a mut State,
+        clock: &'a mut dyn Clock,
+        in_flight: Option<Arc<InFlight>>,
+    ) -> Group<'a> {
+        let start = Head {
+            seq: state.head_seq,
+            hash: state.head_hash,
+        };
+        Group {
+            store,
+            state,
+            clock,
+            in_flight,
+            start,
+            pending: Vec::new(),
+            pending_keys: HashMap::new(),
+        }
+    }
+
+    /// The seq up to which the store's records are durable while this group is
+    /// decided.
+    fn durable(&self) -> u64 {
+        self.in_flight
+            .as_ref()
+            .map_or(self.start.seq, |f| f.start.seq)
+    }
+}
+
 impl Group<'_> {
-    /// The record an idempotency key was used for, pending or stored.
+    /// The record an idempotency key was used for — pending here or in flight (true),
+    /// or stored (false).
     fn keyed(&self, key: &str) -> Result<Option<(Record, bool)>, AppendError> {
         if let Some(&i) = self.pending_keys.get(key) {
             return Ok(Some((self.pending[i].clone(), true)));
+        }
+        if let Some(f) = &self.in_flight {
+            if let Some(&i) = f.keys.get(key) {
+                return Ok(Some((f.records[i].clone(), true)));
+            }
         }
         match self.store.idempotency_seq(key).map_err(storage)? {
             None => Ok(None),
@@ -491,6 +644,8 @@ impl Group<'_> {
         for (i, (e, prefix)) in batch.into_iter().zip(prefixes).enumerate() {
             let mut oracle = WriterOracle {
                 store: self.store,
+                durable: self.durable(),
+                in_flight: self.in_flight.as_deref(),
                 pending: &self.pending,
             };
             if let Err(error) = self.state.check(&e.event, &mut oracle) {
@@ -567,6 +722,8 @@ impl Group<'_> {
             }
             let mut oracle = WriterOracle {
                 store: self.store,
+                durable: self.durable(),
+                in_flight: self.in_flight.as_deref(),
                 pending: &self.pending,
             };
             if let Err(error) = self.state.check(&r.event, &mut oracle) {
@@ -591,64 +748,335 @@ impl Group<'_> {
     }
 }
 
+/// A decided job, waiting for its group to be written.
+struct Decided {
+    reply: Reply,
+    outcome: Outcome,
+    chain: Option<Chain>,
+}
+
+impl Decided {
+    /// Answers the caller: with `failure` (the group's write failed) unless the job
+    /// was refused anyway or is a duplicate of a record written before. An error
+    /// breaks the job's chain.
+    fn answer(self, failure: Option<&str>) {
+        let answer = match (self.outcome, failure) {
+            (Outcome::Refused(e), _) => Err(e),
+            (Outcome::Accepted { .. }, Some(e))
+            | (
+                Outcome::Duplicate {
+                    needs_commit: true, ..
+                },
+                Some(e),
+            ) => Err(AppendError::Storage(format!("nothing was recorded: {e}"))),
+            (Outcome::Accepted { acks, .. }, None) | (Outcome::Duplicate { acks, .. }, _) => {
+                Ok(acks)
+            }
+        };
+        if let (Err(_), Some(c)) = (&answer, &self.chain) {
+            c.break_off();
+        }
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// Takes every accepted batch of `decided` back out of the state, newest first;
+/// `records` are their records, in the same order.
+fn take_back(state: &mut State, decided: &mut [Decided], records: &[Record]) {
+    let mut records = records.iter().rev();
+    for d in decided.iter_mut().rev() {
+        if let Outcome::Accepted { undos, .. } = &mut d.outcome {
+            for u in std::mem::take(undos).into_iter().rev() {
+                state.undo(u, records.next().expect("a pending record per undo"));
+            }
+        }
+    }
+}
+
+/// A group on the commit thread, with its jobs waiting for the result.
+struct Flight {
+    records: Arc<InFlight>,
+    decided: Vec<Decided>,
+}
+
+/// How a group's write went.
+struct Done {
+    /// Why it failed, and whether it was taken back out of the store.
+    failure: Option<(String, bool)>,
+    took: Duration,
+}
+
+impl Done {
+    fn of(result: Result<(), super::store::CommitError>, took: Duration) -> Done {
+        Done {
+            failure: result.err().map(|e| (e.error.to_string(), e.consistent)),
+            took,
+        }
+    }
+}
+
+/// The writer thread's ends of its channels: jobs (and wake-ups) in, and a weak
+/// sender for the commit thread's wake-ups (weak, so that the writer still stops
+/// once every [`Writer`] is dropped).
+struct Channels {
+    rx: mpsc::Receiver<Msg>,
+    wake: mpsc::WeakSender<Msg>,
+}
+
+/// Where a group in flight lands: on the state alone, or under a group being decided
+/// after it (which a failed write takes back too).
+enum Landing<'g, 'a> {
+    Alone(&'g mut State),
+    Under(&'g mut Group<'a>, &'g mut Vec<Decided>),
+}
+
+/// The writer thread's own state.
+struct Run<'a> {
+    store: &'a Store,
+    committed: broadcast::Sender<Arc<Record>>,
+    callers: &'a Callers,
+    shared_stats: &'a Mutex<GroupStats>,
+    to_commit: std::sync::mpsc::Sender<Arc<InFlight>>,
+    done: std::sync::mpsc::Receiver<Done>,
+    flight: Option<Flight>,
+    poisoned: bool,
+    stats: GroupStats,
+}
+
 fn run(
     store: Store,
-    state: Arc<RwLock<State>>,
-    mut rx: mpsc::Receiver<Job>,
+    state: &RwLock<State>,
+    channels: Channels,
     mut clock: Box<dyn Clock>,
     committed: broadcast::Sender<Arc<Record>>,
     callers: &Callers,
     shared_stats: &Mutex<GroupStats>,
 ) -> Store {
-    let mut poisoned = false;
-    let mut stats = GroupStats::default();
-    while let Some(first) = rx.blocking_recv() {
+    let Channels { mut rx, wake } = channels;
+    std::thread::scope(|scope| {
+        let (to_commit, work) = std::sync::mpsc::channel::<Arc<InFlight>>();
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let store = &store;
+        std::thread::Builder::new()
+            .name("sanbao-commit".into())
+            .spawn_scoped(scope, move || {
+                for group in work {
+                    let t = Instant::now();
+                    let done = Done::of(store.commit(&group.records, group.start), t.elapsed());
+                    drop(group);
+                    if done_tx.send(done).is_err() {
+                        break;
+                    }
+                    // Wakes a writer waiting for a job; one that is busy finds the
+                    // result by itself (and with a full channel it is busy).
+                    if let Some(tx) = wake.upgrade() {
+                        let _ = tx.try_send(Msg::Wake);
+                    }
+                }
+            })
+            .expect("spawn the commit thread");
+        let mut w = Run {
+            store,
+            committed,
+            callers,
+            shared_stats,
+            to_commit,
+            done,
+            flight: None,
+            poisoned: false,
+            stats: GroupStats::default(),
+        };
+        w.serve(state, &mut rx, clock.as_mut());
+        // Dropping `w` closes the commit thread's channel; the scope joins it.
+    });
+    store
+}
+
+impl Run<'_> {
+    /// Takes jobs until every [`Writer`] is dropped and every job is answered.
+    fn serve(
+        &mut self,
+        state: &RwLock<State>,
+        rx: &mut mpsc::Receiver<Msg>,
+        clock: &mut dyn Clock,
+    ) {
+        // Held while a group is decided or written (readers never see what is not
+        // durable), and since when.
+        let mut held: Option<(RwLockWriteGuard<'_, State>, Instant)> = None;
+        loop {
+            let first = match rx.blocking_recv() {
+                Some(Msg::Job(job)) => job,
+                Some(Msg::Wake) => {
+                    if let Some((st, _)) = &mut held {
+                        if let Ok(done) = self.done.try_recv() {
+                            self.land(done, Landing::Alone(st));
+                        }
+                    }
+                    if self.flight.is_none() {
+                        held = None;
+                    }
+                    continue;
+                }
+                None => {
+                    if let Some((st, _)) = &mut held {
+                        self.land_now(Landing::Alone(st));
+                    }
+                    break;
+                }
+            };
+            let (st, since) = held.get_or_insert_with(|| {
+                let st = state.write().unwrap_or_else(|p| p.into_inner());
+                (st, Instant::now())
+            });
+            self.group(st, first, rx, clock);
+            if self.flight.is_some() && since.elapsed() >= MAX_HOLD {
+                // Let the group in flight land with nothing checked after it, so that
+                // the lock can be released for readers.
+                self.land_now(Landing::Alone(st));
+                held = None;
+                std::thread::yield_now();
+            } else if self.flight.is_none() {
+                held = None;
+            }
+        }
+    }
+
+    /// Waits for the group in flight, if any, and lands it.
+    fn land_now(&mut self, at: Landing<'_, '_>) {
+        if self.flight.is_some() {
+            let done = self
+                .done
+                .recv()
+                .expect("the commit thread answers every group");
+            self.land(done, at);
+        }
+    }
+
+    /// Lands the group in flight with its result: answers its jobs, or takes it
+    /// back. A failed write also takes back the group being decided after it
+    /// (`building`, checked against a state that included it); that group then
+    /// starts over, empty.
+    fn land(&mut self, done: Done, at: Landing<'_, '_>) {
+        let Flight {
+            records,
+            mut decided,
+        } = self.flight.take().expect("a group in flight");
+        self.stats.commit_us += micros(done.took);
+        let failure = done.failure.map(|(e, consistent)| {
+            self.poisoned |= !consistent;
+            e
+        });
+        match &failure {
+            None => {
+                self.publish();
+                if self.committed.receiver_count() > 0 {
+                    let records = Arc::try_unwrap(records)
+                        .map(|f| f.records)
+                        .unwrap_or_else(|f| f.records.clone());
+                    for r in records {
+                        let _ = self.committed.send(Arc::new(r));
+                    }
+                }
+            }
+            Some(e) => {
+                tracing::error!(error = %e, records = records.records.len(), "group commit failed; taking the group back");
+                let (st, later) = match at {
+                    Landing::Alone(st) => (st, Vec::new()),
+                    Landing::Under(g, building) => {
+                        take_back(g.state, building, &g.pending);
+                        g.pending.clear();
+                        g.pending_keys.clear();
+                        g.in_flight = None;
+                        g.start = records.start;
+                        (&mut *g.state, std::mem::take(building))
+                    }
+                };
+                take_back(st, &mut decided, &records.records);
+                self.publish();
+                let why = format!("the group before it could not be written: {e}");
+                for d in decided {
+                    d.answer(Some(e));
+                }
+                for d in later {
+                    d.answer(Some(&why));
+                }
+                return;
+            }
+        }
+        for d in decided {
+            d.answer(None);
+        }
+    }
+
+    /// Publishes the stats; before anyone is answered, so that an answered caller
+    /// sees its group counted.
+    fn publish(&self) {
+        *self.shared_stats.lock().unwrap_or_else(|p| p.into_inner()) = self.stats;
+    }
+
+    /// Decides one group, starting with `first`, and writes it — here, or on the
+    /// commit thread if it is big enough, leaving it in flight.
+    fn group(
+        &mut self,
+        st: &mut State,
+        first: Job,
+        rx: &mut mpsc::Receiver<Msg>,
+        clock: &mut dyn Clock,
+    ) {
         let t0 = Instant::now();
-        let mut st = state.write().unwrap_or_else(|p| p.into_inner());
-        let group_start = Head {
-            seq: st.head_seq,
-            hash: st.head_hash,
-        };
-        let mut g = Group {
-            store: &store,
-            state: &mut st,
-            clock: clock.as_mut(),
-            pending: Vec::new(),
-            pending_keys: HashMap::new(),
-        };
-        let mut outcomes = Vec::new();
+        let mut waited = Duration::ZERO;
+        if self.flight.is_some() {
+            self.stats.overlapped += 1;
+        }
+        let in_flight = self.flight.as_ref().map(|f| f.records.clone());
+        let mut g = Group::new(self.store, st, clock, in_flight);
+        let mut decided: Vec<Decided> = Vec::new();
         let mut events = 0;
-        // Take every job that is waiting, checking each as it comes; then, while
-        // some active caller has no job in yet (one answered a moment ago is about to
-        // send its next), keep looking for a little while.
+        // Take every job that is waiting, checking each as it comes. While a group
+        // is in flight, wait for more jobs until it lands. Otherwise, while some
+        // active caller has no job in yet (one answered a moment ago is about to send
+        // its next), keep looking for a little while — unless the group is big
+        // enough to be written while the next one is checked.
         let mut deadline = None;
         let mut next = Some(first);
         loop {
             if let Some(job) = next.take() {
                 events += job.len();
-                outcomes.push(match job {
-                    Job::Append {
-                        batch,
-                        expect_seq,
-                        reply,
-                    } => (reply, g.append(batch, expect_seq)),
-                    Job::Import { records, reply } => (reply, g.import(records)),
-                });
+                decided.push(decide(&mut g, job));
                 if events >= MAX_GROUP_EVENTS {
                     break;
                 }
             }
+            if self.flight.is_some() {
+                if let Ok(done) = self.done.try_recv() {
+                    self.land(done, Landing::Under(&mut g, &mut decided));
+                    events = g.pending.len();
+                }
+            }
+            if self.flight.is_none() && events >= PIPELINE_EVENTS {
+                break;
+            }
             match rx.try_recv() {
-                Ok(j) => next = Some(j),
+                Ok(Msg::Job(j)) => next = Some(j),
+                Ok(Msg::Wake) => {}
+                Err(TryRecvError::Empty) if self.flight.is_some() => {
+                    let w = Instant::now();
+                    match rx.blocking_recv() {
+                        Some(Msg::Job(j)) => next = Some(j),
+                        Some(Msg::Wake) => {}
+                        None => self.land_now(Landing::Under(&mut g, &mut decided)),
+                    }
+                    waited += w.elapsed();
+                }
                 Err(TryRecvError::Empty)
-                    if outcomes.len() < callers.active.load(Ordering::SeqCst) =>
+                    if decided.len() < self.callers.active.load(Ordering::SeqCst) =>
                 {
                     // Yield rather than sleep: the callers need the CPU to come
                     // back, and a wake-up per caller cost more than the wait
                     // itself (measured, BENCHMARKS.md).
                     let end = *deadline.get_or_insert_with(|| Instant::now() + LINGER);
                     if Instant::now() >= end {
-                        stats.linger_timeouts += 1;
+                        self.stats.linger_timeouts += 1;
                         break;
                     }
                     std::thread::yield_now();
@@ -657,77 +1085,95 @@ fn run(
             }
         }
         if let Some(end) = deadline {
-            stats.linger_us += micros(Instant::now() + LINGER - end);
+            self.stats.linger_us += micros(Instant::now() + LINGER - end);
         }
-        stats.jobs += outcomes.len() as u64;
-        let span = tracing::debug_span!("group_commit", jobs = outcomes.len(), events);
+        // The group before this one must be durable before this one is written.
+        let w = Instant::now();
+        self.land_now(Landing::Under(&mut g, &mut decided));
+        waited += w.elapsed();
+        self.stats.jobs += decided.len() as u64;
+        self.stats.work_us += micros(t0.elapsed().saturating_sub(waited));
+        let span = tracing::debug_span!("group_commit", jobs = decided.len(), events);
         let _guard = span.enter();
-        let pending = std::mem::take(&mut g.pending);
-        let t1 = Instant::now();
-        let failure = if poisoned {
+        let records = std::mem::take(&mut g.pending);
+        let keys = std::mem::take(&mut g.pending_keys);
+        let start = g.start;
+        drop(g);
+        if records.is_empty() {
+            self.publish();
+            for d in decided {
+                d.answer(None);
+            }
+            return;
+        }
+        self.stats.groups += 1;
+        let group = Arc::new(InFlight {
+            records,
+            keys,
+            start,
+        });
+        if self.poisoned {
             // An earlier failed write could not be taken back: write nothing more.
-            (!pending.is_empty()).then(|| POISONED.to_string())
-        } else if pending.is_empty() {
-            None
-        } else {
-            store.commit(&pending, group_start).err().map(|e| {
-                poisoned |= !e.consistent;
-                e.error.to_string()
-            })
-        };
-        let t2 = Instant::now();
-        stats.work_us += micros(t1 - t0);
-        if !pending.is_empty() {
-            stats.groups += 1;
-            stats.commit_us += micros(t2 - t1);
-        }
-        if let Some(e) = &failure {
-            tracing::error!(error = %e, records = pending.len(), "group commit failed; taking the group back");
-            // The accepted batches' records are `pending`, in the same order.
-            let mut records = pending.iter().rev();
-            for (_, o) in outcomes.iter_mut().rev() {
-                if let Outcome::Accepted { undos, .. } = o {
-                    for u in std::mem::take(undos).into_iter().rev() {
-                        st.undo(u, records.next().expect("a pending record per undo"));
-                    }
-                }
-            }
-        }
-        drop(st);
-        if failure.is_none() {
-            tracing::debug!(records = pending.len(), "group committed");
-            // Safe to skip with no subscriber: the state lock (released above) already
-            // shows this group, and a stream subscribes *before* it reads the store up
-            // to the durable head (server/sse.rs), so one that subscribes after this
-            // look reads the group from the store.
-            if committed.receiver_count() > 0 {
-                for r in pending {
-                    let _ = committed.send(Arc::new(r));
-                }
-            }
-        }
-        // Before anyone is answered: an answered caller sees its group counted.
-        *shared_stats.lock().unwrap_or_else(|p| p.into_inner()) = stats;
-        for (reply, o) in outcomes {
-            let answer = match (o, &failure) {
-                (Outcome::Refused(e), _) => Err(e),
-                (Outcome::Accepted { .. }, Some(e))
-                | (
-                    Outcome::Duplicate {
-                        needs_commit: true, ..
-                    },
-                    Some(e),
-                ) => Err(AppendError::Storage(format!("nothing was recorded: {e}"))),
-                (Outcome::Accepted { acks, .. }, None) | (Outcome::Duplicate { acks, .. }, _) => {
-                    Ok(acks)
-                }
+            self.flight = Some(Flight {
+                records: group,
+                decided,
+            });
+            let done = Done {
+                failure: Some((POISONED.into(), true)),
+                took: Duration::ZERO,
             };
-            let _ = reply.send(answer);
+            self.land(done, Landing::Alone(st));
+        } else if group.records.len() >= PIPELINE_EVENTS {
+            self.stats.pipelined += 1;
+            self.to_commit
+                .send(group.clone())
+                .expect("the commit thread runs as long as the writer");
+            self.flight = Some(Flight {
+                records: group,
+                decided,
+            });
+        } else {
+            let t = Instant::now();
+            let done = Done::of(self.store.commit(&group.records, group.start), t.elapsed());
+            self.flight = Some(Flight {
+                records: group,
+                decided,
+            });
+            self.land(done, Landing::Alone(st));
         }
     }
-    store
 }
 
+/// Decides one job against the group's state: a batch of a broken [`Chain`] is
+/// refused unchecked, and a refused batch breaks its chain at once (before any later
+/// job is looked at).
+fn decide(g: &mut Group<'_>, job: Job) -> Decided {
+    let (reply, outcome, chain) = match job {
+        Job::Append {
+            batch,
+            expect_seq,
+            chain,
+            reply,
+        } => {
+            let outcome = match &chain {
+                Some(c) if c.is_broken() => Outcome::Refused(AppendError::Conflict(
+                    "not written: an earlier batch of the same import was refused or failed".into(),
+                )),
+                _ => g.append(batch, expect_seq),
+            };
+            (reply, outcome, chain)
+        }
+        Job::Import { records, reply } => (reply, g.import(records), None),
+    };
+    if let (Outcome::Refused(_), Some(c)) = (&outcome, &chain) {
+        c.break_off();
+    }
+    Decided {
+        reply,
+        outcome,
+        chain,
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -815,5 +1261,162 @@ mod tests {
             assert_eq!(r.hash, r.compute_hash());
             assert_eq!(r.hash, ack.hash);
         }
+    }
+
+    /// `n` registrations of counties `{prefix}0`, `{prefix}1`, …, prepared.
+    fn registrations(prefix: &str, n: usize) -> Prepared {
+        Prepared::new(
+            (0..n)
+                .map(|i| registration(&format!("{prefix}{i}")))
+                .collect(),
+        )
+    }
+
+    /// Submits `batches` in `chain` while holding the state's read lock, so that the
+    /// writer (which needs the write lock to decide) has every one of them queued
+    /// before it decides the first.
+    fn submit_all(
+        w: &Writer,
+        rt: &tokio::runtime::Runtime,
+        chain: &Chain,
+        batches: Vec<Prepared>,
+    ) -> Vec<Pending> {
+        let held = w.state().read().unwrap();
+        let pending = batches
+            .into_iter()
+            .map(|b| rt.block_on(w.submit_in(chain, b)).unwrap())
+            .collect();
+        drop(held);
+        pending
+    }
+
+    #[test]
+    fn a_big_group_is_written_on_the_commit_thread_while_the_next_is_checked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (w, t, rt) = start(tmp.path());
+        let chain = Chain::new();
+        let n = PIPELINE_EVENTS;
+        let batches = vec![registrations("a", n), registrations("b", n)];
+        let acks: Vec<Vec<Ack>> = submit_all(&w, &rt, &chain, batches)
+            .into_iter()
+            .map(|p| rt.block_on(p.wait()).unwrap())
+            .collect();
+        let s = w.stats();
+        assert_eq!((s.groups, s.pipelined), (2, 2), "{s:?}");
+        assert_eq!(
+            s.overlapped, 1,
+            "the second was checked while the first was written"
+        );
+        // A lone later batch has nothing to overlap with.
+        let c = rt
+            .block_on(async {
+                w.submit_in(&chain, registrations("c", n))
+                    .await?
+                    .wait()
+                    .await
+            })
+            .unwrap();
+        assert_eq!(w.stats().overlapped, 1);
+        let seqs: Vec<u64> = acks.iter().flatten().chain(&c).map(|a| a.seq).collect();
+        assert_eq!(seqs, (1..=3 * n as u64).collect::<Vec<_>>());
+        assert!(!chain.is_broken());
+        drop(w);
+        let store = t.join();
+        assert_eq!(store.head().unwrap().seq, 3 * n as u64);
+        let stored: Vec<Record> = store.records(1, 3 * n as u64).map(|r| r.unwrap()).collect();
+        for (r, a) in stored.iter().zip(acks.iter().flatten().chain(&c)) {
+            assert_eq!((r.seq, r.hash), (a.seq, a.hash));
+            assert_eq!(r.hash, r.compute_hash());
+        }
+    }
+
+    #[test]
+    fn a_refused_batch_breaks_its_chain_and_nothing_after_it_is_written() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (w, t, rt) = start(tmp.path());
+        let chain = Chain::new();
+        let n = PIPELINE_EVENTS;
+        // The second registers a0 again: refused by the rules. The third is valid, and
+        // queued before the second is refused.
+        let batches = vec![
+            registrations("a", n),
+            registrations("a", 1),
+            registrations("c", n),
+        ];
+        let answers: Vec<_> = submit_all(&w, &rt, &chain, batches)
+            .into_iter()
+            .map(|p| rt.block_on(p.wait()))
+            .collect();
+        assert_eq!(answers[0].as_ref().unwrap().len(), n);
+        assert!(
+            matches!(answers[1], Err(AppendError::Invalid { index: Some(0), .. })),
+            "{:?}",
+            answers[1]
+        );
+        assert!(
+            matches!(&answers[2], Err(AppendError::Conflict(m)) if m.contains("not written")),
+            "{:?}",
+            answers[2]
+        );
+        assert!(chain.is_broken());
+        // Still refused later; a batch outside the chain is written.
+        let later = rt.block_on(async {
+            w.submit_in(&chain, registrations("d", 1))
+                .await?
+                .wait()
+                .await
+        });
+        assert!(matches!(later, Err(AppendError::Conflict(_))));
+        let other = rt
+            .block_on(w.append(vec![registration("e0")], None))
+            .unwrap();
+        assert_eq!(other[0].seq, n as u64 + 1);
+        drop(w);
+        assert_eq!(t.join().head().unwrap().seq, n as u64 + 1);
+    }
+
+    #[test]
+    fn a_failed_pipelined_write_takes_back_the_group_checked_after_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        store.faults().fail_write.store(1, Ordering::SeqCst);
+        let (w, t) = Writer::start(store, State::new(), Box::new(SystemClock));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let chain = Chain::new();
+        let n = PIPELINE_EVENTS;
+        let batches = vec![registrations("a", n), registrations("b", n)];
+        let answers: Vec<_> = submit_all(&w, &rt, &chain, batches)
+            .into_iter()
+            .map(|p| rt.block_on(p.wait()))
+            .collect();
+        assert!(
+            matches!(&answers[0], Err(AppendError::Storage(m)) if m.contains("injected write failure")),
+            "{:?}",
+            answers[0]
+        );
+        assert!(
+            matches!(&answers[1], Err(AppendError::Storage(m)) if m.contains("the group before it could not be written")),
+            "{:?}",
+            answers[1]
+        );
+        let s = w.stats();
+        assert_eq!((s.pipelined, s.overlapped), (1, 1), "{s:?}");
+        assert!(chain.is_broken());
+        {
+            let st = w.state().read().unwrap();
+            assert_eq!(st.head_seq, 0, "both groups were taken back from the state");
+        }
+        // The same counties register fine afterwards, from seq 1.
+        let again = rt
+            .block_on(w.append(vec![registration("a0"), registration("b0")], None))
+            .unwrap();
+        assert_eq!(again.iter().map(|a| a.seq).collect::<Vec<_>>(), [1, 2]);
+        drop(w);
+        let store = t.join();
+        assert_eq!(store.head().unwrap().seq, 2);
+        assert_eq!(store.records(1, u64::MAX).count(), 2);
     }
 }
