@@ -82,25 +82,36 @@ fn bench_record(c: &mut Criterion, recs: &[Record]) {
             }
         })
     });
+    // The compact form, as blocks store records (seq and prev_hash from the place).
     g.bench_function("encode", |b| {
+        let mut out = Vec::with_capacity(256);
         b.iter(|| {
             for r in recs {
-                black_box(r.encode());
+                out.clear();
+                r.encode_compact_into(&mut out);
+                black_box(&out);
             }
         })
     });
-    let stored: Vec<_> = recs.iter().map(|r| r.encode()).collect();
+    let stored: Vec<(Vec<u8>, u64, _)> = recs
+        .iter()
+        .map(|r| {
+            let mut out = Vec::new();
+            r.encode_compact_into(&mut out);
+            (out, r.seq, r.prev_hash)
+        })
+        .collect();
     g.bench_function("decode", |b| {
         b.iter(|| {
-            for s in &stored {
-                black_box(Record::decode(s).unwrap());
+            for (s, seq, prev) in &stored {
+                black_box(Record::decode_at(s, *seq, *prev).unwrap());
             }
         })
     });
     g.bench_function("decode_and_verify_hash", |b| {
         b.iter(|| {
-            for s in &stored {
-                let r = Record::decode(s).unwrap();
+            for (s, seq, prev) in &stored {
+                let r = Record::decode_at(s, *seq, *prev).unwrap();
                 assert_eq!(r.compute_hash(), r.hash);
             }
         })

@@ -8,9 +8,17 @@
 //!   which is most of the text) and [`HashPrefix::finish`] (the chain's part), so the
 //!   first step can run on the caller's thread before the writer gives the record its
 //!   place in the chain.
-//! - The stored form is one format-version byte ([`FORMAT_V1`]) followed by bincode 1.3
-//!   (fixed-int, little-endian: bincode's `serialize` defaults, pinned by the crate
-//!   version); any other version byte is refused, never guessed at.
+//! - Two stored forms, each behind its own format-version byte; any other version
+//!   byte is refused, never guessed at:
+//!   - [`FORMAT_V1`], self-contained: bincode 1.3 of the whole record (fixed-int,
+//!     little-endian: bincode's `serialize` defaults, pinned by the crate version);
+//!   - [`FORMAT_V2`], compact, for records inside a block: the hash (32 bytes), then
+//!     `recorded_at` (i64 little-endian), then bincode 1.3 with variable-width integers
+//!     of the idempotency key and the event. It leaves out `seq` and `prev_hash`, which
+//!     the record's place gives ([`Record::decode_at`]): its block's key and the block's
+//!     stored `prev_hash` for its first record, the stored hash of the record before it
+//!     for the others. Both are still covered by the stored hash, so a record read at
+//!     the wrong place, or after a changed predecessor, fails its hash check.
 
 use crate::event::{Event, EventError};
 use crate::values::Sha256Hex;
@@ -20,8 +28,38 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-/// The version byte that starts every stored record.
+/// The version byte of the self-contained stored form ([`Record::encode`]).
 pub const FORMAT_V1: u8 = 1;
+
+/// The version byte of the compact stored form ([`Record::encode_compact_into`]).
+pub const FORMAT_V2: u8 = 2;
+
+/// Bytes of the compact form before its bincode part: version, hash, `recorded_at`.
+const COMPACT_HEAD: usize = 1 + 32 + 8;
+
+/// The pinned bincode configuration of the compact form's tail: variable-width
+/// integers (an amount's i128 cents take a few bytes, not 16), little-endian, no
+/// trailing bytes.
+fn compact_codec() -> impl Options {
+    bincode::options()
+        .with_varint_encoding()
+        .with_little_endian()
+        .reject_trailing_bytes()
+}
+
+/// The compact form's bincode part, as written.
+#[derive(Serialize)]
+struct CompactRef<'a> {
+    idempotency_key: &'a Option<String>,
+    event: &'a Event,
+}
+
+/// The compact form's bincode part, as read.
+#[derive(Deserialize)]
+struct CompactOwned {
+    idempotency_key: Option<String>,
+    event: Event,
+}
 
 /// The pinned bincode configuration of format 1: fixed-width little-endian integers
 /// (bincode 1.3's legacy defaults, spelled out), no trailing bytes.
@@ -386,25 +424,87 @@ impl Record {
         codec().serialize_into(out, self).expect("records encode");
     }
 
-    /// Decodes stored bytes; an unknown version byte or bad encoding is an error.
+    /// Decodes the self-contained stored form; an unknown version byte (the compact
+    /// form included: it needs its place, [`Record::decode_at`]) or bad encoding is an
+    /// error.
     pub fn decode(bytes: &[u8]) -> Result<Record, String> {
         match bytes.split_first() {
             Some((&FORMAT_V1, rest)) => {
                 let r: Record = codec()
                     .deserialize(rest)
                     .map_err(|e| format!("record does not decode: {e}"))?;
-                if DateTime::<Utc>::from_timestamp_micros(r.recorded_at_us).is_none() {
-                    return Err(format!(
-                        "record has an impossible recorded_at ({} µs)",
-                        r.recorded_at_us
-                    ));
-                }
-                Ok(r)
+                checked_time(r)
+            }
+            Some((&FORMAT_V2, _)) => {
+                Err("a compact record (format 2) is only read at its place in a block".into())
             }
             Some((v, _)) => Err(format!("unknown record format version {v}")),
             None => Err("empty record".into()),
         }
     }
+
+    /// Appends the compact stored form ([`FORMAT_V2`], see the module doc): what a
+    /// block holds. About half the self-contained form, which is about half of what
+    /// an import writes to the disk.
+    pub fn encode_compact_into(&self, out: &mut Vec<u8>) {
+        out.push(FORMAT_V2);
+        out.extend_from_slice(&self.hash.0);
+        out.extend_from_slice(&self.recorded_at_us.to_le_bytes());
+        let tail = CompactRef {
+            idempotency_key: &self.idempotency_key,
+            event: &self.event,
+        };
+        compact_codec()
+            .serialize_into(out, &tail)
+            .expect("records encode");
+    }
+
+    /// Decodes a stored record of either form found at place `seq`, after a record
+    /// whose stored hash is `prev_hash`. A compact record takes both from there; a
+    /// self-contained one carries its own (which verify compares with its place).
+    pub fn decode_at(bytes: &[u8], seq: u64, prev_hash: Sha256Hex) -> Result<Record, String> {
+        if bytes.first() != Some(&FORMAT_V2) {
+            return Record::decode(bytes);
+        }
+        let Some(head) = bytes.get(..COMPACT_HEAD) else {
+            return Err("record is cut short".into());
+        };
+        let hash = Sha256Hex(head[1..33].try_into().expect("32 bytes"));
+        let recorded_at_us = i64::from_le_bytes(head[33..].try_into().expect("8 bytes"));
+        let tail: CompactOwned = compact_codec()
+            .deserialize(&bytes[COMPACT_HEAD..])
+            .map_err(|e| format!("record does not decode: {e}"))?;
+        checked_time(Record {
+            seq,
+            recorded_at_us,
+            idempotency_key: tail.idempotency_key,
+            prev_hash,
+            hash,
+            event: tail.event,
+        })
+    }
+
+    /// The hash a stored record of either form carries, if it can be read: what the
+    /// compact record after it takes as its `prev_hash`.
+    pub fn stored_hash(bytes: &[u8]) -> Option<Sha256Hex> {
+        match bytes.first() {
+            Some(&FORMAT_V2) => bytes
+                .get(1..33)
+                .map(|h| Sha256Hex(h.try_into().expect("32 bytes"))),
+            _ => Record::decode(bytes).ok().map(|r| r.hash),
+        }
+    }
+}
+
+/// Refuses a decoded record whose `recorded_at` no calendar can show.
+fn checked_time(r: Record) -> Result<Record, String> {
+    if DateTime::<Utc>::from_timestamp_micros(r.recorded_at_us).is_none() {
+        return Err(format!(
+            "record has an impossible recorded_at ({} µs)",
+            r.recorded_at_us
+        ));
+    }
+    Ok(r)
 }
 
 #[cfg(test)]

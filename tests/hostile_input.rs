@@ -116,7 +116,11 @@ proptest! {
             let again = Event::parse_object(input.event.to_json()).expect("normalized output parses");
             prop_assert_eq!(&again.event, &input.event);
             let r = Record::new(1, 0, input.idempotency_key, GENESIS, input.event);
-            prop_assert_eq!(Record::decode(&r.encode()).unwrap(), r);
+            prop_assert_eq!(Record::decode(&r.encode()).unwrap(), r.clone());
+            // The compact form, as a block stores it, read back at its place.
+            let mut compact = Vec::new();
+            r.encode_compact_into(&mut compact);
+            prop_assert_eq!(Record::decode_at(&compact, 1, GENESIS).unwrap(), r);
         }
     }
 

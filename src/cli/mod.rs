@@ -748,7 +748,7 @@ fn truncate(dir: &Path, after: u64, yes: bool) -> Result<(), CliError> {
     let mut past: Vec<u64> = Vec::new();
     for item in store.raw_range(after.saturating_add(1), u64::MAX) {
         match item {
-            Ok((seq, _)) => past.push(seq),
+            Ok(stored) => past.push(stored.seq),
             Err(log::StoreError::Damaged { seq, .. }) => {
                 past.push(seq.max(after.saturating_add(1)));
                 break;

@@ -5,68 +5,105 @@
 //! disk: BENCHMARKS.md). A block holds the stored forms ([`Record::encode`]) of
 //! consecutive records, so sled sees one key per ~[`BLOCK_TARGET_BYTES`] of records.
 //!
-//! Format ([`BLOCK_V1`]): one version byte, the record count (u32 little-endian), then
-//! per record its length (u32 little-endian) and its stored bytes; nothing after the
-//! last one. Each record keeps its own version byte and bincode form, so a damaged
-//! record is found and named on its own, exactly as before blocks existed.
+//! Format: one version byte, the record count (u32 little-endian), for
+//! [`BLOCK_V2`] the `prev_hash` of the block's first record (32 bytes), then per
+//! record its length (u32 little-endian) and its stored bytes; nothing after the last
+//! one. Each record keeps its own version byte, so a damaged record is found and named
+//! on its own, exactly as before blocks existed.
+//!
+//! [`pack`] writes [`BLOCK_V2`] blocks of compact records ([`Record::encode_compact_into`]:
+//! no seq, no `prev_hash` — the block's key and the records before it give them).
+//! [`BLOCK_V1`] blocks (self-contained records, written before the compact form
+//! existed) are read as they are, so a log holds both.
 //!
 //! Guarantees: [`entries`] never panics on any input; it answers the byte ranges of
 //! every record it could frame, and, if the block is malformed, the index of the first
 //! record it could not frame and why — so a reader can hand out the good records
-//! before the damage and name the damaged seq.
+//! before the damage and name the damaged seq. [`Entries::decode`] gives every record
+//! of either form its place.
 
-use crate::record::Record;
+use crate::record::{Record, FORMAT_V2, GENESIS};
+use crate::values::Sha256Hex;
 use std::ops::Range;
 
-/// The version byte that starts every block.
+/// The version byte of a block of self-contained records (read, no longer written).
 pub const BLOCK_V1: u8 = 1;
+
+/// The version byte of a block that also stores its first record's `prev_hash`.
+pub const BLOCK_V2: u8 = 2;
 
 /// A block is closed once it holds at least this many bytes of records. sled writes a
 /// node of up to 16 keys as one log item and moves items over a quarter of its 512 KiB
 /// segment into separate blob files; blocks of ~6 KiB keep every node well under that.
 pub const BLOCK_TARGET_BYTES: usize = 6 * 1024;
 
-/// Bytes before the first record: version byte and count.
-const HEADER: usize = 5;
+/// Bytes of a [`BLOCK_V1`] header: version byte and count.
+const HEADER_V1: usize = 5;
 
-/// Packs consecutive records (already checked to continue each other) into blocks of
-/// about [`BLOCK_TARGET_BYTES`]: `(first seq, block bytes)`, in seq order.
+/// Bytes of a [`BLOCK_V2`] header: version byte, count and the first `prev_hash`.
+const HEADER_V2: usize = 5 + 32;
+
+/// Packs consecutive records (already checked to continue each other) into
+/// [`BLOCK_V2`] blocks of about [`BLOCK_TARGET_BYTES`]: `(first seq, block bytes)`, in
+/// seq order.
 pub fn pack(records: &[Record]) -> Vec<(u64, Vec<u8>)> {
     let mut out = Vec::new();
     let mut start = 0usize;
     while start < records.len() {
         let mut buf = Vec::with_capacity(BLOCK_TARGET_BYTES + 512);
-        buf.push(BLOCK_V1);
+        buf.push(BLOCK_V2);
         buf.extend_from_slice(&[0; 4]);
+        buf.extend_from_slice(&records[start].prev_hash.0);
         let mut n = 0u32;
         let mut i = start;
         while i < records.len() && (n == 0 || buf.len() < BLOCK_TARGET_BYTES) {
             let at = buf.len();
             buf.extend_from_slice(&[0; 4]);
-            records[i].encode_into(&mut buf);
+            records[i].encode_compact_into(&mut buf);
             let len = (buf.len() - at - 4) as u32;
             buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
             n += 1;
             i += 1;
         }
-        buf[1..HEADER].copy_from_slice(&n.to_le_bytes());
+        buf[1..HEADER_V1].copy_from_slice(&n.to_le_bytes());
         out.push((records[start].seq, buf));
         start = i;
     }
     out
 }
 
-/// Builds one block from raw stored record forms (for repairs and tests that write
+/// Builds one [`BLOCK_V1`] block from raw stored record forms (for tests that write
 /// bytes the codec would not produce).
 pub fn pack_raw<'a>(entries: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
-    let mut buf = vec![BLOCK_V1, 0, 0, 0, 0];
+    frame(&[BLOCK_V1], entries)
+}
+
+/// Builds a block like `old` (same version and, for [`BLOCK_V2`], the same first
+/// `prev_hash`) that holds `entries` (raw stored forms): for rewriting a block with
+/// fewer or other records (truncation, repairs). A block whose header cannot be read
+/// gives a [`BLOCK_V1`] one.
+pub fn rebuild<'a>(old: &[u8], entries: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    match old {
+        [BLOCK_V2, _, _, _, _, prev @ ..] if prev.len() >= 32 => {
+            let mut header = vec![BLOCK_V2];
+            header.extend_from_slice(&prev[..32]);
+            frame(&header, entries)
+        }
+        _ => pack_raw(entries),
+    }
+}
+
+/// A block of `header` (the version byte, then what follows the count) and `entries`.
+fn frame<'a>(header: &[u8], entries: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut buf = vec![header[0], 0, 0, 0, 0];
+    buf.extend_from_slice(&header[1..]);
     let mut n = 0u32;
     for e in entries {
         buf.extend_from_slice(&(e.len() as u32).to_le_bytes());
         buf.extend_from_slice(e);
         n += 1;
     }
-    buf[1..HEADER].copy_from_slice(&n.to_le_bytes());
+    buf[1..HEADER_V1].copy_from_slice(&n.to_le_bytes());
     buf
 }
 
@@ -78,6 +115,42 @@ pub struct Entries {
     pub spans: Vec<Range<usize>>,
     /// Index of the first record that could not be framed, and why.
     pub damage: Option<(usize, String)>,
+    /// The first record's `prev_hash`, stored in a [`BLOCK_V2`] header.
+    pub prev: Option<Sha256Hex>,
+}
+
+impl Entries {
+    /// The `prev_hash` that framed record `i` of `bytes` takes from its place if it is
+    /// compact: the block's for the first record, the stored hash of the record before
+    /// it for the others (zeros where neither can be read: the hash check then fails).
+    pub fn prev_of(&self, bytes: &[u8], i: usize) -> Sha256Hex {
+        if i == 0 {
+            return self.prev.unwrap_or(GENESIS);
+        }
+        self.spans
+            .get(i - 1)
+            .and_then(|s| Record::stored_hash(&bytes[s.clone()]))
+            .unwrap_or(GENESIS)
+    }
+
+    /// The `prev_hash` for record `i` if it is compact, without reading anything for a
+    /// self-contained one (which carries its own).
+    pub fn context(&self, bytes: &[u8], i: usize) -> Sha256Hex {
+        match self.spans.get(i) {
+            Some(s) if bytes.get(s.start) == Some(&FORMAT_V2) => self.prev_of(bytes, i),
+            _ => GENESIS,
+        }
+    }
+
+    /// Decodes framed record `i` of `bytes`, a block whose first seq is `first`.
+    pub fn decode(&self, bytes: &[u8], first: u64, i: usize) -> Result<Record, String> {
+        let span = self.spans.get(i).ok_or("no such record in the block")?;
+        Record::decode_at(
+            &bytes[span.clone()],
+            first + i as u64,
+            self.context(bytes, i),
+        )
+    }
 }
 
 /// Frames a block (see the module's format).
@@ -88,8 +161,12 @@ pub fn entries(bytes: &[u8]) -> Entries {
             e.damage = Some((0, "empty block".into()));
             return e;
         }
-        [BLOCK_V1, c0, c1, c2, c3, ..] => (u32::from_le_bytes([*c0, *c1, *c2, *c3]), HEADER),
-        [BLOCK_V1, ..] => {
+        [BLOCK_V1, c0, c1, c2, c3, ..] => (u32::from_le_bytes([*c0, *c1, *c2, *c3]), HEADER_V1),
+        [BLOCK_V2, c0, c1, c2, c3, rest @ ..] if rest.len() >= 32 => {
+            e.prev = Some(Sha256Hex(rest[..32].try_into().expect("32 bytes")));
+            (u32::from_le_bytes([*c0, *c1, *c2, *c3]), HEADER_V2)
+        }
+        [BLOCK_V1 | BLOCK_V2, ..] => {
             e.damage = Some((0, "block header is cut short".into()));
             return e;
         }
@@ -163,8 +240,10 @@ mod tests {
             assert!(bytes.len() < BLOCK_TARGET_BYTES + 1024, "{}", bytes.len());
             let e = entries(bytes);
             assert_eq!(e.damage, None);
-            for span in e.spans {
-                let r = Record::decode(&bytes[span]).unwrap();
+            assert_eq!(bytes[0], BLOCK_V2);
+            for i in 0..e.spans.len() {
+                assert_eq!(bytes[e.spans[i].start], FORMAT_V2);
+                let r = e.decode(bytes, *first, i).unwrap();
                 assert_eq!(r, recs[(seq - 1) as usize]);
                 seq += 1;
             }
@@ -174,10 +253,58 @@ mod tests {
     }
 
     #[test]
-    fn raw_blocks_equal_packed_ones() {
+    fn compact_records_take_half_the_bytes_and_rebuilt_blocks_equal_packed_ones() {
         let recs = records(3);
-        let raw: Vec<Vec<u8>> = recs.iter().map(|r| r.encode()).collect();
-        assert_eq!(pack_raw(raw.iter().map(|v| v.as_slice())), pack(&recs)[0].1);
+        let (first, packed) = pack(&recs[1..]).remove(0);
+        let e = entries(&packed);
+        let raw: Vec<&[u8]> = e.spans.iter().map(|s| &packed[s.clone()]).collect();
+        assert_eq!(rebuild(&packed, raw.iter().copied()), packed);
+        // Without its last record: the same header, so the first still has its prev.
+        let shorter = rebuild(&packed, raw[..1].iter().copied());
+        assert_eq!(
+            entries(&shorter).decode(&shorter, first, 0).unwrap(),
+            recs[1]
+        );
+        for (r, raw) in recs[1..].iter().zip(&raw) {
+            assert!(
+                raw.len() * 2 <= r.encode().len() + 8,
+                "{} vs {}",
+                raw.len(),
+                r.encode().len()
+            );
+        }
+        // Self-contained records in a block of format 1 read the same.
+        let v1: Vec<Vec<u8>> = recs.iter().map(|r| r.encode()).collect();
+        let old = pack_raw(v1.iter().map(|v| v.as_slice()));
+        let e = entries(&old);
+        let read: Vec<Record> = (0..3).map(|i| e.decode(&old, 1, i).unwrap()).collect();
+        assert_eq!(read, recs);
+        assert_eq!(rebuild(&old, v1.iter().map(|v| v.as_slice())), old);
+    }
+
+    #[test]
+    fn a_compact_record_read_at_another_place_or_after_another_record_fails_its_hash() {
+        let recs = records(3);
+        let (first, packed) = pack(&recs).remove(0);
+        let e = entries(&packed);
+        let ok = e.decode(&packed, first, 2).unwrap();
+        assert_eq!(ok.hash, ok.compute_hash());
+        // Another place: another seq.
+        let moved = e.decode(&packed, first + 1, 2).unwrap();
+        assert_ne!(moved.hash, moved.compute_hash());
+        // A changed stored hash of the record before it: another prev_hash.
+        let mut bad = packed.clone();
+        bad[e.spans[1].start + 1] ^= 1;
+        let after = entries(&bad).decode(&bad, first, 2).unwrap();
+        assert_ne!(after.prev_hash, ok.prev_hash);
+        assert_ne!(after.hash, after.compute_hash());
+        // A changed block prev_hash: the first record's.
+        let mut bad = packed.clone();
+        bad[HEADER_V1] ^= 1;
+        let r = entries(&bad).decode(&bad, first, 0).unwrap();
+        assert_ne!(r.hash, r.compute_hash());
+        // A compact record cannot be read without its place.
+        assert!(Record::decode(&packed[e.spans[0].clone()]).is_err());
     }
 
     #[test]
@@ -191,7 +318,7 @@ mod tests {
                 let mut bad = block.clone();
                 bad[at] ^= bit;
                 let e = entries(&bad);
-                let in_header_or_length = at < HEADER
+                let in_header_or_length = at < HEADER_V1
                     || entries(&block)
                         .spans
                         .iter()
@@ -214,5 +341,6 @@ mod tests {
         assert_eq!(entries(&extra).damage.unwrap().0, 4);
         let huge = [BLOCK_V1, 0xff, 0xff, 0xff, 0xff];
         assert_eq!(entries(&huge).damage.unwrap().0, 0);
+        assert_eq!(entries(&block[..HEADER_V2 - 1]).damage.unwrap().0, 0);
     }
 }

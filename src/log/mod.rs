@@ -14,7 +14,7 @@ pub mod writer;
 
 use crate::record::Record;
 use crate::state::State;
-pub use store::{Head, Store, StoreError};
+pub use store::{Head, Store, StoreError, StoredRecord};
 pub use writer::{Ack, AppendError, Clock, SystemClock, Writer, WriterThread};
 
 /// Records handed from the reading thread to the consumer at a time.
@@ -30,9 +30,10 @@ struct ReadRecord {
 }
 
 impl ReadRecord {
-    /// Decodes (and with `hash`, hashes) the stored bytes of record `seq`.
-    fn of(seq: u64, bytes: &[u8], hash: bool) -> ReadRecord {
-        let record = Record::decode(bytes);
+    /// Decodes (and with `hash`, hashes) a stored record.
+    fn of(stored: StoredRecord, hash: bool) -> ReadRecord {
+        let seq = stored.seq;
+        let record = Record::decode_at(&stored.bytes, seq, stored.prev);
         let computed = match (&record, hash) {
             (Ok(r), true) => Some(r.compute_hash()),
             _ => None,
@@ -52,15 +53,15 @@ enum Chunk {
     /// Decoded (and hashed when the flag says so) by the reader.
     Read(Vec<Result<ReadRecord, StoreError>>, bool),
     /// Left for the consumer to decode (and hash when the flag says so).
-    Raw(Vec<Result<(u64, sled::IVec), StoreError>>, bool),
+    Raw(Vec<Result<StoredRecord, StoreError>>, bool),
 }
 
 impl Chunk {
-    fn push(&mut self, item: Result<(u64, sled::IVec), StoreError>) {
+    fn push(&mut self, item: Result<StoredRecord, StoreError>) {
         match self {
             Chunk::Read(v, hash) => {
                 let hash = *hash;
-                v.push(item.map(|(seq, bytes)| ReadRecord::of(seq, &bytes, hash)))
+                v.push(item.map(|stored| ReadRecord::of(stored, hash)))
             }
             Chunk::Raw(v, _) => v.push(item),
         }
@@ -88,10 +89,7 @@ impl IntoIterator for Chunk {
 /// The records of a [`Chunk`], decoded as they are taken.
 enum ChunkIter {
     Read(std::vec::IntoIter<Result<ReadRecord, StoreError>>),
-    Raw(
-        std::vec::IntoIter<Result<(u64, sled::IVec), StoreError>>,
-        bool,
-    ),
+    Raw(std::vec::IntoIter<Result<StoredRecord, StoreError>>, bool),
 }
 
 impl Iterator for ChunkIter {
@@ -102,7 +100,7 @@ impl Iterator for ChunkIter {
             ChunkIter::Raw(it, hash) => {
                 let hash = *hash;
                 it.next()
-                    .map(|item| item.map(|(seq, bytes)| ReadRecord::of(seq, &bytes, hash)))
+                    .map(|item| item.map(|stored| ReadRecord::of(stored, hash)))
             }
         }
     }

@@ -341,8 +341,8 @@ impl Store {
             if framed.damage.is_some() {
                 return leave("a block past the head is malformed");
             }
-            for (i, span) in framed.spans.iter().enumerate() {
-                let Ok(r) = Record::decode(&bytes[span.clone()]) else {
+            for i in 0..framed.spans.len() {
+                let Ok(r) = framed.decode(&bytes, block_first, i) else {
                     return leave("a record past the head does not decode");
                 };
                 if n == 0 && !(block_first == first && r.seq == first && r.prev_hash == head.hash) {
@@ -393,7 +393,7 @@ impl Store {
             let past = framed.spans.len().saturating_sub(keep);
             if past > 0 || framed.damage.is_some() {
                 let kept = framed.spans.iter().take(keep).map(|s| &bytes[s.clone()]);
-                batch.insert(&block_key(first)[..], block::pack_raw(kept));
+                batch.insert(&block_key(first)[..], block::rebuild(&bytes, kept));
                 removed += past as u64;
             }
         }
@@ -468,7 +468,8 @@ impl Store {
         let framed = block::entries(&bytes);
         let i = (seq - first) as usize;
         match framed.spans.get(i) {
-            Some(span) => Record::decode(&bytes[span.clone()])
+            Some(_) => framed
+                .decode(&bytes, first, i)
                 .map(Some)
                 .map_err(|reason| StoreError::Damaged { seq, reason }),
             None => match framed.damage {
@@ -490,8 +491,9 @@ impl Store {
             .map(|v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]))))
     }
 
-    /// Raw stored records with seq in `from..=to`, in seq order: `(seq, bytes)`, the
-    /// seq being the record's place in its block (block key + index). A block that
+    /// Raw stored records with seq in `from..=to`, in seq order ([`StoredRecord`]: the
+    /// bytes with what their place gives — the seq from the block key and index, and
+    /// the `prev_hash` a compact record takes). A block that
     /// cannot be framed yields its good records first, then
     /// [`StoreError::Damaged`] naming the first seq it could not frame, and ends.
     pub fn raw_range(&self, from: u64, to: u64) -> RawRecords<'_> {
@@ -525,10 +527,7 @@ impl Store {
         from: u64,
         to: u64,
     ) -> impl Iterator<Item = Result<Record, StoreError>> + '_ {
-        self.raw_range(from, to).map(|r| {
-            let (seq, bytes) = r?;
-            Record::decode(&bytes).map_err(|reason| StoreError::Damaged { seq, reason })
-        })
+        self.raw_range(from, to).map(|r| r?.decode())
     }
 
     /// Writes records (continuing `prev`, already checked) packed in new blocks, with
@@ -659,7 +658,7 @@ impl Store {
                             &old[s.clone()]
                         }
                     });
-                    (first, block::pack_raw(entries))
+                    (first, block::rebuild(&old, entries))
                 } else {
                     (seq, block::pack_raw([bytes]))
                 }
@@ -686,6 +685,30 @@ impl Store {
     }
 }
 
+/// One record's stored bytes as [`Store::raw_range`] hands them out, with what its
+/// place in the log gives it.
+#[derive(Clone, Debug)]
+pub struct StoredRecord {
+    /// The record's place: its block's first seq + its index in the block.
+    pub seq: u64,
+    /// The stored form (either version).
+    pub bytes: sled::IVec,
+    /// The `prev_hash` a compact record takes from its place
+    /// ([`block::Entries::prev_of`]); zeros for a self-contained one.
+    pub prev: crate::values::Sha256Hex,
+}
+
+impl StoredRecord {
+    /// Decodes the record ([`Record::decode_at`]); bytes that do not decode are
+    /// [`StoreError::Damaged`] at its seq.
+    pub fn decode(&self) -> Result<Record, StoreError> {
+        Record::decode_at(&self.bytes, self.seq, self.prev).map_err(|reason| StoreError::Damaged {
+            seq: self.seq,
+            reason,
+        })
+    }
+}
+
 /// The iterator of [`Store::raw_range`]: records out of their blocks, in seq order.
 pub struct RawRecords<'a> {
     blocks: Box<dyn Iterator<Item = Result<(u64, sled::IVec), StoreError>> + 'a>,
@@ -704,13 +727,14 @@ struct Current {
 }
 
 impl Iterator for RawRecords<'_> {
-    type Item = Result<(u64, sled::IVec), StoreError>;
+    type Item = Result<StoredRecord, StoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
             if let Some(c) = &mut self.current {
                 if let Some(span) = c.framed.spans.get(c.next) {
-                    let seq = c.first + c.next as u64;
+                    let i = c.next;
+                    let seq = c.first + i as u64;
                     c.next += 1;
                     if seq > self.to {
                         self.done = true;
@@ -719,7 +743,11 @@ impl Iterator for RawRecords<'_> {
                     if seq < self.from {
                         continue;
                     }
-                    return Some(Ok((seq, c.bytes.subslice(span.start, span.len()))));
+                    return Some(Ok(StoredRecord {
+                        seq,
+                        bytes: c.bytes.subslice(span.start, span.len()),
+                        prev: c.framed.context(&c.bytes, i),
+                    }));
                 }
                 if let Some((i, reason)) = c.framed.damage.take() {
                     self.done = true;
@@ -756,6 +784,48 @@ impl Iterator for RawRecords<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_of_self_contained_blocks_reads_on_and_continues_in_compact_ones() {
+        use crate::record::GENESIS;
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        let mut prev = GENESIS;
+        let recs: Vec<Record> = (1..=5u64)
+            .map(|seq| {
+                let e = crate::event::Event::parse_object(serde_json::json!({
+                    "kind": "county_registered", "county": format!("c{seq}"),
+                    "name": "县", "registered_on": "2021-01-01"}))
+                .unwrap();
+                let r = Record::new(seq, 1_000 + seq as i64, e.idempotency_key, prev, e.event);
+                prev = r.hash;
+                r
+            })
+            .collect();
+        // Records 1–3 as a log written before the compact form: a block of format 1.
+        let v1: Vec<Vec<u8>> = recs[..3].iter().map(|r| r.encode()).collect();
+        let old = block::pack_raw(v1.iter().map(|v| v.as_slice()));
+        store.db.insert(block_key(1), old).unwrap();
+        let head = Head {
+            seq: 3,
+            hash: recs[2].hash,
+        };
+        store.db.insert(HEAD, head_bytes(head)).unwrap();
+        // Records 4–5 continue it in the compact form.
+        store.commit(&recs[3..], head).unwrap();
+        assert_eq!(
+            store.raw_block_for_test(4).unwrap().unwrap().1[0],
+            block::BLOCK_V2
+        );
+        let read: Vec<Record> = store.records(1, 5).map(|r| r.unwrap()).collect();
+        assert_eq!(read, recs);
+        assert_eq!(store.get(2).unwrap().unwrap(), recs[1]);
+        assert_eq!(store.get(5).unwrap().unwrap(), recs[4]);
+        assert!(matches!(
+            super::super::verify(&store, None, |_| {}).unwrap(),
+            super::super::Verified::Ok { records: 5, .. }
+        ));
+    }
 
     #[test]
     fn a_log_without_the_layout_mark_is_refused_and_a_new_one_is_marked() {

@@ -969,6 +969,11 @@ impl Run<'_> {
         match &failure {
             None => {
                 self.publish();
+                tracing::debug!(records = records.records.len(), "group committed");
+                // Safe to skip with no subscriber: a stream subscribes *before* it
+                // reads the store up to the durable head (server/sse.rs), and this
+                // group's head is durable now, so one that subscribes after this look
+                // reads the group from the store.
                 if self.committed.receiver_count() > 0 {
                     let records = Arc::try_unwrap(records)
                         .map(|f| f.records)
