@@ -2,8 +2,8 @@
 //!
 //! One sled key per record made sled's B-tree the bottleneck of every path (half of
 //! the writer's CPU in an import, the floor under every replay, 2× the bincode size on
-//! disk: BENCHMARKS.md). A block holds the stored forms ([`Record::encode`]) of
-//! consecutive records, so sled sees one key per ~[`BLOCK_TARGET_BYTES`] of records.
+//! disk: BENCHMARKS.md). A block holds the stored forms of consecutive records, so
+//! sled sees one key per ~[`BLOCK_TARGET_BYTES`] of records.
 //!
 //! Format: one version byte, the record count (u32 little-endian), for
 //! [`BLOCK_V2`] the `prev_hash` of the block's first record (32 bytes), then per

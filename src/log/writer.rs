@@ -1191,7 +1191,11 @@ mod tests {
     }
 
     fn start(dir: &std::path::Path) -> (Writer, WriterThread, tokio::runtime::Runtime) {
-        let store = Store::open(dir).unwrap();
+        start_over(Store::open(dir).unwrap())
+    }
+
+    /// A writer over `store` (an empty log) and a runtime to call it from.
+    fn start_over(store: Store) -> (Writer, WriterThread, tokio::runtime::Runtime) {
         let (w, t) = Writer::start(store, State::new(), Box::new(SystemClock));
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -1385,11 +1389,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let store = Store::open(tmp.path()).unwrap();
         store.faults().fail_write.store(1, Ordering::SeqCst);
-        let (w, t) = Writer::start(store, State::new(), Box::new(SystemClock));
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let (w, t, rt) = start_over(store);
         let chain = Chain::new();
         let n = PIPELINE_EVENTS;
         let batches = vec![registrations("a", n), registrations("b", n)];
