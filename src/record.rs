@@ -190,12 +190,7 @@ impl HashPrefix {
         let mut o = Vec::with_capacity(384);
         o.extend_from_slice(b"{\"event\":");
         event.append_canonical(&mut o);
-        o.extend_from_slice(b",\"idempotency_key\":");
-        match idempotency_key {
-            None => o.extend_from_slice(b"null"),
-            Some(k) => crate::canonical::push_str(&mut o, k),
-        }
-        o.extend_from_slice(b",\"prev_hash\":\"");
+        push_key_and_prev_opening(&mut o, idempotency_key);
         HashPrefix(Sha256::new_with_prefix(&o))
     }
 
@@ -203,19 +198,37 @@ impl HashPrefix {
     /// returns the record's hash.
     pub fn finish(self, prev_hash: Sha256Hex, recorded_at_us: i64, seq: u64) -> Sha256Hex {
         let mut o = Vec::with_capacity(160);
-        let mut hex = [0u8; 64];
-        hex::encode_to_slice(prev_hash.0, &mut hex).expect("64 hex digits");
-        o.extend_from_slice(&hex);
-        o.extend_from_slice(b"\",\"recorded_at\":\"");
-        // The timestamp is plain ASCII: nothing in it needs escaping.
-        write_recorded_at(recorded_at_us, &mut o);
-        o.extend_from_slice(b"\",\"seq\":");
-        crate::canonical::push_int(&mut o, i128::from(seq));
-        o.push(b'}');
+        push_chain_tail(&mut o, prev_hash, recorded_at_us, seq);
         let mut h = self.0;
         h.update(&o);
         Sha256Hex(h.finalize().into())
     }
+}
+
+/// The canonical text from the comma before `idempotency_key` to the quote that
+/// opens `prev_hash`'s digits: the same in the hashed text and the export line.
+fn push_key_and_prev_opening(o: &mut Vec<u8>, idempotency_key: Option<&str>) {
+    o.extend_from_slice(b",\"idempotency_key\":");
+    match idempotency_key {
+        None => o.extend_from_slice(b"null"),
+        Some(k) => crate::canonical::push_str(o, k),
+    }
+    o.extend_from_slice(b",\"prev_hash\":\"");
+}
+
+/// The canonical text from `prev_hash`'s digits to the closing brace (previous hash,
+/// time of recording, seq): the chain's part, the same in the hashed text and the
+/// export line.
+fn push_chain_tail(o: &mut Vec<u8>, prev_hash: Sha256Hex, recorded_at_us: i64, seq: u64) {
+    let mut hex = [0u8; 64];
+    hex::encode_to_slice(prev_hash.0, &mut hex).expect("64 hex digits");
+    o.extend_from_slice(&hex);
+    o.extend_from_slice(b"\",\"recorded_at\":\"");
+    // The timestamp is plain ASCII: nothing in it needs escaping.
+    write_recorded_at(recorded_at_us, o);
+    o.extend_from_slice(b"\",\"seq\":");
+    crate::canonical::push_int(o, i128::from(seq));
+    o.push(b'}');
 }
 
 impl Record {
@@ -286,25 +299,13 @@ impl Record {
         let mut o = Vec::with_capacity(384);
         o.extend_from_slice(b"{\"event\":");
         self.event.append_canonical(&mut o);
-        let mut hex = [0u8; 64];
         o.extend_from_slice(b",\"hash\":\"");
+        let mut hex = [0u8; 64];
         hex::encode_to_slice(self.hash.0, &mut hex).expect("64 hex digits");
         o.extend_from_slice(&hex);
         o.push(b'"');
-        o.extend_from_slice(b",\"idempotency_key\":");
-        match &self.idempotency_key {
-            None => o.extend_from_slice(b"null"),
-            Some(k) => crate::canonical::push_str(&mut o, k),
-        }
-        o.extend_from_slice(b",\"prev_hash\":\"");
-        hex::encode_to_slice(self.prev_hash.0, &mut hex).expect("64 hex digits");
-        o.extend_from_slice(&hex);
-        o.extend_from_slice(b"\",\"recorded_at\":\"");
-        // The timestamp is plain ASCII: nothing in it needs escaping.
-        write_recorded_at(self.recorded_at_us, &mut o);
-        o.extend_from_slice(b"\",\"seq\":");
-        crate::canonical::push_int(&mut o, i128::from(self.seq));
-        o.push(b'}');
+        push_key_and_prev_opening(&mut o, self.idempotency_key.as_deref());
+        push_chain_tail(&mut o, self.prev_hash, self.recorded_at_us, self.seq);
         o
     }
 
