@@ -291,6 +291,17 @@ impl WriterThread {
 impl Writer {
     /// Starts the writer over `store`, whose folded state is `state`.
     pub fn start(store: Store, state: State, clock: Box<dyn Clock>) -> (Writer, WriterThread) {
+        Writer::start_holding(store, state, clock, MAX_HOLD)
+    }
+
+    /// [`Writer::start`] with another bound than [`MAX_HOLD`] on how long the state
+    /// stays locked across pipelined groups (tests).
+    fn start_holding(
+        store: Store,
+        state: State,
+        clock: Box<dyn Clock>,
+        max_hold: Duration,
+    ) -> (Writer, WriterThread) {
         let (tx, rx) = mpsc::channel(4096);
         let wake = tx.downgrade();
         let state = Arc::new(RwLock::new(state));
@@ -312,9 +323,12 @@ impl Writer {
                     &state,
                     Channels { rx, wake },
                     clock,
-                    committed,
-                    &callers,
-                    &stats,
+                    Shared {
+                        committed,
+                        callers: &callers,
+                        stats: &stats,
+                    },
+                    max_hold,
                 )
             })
             .expect("spawn the writer thread");
@@ -795,7 +809,7 @@ fn take_back(state: &mut State, decided: &mut [Decided], records: &[Record]) {
 
 /// A group on the commit thread, with its jobs waiting for the result.
 struct Flight {
-    records: Arc<InFlight>,
+    group: Arc<InFlight>,
     decided: Vec<Decided>,
 }
 
@@ -836,6 +850,8 @@ struct Run<'a> {
     committed: broadcast::Sender<Arc<Record>>,
     callers: &'a Callers,
     shared_stats: &'a Mutex<GroupStats>,
+    /// [`MAX_HOLD`], but for tests.
+    max_hold: Duration,
     to_commit: std::sync::mpsc::Sender<Arc<InFlight>>,
     done: std::sync::mpsc::Receiver<Done>,
     flight: Option<Flight>,
@@ -843,14 +859,20 @@ struct Run<'a> {
     stats: GroupStats,
 }
 
+/// What the writer thread shares with the [`Writer`] handles.
+struct Shared<'a> {
+    committed: broadcast::Sender<Arc<Record>>,
+    callers: &'a Callers,
+    stats: &'a Mutex<GroupStats>,
+}
+
 fn run(
     store: Store,
     state: &RwLock<State>,
     channels: Channels,
     mut clock: Box<dyn Clock>,
-    committed: broadcast::Sender<Arc<Record>>,
-    callers: &Callers,
-    shared_stats: &Mutex<GroupStats>,
+    shared: Shared<'_>,
+    max_hold: Duration,
 ) -> Store {
     let Channels { mut rx, wake } = channels;
     std::thread::scope(|scope| {
@@ -877,9 +899,10 @@ fn run(
             .expect("spawn the commit thread");
         let mut w = Run {
             store,
-            committed,
-            callers,
-            shared_stats,
+            committed: shared.committed,
+            callers: shared.callers,
+            shared_stats: shared.stats,
+            max_hold,
             to_commit,
             done,
             flight: None,
@@ -929,7 +952,7 @@ impl Run<'_> {
                 (st, Instant::now())
             });
             self.group(st, first, rx, clock);
-            if self.flight.is_some() && since.elapsed() >= MAX_HOLD {
+            if self.flight.is_some() && since.elapsed() >= self.max_hold {
                 // Let the group in flight land with nothing checked after it, so that
                 // the lock can be released for readers.
                 self.land_now(Landing::Alone(st));
@@ -957,10 +980,7 @@ impl Run<'_> {
     /// (`building`, checked against a state that included it); that group then
     /// starts over, empty.
     fn land(&mut self, done: Done, at: Landing<'_, '_>) {
-        let Flight {
-            records,
-            mut decided,
-        } = self.flight.take().expect("a group in flight");
+        let Flight { group, mut decided } = self.flight.take().expect("a group in flight");
         self.stats.commit_us += micros(done.took);
         let failure = done.failure.map(|(e, consistent)| {
             self.poisoned |= !consistent;
@@ -969,13 +989,13 @@ impl Run<'_> {
         match &failure {
             None => {
                 self.publish();
-                tracing::debug!(records = records.records.len(), "group committed");
+                tracing::debug!(records = group.records.len(), "group committed");
                 // Safe to skip with no subscriber: a stream subscribes *before* it
                 // reads the store up to the durable head (server/sse.rs), and this
                 // group's head is durable now, so one that subscribes after this look
                 // reads the group from the store.
                 if self.committed.receiver_count() > 0 {
-                    let records = Arc::try_unwrap(records)
+                    let records = Arc::try_unwrap(group)
                         .map(|f| f.records)
                         .unwrap_or_else(|f| f.records.clone());
                     for r in records {
@@ -984,7 +1004,7 @@ impl Run<'_> {
                 }
             }
             Some(e) => {
-                tracing::error!(error = %e, records = records.records.len(), "group commit failed; taking the group back");
+                tracing::error!(error = %e, records = group.records.len(), "group commit failed; taking the group back");
                 let (st, later) = match at {
                     Landing::Alone(st) => (st, Vec::new()),
                     Landing::Under(g, building) => {
@@ -992,11 +1012,11 @@ impl Run<'_> {
                         g.pending.clear();
                         g.pending_keys.clear();
                         g.in_flight = None;
-                        g.start = records.start;
+                        g.start = group.start;
                         (&mut *g.state, std::mem::take(building))
                     }
                 };
-                take_back(st, &mut decided, &records.records);
+                take_back(st, &mut decided, &group.records);
                 self.publish();
                 let why = format!("the group before it could not be written: {e}");
                 for d in decided {
@@ -1033,7 +1053,7 @@ impl Run<'_> {
         if self.flight.is_some() {
             self.stats.overlapped += 1;
         }
-        let in_flight = self.flight.as_ref().map(|f| f.records.clone());
+        let in_flight = self.flight.as_ref().map(|f| f.group.clone());
         let mut g = Group::new(self.store, st, clock, in_flight);
         let mut decided: Vec<Decided> = Vec::new();
         let mut events = 0;
@@ -1117,33 +1137,28 @@ impl Run<'_> {
             keys,
             start,
         });
-        if self.poisoned {
+        // Written here (answered at once), or on the commit thread (left in flight).
+        let done = if self.poisoned {
             // An earlier failed write could not be taken back: write nothing more.
-            self.flight = Some(Flight {
-                records: group,
-                decided,
-            });
-            let done = Done {
+            Some(Done {
                 failure: Some((POISONED.into(), true)),
                 took: Duration::ZERO,
-            };
-            self.land(done, Landing::Alone(st));
+            })
         } else if group.records.len() >= PIPELINE_EVENTS {
             self.stats.pipelined += 1;
             self.to_commit
                 .send(group.clone())
                 .expect("the commit thread runs as long as the writer");
-            self.flight = Some(Flight {
-                records: group,
-                decided,
-            });
+            None
         } else {
             let t = Instant::now();
-            let done = Done::of(self.store.commit(&group.records, group.start), t.elapsed());
-            self.flight = Some(Flight {
-                records: group,
-                decided,
-            });
+            Some(Done::of(
+                self.store.commit(&group.records, group.start),
+                t.elapsed(),
+            ))
+        };
+        self.flight = Some(Flight { group, decided });
+        if let Some(done) = done {
             self.land(done, Landing::Alone(st));
         }
     }
@@ -1337,6 +1352,31 @@ mod tests {
             assert_eq!((r.seq, r.hash), (a.seq, a.hash));
             assert_eq!(r.hash, r.compute_hash());
         }
+    }
+
+    #[test]
+    fn past_its_hold_the_writer_lets_a_pipelined_group_land_alone_and_unlocks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        // No hold at all: after handing a group over, the writer waits for it, with
+        // nothing checked after it, and releases the state before the next.
+        let (w, t) =
+            Writer::start_holding(store, State::new(), Box::new(SystemClock), Duration::ZERO);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let chain = Chain::new();
+        let n = PIPELINE_EVENTS;
+        let batches = vec![registrations("a", n), registrations("b", n)];
+        for p in submit_all(&w, &rt, &chain, batches) {
+            rt.block_on(p.wait()).unwrap();
+        }
+        let s = w.stats();
+        assert_eq!((s.groups, s.pipelined), (2, 2), "{s:?}");
+        assert_eq!(s.overlapped, 0, "the second waited for the first to land");
+        drop(w);
+        assert_eq!(t.join().head().unwrap().seq, 2 * n as u64);
     }
 
     #[test]
