@@ -64,12 +64,7 @@ fn flip(dir: &Path, seq: u64, original: &[u8], offset: usize, bit: u8) {
 }
 
 fn stored(dir: &Path, seq: u64) -> Vec<u8> {
-    Store::open(dir)
-        .unwrap()
-        .get(seq)
-        .unwrap()
-        .unwrap()
-        .encode()
+    common::stored_bytes(&Store::open(dir).unwrap(), seq)
 }
 
 #[test]
@@ -111,7 +106,7 @@ fn serve_refuses_a_log_with_any_flipped_byte_and_truncate_repairs_it() {
             .overwrite_raw_for_test(target, &original)
             .unwrap();
     }
-    assert!(flips >= 200, "{flips} flips");
+    assert!(flips >= 150, "{flips} flips");
     println!("damaged files: {flips} flipped bytes, every one refused by serve");
 
     // Damage seq 5 for good, then repair with the explicit command.

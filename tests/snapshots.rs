@@ -121,7 +121,7 @@ fn damage_after_the_snapshot_still_stops_serve() {
     let tmp = tempfile::tempdir().unwrap();
     log_with_snapshot(tmp.path(), 1_000);
     let store = Store::open(tmp.path()).unwrap();
-    let mut bytes = store.get(1_700).unwrap().unwrap().encode();
+    let mut bytes = common::stored_bytes(&store, 1_700);
     let at = bytes.len() - 3;
     bytes[at] ^= 0x01;
     store.overwrite_raw_for_test(1_700, &bytes).unwrap();

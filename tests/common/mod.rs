@@ -105,6 +105,18 @@ pub fn append_in_process(dir: &Path, batches: Vec<Vec<sanbao::event::InputEvent>
     t.join();
 }
 
+/// The bytes record `seq` is stored as, inside its block (the compact form the writer
+/// writes), to damage in tests of what verify and serve find.
+pub fn stored_bytes(store: &sanbao::log::Store, seq: u64) -> Vec<u8> {
+    let stored = store
+        .raw_range(seq, seq)
+        .next()
+        .expect("stored")
+        .expect("read");
+    assert_eq!(stored.seq, seq);
+    stored.bytes.to_vec()
+}
+
 /// The events of a JSON value (one event or an array), parsed as `append` parses them.
 pub fn events(v: &Value) -> Vec<sanbao::event::InputEvent> {
     sanbao::event::parse_input(&v.to_string()).unwrap().1
