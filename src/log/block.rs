@@ -123,7 +123,7 @@ impl Entries {
     /// The `prev_hash` that framed record `i` of `bytes` takes from its place if it is
     /// compact: the block's for the first record, the stored hash of the record before
     /// it for the others (zeros where neither can be read: the hash check then fails).
-    pub fn prev_of(&self, bytes: &[u8], i: usize) -> Sha256Hex {
+    fn prev_of(&self, bytes: &[u8], i: usize) -> Sha256Hex {
         if i == 0 {
             return self.prev.unwrap_or(GENESIS);
         }

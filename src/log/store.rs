@@ -694,7 +694,7 @@ pub struct StoredRecord {
     /// The stored form (either version).
     pub bytes: sled::IVec,
     /// The `prev_hash` a compact record takes from its place
-    /// ([`block::Entries::prev_of`]); zeros for a self-contained one.
+    /// ([`block::Entries::context`]); zeros for a self-contained one.
     pub prev: crate::values::Sha256Hex,
 }
 
