@@ -77,7 +77,9 @@ impl From<StoreError> for CliError {
     fn from(e: StoreError) -> CliError {
         match e {
             StoreError::Io { .. } => CliError::io(e.to_string()),
-            StoreError::Damaged { .. } => CliError::verification(e.to_string()),
+            StoreError::Damaged { .. } | StoreError::Unopenable { .. } => {
+                CliError::verification(e.to_string())
+            }
         }
     }
 }

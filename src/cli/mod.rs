@@ -65,16 +65,35 @@ pub enum Command {
         file: PathBuf,
     },
     /// Print records as JSON Lines (canonical JSON, one record per line)
+    ///
+    /// With --salvage (and --out), reads a damaged log as far as it can: every
+    /// record that still reads and checks (its hash, the chain, and what the head
+    /// witness says was acknowledged), in order, stopping at the first bad one, and
+    /// says where it stopped (exit 5 when that is before the end). `sanbao restore
+    /// --from FILE` then builds a new data directory from the file.
     Export {
         /// First seq to print
-        #[arg(long, value_name = "SEQ")]
+        #[arg(long, value_name = "SEQ", conflicts_with = "salvage")]
         from: Option<u64>,
         /// Last seq to print
-        #[arg(long, value_name = "SEQ")]
+        #[arg(long, value_name = "SEQ", conflicts_with = "salvage")]
         to: Option<u64>,
         /// Write to FILE instead of standard output
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Recover every record of a damaged log that still verifies (needs --out)
+        #[arg(long, requires = "out")]
+        salvage: bool,
+    },
+    /// Build a new data directory DIR from an export or a salvage
+    ///
+    /// Every line must be an exported record; each hash and the chain are checked,
+    /// and the events pass the rules, as `import` checks them. DIR must not exist or
+    /// be empty; it appears only once every record is in and verifies.
+    Restore {
+        /// The JSON Lines file of exported records (`export --out`, `export --salvage`)
+        #[arg(long, value_name = "FILE.jsonl")]
+        from: PathBuf,
     },
     /// Check every record: contiguous seqs, each hash, the chain (exit 5 if broken)
     Verify {
@@ -339,8 +358,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
             idempotency_key,
             expect_seq,
         } => append(&dir, file, idempotency_key, expect_seq),
-        Command::Import { file } => import(&dir, &file),
-        Command::Export { from, to, out } => export(&dir, from, to, out),
+        Command::Import { file } => import(&dir, &file, false).map(|_| ()),
+        Command::Export {
+            out: Some(out),
+            salvage: true,
+            ..
+        } => salvage(&dir, &out),
+        Command::Export { from, to, out, .. } => export(&dir, from, to, out),
+        Command::Restore { from } => restore(&dir, &from),
         Command::Verify { json } => verify(&dir, json),
         Command::Position(a) => read::position(&dir, a),
         Command::Monitor(a) => read::monitor(&dir, a),
@@ -593,7 +618,13 @@ impl Importer<'_> {
     }
 }
 
-fn import(dir: &Path, file: &Path) -> Result<(), CliError> {
+/// `sanbao import FILE` (and, with `records_only`, the loading step of `restore`,
+/// which takes exported records only). Answers how many were imported and the head.
+fn import(
+    dir: &Path,
+    file: &Path,
+    records_only: bool,
+) -> Result<(u64, (u64, crate::values::Sha256Hex)), CliError> {
     let f = std::fs::File::open(file)
         .map_err(|e| CliError::io(format!("cannot open {}: {e}", file.display())))?;
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
@@ -629,6 +660,14 @@ fn import(dir: &Path, file: &Path) -> Result<(), CliError> {
                 continue;
             }
             match parse_import_line(&line) {
+                Ok(ImportLine::Event(_)) if records_only => {
+                    im.flush()?;
+                    im.settle()?;
+                    return Err(CliError::invalid(format!(
+                        "line {n}: a bare event, not an exported record: restore takes exports only (use `sanbao import` to append events) ({} records before it were read)",
+                        im.imported
+                    )));
+                }
                 Ok(parsed) => im.push(parsed, n)?,
                 Err(e) => {
                     im.flush()?;
@@ -650,11 +689,189 @@ fn import(dir: &Path, file: &Path) -> Result<(), CliError> {
         Ok((im.imported, head))
     })?;
     bar.finish_and_clear();
+    if !records_only {
+        println!(
+            "imported {imported} events; the log's head is seq {} ({})",
+            head.0, head.1
+        );
+    }
+    Ok((imported, head))
+}
+
+/// `sanbao restore --from FILE`: loads the exported records of FILE into a scratch
+/// directory beside DIR (`import`'s checks: every hash, the chain, the rules),
+/// verifies it, and only then renames it to DIR. DIR must not exist, or be an empty
+/// directory; a failure leaves DIR as it was.
+fn restore(dir: &Path, file: &Path) -> Result<(), CliError> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(CliError::usage(format!(
+                    "{} is not empty: restore builds a new data directory (choose a new --data DIR, or move this one away)",
+                    dir.display()
+                )));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(CliError::io(format!(
+                "cannot read {}: {e}",
+                dir.display()
+            )))
+        }
+    }
+    if !file.is_file() {
+        return Err(CliError::usage(format!(
+            "--from {}: no such file",
+            file.display()
+        )));
+    }
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "sanbao-data".into());
+    let scratch = dir.with_file_name(format!(".{name}.restoring-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let built = (|| {
+        let (imported, head) = import(&scratch, file, true)?;
+        let store = Store::open(&scratch)?;
+        match log::verify(&store, None, |_| {})? {
+            Verified::Ok { records, .. } if records == head.0 => {}
+            Verified::Ok { records, .. } => {
+                return Err(CliError::io(format!(
+                    "the restored log holds {records} records, not {}",
+                    head.0
+                )))
+            }
+            Verified::Bad {
+                first_bad_seq,
+                reason,
+            } => {
+                return Err(CliError::verification(format!(
+                    "the restored log does not verify at seq {first_bad_seq}: {reason}"
+                )))
+            }
+        }
+        Ok((imported, head))
+    })();
+    let (imported, head) = match built {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&scratch);
+            return Err(e);
+        }
+    };
+    if dir.exists() {
+        std::fs::remove_dir(dir)
+            .map_err(|e| CliError::io(format!("cannot replace {}: {e}", dir.display())))?;
+    }
+    std::fs::rename(&scratch, dir).map_err(|e| {
+        CliError::io(format!(
+            "cannot move {} to {}: {e}",
+            scratch.display(),
+            dir.display()
+        ))
+    })?;
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Ok(d) = std::fs::File::open(parent) {
+            let _ = d.sync_all();
+        }
+    }
     println!(
-        "imported {imported} events; the log's head is seq {} ({})",
-        head.0, head.1
+        "restored {imported} records into {}; the head is seq {} ({})",
+        dir.display(),
+        head.0,
+        head.1
     );
     Ok(())
+}
+
+/// Opens `dir` for an audit ([`Store::open_audit`]): the store, or — when not even a
+/// scratch copy of its files opens — seq 1 and why, as the first record that cannot
+/// be read.
+fn open_audit(dir: &Path) -> Result<Result<Store, (u64, String)>, CliError> {
+    match Store::open_audit(dir) {
+        Ok(store) => Ok(Ok(store)),
+        Err(log::StoreError::Unopenable { msg, .. }) => Ok(Err((
+            1,
+            format!("sled cannot open the log's files, nor a copy of its data file ({msg}): no record can be read"),
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `sanbao export --salvage --out FILE`: writes every record that reads and passes
+/// every check of `verify`, in order, and stops at the first bad one (or at the
+/// first record the head witness says was acknowledged and the store lacks).
+fn salvage(dir: &Path, out: &Path) -> Result<(), CliError> {
+    let io = |e: std::io::Error| CliError::io(format!("cannot write {}: {e}", out.display()));
+    let file = std::fs::File::create(out)
+        .map_err(|e| CliError::io(format!("cannot create {}: {e}", out.display())))?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    let result = match open_audit(dir)? {
+        Err((first_bad_seq, reason)) => Verified::Bad {
+            first_bad_seq,
+            reason,
+        },
+        Ok(store) => {
+            let bar = output::progress(store.head().map(|h| h.seq).unwrap_or(0), "salvaging");
+            // Byte offsets where each written record starts, to cut the file back
+            // to the records before the first bad seq once it is known.
+            let mut starts: Vec<u64> = Vec::new();
+            let mut at = 0u64;
+            let mut failed: Option<std::io::Error> = None;
+            let result = log::verify_each(&store, None, |s| bar.set_position(s), |r| {
+                if failed.is_some() {
+                    return;
+                }
+                let line = r.to_json_line();
+                starts.push(at);
+                at += line.len() as u64 + 1;
+                if let Err(e) = w.write_all(line.as_bytes()).and_then(|()| w.write_all(b"\n")) {
+                    failed = Some(e);
+                }
+            })?;
+            bar.finish_and_clear();
+            if let Some(e) = failed {
+                return Err(io(e));
+            }
+            if let Verified::Bad { first_bad_seq, .. } = &result {
+                let keep = (*first_bad_seq as usize).saturating_sub(1);
+                if keep < starts.len() {
+                    w.flush().map_err(io)?;
+                    w.get_ref().set_len(starts[keep]).map_err(io)?;
+                }
+            }
+            result
+        }
+    };
+    w.flush().map_err(io)?;
+    w.get_ref().sync_all().map_err(io)?;
+    match result {
+        Verified::Ok { records, head_hash } => {
+            eprintln!(
+                "salvaged all {records} records to {} (head hash {head_hash}); the log verifies",
+                out.display()
+            );
+            Ok(())
+        }
+        Verified::Bad {
+            first_bad_seq,
+            reason,
+        } => {
+            let n = first_bad_seq - 1;
+            let what = if n == 0 {
+                "no record".to_string()
+            } else {
+                format!("records 1..={n}")
+            };
+            Err(CliError::verification(format!(
+                "salvaged {what} to {}; stopped at seq {first_bad_seq}: {reason}. `sanbao --data NEWDIR restore --from {}` builds a log of them",
+                out.display(),
+                out.display()
+            )))
+        }
+    }
 }
 
 fn export(
@@ -689,10 +906,18 @@ fn export(
 }
 
 fn verify(dir: &Path, as_json: bool) -> Result<(), CliError> {
-    let store = Store::open(dir)?;
-    let bar = output::progress(store.head().map(|h| h.seq).unwrap_or(0), "verifying");
-    let result = log::verify(&store, None, |s| bar.set_position(s))?;
-    bar.finish_and_clear();
+    let result = match open_audit(dir)? {
+        Ok(store) => {
+            let bar = output::progress(store.head().map(|h| h.seq).unwrap_or(0), "verifying");
+            let result = log::verify(&store, None, |s| bar.set_position(s))?;
+            bar.finish_and_clear();
+            result
+        }
+        Err((first_bad_seq, reason)) => Verified::Bad {
+            first_bad_seq,
+            reason,
+        },
+    };
     match result {
         Verified::Ok { records, head_hash } => {
             if as_json {
@@ -733,7 +958,7 @@ fn truncate(dir: &Path, after: u64, yes: bool) -> Result<(), CliError> {
             dir.display()
         )));
     }
-    let store = Store::open(dir)?;
+    let store = Store::open_audit(dir)?;
     let keep = match log::verify_prefix(&store, after)? {
         Ok(head) => head,
         Err((bad, reason)) => {
@@ -757,7 +982,7 @@ fn truncate(dir: &Path, after: u64, yes: bool) -> Result<(), CliError> {
         }
     }
     let head_ok = store.head().is_ok_and(|h| h == keep);
-    if past.is_empty() && head_ok {
+    if past.is_empty() && head_ok && store.problem().is_none() {
         println!("nothing to remove: seq {after} is the head and records 1..={after} verify");
         return Ok(());
     }

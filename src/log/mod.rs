@@ -10,6 +10,7 @@
 pub mod block;
 pub mod snapshot;
 pub mod store;
+pub mod witness;
 pub mod writer;
 
 use crate::record::Record;
@@ -225,8 +226,48 @@ pub fn verify_each(
 /// [`verify_each`] for the records after `from` (a record already trusted: its seq
 /// and hash), as `serve` checks the tail after a snapshot: the first record checked
 /// must be `from.seq + 1` and link to `from.hash`. In [`Verified::Ok`], `records` is
-/// the last seq checked.
+/// the last seq checked. When the whole log is checked (`upto` is `None`), records
+/// the head witness says were acknowledged and the store lacks are the first bad
+/// seq ([`Store::problem`]), and so is the seq after the last good record of a
+/// store read from a rescued copy ([`Store::rescued`]): its own files are damaged.
 pub fn verify_from(
+    store: &Store,
+    from: Head,
+    upto: Option<u64>,
+    progress: impl FnMut(u64),
+    visit: impl FnMut(&Record),
+) -> Result<Verified, StoreError> {
+    let checked = check_records_and_head(store, from, upto, progress, visit)?;
+    if upto.is_some() {
+        return Ok(checked);
+    }
+    // The whole log was checked: what the head witness says was acknowledged, and
+    // whether sled could read the directory's own files, decide too.
+    // A problem at the first bad seq itself wins too: it says more (records that
+    // were acknowledged) than "missing" or "the head disagrees".
+    let first_bad = match &checked {
+        Verified::Ok { .. } => u64::MAX,
+        Verified::Bad { first_bad_seq, .. } => *first_bad_seq,
+    };
+    if let Some((seq, reason)) = store.problem().filter(|(seq, _)| *seq <= first_bad) {
+        return Ok(Verified::Bad {
+            first_bad_seq: seq,
+            reason,
+        });
+    }
+    match (checked, store.rescued()) {
+        (Verified::Ok { records, .. }, Some(why)) => Ok(Verified::Bad {
+            first_bad_seq: records + 1,
+            reason: format!(
+                "sled cannot open the log's own files ({why}); records 1..={records} read and verify from a copy of its data file without sled's snapshot and configuration: recover them with `sanbao export --salvage --out FILE` and `sanbao restore --from FILE`"
+            ),
+        }),
+        (checked, _) => Ok(checked),
+    }
+}
+
+/// [`verify_from`] without the witness: the records and the stored head alone.
+fn check_records_and_head(
     store: &Store,
     from: Head,
     upto: Option<u64>,

@@ -18,6 +18,7 @@
 //! `open` clears what a process killed while sled wrote a snapshot leaves behind.
 
 use super::block;
+use super::witness::{self, Witness};
 use crate::record::{Record, GENESIS};
 use crate::values::Sha256Hex;
 use std::fs::File;
@@ -56,14 +57,40 @@ pub enum StoreError {
         /// What failed.
         msg: String,
     },
-    /// A stored record does not decode or breaks the chain.
-    #[error("the log is damaged at seq {seq}: {reason}. Restore from an export, or truncate after the last good record")]
+    /// A stored record does not decode or breaks the chain, or records the head
+    /// witness says were acknowledged are missing.
+    #[error("the log is damaged at seq {seq}: {reason}. Recover what verifies with `sanbao export --salvage` and `sanbao restore`, restore from a standby's export, or truncate after the last good record")]
     Damaged {
         /// First bad seq.
         seq: u64,
         /// What is wrong.
         reason: String,
     },
+    /// sled refuses to open its files because they are damaged (a checksum that does
+    /// not hold, a configuration it cannot read). `sanbao verify` names the first
+    /// seq that cannot be recovered; `sanbao export --salvage` recovers the rest.
+    #[error("the log in {dir} cannot be opened: its files are damaged ({msg}). `sanbao verify` names the first record that cannot be recovered; `sanbao export --salvage --out FILE` writes every record before it, and `sanbao restore --from FILE` builds a new data directory from them")]
+    Unopenable {
+        /// The data directory.
+        dir: String,
+        /// What sled said.
+        msg: String,
+    },
+}
+
+/// True when a sled error means damaged files rather than a failing system call:
+/// a checksum that does not hold, or content sled cannot parse.
+fn is_damage(e: &sled::Error) -> bool {
+    match e {
+        sled::Error::Corruption { .. }
+        | sled::Error::Unsupported(_)
+        | sled::Error::ReportableBug(_) => true,
+        sled::Error::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData
+        ),
+        sled::Error::CollectionNotFound(_) => false,
+    }
 }
 
 /// The head of the log: last seq and its hash (0 and zeros when empty).
@@ -86,6 +113,26 @@ pub struct Store {
     /// sanbao's own exclusive lock on the directory (`DIR/sanbao.lock`), held as long
     /// as any clone lives (and released by the kernel when the process dies).
     _lock: std::sync::Arc<File>,
+    /// The head witness, opened for writing (on the first write when the store was
+    /// opened for an audit).
+    witness: std::sync::Arc<std::sync::Mutex<Option<Witness>>>,
+    /// Records the witness says were acknowledged and the store does not hold (first
+    /// such seq, and why): while set, nothing is written.
+    problem: std::sync::Arc<std::sync::Mutex<Option<(u64, String)>>>,
+    /// Set when sled refused the directory's own files and this store reads a
+    /// scratch copy of them ([`Store::open_audit`]): why, and the copy (removed when
+    /// the last clone goes). Nothing is written to a rescued store.
+    rescued: Option<std::sync::Arc<(String, tempfile::TempDir)>>,
+}
+
+/// How [`Store::open_with`] treats damage it finds on opening.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OpenMode {
+    /// Every command that reads or writes balances: damage is an error.
+    Strict,
+    /// verify, export --salvage, truncate: open whatever can be read, and say what
+    /// is wrong through [`Store::problem`] and [`Store::rescued`].
+    Audit,
 }
 
 /// Takes sanbao's exclusive lock on `dir`, waiting (until [`LOCK_WAIT`] after
@@ -157,6 +204,89 @@ pub struct Faults {
     pub fail_rollback: AtomicU32,
 }
 
+/// Copies the files of `dir` that hold sled's log (its data file and blobs, not its
+/// snapshot, its configuration or sanbao's own files) into a scratch directory, with
+/// a configuration sled writes afresh for the settings sanbao always uses, and opens
+/// sled there: sled then rebuilds its page table from the log alone. What an audit
+/// of a directory whose sled snapshot or configuration is damaged reads; the
+/// directory itself is never written.
+fn rescue(dir: &Path) -> Result<(sled::Db, tempfile::TempDir), String> {
+    fn copy_tree(from: &Path, to: &Path, top: bool) -> std::io::Result<()> {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let n = name.to_string_lossy();
+            if top && n != "db" && n != "blobs" {
+                continue;
+            }
+            let ty = entry.file_type()?;
+            if ty.is_dir() {
+                copy_tree(&entry.path(), &to.join(&name), false)?;
+            } else if ty.is_file() {
+                std::fs::copy(entry.path(), to.join(&name))?;
+            }
+        }
+        Ok(())
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("sanbao-rescue-")
+        .tempdir()
+        .map_err(|e| format!("cannot make a scratch directory: {e}"))?;
+    let copy = scratch.path().join("log");
+    copy_tree(dir, &copy, true).map_err(|e| format!("cannot copy the log's files: {e}"))?;
+    let fresh = scratch.path().join("fresh");
+    drop(open_sled(&fresh).map_err(|e| e.to_string())?);
+    std::fs::copy(fresh.join("conf"), copy.join("conf"))
+        .map_err(|e| format!("cannot write a configuration: {e}"))?;
+    let db = open_sled(&copy).map_err(|e| format!("sled cannot read its log either: {e}"))?;
+    Ok((db, scratch))
+}
+
+/// Runs `f`, a call into sled, turning a panic into an error: sled 0.34.7 panics on
+/// some damaged files (at open, "tried to serialize Uninitialized") where it should
+/// answer an error. The panic's message is kept off stderr (a command's error stays
+/// one line) by a panic hook, installed once, that stays quiet on a thread inside
+/// `guarded` and passes every other panic to the hook before it.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    thread_local! {
+        static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let before = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(|q| q.get()) {
+                before(info)
+            }
+        }));
+    });
+    let was = QUIET.with(|q| q.replace(true));
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(was));
+    out.map_err(|p| {
+        let msg = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        format!("sled failed on its files: {msg}")
+    })
+}
+
+/// Opens sled with [`sled_config`], a panic of sled's being a damage error.
+fn open_sled(dir: &Path) -> sled::Result<sled::Db> {
+    guarded(|| sled_config(dir).open()).unwrap_or_else(|msg| Err(sled::Error::ReportableBug(msg)))
+}
+
+/// The sled configuration of every sanbao log.
+fn sled_config(dir: &Path) -> sled::Config {
+    sled::Config::new()
+        .path(dir)
+        .mode(sled::Mode::HighThroughput)
+        .cache_capacity(SLED_CACHE_BYTES)
+}
+
 fn take(c: &AtomicU32) -> bool {
     c.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok()
@@ -210,9 +340,39 @@ impl Store {
         }
     }
 
+    fn sled_err(&self, e: sled::Error) -> StoreError {
+        if is_damage(&e) {
+            StoreError::Damaged {
+                seq: 0,
+                reason: format!("sled cannot read its files: {e}"),
+            }
+        } else {
+            self.io(e)
+        }
+    }
+
     /// Opens (creating if needed) the log in `dir`, waiting up to [`LOCK_WAIT`] for
-    /// another process holding it.
+    /// another process holding it. Damage found on opening is an error: files sled
+    /// cannot read ([`StoreError::Unopenable`]), or fewer records than the head
+    /// witness says were acknowledged ([`StoreError::Damaged`] at the first missing
+    /// seq). Nothing is written then.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Store::open_with(dir, OpenMode::Strict)
+    }
+
+    /// Opens the log in `dir` for an audit (`verify`, `export --salvage`,
+    /// `truncate`): whatever can be read. Records missing by the witness are told by
+    /// [`Store::problem`] instead of an error; when sled refuses the directory's
+    /// files, the log is read from a scratch copy without sled's snapshot and
+    /// configuration ([`Store::rescued`] says so; see [`rescue`]); only when even
+    /// that fails is it [`StoreError::Unopenable`]. A store with a problem, and a
+    /// rescued one, write nothing (but for an explicit truncate, which settles the
+    /// problem).
+    pub fn open_audit(dir: &Path) -> Result<Store, StoreError> {
+        Store::open_with(dir, OpenMode::Audit)
+    }
+
+    fn open_with(dir: &Path, mode: OpenMode) -> Result<Store, StoreError> {
         let io = |m: String| StoreError::Io {
             dir: dir.display().to_string(),
             msg: m,
@@ -222,13 +382,9 @@ impl Store {
         let start = Instant::now();
         let lock = lock_dir(dir, start).map_err(io)?;
         remove_unfinished_snapshots(dir).map_err(io)?;
+        let mut rescued = None;
         let db = loop {
-            match sled::Config::new()
-                .path(dir)
-                .mode(sled::Mode::HighThroughput)
-                .cache_capacity(SLED_CACHE_BYTES)
-                .open()
-            {
+            match open_sled(dir) {
                 Ok(db) => break db,
                 Err(sled::Error::Io(e))
                     if (e.kind() == std::io::ErrorKind::WouldBlock
@@ -237,23 +393,153 @@ impl Store {
                 {
                     std::thread::sleep(Duration::from_millis(10));
                 }
+                Err(e) if is_damage(&e) => {
+                    let unopenable = |msg: String| StoreError::Unopenable {
+                        dir: dir.display().to_string(),
+                        msg,
+                    };
+                    if mode == OpenMode::Strict {
+                        return Err(unopenable(format!("sled: {e}")));
+                    }
+                    tracing::warn!(error = %e, "sled refuses the log's files; reading a copy without its snapshot and configuration");
+                    let (db, scratch) =
+                        rescue(dir).map_err(|why| unopenable(format!("sled: {e}; {why}")))?;
+                    rescued = Some(std::sync::Arc::new((format!("sled: {e}"), scratch)));
+                    break db;
+                }
                 Err(e) => return Err(io(format!("cannot open the log: {e}"))),
             }
         };
-        let data_file = File::open(dir.join("db")).ok().map(std::sync::Arc::new);
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
+        let data_file = if rescued.is_some() {
+            None
+        } else {
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+            File::open(dir.join("db")).ok().map(std::sync::Arc::new)
+        };
         let store = Store {
             db,
             dir: dir.to_path_buf(),
             data_file,
             faults: Default::default(),
             _lock: std::sync::Arc::new(lock),
+            witness: Default::default(),
+            problem: Default::default(),
+            rescued,
         };
-        store.check_layout()?;
-        store.drop_unacknowledged_tail()?;
+        if store.rescued.is_none() {
+            store.check_layout()?;
+        }
+        let reading = witness::read(dir)
+            .map_err(|e| io(format!("cannot read the head witness: {e}")))?;
+        let problem = store.witness_problem(reading)?;
+        if let Some((seq, reason)) = &problem {
+            if mode == OpenMode::Strict {
+                return Err(StoreError::Damaged {
+                    seq: *seq,
+                    reason: reason.clone(),
+                });
+            }
+        } else if store.rescued.is_none() {
+            store.drop_unacknowledged_tail()?;
+        }
+        if mode == OpenMode::Strict {
+            let head = store.head()?;
+            let w = Witness::open(dir, reading, head)
+                .map_err(|e| io(format!("cannot write the head witness: {e}")))?;
+            *store.witness.lock().expect("witness lock") = Some(w);
+        }
+        *store.problem.lock().expect("problem lock") = problem;
         Ok(store)
+    }
+
+    /// Compares the stored head with what the head witness says was acknowledged:
+    /// `Some((first bad seq, why))` when records it witnessed are missing, or the
+    /// record at its seq is not the one it witnessed.
+    fn witness_problem(&self, reading: witness::Reading) -> Result<Option<(u64, String)>, StoreError> {
+        let witness::Reading::Witnessed(w, _) = reading else {
+            if reading == witness::Reading::Unreadable {
+                tracing::warn!("the head witness file is unreadable; it is written anew from the stored head");
+            }
+            return Ok(None);
+        };
+        let head = match self.head() {
+            Ok(h) => h,
+            // A damaged head entry is verify's to report.
+            Err(StoreError::Damaged { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if head.seq < w.seq {
+            let missing = if head.seq + 1 == w.seq {
+                format!("record {} was", w.seq)
+            } else {
+                format!("records {}..={} were", head.seq + 1, w.seq)
+            };
+            return Ok(Some((
+                head.seq + 1,
+                format!(
+                    "{missing} acknowledged (the head witness says seq {}, hash {}) and {} missing from the store, whose head is seq {}",
+                    w.seq,
+                    w.hash,
+                    if head.seq + 1 == w.seq { "is" } else { "are" },
+                    head.seq
+                ),
+            )));
+        }
+        if w.seq == 0 {
+            return Ok(None);
+        }
+        match self.get(w.seq) {
+            Ok(Some(r)) if r.hash == w.hash => Ok(None),
+            Ok(Some(r)) => Ok(Some((
+                w.seq,
+                format!(
+                    "record {} has hash {}, but it was acknowledged with hash {} (the head witness)",
+                    w.seq, r.hash, w.hash
+                ),
+            ))),
+            Ok(None) => Ok(Some((
+                w.seq,
+                format!(
+                    "record {} was acknowledged (the head witness says hash {}) and is missing from the store",
+                    w.seq, w.hash
+                ),
+            ))),
+            // A record that does not decode is verify's to report, at its seq.
+            Err(StoreError::Damaged { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Records the head witness says were acknowledged and the store does not hold
+    /// (first such seq, and why), as found on opening; `None` when it agrees.
+    pub fn problem(&self) -> Option<(u64, String)> {
+        self.problem.lock().expect("problem lock").clone()
+    }
+
+    /// Why sled refused the directory's own files, when this store reads a scratch
+    /// copy of them ([`Store::open_audit`]).
+    pub fn rescued(&self) -> Option<&str> {
+        self.rescued.as_ref().map(|r| r.0.as_str())
+    }
+
+    /// Witnesses `head` as durable (opening the witness first if this store was
+    /// opened for an audit).
+    fn witness_head(&self, head: Head) -> Result<(), StoreError> {
+        let mut w = self.witness.lock().expect("witness lock");
+        if w.is_none() {
+            let reading = witness::read(&self.dir)
+                .map_err(|e| self.io(format!("cannot read the head witness: {e}")))?;
+            *w = Some(
+                Witness::open(&self.dir, reading, head)
+                    .map_err(|e| self.io(format!("cannot write the head witness: {e}")))?,
+            );
+        }
+        w.as_mut()
+            .expect("opened")
+            .record(head)
+            .map_err(|e| self.io(format!("cannot write the head witness: {e}")))
     }
 
     /// Makes sure the directory holds layout [`LAYOUT_V2`]: a new log is marked with
@@ -283,10 +569,21 @@ impl Store {
         &self,
         from: u64,
     ) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + '_ {
-        self.db
-            .range(block_key(from)..=block_key(u64::MAX))
-            .map(move |r| {
-                let (k, v) = r.map_err(|e| self.io(e))?;
+        let mut range = self.db.range(block_key(from)..=block_key(u64::MAX));
+        let mut failed = false;
+        std::iter::from_fn(move || {
+            if failed {
+                return None;
+            }
+            let next = guarded(|| range.next()).unwrap_or_else(|msg| {
+                failed = true;
+                Some(Err(sled::Error::ReportableBug(msg)))
+            });
+            failed |= matches!(next, Some(Err(_)));
+            next
+        })
+        .map(move |r| {
+                let (k, v) = r.map_err(|e| self.sled_err(e))?;
                 let first = key_seq(&k).ok_or_else(|| StoreError::Damaged {
                     seq: 0,
                     reason: format!("a malformed block key {:?}", k.as_ref()),
@@ -301,7 +598,7 @@ impl Store {
         match self.db.range(block_key(0)..=block_key(seq)).next_back() {
             None => Ok(None),
             Some(r) => {
-                let (k, v) = r.map_err(|e| self.io(e))?;
+                let (k, v) = r.map_err(|e| self.sled_err(e))?;
                 match key_seq(&k) {
                     Some(first) => Ok(Some((first, v))),
                     None => Err(StoreError::Damaged {
@@ -383,6 +680,12 @@ impl Store {
     /// anything else. `serve`'s snapshot is deleted first: it may cover records that
     /// go. Answers how many records were removed.
     pub fn truncate_after(&self, head: Head) -> Result<u64, StoreError> {
+        if let Some(why) = self.rescued() {
+            return Err(StoreError::Unopenable {
+                dir: self.dir.display().to_string(),
+                msg: format!("{why}; truncate cannot repair files sled cannot open: recover with `sanbao export --salvage` and `sanbao restore`"),
+            });
+        }
         super::snapshot::remove(&self.dir).map_err(|e| self.io(e))?;
         let after = head.seq;
         let mut batch = sled::Batch::default();
@@ -418,6 +721,9 @@ impl Store {
         }
         self.db.apply_batch(batch).map_err(|e| self.io(e))?;
         self.sync()?;
+        // The explicit repair is the one way the witness goes back.
+        self.witness_head(head)?;
+        *self.problem.lock().expect("problem lock") = None;
         Ok(removed)
     }
 
@@ -439,7 +745,7 @@ impl Store {
 
     /// The head as stored.
     pub fn head(&self) -> Result<Head, StoreError> {
-        match self.db.get(HEAD).map_err(|e| self.io(e))? {
+        match self.db.get(HEAD).map_err(|e| self.sled_err(e))? {
             None => Ok(Head {
                 seq: 0,
                 hash: GENESIS,
@@ -487,7 +793,7 @@ impl Store {
         Ok(self
             .db
             .get(idem_key(key))
-            .map_err(|e| self.io(e))?
+            .map_err(|e| self.sled_err(e))?
             .map(|v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]))))
     }
 
@@ -550,6 +856,12 @@ impl Store {
         let Some(last) = records.last() else {
             return Ok(());
         };
+        if let Some(refused) = self.refuse_writes() {
+            return Err(CommitError {
+                error: refused,
+                consistent: true,
+            });
+        }
         if take(&self.faults.fail_write) {
             return Err(CommitError {
                 error: self.io("injected write failure (no space left on device)"),
@@ -582,16 +894,35 @@ impl Store {
             )?;
             Ok::<(), sled::Error>(())
         })();
+        let new_head = Head {
+            seq: last.seq,
+            hash: last.hash,
+        };
         let synced = match written {
             Err(e) => Err(self.io(e)),
             Ok(()) if take(&self.faults.fail_sync) => {
                 Err(self.io("injected sync failure (no space left on device)"))
             }
-            Ok(()) => self.sync(),
+            Ok(()) => self.sync().and_then(|()| self.witness_head(new_head)),
         };
         let Err(error) = synced else { return Ok(()) };
-        let consistent = self.roll_back(&firsts, records, prev).is_ok();
+        // The witness may hold the new head (written, not synced): it goes back to
+        // `prev` with the store.
+        let consistent =
+            self.roll_back(&firsts, records, prev).is_ok() && self.witness_head(prev).is_ok();
         Err(CommitError { error, consistent })
+    }
+
+    /// Why nothing may be written to this store, if so: records the witness says
+    /// were acknowledged are missing, or it is a rescued copy.
+    fn refuse_writes(&self) -> Option<StoreError> {
+        if let Some((seq, reason)) = self.problem() {
+            return Some(StoreError::Damaged { seq, reason });
+        }
+        self.rescued().map(|why| StoreError::Unopenable {
+            dir: self.dir.display().to_string(),
+            msg: why.to_string(),
+        })
     }
 
     /// Takes a written-but-unsynced group (blocks starting at `firsts`, and its keys)
