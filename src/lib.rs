@@ -6,7 +6,7 @@
 //!   [`query`], [`schema`] — no I/O, no clock, deterministic;
 //! - shell: [`log`] (sled store and the single writer thread), [`cli`] (the commands
 //!   behind `main.rs`, with [`error`] mapping failures to exit codes), [`server`] (the
-//!   HTTP service);
+//!   HTTP service), [`follow`] (a standby kept in step with a server's event stream);
 //! - measurement: [`bench`](mod@bench) (the seeded workload generator of `sanbao-bench`).
 //!
 //! See ARCHITECTURE.md for the map and the invariants.
@@ -16,6 +16,7 @@ pub mod canonical;
 pub mod cli;
 pub mod error;
 pub mod event;
+pub mod follow;
 pub mod log;
 pub mod money;
 pub mod query;

@@ -57,14 +57,14 @@ fn serve_refuses(dir: &Path) -> String {
 }
 
 fn flip(dir: &Path, seq: u64, original: &[u8], offset: usize, bit: u8) {
-    let store = Store::open(dir).unwrap();
+    let store = Store::open_audit(dir).unwrap();
     let mut bad = original.to_vec();
     bad[offset] ^= bit;
     store.overwrite_raw_for_test(seq, &bad).unwrap();
 }
 
 fn stored(dir: &Path, seq: u64) -> Vec<u8> {
-    common::stored_bytes(&Store::open(dir).unwrap(), seq)
+    common::stored_bytes(&Store::open_audit(dir).unwrap(), seq)
 }
 
 #[test]
@@ -101,7 +101,7 @@ fn serve_refuses_a_log_with_any_flipped_byte_and_truncate_repairs_it() {
         let v: Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["first_bad_seq"], target);
         // Put the record back before damaging the next one.
-        Store::open(&dir)
+        Store::open_audit(&dir)
             .unwrap()
             .overwrite_raw_for_test(target, &original)
             .unwrap();
@@ -123,7 +123,7 @@ fn serve_refuses_a_log_with_any_flipped_byte_and_truncate_repairs_it() {
         "{err}"
     );
     assert_eq!(
-        Store::open(&dir).unwrap().head().unwrap().seq,
+        Store::open_audit(&dir).unwrap().head().unwrap().seq,
         7,
         "untouched"
     );
@@ -137,7 +137,7 @@ fn serve_refuses_a_log_with_any_flipped_byte_and_truncate_repairs_it() {
         (json!(true), json!(4))
     );
     {
-        let store = Store::open(&dir).unwrap();
+        let store = Store::open_audit(&dir).unwrap();
         assert!(matches!(
             log::verify(&store, None, |_| {}).unwrap(),
             Verified::Ok { records: 4, .. }
@@ -203,7 +203,7 @@ fn truncate_is_refused_for_no_log_and_says_nothing_to_do_at_the_head() {
         0
     );
     assert_eq!(
-        Store::open(&dir).unwrap().idempotency_seq("rev-0").unwrap(),
+        Store::open_audit(&dir).unwrap().idempotency_seq("rev-0").unwrap(),
         None
     );
 }

@@ -135,6 +135,35 @@ pub enum Command {
         /// Write a snapshot once this many records are past the last one (0: never)
         #[arg(long, value_name = "N", env = "SANBAO_SNAPSHOT_AFTER", default_value_t = serve::SNAPSHOT_AFTER)]
         snapshot_after: u64,
+        /// Serve a standby read-only: reads, streams and verify; every write is a 503
+        /// naming the primary (from DIR/standby.json, which `follow` writes, or
+        /// --primary)
+        #[arg(long)]
+        read_only: bool,
+        /// The primary's URL to name in the 503 of a read-only standby
+        #[arg(long, value_name = "URL", requires = "read_only")]
+        primary: Option<String>,
+    },
+    /// Keep DIR in step with a running server, as a standby (read it with `serve
+    /// --read-only`)
+    ///
+    /// Follows the primary's event stream (GET /v1/events/stream, resuming with
+    /// Last-Event-ID after any outage) and stores every record after checking its
+    /// hash, the chain and the rules, so DIR's log is the primary's, hash for hash.
+    /// A record that does not chain stops it (exit 5); nothing else does: it
+    /// retries while the primary is away. Prints the standby's seq and its lag
+    /// behind the primary once a second when they change; stops on SIGINT or
+    /// SIGTERM (exit 0). A damaged primary is repaired from the standby: `sanbao
+    /// --data STANDBY export --out F`, then `sanbao --data NEWDIR restore --from F`.
+    Follow {
+        /// The primary: http://HOST:PORT of a running `sanbao serve`
+        url: String,
+        /// A token of the primary's (any role: following only reads)
+        #[arg(long, value_name = "T", env = "SANBAO_FOLLOW_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Catch up to the primary's head as it is when starting, then exit
+        #[arg(long)]
+        once: bool,
     },
     /// Manage the users of the HTTP API
     #[command(subcommand)]
@@ -293,7 +322,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 
             return 2;
         }
     };
-    if !matches!(cli.command, Command::Serve { .. }) {
+    if !matches!(cli.command, Command::Serve { .. } | Command::Follow { .. }) {
         restore_sigpipe();
     }
     // The service logs its requests by default; other commands stay quiet.
@@ -377,7 +406,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
             listen,
             tokens,
             snapshot_after,
-        } => serve::serve(&dir, &listen, tokens, snapshot_after),
+            read_only,
+            primary,
+        } => {
+            let read_only = read_only.then(|| primary.or_else(|| crate::follow::read_standby_file(&dir)));
+            serve::serve(&dir, &listen, tokens, snapshot_after, read_only)
+        }
+        Command::Follow { url, token, once } => serve::follow(&dir, &url, &token, once),
         Command::Token(TokenCommand::Add { name, role, tokens }) => {
             serve::token_add(&dir, &name, &role, tokens)
         }

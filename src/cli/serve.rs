@@ -65,13 +65,15 @@ pub const SNAPSHOT_AFTER: u64 = 10_000;
 /// matches the log, every record after it. A damaged log is refused with one line
 /// naming the first bad seq and the two ways out (exit 5).
 fn open_verified(dir: &Path) -> Result<(crate::log::Store, crate::state::State, Loaded), CliError> {
-    let store = crate::log::Store::open(dir)?;
-    let head = store.head().map(|h| h.seq).unwrap_or(0);
-    let bar = super::output::progress(head, "verifying and loading the log");
-    let loaded = snapshot::load_for_serve(&store, |s| bar.set_position(s));
-    bar.finish_and_clear();
+    let loaded = crate::log::Store::open(dir).and_then(|store| {
+        let head = store.head().map(|h| h.seq).unwrap_or(0);
+        let bar = super::output::progress(head, "verifying and loading the log");
+        let loaded = snapshot::load_for_serve(&store, |s| bar.set_position(s));
+        bar.finish_and_clear();
+        loaded.map(|(state, how)| (store, state, how))
+    });
     match loaded {
-        Ok((state, how)) => Ok((store, state, how)),
+        Ok(v) => Ok(v),
         Err(crate::log::StoreError::Damaged { seq, reason }) => {
             let d = dir.display();
             Err(CliError::verification(format!(
@@ -101,11 +103,15 @@ fn take_snapshot(dir: &Path, state: &crate::state::State) {
 }
 
 /// `sanbao serve [--listen ADDR] [--tokens FILE] [--snapshot-after N]`.
+///
+/// `read_only`: `Some(primary)` serves a standby read-only (`--read-only`), every
+/// write answered 503 naming the primary when known.
 pub fn serve(
     dir: &Path,
     listen: &str,
     tokens: Option<PathBuf>,
     snapshot_after: u64,
+    read_only: Option<Option<String>>,
 ) -> Result<(), CliError> {
     let path = tokens_path(dir, tokens);
     let how = format!(
@@ -174,12 +180,16 @@ pub fn serve(
             })
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let app = AppState::new(
+    let mut app = AppState::new(
         writer,
         reader,
         TokenFile::new(path.clone(), users),
         stop_rx.clone(),
     );
+    if let Some(primary) = read_only {
+        tracing::info!(primary = primary.as_deref().unwrap_or("unknown"), "read-only standby: writes are refused");
+        app = app.read_only(primary);
+    }
 
     tracing::info!(%addr, head_seq = head, users = user_count, "listening");
     {
@@ -213,4 +223,89 @@ pub fn serve(
     result.map_err(|e| CliError::io(format!("the server failed: {e}")))?;
     eprintln!("stopped");
     Ok(())
+}
+
+/// `sanbao follow URL --token T [--once]`: keeps DIR in step with the server at URL
+/// ([`crate::follow`]). DIR is verified on start like `serve` (a damaged standby is
+/// refused); a line `standby at seq N …; primary at seq M; lag K` goes to standard
+/// output once a second when it changes, and once at the end.
+pub fn follow(dir: &Path, url: &str, token: &str, once: bool) -> Result<(), CliError> {
+    use crate::follow::{self, FollowError, Primary};
+    let primary = Primary::parse(url, token).map_err(|e| CliError::usage(e.to_string()))?;
+    let (store, state, _) = open_verified(dir)?;
+    follow::write_standby_file(dir, &primary)
+        .map_err(|e| CliError::io(format!("cannot write {}: {e}", follow::STANDBY_FILE)))?;
+    let reader = store.clone();
+    let (writer, thread) = Writer::start(store, state, Box::new(SystemClock));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::io(format!("cannot start the runtime: {e}")))?;
+    let line = |seq: u64, hash: &crate::values::Sha256Hex, primary_seq: Option<u64>| match primary_seq {
+        Some(p) => format!(
+            "standby at seq {seq} ({hash}); primary at seq {p}; lag {}",
+            p.saturating_sub(seq)
+        ),
+        None => format!("standby at seq {seq} ({hash}); primary unreachable"),
+    };
+    let result = rt.block_on(async {
+        let until = if once {
+            Some(follow::primary_head(&primary).await.map_err(CliError::io)?)
+        } else {
+            None
+        };
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let signals = tokio::spawn(async move {
+            server::shutdown_on_signals().await;
+            let _ = stop_tx.send(true);
+        });
+        let shared = writer.state().clone();
+        let ticker = {
+            let primary = primary.clone();
+            tokio::spawn(async move {
+                let mut last = None;
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    let (seq, hash) = {
+                        let s = shared.read().unwrap_or_else(|p| p.into_inner());
+                        (s.head_seq, s.head_hash)
+                    };
+                    let p = follow::primary_head(&primary).await.ok();
+                    if last != Some((seq, p)) {
+                        last = Some((seq, p));
+                        let mut out = std::io::stdout().lock();
+                        let _ = writeln!(out, "{}", line(seq, &hash, p));
+                        let _ = out.flush();
+                    }
+                }
+            })
+        };
+        let mut outage = false;
+        let r = follow::follow(&primary, &writer, &reader, until, stop_rx, |_, why| {
+            match why {
+                Some(why) if !outage => {
+                    outage = true;
+                    tracing::warn!(%why, "the primary is unreachable; retrying");
+                    eprintln!("primary unreachable ({why}); retrying");
+                }
+                Some(_) => {}
+                None => outage = false,
+            }
+        })
+        .await;
+        ticker.abort();
+        signals.abort();
+        let end = r.map_err(|e| match e {
+            FollowError::Diverged { .. } => CliError::verification(e.to_string()),
+            FollowError::Usage(m) => CliError::usage(m),
+            e => CliError::io(e.to_string()),
+        })?;
+        let p = follow::primary_head(&primary).await.ok();
+        println!("{}", line(end.seq, &end.hash, p));
+        Ok::<(), CliError>(())
+    });
+    drop(writer);
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
+    thread.join();
+    result
 }

@@ -169,7 +169,9 @@ pub enum Loaded {
 /// (see the module's guarantees), with every record after it verified and folded;
 /// else the whole log verified and folded ([`super::load_verified`]). A damaged
 /// record after the snapshot, or anywhere when no snapshot is used, is
-/// [`StoreError::Damaged`] naming the first bad seq. `progress` gets seqs as they are
+/// [`StoreError::Damaged`] naming the first bad seq; so is a block under the
+/// snapshot that sled cannot read (its page checksum) or that does not frame
+/// ([`Store::scan_blocks`]). `progress` gets seqs as they are
 /// folded.
 pub fn load_for_serve(
     store: &Store,
@@ -185,6 +187,9 @@ pub fn load_for_serve(
                     seq: snap.head_seq,
                     hash: snap.head_hash,
                 };
+                // The records the snapshot covers are not verified again, but every
+                // page holding them is read: a damaged disk page is refused.
+                store.scan_blocks(from.seq)?;
                 let mut state = snap;
                 let mut tail = 0u64;
                 match super::verify_from(store, from, None, &mut progress, |r| {

@@ -788,6 +788,51 @@ impl Store {
         }
     }
 
+    /// Reads every stored block holding records `1..=upto` through sled — so that
+    /// sled checks each page's checksum — and frames it, without decoding or hashing
+    /// records: what `serve` checks of the records a snapshot covers, so that a
+    /// damaged disk page under them is refused rather than served. The first seq
+    /// that cannot be read or framed, or is missing, is [`StoreError::Damaged`].
+    pub fn scan_blocks(&self, upto: u64) -> Result<(), StoreError> {
+        let mut expect = 1u64;
+        for item in self.blocks_from(1) {
+            if expect > upto {
+                break;
+            }
+            let (first, bytes) = match item {
+                Ok(b) => b,
+                Err(StoreError::Damaged { reason, .. }) => {
+                    return Err(StoreError::Damaged {
+                        seq: expect,
+                        reason,
+                    })
+                }
+                Err(e) => return Err(e),
+            };
+            if first != expect {
+                return Err(StoreError::Damaged {
+                    seq: expect,
+                    reason: format!("record {expect} is missing (the next stored record is {first})"),
+                });
+            }
+            let framed = block::entries(&bytes);
+            if let Some((at, reason)) = framed.damage {
+                return Err(StoreError::Damaged {
+                    seq: first + at as u64,
+                    reason,
+                });
+            }
+            expect = first + framed.spans.len() as u64;
+        }
+        if expect <= upto {
+            return Err(StoreError::Damaged {
+                seq: expect,
+                reason: format!("record {expect} is missing"),
+            });
+        }
+        Ok(())
+    }
+
     /// The seq an idempotency key was first recorded with.
     pub fn idempotency_seq(&self, key: &str) -> Result<Option<u64>, StoreError> {
         Ok(self

@@ -96,6 +96,9 @@ struct Inner {
     limits: Limits,
     /// One permit per open event stream.
     streams: Arc<Semaphore>,
+    /// `Some` on a read-only standby (`serve --read-only`): every write is refused
+    /// with 503, naming the primary when it is known.
+    read_only: Option<Option<String>>,
 }
 
 /// What every handler shares: the writer, a store handle for reading history, the
@@ -132,7 +135,29 @@ impl AppState {
             past: std::sync::Mutex::new(None),
             limits,
             streams: Arc::new(Semaphore::new(limits.max_streams)),
+            read_only: None,
         }))
+    }
+
+    /// This service as a read-only standby of `primary` (its URL, when known): reads,
+    /// streams and verify answer as usual; every write is a 503 naming the primary.
+    /// Call before the service is shared.
+    pub fn read_only(mut self, primary: Option<String>) -> AppState {
+        Arc::get_mut(&mut self.0)
+            .expect("read_only is set before the service is shared")
+            .read_only = Some(primary);
+        self
+    }
+
+    /// The refusal of a write on a read-only standby (`Ok` elsewhere).
+    pub fn writable(&self) -> Result<(), ApiError> {
+        match &self.0.read_only {
+            None => Ok(()),
+            Some(primary) => Err(ApiError::unavailable(match primary {
+                Some(url) => format!("this is a read-only standby (sanbao serve --read-only); nothing was recorded: send writes to the primary at {url}"),
+                None => "this is a read-only standby (sanbao serve --read-only); nothing was recorded: send writes to the primary".to_string(),
+            })),
+        }
     }
 
     /// The bounds this service enforces.

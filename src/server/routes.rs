@@ -380,6 +380,7 @@ async fn append_events(
         "auditors read only; appending events needs an officer's token (or a scheduler's, for plan_issued)",
     )
     .await?;
+    app.writable()?;
     let p = Params::parse(uri.query(), &["expect_seq"])?;
     let expect_seq = p.u64("expect_seq")?;
     let key = idempotency_header(&headers)?;
@@ -435,6 +436,7 @@ async fn issue_plan(
         "issuing a plan needs a scheduler's token",
     )
     .await?;
+    app.writable()?;
     let month = month_of(month)?;
     let p = Params::parse(uri.query(), &["expect_seq"])?;
     let expect_seq = p.u64("expect_seq")?;
