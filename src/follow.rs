@@ -123,9 +123,10 @@ async fn get(
         .await
         .map_err(|e| format!("cannot connect to {}: {e}", primary.url))?;
     let _ = stream.set_nodelay(true);
-    let (mut send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("HTTP handshake with {} failed: {e}", primary.url))?;
+    let (mut send, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("HTTP handshake with {} failed: {e}", primary.url))?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -223,7 +224,11 @@ impl SseParser {
 /// Checks `r` against the standby's head `at` (and the records already gathered
 /// after it): `Ok(true)` to store it, `Ok(false)` for a record already held (seen
 /// again after a reconnect), or the divergence.
-fn chains(r: &Record, at: Position, store_hash: impl Fn(u64) -> Option<Sha256Hex>) -> Result<bool, FollowError> {
+fn chains(
+    r: &Record,
+    at: Position,
+    store_hash: impl Fn(u64) -> Option<Sha256Hex>,
+) -> Result<bool, FollowError> {
     let diverged = |reason: String| FollowError::Diverged { seq: r.seq, reason };
     if r.compute_hash() != r.hash {
         return Err(diverged("its hash does not match its content".into()));
@@ -235,7 +240,10 @@ fn chains(r: &Record, at: Position, store_hash: impl Fn(u64) -> Option<Sha256Hex
                 "the standby holds seq {} with hash {h}, the primary sends hash {}",
                 r.seq, r.hash
             ))),
-            None => Err(diverged(format!("the standby cannot read its seq {}", r.seq))),
+            None => Err(diverged(format!(
+                "the standby cannot read its seq {}",
+                r.seq
+            ))),
         };
     }
     if r.seq != at.seq + 1 {
@@ -369,17 +377,18 @@ async fn stream_once(
                 }
                 Some(_) => continue,
             }
-            let v: serde_json::Value = serde_json::from_str(&m.data).map_err(|e| {
-                FollowError::Diverged {
+            let v: serde_json::Value =
+                serde_json::from_str(&m.data).map_err(|e| FollowError::Diverged {
                     seq: tail.seq + 1,
                     reason: format!("the stream sent a message that is not JSON: {e}"),
-                }
-            })?;
+                })?;
             let r = Record::from_export(v).map_err(|e| FollowError::Diverged {
                 seq: tail.seq + 1,
                 reason: format!("the stream sent something that is not a record: {e}"),
             })?;
-            if chains(&r, tail, |seq| store.get(seq).ok().flatten().map(|r| r.hash))? {
+            if chains(&r, tail, |seq| {
+                store.get(seq).ok().flatten().map(|r| r.hash)
+            })? {
                 tail = Position {
                     seq: r.seq,
                     hash: r.hash,
@@ -436,7 +445,9 @@ mod tests {
     #[test]
     fn urls_are_plain_http_host_and_port() {
         assert_eq!(
-            Primary::parse("http://127.0.0.1:8080/", "t").unwrap().authority,
+            Primary::parse("http://127.0.0.1:8080/", "t")
+                .unwrap()
+                .authority,
             "127.0.0.1:8080"
         );
         assert!(Primary::parse("https://x:1", "t").is_err());

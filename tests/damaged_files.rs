@@ -203,7 +203,10 @@ fn truncate_is_refused_for_no_log_and_says_nothing_to_do_at_the_head() {
         0
     );
     assert_eq!(
-        Store::open_audit(&dir).unwrap().idempotency_seq("rev-0").unwrap(),
+        Store::open_audit(&dir)
+            .unwrap()
+            .idempotency_seq("rev-0")
+            .unwrap(),
         None
     );
 }

@@ -194,7 +194,10 @@ fn every_damage_to_any_file_is_detected_and_salvaged_or_harmless() {
                 let bit = 1u8 << rng.below(8);
                 bytes[at] ^= bit;
                 std::fs::write(&path, &bytes).unwrap();
-                format!("case {n}: bit {bit:#04x} of byte {at} of {}", file.display())
+                format!(
+                    "case {n}: bit {bit:#04x} of byte {at} of {}",
+                    file.display()
+                )
             }
             Fault::Truncation => {
                 std::fs::OpenOptions::new()
@@ -232,7 +235,9 @@ fn every_damage_to_any_file_is_detected_and_salvaged_or_harmless() {
     // The seeded cases reach sled's data file with both outcomes: the test
     // exercises detection, not only harmless bytes.
     assert!(
-        table.keys().any(|(f, _, o)| f == "db (sled)" && *o == "detected"),
+        table
+            .keys()
+            .any(|(f, _, o)| f == "db (sled)" && *o == "detected"),
         "{table:?}"
     );
 }
@@ -269,7 +274,10 @@ fn judge(case: &Path, original: &Original, what: &str) -> &'static str {
                 (1..=RECORDS as u64 + 1).contains(&k),
                 "{what}: first_bad_seq {k}"
             );
-            assert!(err.starts_with("error:") && err.lines().count() == 1, "{what}: {err}");
+            assert!(
+                err.starts_with("error:") && err.lines().count() == 1,
+                "{what}: {err}"
+            );
 
             let (code, serve_out, serve_err) = run_bounded(
                 case,
@@ -284,8 +292,7 @@ fn judge(case: &Path, original: &Original, what: &str) -> &'static str {
 
             let salvage = case.with_extension("salvage.jsonl");
             let target = salvage.to_str().unwrap();
-            let (code, _, err) =
-                run_bounded(case, &["export", "--salvage", "--out", target], what);
+            let (code, _, err) = run_bounded(case, &["export", "--salvage", "--out", target], what);
             assert!(
                 code == Some(5) || (code == Some(0) && k == RECORDS as u64 + 1),
                 "{what}: salvage answered {code:?}: {err}"
@@ -306,4 +313,63 @@ fn judge(case: &Path, original: &Original, what: &str) -> &'static str {
         }
         other => panic!("{what}: verify exited {other:?}: {out} {err}"),
     }
+}
+
+/// The issue's own case: 42 records appended in one batch, no snapshot, one byte of
+/// sled's data file changed. sled then opens a shorter (here: empty) log without a
+/// word; the witness makes every command say so, and nothing writes until the
+/// explicit repair.
+#[test]
+fn a_log_sled_shortened_is_never_ok_and_nothing_writes_until_repaired() {
+    let tmp = tempfile::tempdir().unwrap();
+    let orig = tmp.path().join("orig");
+    let events: Vec<Value> = sanbao::cli::SAMPLE_EVENTS
+        .lines()
+        .take(42)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    common::append_ok(&orig, &Value::Array(events));
+    let len = std::fs::metadata(orig.join("db")).unwrap().len();
+    let mut shortened = 0;
+    for offset in (64..len).step_by(512) {
+        let case = tmp.path().join(format!("at{offset}"));
+        copy_dir(&orig, &case);
+        let mut bytes = std::fs::read(case.join("db")).unwrap();
+        bytes[offset as usize] ^= 0x04;
+        std::fs::write(case.join("db"), &bytes).unwrap();
+        let (code, out, _) = run_bounded(&case, &["verify", "--json"], "42 records");
+        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        match code {
+            Some(0) => assert_eq!(v["records"], 42, "offset {offset}: {out}"),
+            Some(5) => {
+                let reason = v["reason"].as_str().unwrap();
+                if reason.contains("were acknowledged") {
+                    shortened += 1;
+                    let k = v["first_bad_seq"].as_u64().unwrap();
+                    assert!(reason.contains(&format!("records {k}..=42")), "{reason}");
+                    // Every command refuses (exit 5) and writes nothing.
+                    let o = common::run(&case, &["position"], "");
+                    assert_eq!(common::code(&o), 5, "{}", common::stderr(&o));
+                    let o = common::run(&case, &["append"], &common::small_history().to_string());
+                    assert_eq!(common::code(&o), 5, "{}", common::stderr(&o));
+                    common::one_error_line(&o);
+                    let (code, _, _) = run_bounded(&case, &["verify", "--json"], "again");
+                    assert_eq!(code, Some(5), "still damaged: nothing was written");
+                    // The explicit repair accepts the loss; then the log works again.
+                    let keep = (k - 1).to_string();
+                    let o = common::run(&case, &["truncate", "--after", &keep, "--yes"], "");
+                    assert_eq!(common::code(&o), 0, "{}", common::stderr(&o));
+                    let (code, out, _) = run_bounded(&case, &["verify", "--json"], "repaired");
+                    assert_eq!(code, Some(0), "{out}");
+                    assert_eq!(
+                        serde_json::from_str::<Value>(out.trim()).unwrap()["records"],
+                        k - 1
+                    );
+                }
+            }
+            other => panic!("offset {offset}: verify exited {other:?}: {out}"),
+        }
+        std::fs::remove_dir_all(&case).unwrap();
+    }
+    assert!(shortened > 0, "no offset made sled open a shorter log");
 }

@@ -179,7 +179,11 @@ fn a_standby_follows_through_a_killed_and_restarted_primary_and_serves_read_only
     let load = std::thread::spawn(move || appends(&a2, &o2, 4, 150, 0));
     // Kill once the log has grown under the load (bounded wait).
     let deadline = Instant::now() + WAIT;
-    while get(&addr, "/healthz", "").json()["head_seq"].as_u64().unwrap() < 100 {
+    while get(&addr, "/healthz", "").json()["head_seq"]
+        .as_u64()
+        .unwrap()
+        < 100
+    {
         assert!(Instant::now() < deadline, "the appends did not start");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -192,7 +196,9 @@ fn a_standby_follows_through_a_killed_and_restarted_primary_and_serves_read_only
     let (mut server, again) = start_serve(&primary, &addr, &[]);
     assert_eq!(again, addr);
     acked.extend(appends(&addr, &officer, 2, 50, 1_000));
-    let head = get(&addr, "/healthz", "").json()["head_seq"].as_u64().unwrap();
+    let head = get(&addr, "/healthz", "").json()["head_seq"]
+        .as_u64()
+        .unwrap();
     follower.wait_for(head);
     let lines = follower.stop();
     assert!(
@@ -201,7 +207,9 @@ fn a_standby_follows_through_a_killed_and_restarted_primary_and_serves_read_only
     );
 
     // Every acknowledged seq is there, once; the standby equals the primary.
-    let primary_head = get(&addr, "/healthz", "").json()["head_seq"].as_u64().unwrap();
+    let primary_head = get(&addr, "/healthz", "").json()["head_seq"]
+        .as_u64()
+        .unwrap();
     assert_eq!(primary_head, head);
     let verify = |dir: &Path| -> Value {
         let o = run(dir, &["verify", "--json"]);
@@ -236,7 +244,13 @@ fn a_standby_follows_through_a_killed_and_restarted_primary_and_serves_read_only
     let v = get(&ro_addr, "/v1/verify", &standby_auditor);
     assert_eq!(v.status, 200);
     assert_eq!(v.json()["records"], head);
-    let w = post(&ro_addr, "/v1/events", &standby_officer, &revenue(9_999), &[]);
+    let w = post(
+        &ro_addr,
+        "/v1/events",
+        &standby_officer,
+        &revenue(9_999),
+        &[],
+    );
     assert_eq!(w.status, 503, "{}", w.text());
     assert!(
         w.text().contains(&format!("http://{addr}")),
@@ -301,4 +315,50 @@ fn a_standby_of_another_history_is_refused_and_stores_nothing() {
     assert_eq!(o.status.code(), Some(1));
     let _ = server.kill();
     let _ = server.wait();
+}
+
+#[test]
+fn restore_checks_every_record_and_leaves_no_directory_when_one_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let primary = tmp.path().join("primary");
+    common::append_ok(&primary, &common::small_history());
+    let lines = export(&primary);
+    // One amount changed in record 3: its hash no longer matches.
+    let mut bad = lines.clone();
+    bad[2] = bad[2].replace("50000000.00", "50000001.00");
+    assert_ne!(bad[2], lines[2]);
+    let file = tmp.path().join("bad.jsonl");
+    std::fs::write(&file, bad.join("\n") + "\n").unwrap();
+    let target = tmp.path().join("restored");
+    let o = run(&target, &["restore", "--from", file.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        err.starts_with("error: line 3") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(!target.exists(), "a failed restore leaves no directory");
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("restoring"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // Bare events are refused: restore takes exports only.
+    let events = tmp.path().join("events.json");
+    std::fs::write(&events, common::small_history().to_string()).unwrap();
+    let o = run(&target, &["restore", "--from", events.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(!target.exists());
+    // The good export restores, hash for hash.
+    let good = tmp.path().join("good.jsonl");
+    std::fs::write(&good, lines.join("\n") + "\n").unwrap();
+    let o = run(&target, &["restore", "--from", good.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(export(&target), lines);
 }

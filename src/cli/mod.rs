@@ -159,7 +159,12 @@ pub enum Command {
         /// The primary: http://HOST:PORT of a running `sanbao serve`
         url: String,
         /// A token of the primary's (any role: following only reads)
-        #[arg(long, value_name = "T", env = "SANBAO_FOLLOW_TOKEN", hide_env_values = true)]
+        #[arg(
+            long,
+            value_name = "T",
+            env = "SANBAO_FOLLOW_TOKEN",
+            hide_env_values = true
+        )]
         token: String,
         /// Catch up to the primary's head as it is when starting, then exit
         #[arg(long)]
@@ -409,7 +414,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
             read_only,
             primary,
         } => {
-            let read_only = read_only.then(|| primary.or_else(|| crate::follow::read_standby_file(&dir)));
+            let read_only =
+                read_only.then(|| primary.or_else(|| crate::follow::read_standby_file(&dir)));
             serve::serve(&dir, &listen, tokens, snapshot_after, read_only)
         }
         Command::Follow { url, token, once } => serve::follow(&dir, &url, &token, once),
@@ -748,12 +754,7 @@ fn restore(dir: &Path, file: &Path) -> Result<(), CliError> {
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(CliError::io(format!(
-                "cannot read {}: {e}",
-                dir.display()
-            )))
-        }
+        Err(e) => return Err(CliError::io(format!("cannot read {}: {e}", dir.display()))),
     }
     if !file.is_file() {
         return Err(CliError::usage(format!(
@@ -855,17 +856,25 @@ fn salvage(dir: &Path, out: &Path) -> Result<(), CliError> {
             let mut starts: Vec<u64> = Vec::new();
             let mut at = 0u64;
             let mut failed: Option<std::io::Error> = None;
-            let result = log::verify_each(&store, None, |s| bar.set_position(s), |r| {
-                if failed.is_some() {
-                    return;
-                }
-                let line = r.to_json_line();
-                starts.push(at);
-                at += line.len() as u64 + 1;
-                if let Err(e) = w.write_all(line.as_bytes()).and_then(|()| w.write_all(b"\n")) {
-                    failed = Some(e);
-                }
-            })?;
+            let result = log::verify_each(
+                &store,
+                None,
+                |s| bar.set_position(s),
+                |r| {
+                    if failed.is_some() {
+                        return;
+                    }
+                    let line = r.to_json_line();
+                    starts.push(at);
+                    at += line.len() as u64 + 1;
+                    if let Err(e) = w
+                        .write_all(line.as_bytes())
+                        .and_then(|()| w.write_all(b"\n"))
+                    {
+                        failed = Some(e);
+                    }
+                },
+            )?;
             bar.finish_and_clear();
             if let Some(e) = failed {
                 return Err(io(e));

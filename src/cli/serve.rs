@@ -187,7 +187,10 @@ pub fn serve(
         stop_rx.clone(),
     );
     if let Some(primary) = read_only {
-        tracing::info!(primary = primary.as_deref().unwrap_or("unknown"), "read-only standby: writes are refused");
+        tracing::info!(
+            primary = primary.as_deref().unwrap_or("unknown"),
+            "read-only standby: writes are refused"
+        );
         app = app.read_only(primary);
     }
 
@@ -241,13 +244,14 @@ pub fn follow(dir: &Path, url: &str, token: &str, once: bool) -> Result<(), CliE
         .enable_all()
         .build()
         .map_err(|e| CliError::io(format!("cannot start the runtime: {e}")))?;
-    let line = |seq: u64, hash: &crate::values::Sha256Hex, primary_seq: Option<u64>| match primary_seq {
-        Some(p) => format!(
-            "standby at seq {seq} ({hash}); primary at seq {p}; lag {}",
-            p.saturating_sub(seq)
-        ),
-        None => format!("standby at seq {seq} ({hash}); primary unreachable"),
-    };
+    let line =
+        |seq: u64, hash: &crate::values::Sha256Hex, primary_seq: Option<u64>| match primary_seq {
+            Some(p) => format!(
+                "standby at seq {seq} ({hash}); primary at seq {p}; lag {}",
+                p.saturating_sub(seq)
+            ),
+            None => format!("standby at seq {seq} ({hash}); primary unreachable"),
+        };
     let result = rt.block_on(async {
         let until = if once {
             Some(follow::primary_head(&primary).await.map_err(CliError::io)?)
@@ -281,8 +285,13 @@ pub fn follow(dir: &Path, url: &str, token: &str, once: bool) -> Result<(), CliE
             })
         };
         let mut outage = false;
-        let r = follow::follow(&primary, &writer, &reader, until, stop_rx, |_, why| {
-            match why {
+        let r = follow::follow(
+            &primary,
+            &writer,
+            &reader,
+            until,
+            stop_rx,
+            |_, why| match why {
                 Some(why) if !outage => {
                     outage = true;
                     tracing::warn!(%why, "the primary is unreachable; retrying");
@@ -290,8 +299,8 @@ pub fn follow(dir: &Path, url: &str, token: &str, once: bool) -> Result<(), CliE
                 }
                 Some(_) => {}
                 None => outage = false,
-            }
-        })
+            },
+        )
         .await;
         ticker.abort();
         signals.abort();
@@ -301,7 +310,9 @@ pub fn follow(dir: &Path, url: &str, token: &str, once: bool) -> Result<(), CliE
             e => CliError::io(e.to_string()),
         })?;
         let p = follow::primary_head(&primary).await.ok();
-        println!("{}", line(end.seq, &end.hash, p));
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", line(end.seq, &end.hash, p));
+        let _ = out.flush();
         Ok::<(), CliError>(())
     });
     drop(writer);

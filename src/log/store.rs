@@ -431,8 +431,8 @@ impl Store {
         if store.rescued.is_none() {
             store.check_layout()?;
         }
-        let reading = witness::read(dir)
-            .map_err(|e| io(format!("cannot read the head witness: {e}")))?;
+        let reading =
+            witness::read(dir).map_err(|e| io(format!("cannot read the head witness: {e}")))?;
         let problem = store.witness_problem(reading)?;
         if let Some((seq, reason)) = &problem {
             if mode == OpenMode::Strict {
@@ -445,7 +445,12 @@ impl Store {
             store.drop_unacknowledged_tail()?;
         }
         if mode == OpenMode::Strict {
-            let head = store.head()?;
+            // A malformed head entry is verify's (and serve's) to report, with its
+            // seq; a witness written anew then witnesses nothing (seq 0).
+            let head = store.head().unwrap_or(Head {
+                seq: 0,
+                hash: GENESIS,
+            });
             let w = Witness::open(dir, reading, head)
                 .map_err(|e| io(format!("cannot write the head witness: {e}")))?;
             *store.witness.lock().expect("witness lock") = Some(w);
@@ -457,10 +462,15 @@ impl Store {
     /// Compares the stored head with what the head witness says was acknowledged:
     /// `Some((first bad seq, why))` when records it witnessed are missing, or the
     /// record at its seq is not the one it witnessed.
-    fn witness_problem(&self, reading: witness::Reading) -> Result<Option<(u64, String)>, StoreError> {
+    fn witness_problem(
+        &self,
+        reading: witness::Reading,
+    ) -> Result<Option<(u64, String)>, StoreError> {
         let witness::Reading::Witnessed(w, _) = reading else {
             if reading == witness::Reading::Unreadable {
-                tracing::warn!("the head witness file is unreadable; it is written anew from the stored head");
+                tracing::warn!(
+                    "the head witness file is unreadable; it is written anew from the stored head"
+                );
             }
             return Ok(None);
         };
@@ -583,13 +593,13 @@ impl Store {
             next
         })
         .map(move |r| {
-                let (k, v) = r.map_err(|e| self.sled_err(e))?;
-                let first = key_seq(&k).ok_or_else(|| StoreError::Damaged {
-                    seq: 0,
-                    reason: format!("a malformed block key {:?}", k.as_ref()),
-                })?;
-                Ok((first, v))
-            })
+            let (k, v) = r.map_err(|e| self.sled_err(e))?;
+            let first = key_seq(&k).ok_or_else(|| StoreError::Damaged {
+                seq: 0,
+                reason: format!("a malformed block key {:?}", k.as_ref()),
+            })?;
+            Ok((first, v))
+        })
     }
 
     /// The stored block that holds `seq`, if any: the one with the greatest first
@@ -812,7 +822,9 @@ impl Store {
             if first != expect {
                 return Err(StoreError::Damaged {
                     seq: expect,
-                    reason: format!("record {expect} is missing (the next stored record is {first})"),
+                    reason: format!(
+                        "record {expect} is missing (the next stored record is {first})"
+                    ),
                 });
             }
             let framed = block::entries(&bytes);

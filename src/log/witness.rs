@@ -98,12 +98,10 @@ pub fn read(dir: &Path) -> std::io::Result<Reading> {
         bytes.get(..SLOT.min(bytes.len())).and_then(decode),
         bytes.get(SLOT..).and_then(decode),
     ];
-    Ok(
-        match slots.into_iter().flatten().max_by_key(|(g, _)| *g) {
-            Some((g, head)) => Reading::Witnessed(head, g),
-            None => Reading::Unreadable,
-        },
-    )
+    Ok(match slots.into_iter().flatten().max_by_key(|(g, _)| *g) {
+        Some((g, head)) => Reading::Witnessed(head, g),
+        None => Reading::Unreadable,
+    })
 }
 
 /// The open witness file, for writing.
