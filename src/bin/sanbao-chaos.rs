@@ -266,8 +266,11 @@ fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
 impl Harness {
     fn sanbao(&self) -> Command {
         let mut c = Command::new(&self.bin);
+        // CLI appends wait for the lock serve holds for the whole load phase: longer
+        // than the CLI's default --wait of 10 s on a slow machine.
         c.arg("--data")
             .arg(&self.dir)
+            .args(["--wait", "300"])
             .env_remove("RUST_LOG")
             .env_remove("SANBAO_TOKENS");
         c

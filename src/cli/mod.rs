@@ -8,6 +8,7 @@ pub mod output;
 mod plan;
 mod read;
 mod serve;
+mod status;
 
 use crate::error::CliError;
 use crate::event::{self, InputEvent, InputShape};
@@ -31,6 +32,16 @@ pub struct Cli {
     /// Data directory holding the log [env: SANBAO_DATA] [default: ./sanbao-data]
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// How long to wait for another process holding DIR (a long import, a server)
+    /// before giving up with exit 1; the holder is named at once on stderr
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "SANBAO_WAIT",
+        default_value_t = 10.0,
+        global = true
+    )]
+    pub wait: f64,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -61,7 +72,7 @@ pub enum Command {
     /// Exported records must continue the log exactly and are stored as they are, so
     /// export then import reproduces every hash.
     Import {
-        /// JSON Lines file of bare events and/or exported records
+        /// JSON Lines file of bare events and/or exported records, or - for standard input
         file: PathBuf,
     },
     /// Print records as JSON Lines (canonical JSON, one record per line)
@@ -173,6 +184,16 @@ pub enum Command {
     /// Manage the users of the HTTP API
     #[command(subcommand)]
     Token(TokenCommand),
+    /// What holds DIR (nothing, a server, a CLI process), the head, the witness, the
+    /// snapshot and the disk space left
+    ///
+    /// Never waits: a directory held by another process is described from what the
+    /// holder wrote into DIR/sanbao.lock (and, for a server, its /healthz).
+    Status {
+        /// Print one JSON object
+        #[arg(long)]
+        json: bool,
+    },
     /// Repair a damaged log: remove every record after SEQ (and their idempotency keys)
     ///
     /// For a log that `verify` (or `serve`) reports damaged at seq K: `truncate --after
@@ -192,6 +213,24 @@ pub enum Command {
 /// `sanbao token …`.
 #[derive(Subcommand, Debug)]
 pub enum TokenCommand {
+    /// List the users of the tokens file: name, role, when added (never a token)
+    List {
+        /// Tokens file [default: DIR/tokens.json]
+        #[arg(long, value_name = "FILE", env = "SANBAO_TOKENS")]
+        tokens: Option<PathBuf>,
+        /// Print one JSON object per user
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a user: their token stops working from the next request
+    Remove {
+        /// The user's name
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// Tokens file [default: DIR/tokens.json]
+        #[arg(long, value_name = "FILE", env = "SANBAO_TOKENS")]
+        tokens: Option<PathBuf>,
+    },
     /// Add a user and print its new token once (the file keeps only its SHA-256)
     Add {
         /// The user's name (shown in the service's logs)
@@ -377,8 +416,40 @@ pub fn data_dir(flag: Option<PathBuf>) -> PathBuf {
     .unwrap_or_else(|| PathBuf::from("sanbao-data"))
 }
 
+/// What the command does, in a few words, for `DIR/sanbao.lock` (never a token).
+fn holder_words(command: &Command) -> String {
+    let name = match command {
+        Command::Init => "init",
+        Command::Append { .. } => "append",
+        Command::Import { file } => return format!("sanbao import {}", file.display()),
+        Command::Export { .. } => "export",
+        Command::Restore { .. } => "restore",
+        Command::Verify { .. } => "verify",
+        Command::Position(_) => "position",
+        Command::Monitor(_) => "monitor",
+        Command::Plan(_) => "plan",
+        Command::Forecast(_) => "forecast",
+        Command::Replay(_) => "replay",
+        Command::Demo => "demo",
+        Command::Serve { .. } => "serve",
+        Command::Follow { url, .. } => return format!("sanbao follow {url}"),
+        Command::Token(_) => "token",
+        Command::Status { .. } => "status",
+        Command::Truncate { .. } => "truncate",
+    };
+    format!("sanbao {name}")
+}
+
 fn run(cli: Cli) -> Result<(), CliError> {
     let dir = data_dir(cli.data);
+    if !(cli.wait.is_finite() && cli.wait >= 0.0) {
+        return Err(CliError::usage(format!(
+            "--wait {}: give a number of seconds, 0 or more",
+            cli.wait
+        )));
+    }
+    log::store::set_lock_wait(std::time::Duration::from_secs_f64(cli.wait.min(1e9)), true);
+    log::store::set_holder(holder_words(&cli.command));
     match cli.command {
         Command::Init => {
             let store = Store::open(&dir)?;
@@ -422,6 +493,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Token(TokenCommand::Add { name, role, tokens }) => {
             serve::token_add(&dir, &name, &role, tokens)
         }
+        Command::Token(TokenCommand::List { tokens, json }) => {
+            serve::token_list(&dir, tokens, json)
+        }
+        Command::Token(TokenCommand::Remove { name, tokens }) => {
+            serve::token_remove(&dir, &name, tokens)
+        }
+        Command::Status { json } => status::status(&dir, json),
         Command::Truncate { after, yes } => truncate(&dir, after, yes),
     }
 }
@@ -666,11 +744,17 @@ fn import(
     file: &Path,
     records_only: bool,
 ) -> Result<(u64, (u64, crate::values::Sha256Hex)), CliError> {
-    let f = std::fs::File::open(file)
-        .map_err(|e| CliError::io(format!("cannot open {}: {e}", file.display())))?;
-    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    // `-` is standard input (a pipe: no size, so the bar counts bytes without a total).
+    let (input, size): (Box<dyn Read>, u64) = if file == Path::new("-") {
+        (Box::new(std::io::stdin()), 0)
+    } else {
+        let f = std::fs::File::open(file)
+            .map_err(|e| CliError::io(format!("cannot open {}: {e}", file.display())))?;
+        let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+        (Box::new(f), size)
+    };
     let bar = output::progress_bytes(size, "importing");
-    let reader = std::io::BufReader::with_capacity(1 << 20, f);
+    let reader = std::io::BufReader::with_capacity(1 << 20, input);
     let (imported, head) = with_writer(dir, |w, rt| {
         let mut im = Importer {
             writer: w,

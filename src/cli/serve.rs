@@ -57,6 +57,68 @@ pub fn token_add(
     Ok(())
 }
 
+/// `sanbao token list [--json]`: every user's name, role and when it was added.
+pub fn token_list(dir: &Path, tokens: Option<PathBuf>, json: bool) -> Result<(), CliError> {
+    let path = tokens_path(dir, tokens);
+    let t = Tokens::load(&path)
+        .map_err(CliError::io)?
+        .unwrap_or_default();
+    let mut out = std::io::stdout().lock();
+    if json {
+        for u in &t.users {
+            let line = serde_json::json!({"added_at": u.added_at, "name": u.name, "role": u.role.as_str()});
+            let _ = writeln!(out, "{line}");
+        }
+    } else if t.users.is_empty() {
+        let _ = writeln!(out, "no users in {}", path.display());
+    } else {
+        let width = t
+            .users
+            .iter()
+            .map(|u| u.name.chars().count())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        let _ = writeln!(out, "{:<width$}  {:<9}  added", "name", "role");
+        for u in &t.users {
+            let _ = writeln!(
+                out,
+                "{:<width$}  {:<9}  {}",
+                u.name,
+                u.role.as_str(),
+                u.added_at
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `sanbao token remove --name NAME`: removes the user; a running server stops
+/// accepting their token at the next request (it follows the file).
+pub fn token_remove(dir: &Path, name: &str, tokens: Option<PathBuf>) -> Result<(), CliError> {
+    let path = tokens_path(dir, tokens);
+    let Some(mut t) = Tokens::load(&path).map_err(CliError::io)? else {
+        return Err(CliError::usage(format!(
+            "no tokens file at {}",
+            path.display()
+        )));
+    };
+    let before = t.users.len();
+    t.users.retain(|u| u.name != name);
+    if t.users.len() == before {
+        return Err(CliError::usage(format!(
+            "--name {name}: no such user in {} (`sanbao token list` shows them)",
+            path.display()
+        )));
+    }
+    t.save(&path).map_err(CliError::io)?;
+    eprintln!(
+        "removed {name} from {}; their token stops working at the next request",
+        path.display()
+    );
+    Ok(())
+}
+
 /// Records past the last snapshot after which `serve` writes a new one, by default.
 pub const SNAPSHOT_AFTER: u64 = 10_000;
 
@@ -150,6 +212,14 @@ pub fn serve(
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::io(format!("cannot read the listening address: {e}")))?;
+    crate::log::store::set_holder(format!(
+        "sanbao serve{} on http://{addr}",
+        if read_only.is_some() {
+            " --read-only"
+        } else {
+            ""
+        }
+    ));
 
     let (store, state, how) = open_verified(dir)?;
     let head = state.head_seq;

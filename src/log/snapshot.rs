@@ -111,6 +111,24 @@ pub fn remove(dir: &Path) -> Result<(), String> {
     }
 }
 
+/// The seq and hash the snapshot of `dir` says it covers, from its header alone (its
+/// checksum is not checked: for `sanbao status`, not for loading).
+pub fn peek(dir: &Path) -> Option<(u64, crate::values::Sha256Hex)> {
+    use std::io::Read;
+    let mut header = [0u8; HEADER];
+    std::fs::File::open(path(dir))
+        .ok()?
+        .read_exact(&mut header)
+        .ok()?;
+    if &header[..16] != MAGIC || header[16] != SNAPSHOT_V1 {
+        return None;
+    }
+    let seq = u64::from_le_bytes(header[17..25].try_into().ok()?);
+    let mut hash = [0u8; 32];
+    hash.copy_from_slice(&header[25..57]);
+    Some((seq, crate::values::Sha256Hex(hash)))
+}
+
 /// Reads the snapshot of `dir`: `Ok(None)` when there is none, an error saying what is
 /// wrong when it cannot be used, else the state it holds.
 pub fn read(dir: &Path) -> Result<Option<State>, String> {

@@ -14,7 +14,7 @@
 //! written last, sled recovers a prefix of its writes, and `open` drops records past
 //! the stored head (see [`Store::commit`]). A second
 //! process that opens the same directory waits for sanbao's lock on it
-//! (`DIR/sanbao.lock`, then sled's own; bounded by [`LOCK_WAIT`]); under that lock,
+//! (`DIR/sanbao.lock`, then sled's own; bounded by [`set_lock_wait`]); under that lock,
 //! `open` clears what a process killed while sled wrote a snapshot leaves behind.
 
 use super::block;
@@ -39,8 +39,62 @@ pub const LAYOUT_V2: u8 = 2;
 /// reads are sequential scans that gain nothing from a larger cache (BENCHMARKS.md).
 pub const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// How long `open` waits for another sanbao process to release the directory.
+/// How long `open` waits for another sanbao process to release the directory,
+/// unless [`set_lock_wait`] says otherwise (the library default; the CLI's
+/// `--wait` sets its own, 10 s by default).
 pub const LOCK_WAIT: Duration = Duration::from_secs(120);
+
+/// The lock wait in force for this process, in milliseconds (see [`set_lock_wait`]).
+static LOCK_WAIT_MS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(LOCK_WAIT.as_millis() as u64);
+
+/// Whether a process that finds the directory held says so on stderr at once.
+static LOCK_NOTICE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// What this process is doing, as it is written into `DIR/sanbao.lock` for a
+/// process that finds the directory held (see [`set_holder`]).
+static HOLDER: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Sets how long `open` waits for another process holding the directory (the CLI's
+/// `--wait`), and whether the waiting process says at once, on stderr, who holds it.
+pub fn set_lock_wait(wait: Duration, notice: bool) {
+    LOCK_WAIT_MS.store(wait.as_millis() as u64, Ordering::SeqCst);
+    LOCK_NOTICE.store(notice, Ordering::SeqCst);
+}
+
+/// Says what this process does with the directories it opens (`sanbao import
+/// FILE`, `sanbao serve on 127.0.0.1:8080`): written with its pid into
+/// `DIR/sanbao.lock` once it holds the lock, so that another process waiting for it
+/// can say who holds it.
+pub fn set_holder(what: impl Into<String>) {
+    *HOLDER.lock().unwrap_or_else(|p| p.into_inner()) = Some(what.into());
+}
+
+fn lock_wait() -> Duration {
+    Duration::from_millis(LOCK_WAIT_MS.load(Ordering::SeqCst))
+}
+
+/// Who holds a directory, as its holder wrote it into `DIR/sanbao.lock`: the JSON
+/// object `{"pid","command","since"}`, or `None` when the file says nothing usable.
+pub fn holder(dir: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("sanbao.lock")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(text.trim()).ok()?;
+    v.get("pid")?.as_u64()?;
+    Some(v)
+}
+
+/// The holder of `dir` in words, for messages.
+fn holder_words(dir: &Path) -> String {
+    match holder(dir) {
+        Some(v) => format!(
+            "process {} ({}, since {})",
+            v["pid"],
+            v["command"].as_str().unwrap_or("sanbao"),
+            v["since"].as_str().unwrap_or("?")
+        ),
+        None => "another sanbao process".into(),
+    }
+}
 
 /// Most records past the stored head that `open` treats as one unacknowledged group
 /// commit (a group takes at most 20,000 events plus one batch of up to 10,000).
@@ -135,33 +189,68 @@ enum OpenMode {
     Audit,
 }
 
-/// Takes sanbao's exclusive lock on `dir`, waiting (until [`LOCK_WAIT`] after
-/// `start`) for another process that holds it.
+/// Takes sanbao's exclusive lock on `dir`, waiting (until the lock wait after
+/// `start`, [`set_lock_wait`]) for another process that holds it — saying at once
+/// who that is when [`set_lock_wait`] asked for it, and naming it when giving up.
+/// Once held, the lock file names this process ([`set_holder`]).
 fn lock_dir(dir: &Path, start: Instant) -> Result<File, String> {
     use fs2::FileExt;
+    use std::io::{Seek, Write};
     let path = dir.join("sanbao.lock");
-    let f = std::fs::OpenOptions::new()
+    let mut f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .open(&path)
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let wait = lock_wait();
+    let mut told = false;
     loop {
         match f.try_lock_exclusive() {
-            Ok(()) => return Ok(f),
-            Err(e) if start.elapsed() < LOCK_WAIT => {
-                let _ = e;
+            Ok(()) => break,
+            Err(_) if start.elapsed() < wait => {
+                if !told && LOCK_NOTICE.load(Ordering::SeqCst) {
+                    told = true;
+                    eprintln!(
+                        "waiting for {}: it is held by {}; giving up after {} s (--wait)",
+                        dir.display(),
+                        holder_words(dir),
+                        wait.as_secs_f64()
+                    );
+                }
                 std::thread::sleep(Duration::from_millis(10));
             }
-            Err(e) => {
+            Err(_) => {
+                let serving = holder(dir)
+                    .and_then(|v| v["command"].as_str().map(str::to_string))
+                    .and_then(|c| c.split(" on ").nth(1).map(str::to_string))
+                    .map(|url| format!("; while it serves, use its HTTP API at {url}"))
+                    .unwrap_or_default();
                 return Err(format!(
-                    "another process has held the log for {} s: {e}",
-                    LOCK_WAIT.as_secs()
-                ))
+                    "the directory is held by {}; gave up after {} s (--wait SECONDS waits longer; `sanbao status` says what holds it){serving}",
+                    holder_words(dir),
+                    wait.as_secs_f64()
+                ));
             }
         }
     }
+    let what = HOLDER
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .unwrap_or_else(|| "sanbao".into());
+    let me = serde_json::json!({
+        "pid": std::process::id(),
+        "command": what,
+        "since": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    });
+    // What the file says is only for messages: a failure to write it is no failure.
+    let _ = f
+        .set_len(0)
+        .and_then(|()| f.rewind())
+        .and_then(|()| writeln!(f, "{me}"));
+    Ok(f)
 }
 
 /// Removes sled's unfinished snapshot files (`snap.*.generating`). sled writes a
@@ -351,7 +440,7 @@ impl Store {
         }
     }
 
-    /// Opens (creating if needed) the log in `dir`, waiting up to [`LOCK_WAIT`] for
+    /// Opens (creating if needed) the log in `dir`, waiting up to the lock wait for
     /// another process holding it. Damage found on opening is an error: files sled
     /// cannot read ([`StoreError::Unopenable`]), or fewer records than the head
     /// witness says were acknowledged ([`StoreError::Damaged`] at the first missing
@@ -389,7 +478,7 @@ impl Store {
                 Err(sled::Error::Io(e))
                     if (e.kind() == std::io::ErrorKind::WouldBlock
                         || e.to_string().contains("lock"))
-                        && start.elapsed() < LOCK_WAIT =>
+                        && start.elapsed() < lock_wait() =>
                 {
                     std::thread::sleep(Duration::from_millis(10));
                 }
