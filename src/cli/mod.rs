@@ -449,7 +449,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         )));
     }
     log::store::set_lock_wait(std::time::Duration::from_secs_f64(cli.wait.min(1e9)), true);
-    log::store::set_holder(holder_words(&cli.command));
+    log::store::set_holder(holder_words(&cli.command), None);
     match cli.command {
         Command::Init => {
             let store = Store::open(&dir)?;

@@ -212,14 +212,14 @@ pub fn serve(
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::io(format!("cannot read the listening address: {e}")))?;
-    crate::log::store::set_holder(format!(
-        "sanbao serve{} on http://{addr}",
+    crate::log::store::set_holder(
         if read_only.is_some() {
-            " --read-only"
+            "sanbao serve --read-only"
         } else {
-            ""
-        }
-    ));
+            "sanbao serve"
+        },
+        Some(format!("http://{addr}")),
+    );
 
     let (store, state, how) = open_verified(dir)?;
     let head = state.head_seq;

@@ -82,12 +82,10 @@ pub fn status(dir: &Path, as_json: bool) -> Result<(), CliError> {
     });
     if held(dir) {
         let mut holder = log::store::holder(dir).unwrap_or_else(|| json!({"pid": null}));
-        let command = holder["command"].as_str().unwrap_or("").to_string();
-        let server = command.starts_with("sanbao serve");
-        holder["kind"] = json!(if server { "server" } else { "cli" });
-        if let Some(url) = command.split(" on ").nth(1).filter(|_| server) {
-            holder["url"] = json!(url);
-            v["head_seq"] = json!(server_head(url));
+        let url = holder["url"].as_str().map(str::to_string);
+        holder["kind"] = json!(if url.is_some() { "server" } else { "cli" });
+        if let Some(url) = url {
+            v["head_seq"] = json!(server_head(&url));
         }
         v["held_by"] = holder;
     } else {
@@ -114,13 +112,17 @@ pub fn status(dir: &Path, as_json: bool) -> Result<(), CliError> {
     lines.push(match &v["held_by"] {
         Value::Null => "held by         nothing (free)".to_string(),
         h => format!(
-            "held by         {} {} (pid {}, since {})",
+            "held by         {} {}{} (pid {}, since {})",
             if h["kind"] == "server" {
                 "server"
             } else {
                 "command"
             },
             h["command"].as_str().unwrap_or("?"),
+            h["url"]
+                .as_str()
+                .map(|u| format!(" on {u}"))
+                .unwrap_or_default(),
             h["pid"],
             h["since"].as_str().unwrap_or("?")
         ),

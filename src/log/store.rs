@@ -53,7 +53,7 @@ static LOCK_NOTICE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBoo
 
 /// What this process is doing, as it is written into `DIR/sanbao.lock` for a
 /// process that finds the directory held (see [`set_holder`]).
-static HOLDER: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+static HOLDER: std::sync::Mutex<Option<(String, Option<String>)>> = std::sync::Mutex::new(None);
 
 /// Sets how long `open` waits for another process holding the directory (the CLI's
 /// `--wait`), and whether the waiting process says at once, on stderr, who holds it.
@@ -63,11 +63,11 @@ pub fn set_lock_wait(wait: Duration, notice: bool) {
 }
 
 /// Says what this process does with the directories it opens (`sanbao import
-/// FILE`, `sanbao serve on 127.0.0.1:8080`): written with its pid into
-/// `DIR/sanbao.lock` once it holds the lock, so that another process waiting for it
-/// can say who holds it.
-pub fn set_holder(what: impl Into<String>) {
-    *HOLDER.lock().unwrap_or_else(|p| p.into_inner()) = Some(what.into());
+/// FILE`, `sanbao serve`) and, for a server, the URL it serves: written with its
+/// pid into `DIR/sanbao.lock` once it holds the lock, so that another process
+/// waiting for it can say who holds it.
+pub fn set_holder(what: impl Into<String>, url: Option<String>) {
+    *HOLDER.lock().unwrap_or_else(|p| p.into_inner()) = Some((what.into(), url));
 }
 
 fn lock_wait() -> Duration {
@@ -75,7 +75,8 @@ fn lock_wait() -> Duration {
 }
 
 /// Who holds a directory, as its holder wrote it into `DIR/sanbao.lock`: the JSON
-/// object `{"pid","command","since"}`, or `None` when the file says nothing usable.
+/// object `{"pid","command","since","url"?}` (`url` for a server), or `None` when
+/// the file says nothing usable.
 pub fn holder(dir: &Path) -> Option<serde_json::Value> {
     let text = std::fs::read_to_string(dir.join("sanbao.lock")).ok()?;
     let v: serde_json::Value = serde_json::from_str(text.trim()).ok()?;
@@ -87,9 +88,13 @@ pub fn holder(dir: &Path) -> Option<serde_json::Value> {
 fn holder_words(dir: &Path) -> String {
     match holder(dir) {
         Some(v) => format!(
-            "process {} ({}, since {})",
+            "process {} ({}{}, since {})",
             v["pid"],
             v["command"].as_str().unwrap_or("sanbao"),
+            v["url"]
+                .as_str()
+                .map(|u| format!(" on {u}"))
+                .unwrap_or_default(),
             v["since"].as_str().unwrap_or("?")
         ),
         None => "another sanbao process".into(),
@@ -223,8 +228,7 @@ fn lock_dir(dir: &Path, start: Instant) -> Result<File, String> {
             }
             Err(_) => {
                 let serving = holder(dir)
-                    .and_then(|v| v["command"].as_str().map(str::to_string))
-                    .and_then(|c| c.split(" on ").nth(1).map(str::to_string))
+                    .and_then(|v| v["url"].as_str().map(str::to_string))
                     .map(|url| format!("; while it serves, use its HTTP API at {url}"))
                     .unwrap_or_default();
                 return Err(format!(
@@ -235,16 +239,19 @@ fn lock_dir(dir: &Path, start: Instant) -> Result<File, String> {
             }
         }
     }
-    let what = HOLDER
+    let (what, url) = HOLDER
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone()
-        .unwrap_or_else(|| "sanbao".into());
-    let me = serde_json::json!({
+        .unwrap_or_else(|| ("sanbao".into(), None));
+    let mut me = serde_json::json!({
         "pid": std::process::id(),
         "command": what,
         "since": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
     });
+    if let Some(url) = url {
+        me["url"] = url.into();
+    }
     // What the file says is only for messages: a failure to write it is no failure.
     let _ = f
         .set_len(0)
