@@ -4,6 +4,7 @@
 //! Commands that write create the log on first use; `--data` (or `SANBAO_DATA`)
 //! names the directory, default `./sanbao-data`.
 
+mod forward;
 pub mod output;
 mod plan;
 mod read;
@@ -17,6 +18,7 @@ use crate::log::{self, Ack, Store, SystemClock, Verified, Writer};
 use crate::record::Record;
 use crate::state::State;
 use clap::{Parser, Subcommand};
+use output::emit;
 use serde_json::json;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufWriter, IsTerminal, Read, Write};
@@ -47,8 +49,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The commands of SPEC §5.
-#[derive(Subcommand, Debug)]
+/// The commands of SPEC §5. (Serialized as a forwarded command's request to the
+/// server that holds the directory, see `forward`.)
+#[derive(Subcommand, Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Command {
     /// Create an empty log in DIR (other writing commands also create it)
     Init,
@@ -211,7 +214,7 @@ pub enum Command {
 }
 
 /// `sanbao token …`.
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum TokenCommand {
     /// List the users of the tokens file: name, role, when added (never a token)
     List {
@@ -246,7 +249,7 @@ pub enum TokenCommand {
 }
 
 /// The two time axes every read command takes: business date and knowledge (seq).
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TimeArgs {
     /// Business date: balances at day end of DATE [default: the latest effective date]
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
@@ -257,7 +260,7 @@ pub struct TimeArgs {
 }
 
 /// Arguments of `position`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PositionArgs {
     #[command(flatten)]
     /// As of / at seq.
@@ -271,7 +274,7 @@ pub struct PositionArgs {
 }
 
 /// Arguments of `monitor`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct MonitorArgs {
     #[command(flatten)]
     /// As of / at seq.
@@ -282,7 +285,7 @@ pub struct MonitorArgs {
 }
 
 /// Arguments of `plan`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PlanArgs {
     /// The plan month
     #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
@@ -302,7 +305,7 @@ pub struct PlanArgs {
 }
 
 /// Arguments of `forecast`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ForecastArgs {
     /// First month of the forecast
     #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
@@ -319,7 +322,7 @@ pub struct ForecastArgs {
 }
 
 /// Arguments of `replay`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ReplayArgs {
     #[command(flatten)]
     /// As of / at seq.
@@ -375,13 +378,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 
     } else {
         "off"
     });
-    match run(cli) {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("error: {}", e.line());
-            e.code
-        }
-    }
+    run(cli)
 }
 
 /// Lets a command whose output is piped into a reader that stops early (`| head`)
@@ -416,12 +413,12 @@ pub fn data_dir(flag: Option<PathBuf>) -> PathBuf {
     .unwrap_or_else(|| PathBuf::from("sanbao-data"))
 }
 
-/// What the command does, in a few words, for `DIR/sanbao.lock` (never a token).
-fn holder_words(command: &Command) -> String {
-    let name = match command {
+/// The command's name, as typed (`import`, `token`, …).
+pub(crate) fn command_name(command: &Command) -> &'static str {
+    match command {
         Command::Init => "init",
         Command::Append { .. } => "append",
-        Command::Import { file } => return format!("sanbao import {}", file.display()),
+        Command::Import { .. } => "import",
         Command::Export { .. } => "export",
         Command::Restore { .. } => "restore",
         Command::Verify { .. } => "verify",
@@ -432,52 +429,101 @@ fn holder_words(command: &Command) -> String {
         Command::Replay(_) => "replay",
         Command::Demo => "demo",
         Command::Serve { .. } => "serve",
-        Command::Follow { url, .. } => return format!("sanbao follow {url}"),
+        Command::Follow { .. } => "follow",
         Command::Token(_) => "token",
         Command::Status { .. } => "status",
         Command::Truncate { .. } => "truncate",
-    };
-    format!("sanbao {name}")
+    }
 }
 
-fn run(cli: Cli) -> Result<(), CliError> {
+/// What the command does, in a few words, for `DIR/sanbao.lock` (never a token).
+fn holder_words(command: &Command) -> String {
+    match command {
+        Command::Import { file } => format!("sanbao import {}", file.display()),
+        Command::Follow { url, .. } => format!("sanbao follow {url}"),
+        other => format!("sanbao {}", command_name(other)),
+    }
+}
+
+/// Runs the parsed command line: through the server that holds the directory when
+/// one does ([`forward`]), else here. Answers the exit code.
+fn run(cli: Cli) -> u8 {
     let dir = data_dir(cli.data);
     if !(cli.wait.is_finite() && cli.wait >= 0.0) {
-        return Err(CliError::usage(format!(
-            "--wait {}: give a number of seconds, 0 or more",
+        eprintln!(
+            "error: --wait {}: give a number of seconds, 0 or more",
             cli.wait
-        )));
+        );
+        return 2;
     }
-    log::store::set_lock_wait(std::time::Duration::from_secs_f64(cli.wait.min(1e9)), true);
+    let wait = std::time::Duration::from_secs_f64(cli.wait.min(1e9));
+    log::store::set_lock_wait(wait, true);
     log::store::set_holder(holder_words(&cli.command), None);
-    match cli.command {
+    match forward::forward(&dir, &cli.command, wait) {
+        Ok(Some(code)) => code,
+        Ok(None) => execute(&Target::Dir(&dir), cli.command),
+        Err(e) => {
+            eprintln!("error: {}", e.line());
+            e.code
+        }
+    }
+}
+
+/// Runs `command` on `target` and answers its exit code, a failure said in one
+/// `error:` line on the command's standard error. The one entry for a command run
+/// here and one forwarded to the server that holds the directory.
+pub(crate) fn execute(target: &Target, command: Command) -> u8 {
+    match run_command(target, command) {
+        Ok(()) => 0,
+        Err(e) => {
+            output::note(&format!("error: {}", e.line()));
+            e.code
+        }
+    }
+}
+
+fn run_command(t: &Target, command: Command) -> Result<(), CliError> {
+    let dir = t.dir();
+    if let Target::Live { .. } = t {
+        if !forward::forwarded(&command) {
+            return Err(CliError::usage(format!(
+                "sanbao {} does not run through the server",
+                command_name(&command)
+            )));
+        }
+    }
+    match command {
         Command::Init => {
-            let store = Store::open(&dir)?;
-            store.sync()?;
-            let head = store.head()?;
-            println!("initialized {} (head seq {})", dir.display(), head.seq);
-            Ok(())
+            let (store, head) = t.store()?;
+            if let Target::Dir(_) = t {
+                store.sync()?;
+            }
+            emit(&format!(
+                "initialized {} (head seq {})\n",
+                dir.display(),
+                head.seq
+            ))
         }
         Command::Append {
             file,
             idempotency_key,
             expect_seq,
-        } => append(&dir, file, idempotency_key, expect_seq),
-        Command::Import { file } => import(&dir, &file, false).map(|_| ()),
+        } => append(t, file, idempotency_key, expect_seq),
+        Command::Import { file } => import(t, &file, false).map(|_| ()),
         Command::Export {
             out: Some(out),
             salvage: true,
             ..
-        } => salvage(&dir, &out),
-        Command::Export { from, to, out, .. } => export(&dir, from, to, out),
-        Command::Restore { from } => restore(&dir, &from),
-        Command::Verify { json } => verify(&dir, json),
-        Command::Position(a) => read::position(&dir, a),
-        Command::Monitor(a) => read::monitor(&dir, a),
-        Command::Replay(a) => read::replay(&dir, a),
-        Command::Plan(a) => plan::plan(&dir, a),
-        Command::Forecast(a) => plan::forecast(&dir, a),
-        Command::Demo => demo(&dir),
+        } => salvage(t, &out),
+        Command::Export { from, to, out, .. } => export(t, from, to, out),
+        Command::Restore { from } => restore(dir, &from),
+        Command::Verify { json } => verify(t, json),
+        Command::Position(a) => read::position(t, a),
+        Command::Monitor(a) => read::monitor(t, a),
+        Command::Replay(a) => read::replay(t, a),
+        Command::Plan(a) => plan::plan(t, a),
+        Command::Forecast(a) => plan::forecast(t, a),
+        Command::Demo => demo(t),
         Command::Serve {
             listen,
             tokens,
@@ -486,30 +532,152 @@ fn run(cli: Cli) -> Result<(), CliError> {
             primary,
         } => {
             let read_only =
-                read_only.then(|| primary.or_else(|| crate::follow::read_standby_file(&dir)));
-            serve::serve(&dir, &listen, tokens, snapshot_after, read_only)
+                read_only.then(|| primary.or_else(|| crate::follow::read_standby_file(dir)));
+            serve::serve(dir, &listen, tokens, snapshot_after, read_only)
         }
-        Command::Follow { url, token, once } => serve::follow(&dir, &url, &token, once),
+        Command::Follow { url, token, once } => serve::follow(dir, &url, &token, once),
         Command::Token(TokenCommand::Add { name, role, tokens }) => {
-            serve::token_add(&dir, &name, &role, tokens)
+            serve::token_add(dir, &name, &role, tokens)
         }
-        Command::Token(TokenCommand::List { tokens, json }) => {
-            serve::token_list(&dir, tokens, json)
-        }
+        Command::Token(TokenCommand::List { tokens, json }) => serve::token_list(dir, tokens, json),
         Command::Token(TokenCommand::Remove { name, tokens }) => {
-            serve::token_remove(&dir, &name, tokens)
+            serve::token_remove(dir, &name, tokens)
         }
-        Command::Status { json } => status::status(&dir, json),
-        Command::Truncate { after, yes } => truncate(&dir, after, yes),
+        Command::Status { json } => status::status(dir, json),
+        Command::Truncate { after, yes } => truncate(dir, after, yes),
     }
+}
+
+/// Where a command finds the log: the directory, which the command opens itself, or
+/// the server that holds it, for a command forwarded through `DIR/sanbao.sock`
+/// ([`forward`]). Either way the command sees only durable records.
+pub(crate) enum Target<'a> {
+    /// The directory, opened (and locked) by this process.
+    Dir(&'a Path),
+    /// The live service holding the directory (`dir` as the client named it).
+    Live {
+        /// The data directory, for messages.
+        dir: &'a Path,
+        /// The service: its writer, its state and a handle on its store.
+        app: &'a crate::server::AppState,
+    },
+}
+
+/// A folded state a command reads: its own, the server's (locked for reading: drop it
+/// before writing or printing), or one the server folded for an older seq.
+pub(crate) enum StateRef<'a> {
+    /// Folded by this command.
+    Owned(Box<State>),
+    /// The server's state at the head, read-locked.
+    Head(std::sync::RwLockReadGuard<'a, State>),
+    /// The server's state at an older seq.
+    Past(std::sync::Arc<State>),
+}
+
+impl std::ops::Deref for StateRef<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        match self {
+            StateRef::Owned(s) => s,
+            StateRef::Head(s) => s,
+            StateRef::Past(s) => s,
+        }
+    }
+}
+
+impl Target<'_> {
+    /// The data directory (as the user named it).
+    pub(crate) fn dir(&self) -> &Path {
+        match self {
+            Target::Dir(d) => d,
+            Target::Live { dir, .. } => dir,
+        }
+    }
+
+    /// The store, for reading records, and its durable head (a server's store may
+    /// hold a group being written; reads stop at the head answered here).
+    pub(crate) fn store(&self) -> Result<(Store, log::Head), CliError> {
+        match self {
+            Target::Dir(d) => {
+                let store = Store::open(d)?;
+                let head = store.head()?;
+                Ok((store, head))
+            }
+            Target::Live { app, .. } => {
+                let head = {
+                    let st = app.state();
+                    log::Head {
+                        seq: st.head_seq,
+                        hash: st.head_hash,
+                    }
+                };
+                Ok((app.store().clone(), head))
+            }
+        }
+    }
+
+    /// The store opened for an audit (verify, salvage) and how far to read it (`None`:
+    /// all of it, witness checks included) — or, when not even a scratch copy of its
+    /// files opens, seq 1 and why. A server's store verified when it started.
+    fn audit(&self) -> Result<Audit, CliError> {
+        match self {
+            Target::Dir(d) => Ok(open_audit(d)?.map(|s| (s, None))),
+            Target::Live { app, .. } => Ok(Ok((app.store().clone(), Some(app.durable_head())))),
+        }
+    }
+
+    /// The state of the records with seq ≤ `at_seq` (the head when `None`). An
+    /// `at_seq` beyond the head is a usage error (exit 2, SPEC §8.26).
+    pub(crate) fn state(&self, at_seq: Option<u64>) -> Result<StateRef<'_>, CliError> {
+        match self {
+            Target::Dir(d) => open_at_seq(d, at_seq).map(|(_, s)| StateRef::Owned(Box::new(s))),
+            Target::Live { app, .. } => {
+                let st = app.state();
+                let head = st.head_seq;
+                match at_seq {
+                    Some(n) if n > head => Err(beyond_head(n, head)),
+                    Some(n) if n < head => {
+                        drop(st);
+                        Ok(StateRef::Past(app.past_state(n)?))
+                    }
+                    _ => Ok(StateRef::Head(st)),
+                }
+            }
+        }
+    }
+
+    /// Runs `f` with a writer over the log: one started here (and stopped after), or
+    /// the server's own. A read-only standby refuses.
+    pub(crate) fn with_writer<T>(
+        &self,
+        f: impl FnOnce(&Writer, &tokio::runtime::Runtime) -> Result<T, CliError>,
+    ) -> Result<T, CliError> {
+        match self {
+            Target::Dir(d) => with_writer(d, f),
+            Target::Live { app, .. } => {
+                app.writable().map_err(|e| CliError::io(e.message))?;
+                f(app.writer(), &runtime()?)
+            }
+        }
+    }
+}
+
+/// A store opened for an audit and how far to read it, or the first seq that cannot
+/// be read and why (see [`Target::audit`]).
+type Audit = Result<(Store, Option<u64>), (u64, String)>;
+
+fn beyond_head(n: u64, head: u64) -> CliError {
+    CliError::usage(format!(
+        "--at-seq {n} is beyond the log's head (seq {head}); use 0..={head}"
+    ))
 }
 
 /// Reads a whole input (a file, or stdin for `-`/none).
 pub(crate) fn read_input(file: Option<&Path>) -> Result<String, CliError> {
     let mut buf = Vec::new();
     match file {
-        None => std::io::stdin().read_to_end(&mut buf).map(|_| ()),
-        Some(p) if p == Path::new("-") => std::io::stdin().read_to_end(&mut buf).map(|_| ()),
+        None => output::stdin().read_to_end(&mut buf).map(|_| ()),
+        Some(p) if p == Path::new("-") => output::stdin().read_to_end(&mut buf).map(|_| ()),
         Some(p) => std::fs::File::open(p)
             .and_then(|mut f| f.read_to_end(&mut buf))
             .map(|_| ()),
@@ -551,8 +719,7 @@ pub(crate) fn with_writer<T>(
 }
 
 fn print_acks(acks: &[Ack]) -> Result<(), CliError> {
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut out = BufWriter::new(output::stdout());
     for a in acks {
         serde_json::to_writer(&mut out, a).map_err(|e| CliError::io(e.to_string()))?;
         out.write_all(b"\n")
@@ -562,7 +729,7 @@ fn print_acks(acks: &[Ack]) -> Result<(), CliError> {
 }
 
 fn append(
-    dir: &Path,
+    t: &Target,
     file: Option<PathBuf>,
     key: Option<String>,
     expect_seq: Option<u64>,
@@ -584,7 +751,7 @@ fn append(
         }
         batch[0].idempotency_key = Some(k);
     }
-    let acks = with_writer(dir, |w, rt| Ok(rt.block_on(w.append(batch, expect_seq))?))?;
+    let acks = t.with_writer(|w, rt| Ok(rt.block_on(w.append(batch, expect_seq))?))?;
     print_acks(&acks)
 }
 
@@ -740,13 +907,13 @@ impl Importer<'_> {
 /// `sanbao import FILE` (and, with `records_only`, the loading step of `restore`,
 /// which takes exported records only). Answers how many were imported and the head.
 fn import(
-    dir: &Path,
+    t: &Target,
     file: &Path,
     records_only: bool,
 ) -> Result<(u64, (u64, crate::values::Sha256Hex)), CliError> {
     // `-` is standard input (a pipe: no size, so the bar counts bytes without a total).
     let (input, size): (Box<dyn Read>, u64) = if file == Path::new("-") {
-        (Box::new(std::io::stdin()), 0)
+        (output::stdin(), 0)
     } else {
         let f = std::fs::File::open(file)
             .map_err(|e| CliError::io(format!("cannot open {}: {e}", file.display())))?;
@@ -755,7 +922,7 @@ fn import(
     };
     let bar = output::progress_bytes(size, "importing");
     let reader = std::io::BufReader::with_capacity(1 << 20, input);
-    let (imported, head) = with_writer(dir, |w, rt| {
+    let (imported, head) = t.with_writer(|w, rt| {
         let mut im = Importer {
             writer: w,
             rt,
@@ -815,10 +982,10 @@ fn import(
     })?;
     bar.finish_and_clear();
     if !records_only {
-        println!(
-            "imported {imported} events; the log's head is seq {} ({})",
+        emit(&format!(
+            "imported {imported} events; the log's head is seq {} ({})\n",
             head.0, head.1
-        );
+        ))?;
     }
     Ok((imported, head))
 }
@@ -853,7 +1020,7 @@ fn restore(dir: &Path, file: &Path) -> Result<(), CliError> {
     let scratch = dir.with_file_name(format!(".{name}.restoring-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     let built = (|| {
-        let (imported, head) = import(&scratch, file, true)?;
+        let (imported, head) = import(&Target::Dir(&scratch), file, true)?;
         let store = Store::open(&scratch)?;
         match log::verify(&store, None, |_| {})? {
             Verified::Ok { records, .. } if records == head.0 => {}
@@ -897,13 +1064,12 @@ fn restore(dir: &Path, file: &Path) -> Result<(), CliError> {
             let _ = d.sync_all();
         }
     }
-    println!(
-        "restored {imported} records into {}; the head is seq {} ({})",
+    emit(&format!(
+        "restored {imported} records into {}; the head is seq {} ({})\n",
         dir.display(),
         head.0,
         head.1
-    );
-    Ok(())
+    ))
 }
 
 /// Opens `dir` for an audit ([`Store::open_audit`]): the store, or — when not even a
@@ -923,18 +1089,19 @@ fn open_audit(dir: &Path) -> Result<Result<Store, (u64, String)>, CliError> {
 /// `sanbao export --salvage --out FILE`: writes every record that reads and passes
 /// every check of `verify`, in order, and stops at the first bad one (or at the
 /// first record the head witness says was acknowledged and the store lacks).
-fn salvage(dir: &Path, out: &Path) -> Result<(), CliError> {
+fn salvage(t: &Target, out: &Path) -> Result<(), CliError> {
     let io = |e: std::io::Error| CliError::io(format!("cannot write {}: {e}", out.display()));
-    let file = std::fs::File::create(out)
+    let file = output::create_file(out)
         .map_err(|e| CliError::io(format!("cannot create {}: {e}", out.display())))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
-    let result = match open_audit(dir)? {
+    let result = match t.audit()? {
         Err((first_bad_seq, reason)) => Verified::Bad {
             first_bad_seq,
             reason,
         },
-        Ok(store) => {
-            let bar = output::progress(store.head().map(|h| h.seq).unwrap_or(0), "salvaging");
+        Ok((store, upto)) => {
+            let total = upto.unwrap_or_else(|| store.head().map(|h| h.seq).unwrap_or(0));
+            let bar = output::progress(total, "salvaging");
             // Byte offsets where each written record starts, to cut the file back
             // to the records before the first bad seq once it is known.
             let mut starts: Vec<u64> = Vec::new();
@@ -942,7 +1109,7 @@ fn salvage(dir: &Path, out: &Path) -> Result<(), CliError> {
             let mut failed: Option<std::io::Error> = None;
             let result = log::verify_each(
                 &store,
-                None,
+                upto,
                 |s| bar.set_position(s),
                 |r| {
                     if failed.is_some() {
@@ -967,20 +1134,20 @@ fn salvage(dir: &Path, out: &Path) -> Result<(), CliError> {
                 let keep = (*first_bad_seq as usize).saturating_sub(1);
                 if keep < starts.len() {
                     w.flush().map_err(io)?;
-                    w.get_ref().set_len(starts[keep]).map_err(io)?;
+                    w.get_mut().set_len(starts[keep]).map_err(io)?;
                 }
             }
             result
         }
     };
     w.flush().map_err(io)?;
-    w.get_ref().sync_all().map_err(io)?;
+    w.get_mut().sync_all().map_err(io)?;
     match result {
         Verified::Ok { records, head_hash } => {
-            eprintln!(
+            output::note(&format!(
                 "salvaged all {records} records to {} (head hash {head_hash}); the log verifies",
                 out.display()
-            );
+            ));
             Ok(())
         }
         Verified::Bad {
@@ -1003,24 +1170,23 @@ fn salvage(dir: &Path, out: &Path) -> Result<(), CliError> {
 }
 
 fn export(
-    dir: &Path,
+    t: &Target,
     from: Option<u64>,
     to: Option<u64>,
     out: Option<PathBuf>,
 ) -> Result<(), CliError> {
-    let store = Store::open(dir)?;
-    let head = store.head()?;
+    let (store, head) = t.store()?;
     let io = |e: std::io::Error| CliError::io(format!("cannot write the export: {e}"));
     let sink: Box<dyn Write> = match &out {
         Some(p) => Box::new(
-            std::fs::File::create(p)
+            output::create_file(p)
                 .map_err(|e| CliError::io(format!("cannot create {}: {e}", p.display())))?,
         ),
-        None => Box::new(std::io::stdout().lock()),
+        None => output::stdout(),
     };
     let mut w = BufWriter::with_capacity(1 << 20, sink);
     let bar = output::progress(head.seq, "exporting");
-    for r in store.records(from.unwrap_or(1), to.unwrap_or(u64::MAX)) {
+    for r in store.records(from.unwrap_or(1), to.unwrap_or(u64::MAX).min(head.seq)) {
         let r = r?;
         w.write_all(r.to_json_line().as_bytes()).map_err(io)?;
         w.write_all(b"\n").map_err(io)?;
@@ -1033,11 +1199,12 @@ fn export(
     Ok(())
 }
 
-fn verify(dir: &Path, as_json: bool) -> Result<(), CliError> {
-    let result = match open_audit(dir)? {
-        Ok(store) => {
-            let bar = output::progress(store.head().map(|h| h.seq).unwrap_or(0), "verifying");
-            let result = log::verify(&store, None, |s| bar.set_position(s))?;
+fn verify(t: &Target, as_json: bool) -> Result<(), CliError> {
+    let result = match t.audit()? {
+        Ok((store, upto)) => {
+            let total = upto.unwrap_or_else(|| store.head().map(|h| h.seq).unwrap_or(0));
+            let bar = output::progress(total, "verifying");
+            let result = log::verify(&store, upto, |s| bar.set_position(s))?;
             bar.finish_and_clear();
             result
         }
@@ -1049,26 +1216,29 @@ fn verify(dir: &Path, as_json: bool) -> Result<(), CliError> {
     match result {
         Verified::Ok { records, head_hash } => {
             if as_json {
-                println!(
-                    "{}",
+                emit(&format!(
+                    "{}\n",
                     json!({"head_hash": head_hash.to_hex(), "ok": true, "records": records})
-                );
+                ))
             } else {
-                println!("ok: {records} records verified; head hash {head_hash}");
+                emit(&format!(
+                    "ok: {records} records verified; head hash {head_hash}\n"
+                ))
             }
-            Ok(())
         }
         Verified::Bad {
             first_bad_seq,
             reason,
         } => {
             if as_json {
-                println!(
-                    "{}",
+                emit(&format!(
+                    "{}\n",
                     json!({"first_bad_seq": first_bad_seq, "ok": false, "reason": reason})
-                );
+                ))?;
             } else {
-                println!("FAILED: the chain breaks at seq {first_bad_seq}: {reason}");
+                emit(&format!(
+                    "FAILED: the chain breaks at seq {first_bad_seq}: {reason}\n"
+                ))?;
             }
             Err(CliError::verification(format!(
                 "verification failed at seq {first_bad_seq}: {reason}"
@@ -1111,8 +1281,9 @@ fn truncate(dir: &Path, after: u64, yes: bool) -> Result<(), CliError> {
     }
     let head_ok = store.head().is_ok_and(|h| h == keep);
     if past.is_empty() && head_ok && store.problem().is_none() {
-        println!("nothing to remove: seq {after} is the head and records 1..={after} verify");
-        return Ok(());
+        return emit(&format!(
+            "nothing to remove: seq {after} is the head and records 1..={after} verify\n"
+        ));
     }
     let what = match (past.first(), past.last()) {
         (Some(a), Some(b)) => format!(
@@ -1130,58 +1301,56 @@ fn truncate(dir: &Path, after: u64, yes: bool) -> Result<(), CliError> {
     }
     let removed = store.truncate_after(keep)?;
     tracing::warn!(after, removed, "log truncated");
-    println!(
-        "removed {removed} records after seq {after}; the head is seq {after} ({})",
+    emit(&format!(
+        "removed {removed} records after seq {after}; the head is seq {after} ({})\n",
         keep.hash
-    );
-    Ok(())
+    ))
 }
 
 /// The sample city's events, shipped in `replay/sample-city/` and built into the binary.
 pub const SAMPLE_EVENTS: &str = include_str!("../../replay/sample-city/events.jsonl");
 
-fn demo(dir: &Path) -> Result<(), CliError> {
-    let store = Store::open(dir)?;
-    let empty = store.head()?.seq == 0;
+fn demo(t: &Target) -> Result<(), CliError> {
+    let dir = t.dir();
+    let (store, head) = t.store()?;
     drop(store);
-    if empty {
+    if head.seq == 0 {
         let (_, events) = event::parse_input(SAMPLE_EVENTS).map_err(|(i, e)| {
             CliError::io(format!("the shipped sample is broken at event {i:?}: {e}"))
         })?;
         let n = events.len();
-        with_writer(dir, |w, rt| {
+        t.with_writer(|w, rt| {
             for chunk in events.chunks(crate::log::writer::MAX_BATCH_EVENTS) {
                 rt.block_on(w.append(chunk.to_vec(), None))?;
             }
             Ok(())
         })?;
-        println!(
-            "Loaded the sample city (synthetic figures, replay/sample-city): {n} events into {}",
+        emit(&format!(
+            "Loaded the sample city (synthetic figures, replay/sample-city): {n} events into {}\n",
             dir.display()
-        );
+        ))?;
     } else {
-        println!(
-            "Using the existing log in {} (demo loads the sample only into an empty directory)",
+        emit(&format!(
+            "Using the existing log in {} (demo loads the sample only into an empty directory)\n",
             dir.display()
-        );
+        ))?;
     }
-    let (_, state) = open_with_state(dir, None)?;
-    let Some(latest) = state.max_effective_date else {
-        println!("The log is empty: nothing to plan.");
-        return Ok(());
+    // The report is made under the state, and printed after it is let go.
+    let report = {
+        let state = t.state(None)?;
+        let Some(latest) = state.max_effective_date else {
+            return emit("The log is empty: nothing to plan.\n");
+        };
+        let Some(next) = latest.month().add(1) else {
+            return emit("The log ends in 2099-12: there is no next month to plan.\n");
+        };
+        format!(
+            "Latest business date {latest}; next month's dispatch plan:\n\n{}\nMore: sanbao --data {} monitor · position · forecast --from {next} · replay · verify\n",
+            plan::plan_text(&state, next),
+            dir.display()
+        )
     };
-    let Some(next) = latest.month().add(1) else {
-        println!("The log ends in 2099-12: there is no next month to plan.");
-        return Ok(());
-    };
-    println!("Latest business date {latest}; next month's dispatch plan:\n");
-    print!("{}", plan::plan_text(&state, next));
-    println!();
-    println!(
-        "More: sanbao --data {0} monitor · position · forecast --from {next} · replay · verify",
-        dir.display()
-    );
-    Ok(())
+    emit(&report)
 }
 
 /// Opens the log and folds the state of the records with seq ≤ `at_seq` (the head
@@ -1191,9 +1360,7 @@ pub(crate) fn open_at_seq(dir: &Path, at_seq: Option<u64>) -> Result<(Store, Sta
     let head = store.head()?.seq;
     if let Some(n) = at_seq {
         if n > head {
-            return Err(CliError::usage(format!(
-                "--at-seq {n} is beyond the log's head (seq {head}); use 0..={head}"
-            )));
+            return Err(beyond_head(n, head));
         }
     }
     drop(store);

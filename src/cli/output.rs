@@ -2,7 +2,16 @@
 //! colour only on a terminal (and never with `NO_COLOR`), one-line JSON, and writing
 //! to standard output where a closed pipe (`| head`) is not an error. Shared by every
 //! command that prints a report (`position`, `monitor`, `replay`, `plan`, `forecast`).
+//!
+//! Commands reach their standard streams (and an `--out FILE`) only through
+//! [`stdout`], [`stderr`], [`stdin`] and [`create_file`]: on a thread running a
+//! command for a client of the server that holds the directory ([`super::forward`]),
+//! these are the client's, carried over `DIR/sanbao.sock`; everywhere else they are
+//! the process's own. So a forwarded command prints byte for byte what it prints
+//! without a server. Colour and progress bars follow the client's terminal (a
+//! forwarded command never draws a bar).
 
+use super::forward::{Remote, Stream};
 use crate::error::CliError;
 use crate::money::{Money, Ratio};
 use crate::query::Status;
@@ -11,11 +20,108 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Whether this process's reports are in colour: stdout a terminal, `NO_COLOR` unset.
+pub(crate) fn local_colour() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    std::io::stdout().is_terminal() && !no_color
+}
+
+thread_local! {
+    /// The client this thread runs a command for, if any (see [`on_behalf_of`]).
+    static REMOTE: std::cell::RefCell<Option<Arc<Remote>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's standard streams, `--out` files and colour taken from
+/// `remote` (a client of the server, [`super::forward`]); they are the process's own
+/// again afterwards.
+pub(crate) fn on_behalf_of<T>(remote: Arc<Remote>, f: impl FnOnce() -> T) -> T {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            REMOTE.with(|r| r.borrow_mut().take());
+        }
+    }
+    REMOTE.with(|r| *r.borrow_mut() = Some(remote));
+    let _reset = Reset;
+    f()
+}
+
+fn remote() -> Option<Arc<Remote>> {
+    REMOTE.with(|r| r.borrow().clone())
+}
+
+/// The running command's standard output (unbuffered: wrap it for many small writes).
+pub(crate) fn stdout() -> Box<dyn Write> {
+    match remote() {
+        Some(r) => Box::new(r.sink(Stream::Stdout)),
+        None => Box::new(std::io::stdout().lock()),
+    }
+}
+
+/// The running command's standard error.
+pub(crate) fn stderr() -> Box<dyn Write> {
+    match remote() {
+        Some(r) => Box::new(r.sink(Stream::Stderr)),
+        None => Box::new(std::io::stderr().lock()),
+    }
+}
+
+/// The running command's standard input (a forwarded command's is what its client
+/// sends: its file or its own standard input).
+pub(crate) fn stdin() -> Box<dyn std::io::Read> {
+    match remote() {
+        Some(r) => Box::new(r.input()),
+        None => Box::new(std::io::stdin()),
+    }
+}
+
+/// A file a command writes (`export --out FILE`): what [`create_file`] opens.
+pub(crate) trait OutFile: Write {
+    /// Cuts the file to `len` bytes (after flushing what was written).
+    fn set_len(&mut self, len: u64) -> std::io::Result<()>;
+    /// Makes what was written durable.
+    fn sync_all(&mut self) -> std::io::Result<()>;
+}
+
+impl OutFile for std::fs::File {
+    fn set_len(&mut self, len: u64) -> std::io::Result<()> {
+        std::fs::File::set_len(self, len)
+    }
+    fn sync_all(&mut self) -> std::io::Result<()> {
+        std::fs::File::sync_all(self)
+    }
+}
+
+/// Creates (or empties) the file `path` for the command to write. For a forwarded
+/// command the client has created it already and writes what is sent.
+pub(crate) fn create_file(path: &Path) -> std::io::Result<Box<dyn OutFile>> {
+    match remote() {
+        Some(r) => Ok(Box::new(r.sink(Stream::File))),
+        None => Ok(Box::new(std::fs::File::create(path)?)),
+    }
+}
+
+/// Writes one line to the running command's standard error (a failure to write it
+/// is ignored: there is nowhere left to say so).
+pub(crate) fn note(line: &str) {
+    let mut e = stderr();
+    let _ = e.write_all(format!("{line}\n").as_bytes());
+    let _ = e.flush();
+}
+
+/// Whether the running command's standard error is a terminal of its own (never for
+/// a forwarded command).
+fn stderr_is_terminal() -> bool {
+    remote().is_none() && std::io::stderr().is_terminal()
+}
 
 /// A progress bar over `total` records on stderr, shown only on a terminal and only
 /// for long work.
 pub fn progress(total: u64, what: &str) -> ProgressBar {
-    if total < 100_000 || !std::io::stderr().is_terminal() {
+    if total < 100_000 || !stderr_is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
@@ -30,7 +136,7 @@ pub fn progress(total: u64, what: &str) -> ProgressBar {
 
 /// A progress bar over `total` bytes on stderr, shown only on a terminal.
 pub fn progress_bytes(total: u64, what: &str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
+    if !stderr_is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
@@ -55,7 +161,7 @@ pub(crate) fn to_json_line<T: Serialize>(v: &T) -> Result<String, CliError> {
 
 /// Writes to standard output; a closed pipe (`| head`) is not an error.
 pub(crate) fn emit(s: &str) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
+    let mut out = stdout();
     match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -79,11 +185,14 @@ pub(crate) const DIM: &str = "2";
 pub(crate) const BOLD: &str = "1";
 
 impl Style {
-    /// Colour when stdout is a terminal and `NO_COLOR` is not set.
+    /// Colour when stdout is a terminal and `NO_COLOR` is not set (for a forwarded
+    /// command: the client's stdout and environment).
     pub(crate) fn detect() -> Style {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        if let Some(r) = remote() {
+            return Style { color: r.colour() };
+        }
         Style {
-            color: std::io::stdout().is_terminal() && !no_color,
+            color: local_colour(),
         }
     }
 

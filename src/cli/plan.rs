@@ -11,7 +11,7 @@
 //! does not reproduce) and prints `issued: seq N` on standard error.
 
 use super::output::{emit, status_cell, to_json_line, Cell, Style, Table, L, R, RED_BOLD, YELLOW};
-use super::{open_at_seq, with_writer, ForecastArgs, PlanArgs};
+use super::{ForecastArgs, PlanArgs, Target};
 use crate::error::CliError;
 use crate::event::Event;
 use crate::money::Money;
@@ -22,32 +22,35 @@ use crate::values::Date;
 use serde::Serialize;
 use serde_json::json;
 use std::fmt::Write as _;
-use std::path::Path;
 
 /// `sanbao plan` (SPEC §6.3, §8.31).
-pub fn plan(dir: &Path, a: PlanArgs) -> Result<(), CliError> {
-    let (store, state) = open_at_seq(dir, a.at_seq)?;
-    drop(store);
-    let p = compute_plan(&state, a.month);
-    if a.json {
-        print_json(&p)?;
-    } else {
-        emit(&render_plan(&state, &p, &Style::detect()))?;
-    }
+pub fn plan(t: &Target, a: PlanArgs) -> Result<(), CliError> {
+    // Made under the state, which is let go before printing and issuing.
+    let (p, text) = {
+        let state = t.state(a.at_seq)?;
+        let p = compute_plan(&state, a.month);
+        let text = if a.json {
+            to_json_line(&p)?
+        } else {
+            render_plan(&state, &p, &Style::detect())
+        };
+        (p, text)
+    };
+    emit(&text)?;
     if a.issue {
         let issued_on = a.issued_on.unwrap_or_else(Date::today_utc);
-        drop(state);
-        let seq = issue(dir, &p, issued_on)?;
-        eprintln!("issued: seq {seq}");
+        let seq = issue(t, &p, issued_on)?;
+        super::output::note(&format!("issued: seq {seq}"));
     }
     Ok(())
 }
 
 /// `sanbao forecast` (SPEC §6.4).
-pub fn forecast(dir: &Path, a: ForecastArgs) -> Result<(), CliError> {
-    let (store, state) = open_at_seq(dir, a.at_seq)?;
-    drop(store);
-    let f = compute_forecast(&state, a.from, a.months);
+pub fn forecast(t: &Target, a: ForecastArgs) -> Result<(), CliError> {
+    let f = {
+        let state = t.state(a.at_seq)?;
+        compute_forecast(&state, a.from, a.months)
+    };
     if a.json {
         print_json(&f)
     } else {
@@ -56,7 +59,7 @@ pub fn forecast(dir: &Path, a: ForecastArgs) -> Result<(), CliError> {
 }
 
 /// Appends `plan_issued` for `p` through the writer; returns the new record's seq.
-fn issue(dir: &Path, p: &Plan, issued_on: Date) -> Result<u64, CliError> {
+fn issue(t: &Target, p: &Plan, issued_on: Date) -> Result<u64, CliError> {
     let v = json!({
         "kind": "plan_issued",
         "month": p.month,
@@ -65,7 +68,7 @@ fn issue(dir: &Path, p: &Plan, issued_on: Date) -> Result<u64, CliError> {
         "issued_on": issued_on,
     });
     let input = Event::parse_object(v).map_err(|e| CliError::event(None, &e))?;
-    let acks = with_writer(dir, |w, rt| Ok(rt.block_on(w.append(vec![input], None))?))?;
+    let acks = t.with_writer(|w, rt| Ok(rt.block_on(w.append(vec![input], None))?))?;
     acks.first()
         .map(|a| a.seq)
         .ok_or_else(|| CliError::io("the writer answered no record for plan_issued"))

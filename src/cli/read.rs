@@ -16,33 +16,33 @@ use super::output::{
     emit, header, section, status_cell, to_json_line, Cell, Style, Table, GREEN, L, R, RED_BOLD,
     YELLOW,
 };
-use super::{MonitorArgs, PositionArgs, ReplayArgs};
+use super::{MonitorArgs, PositionArgs, ReplayArgs, Target};
 use crate::error::CliError;
-use crate::log::Store;
 use crate::query::monitor::{monitor as compute_monitor, Monitor, PayrollStatus};
 use crate::query::position::{position as compute_position, Position};
 use crate::replay::{self, Replayed};
 use crate::state::State;
 use crate::values::{CountyId, Date};
 use std::fmt::Write as _;
-use std::path::Path;
 
 /// `sanbao position` (SPEC §6.1).
 ///
 /// `--county` must name a county registered on or before the (resolved) as_of, else it
 /// is a usage error (exit 2): asking for a county the log does not know is a mistake in
 /// the command, not an empty answer.
-pub fn position(dir: &Path, a: PositionArgs) -> Result<(), CliError> {
+pub fn position(t: &Target, a: PositionArgs) -> Result<(), CliError> {
     let county = a
         .county
         .as_deref()
         .map(|s| CountyId::parse(s).map_err(|e| CliError::usage(format!("--county: {e}"))))
         .transpose()?;
-    let (_, state) = super::open_at_seq(dir, a.time.at_seq)?;
-    if let Some(id) = &county {
-        check_county(&state, id, a.time.as_of)?;
-    }
-    let p = compute_position(&state, a.time.as_of, county.as_ref());
+    let p = {
+        let state = t.state(a.time.at_seq)?;
+        if let Some(id) = &county {
+            check_county(&state, id, a.time.as_of)?;
+        }
+        compute_position(&state, a.time.as_of, county.as_ref())
+    };
     if a.json {
         return emit(&to_json_line(&p)?);
     }
@@ -54,24 +54,29 @@ pub fn position(dir: &Path, a: PositionArgs) -> Result<(), CliError> {
 }
 
 /// `sanbao monitor` (SPEC §6.2).
-pub fn monitor(dir: &Path, a: MonitorArgs) -> Result<(), CliError> {
-    let (_, state) = super::open_at_seq(dir, a.time.at_seq)?;
-    let m = compute_monitor(&state, a.time.as_of);
-    if a.json {
-        return emit(&to_json_line(&m)?);
-    }
-    let style = Style::detect();
-    let mut out = String::new();
-    header(&mut out, &style, "Monitor (库款监测)", m.as_of, m.at_seq);
-    render_monitor(&mut out, &style, &state, &m);
+pub fn monitor(t: &Target, a: MonitorArgs) -> Result<(), CliError> {
+    // Made under the state, printed after it is let go.
+    let out = {
+        let state = t.state(a.time.at_seq)?;
+        let m = compute_monitor(&state, a.time.as_of);
+        if a.json {
+            to_json_line(&m)?
+        } else {
+            let style = Style::detect();
+            let mut out = String::new();
+            header(&mut out, &style, "Monitor (库款监测)", m.as_of, m.at_seq);
+            render_monitor(&mut out, &style, &state, &m);
+            out
+        }
+    };
     emit(&out)
 }
 
 /// `sanbao replay` (SPEC §5): rebuild from the log alone, verify the chain up to N,
 /// recompute issued plans, and print position and monitor as of the given date.
-pub fn replay(dir: &Path, a: ReplayArgs) -> Result<(), CliError> {
-    let store = Store::open(dir)?;
-    let head = store.head()?.seq;
+pub fn replay(t: &Target, a: ReplayArgs) -> Result<(), CliError> {
+    let (store, head) = t.store()?;
+    let head = head.seq;
     let n = a.time.at_seq.unwrap_or(head);
     if n > head {
         return Err(CliError::usage(format!(

@@ -264,6 +264,12 @@ pub fn serve(
         app = app.read_only(primary);
     }
 
+    // CLI commands on this directory come in on DIR/sanbao.sock, ready before the
+    // line that says the server listens.
+    let local = {
+        let _runtime = rt.enter();
+        super::forward::listen(dir, app.clone(), stop_rx.clone())
+    };
     tracing::info!(%addr, head_seq = head, users = user_count, "listening");
     {
         let mut out = std::io::stdout().lock();
@@ -277,6 +283,9 @@ pub fn serve(
             let _ = stop_tx.send(true);
         });
         let r = server::serve(listener, app, stop_rx).await;
+        if let Some(local) = local {
+            local.finish().await;
+        }
         signals.abort();
         r
     });

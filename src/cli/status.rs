@@ -12,25 +12,6 @@ use crate::log::{self, snapshot, witness, Store};
 use serde_json::{json, Value};
 use std::path::Path;
 
-/// Whether another process holds `dir` now (sanbao's lock on `DIR/sanbao.lock`).
-fn held(dir: &Path) -> bool {
-    use fs2::FileExt;
-    let Ok(f) = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(dir.join("sanbao.lock"))
-    else {
-        return false;
-    };
-    match f.try_lock_exclusive() {
-        Ok(()) => {
-            let _ = fs2::FileExt::unlock(&f);
-            false
-        }
-        Err(_) => true,
-    }
-}
-
 /// Bytes free for this user on the file system of `dir`.
 fn disk_free(dir: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
@@ -80,7 +61,7 @@ pub fn status(dir: &Path, as_json: bool) -> Result<(), CliError> {
         "snapshot": snapshot::peek(dir).map(|(seq, hash)| json!({"seq": seq, "hash": hash.to_hex()})),
         "disk_free_bytes": disk_free(dir),
     });
-    if held(dir) {
+    if log::store::is_held(dir) {
         let mut holder = log::store::holder(dir).unwrap_or_else(|| json!({"pid": null}));
         let url = holder["url"].as_str().map(str::to_string);
         holder["kind"] = json!(if url.is_some() { "server" } else { "cli" });

@@ -84,6 +84,26 @@ pub fn holder(dir: &Path) -> Option<serde_json::Value> {
     Some(v)
 }
 
+/// Whether another process holds `dir` now (sanbao's lock on `DIR/sanbao.lock`).
+/// Never waits, and never creates the lock file.
+pub fn is_held(dir: &Path) -> bool {
+    use fs2::FileExt;
+    let Ok(f) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.join("sanbao.lock"))
+    else {
+        return false;
+    };
+    match f.try_lock_exclusive() {
+        Ok(()) => {
+            let _ = fs2::FileExt::unlock(&f);
+            false
+        }
+        Err(_) => true,
+    }
+}
+
 /// The holder of `dir` in words, for messages.
 fn holder_words(dir: &Path) -> String {
     match holder(dir) {

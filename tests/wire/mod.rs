@@ -63,8 +63,23 @@ impl Serve {
         Serve::try_start(dir, env).unwrap_or_else(|log| panic!("serve did not start: {log}"))
     }
 
+    /// As [`Serve::start`], with more arguments to `serve` (`--read-only`, …).
+    pub fn start_with(dir: &Path, args: &[&str]) -> Serve {
+        Serve::try_start_with(dir, &[], args)
+            .unwrap_or_else(|log| panic!("serve did not start: {log}"))
+    }
+
     /// As [`Serve::start`], but answers the log when serve does not start.
     pub fn try_start(dir: &Path, env: &[(&str, &str)]) -> Result<Serve, String> {
+        Serve::try_start_with(dir, env, &[])
+    }
+
+    /// As [`Serve::try_start`], with more arguments to `serve`.
+    pub fn try_start_with(
+        dir: &Path,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Result<Serve, String> {
         let log = dir.with_extension(format!(
             "serve-{}.log",
             std::time::SystemTime::now()
@@ -77,6 +92,7 @@ impl Serve {
         cmd.arg("--data")
             .arg(dir)
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
             .env_remove("RUST_LOG")
             .env_remove("SANBAO_TOKENS")
             .stdin(Stdio::null())

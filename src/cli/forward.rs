@@ -1,0 +1,636 @@
+//! Commands on a directory that a running server holds: they go through the server.
+//!
+//! `sanbao serve` holds DIR's lock for as long as it runs, so another process cannot
+//! open the log. Instead, `serve` also listens on the Unix socket `DIR/sanbao.sock`
+//! (mode 0600, only for its own user and root, removed when it stops), and a command
+//! that finds a server there ([`forward`]) sends it what it was asked: the parsed
+//! command, its input (the file or standard input of `append` and `import`) and
+//! whether its standard output wants colour. The server runs the very same command
+//! code ([`super::execute`]) on its live state, its stored log and its one writer
+//! ([`super::Target::Live`]), and sends back standard output, standard error, the
+//! bytes of an `--out FILE` and the exit code; the client writes them where it would
+//! have. So a command prints byte for byte what it prints without a server, and
+//! appends through the server's writer keep the seqs gap-free, with group commit.
+//!
+//! Forwarded: `init`, `append`, `import`, `export` (also `--salvage`), `verify`,
+//! `position`, `monitor`, `plan` (also `--issue`), `forecast`, `replay`, `demo`.
+//! Refused while a server holds DIR: `truncate` (it rewrites the files the server
+//! reads; [`refusal`]). Run where they are: `restore` (its DIR must be empty),
+//! `serve` and `follow` (they wait for the lock and name its holder), `status` and
+//! `token` (they never take the lock).
+//!
+//! Whoever can open the socket owns DIR's files anyway (same user, or root), so a
+//! forwarded command acts with every role, as PostgreSQL trusts local peers; the
+//! server also checks the peer's user id. A socket left behind by a killed server
+//! is stale: connecting is refused, and the command runs itself (the OS released
+//! the lock with the process); the next `serve` replaces the file.
+//!
+//! Wire format, both ways: frames of a tag byte, a big-endian `u32` length and that
+//! many bytes. The client sends one `Q` (the [`Request`] as JSON), then its input as
+//! `I` frames and one `E`; the server answers `O` (stdout), `R` (stderr), `F` (bytes
+//! of the `--out` file), `C` (cut the file to a big-endian `u64` length), `S` (sync
+//! the file), and last `X` (the exit code, one byte), or `N` alone (not run: the
+//! server is stopping; the client runs the command itself once the lock is free).
+
+use super::output::{self, OutFile};
+use super::{Command, Target};
+use crate::error::CliError;
+use crate::server::AppState;
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The socket's name inside the data directory.
+pub const SOCKET: &str = "sanbao.sock";
+
+/// The version of the wire format; a client and server that differ refuse politely.
+const VERSION: u32 = 1;
+
+/// Largest frame read; writers send at most [`CHUNK`] bytes of data per frame.
+const MAX_FRAME: usize = 4 << 20;
+
+/// Most data bytes per frame.
+const CHUNK: usize = 1 << 20;
+
+/// Most forwarded commands a server runs at once; more wait to be accepted.
+pub const MAX_SESSIONS: usize = 64;
+
+mod tag {
+    pub const REQUEST: u8 = b'Q';
+    pub const INPUT: u8 = b'I';
+    pub const END: u8 = b'E';
+    pub const STDOUT: u8 = b'O';
+    pub const STDERR: u8 = b'R';
+    pub const FILE: u8 = b'F';
+    pub const CUT: u8 = b'C';
+    pub const SYNC: u8 = b'S';
+    pub const EXIT: u8 = b'X';
+    pub const NOT_RUN: u8 = b'N';
+}
+
+/// What a client asks the server to run.
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) struct Request {
+    /// [`VERSION`] of the client.
+    version: u32,
+    /// The command, as parsed by the client (files replaced by the input it sends).
+    command: Command,
+    /// The data directory as the client names it (for the messages that show it).
+    dir: PathBuf,
+    /// Whether the client's standard output takes colour.
+    colour: bool,
+}
+
+fn write_frame(w: &mut impl Write, tag: u8, payload: &[u8]) -> std::io::Result<()> {
+    let len = u32::try_from(payload.len()).expect("frames are small");
+    let mut head = [0u8; 5];
+    head[0] = tag;
+    head[1..].copy_from_slice(&len.to_be_bytes());
+    w.write_all(&head)?;
+    w.write_all(payload)
+}
+
+/// Reads one frame; `None` at a clean end of the stream (before a frame starts).
+fn read_frame(r: &mut impl Read) -> std::io::Result<Option<(u8, Vec<u8>)>> {
+    let mut head = [0u8; 5];
+    let mut got = 0;
+    while got < head.len() {
+        match r.read(&mut head[got..]) {
+            Ok(0) if got == 0 => return Ok(None),
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let len = u32::from_be_bytes(head[1..].try_into().expect("4 bytes")) as usize;
+    if len > MAX_FRAME {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("a frame of {len} bytes is too large"),
+        ));
+    }
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload)?;
+    Ok(Some((head[0], payload)))
+}
+
+/// Where a forwarded command's bytes go on the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+    /// The `--out` file.
+    File,
+}
+
+/// The client a server-side thread runs a command for: the socket to answer on, the
+/// client's input (taken once) and its colour.
+pub(crate) struct Remote {
+    out: Mutex<UnixStream>,
+    input: Mutex<Option<Input>>,
+    colour: bool,
+}
+
+impl Remote {
+    /// A writer of `stream`'s bytes to the client.
+    pub(crate) fn sink(self: &Arc<Remote>, stream: Stream) -> Sink {
+        Sink {
+            remote: self.clone(),
+            stream,
+        }
+    }
+
+    /// The client's input (empty when taken before).
+    pub(crate) fn input(&self) -> Input {
+        self.input
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or_else(Input::empty)
+    }
+
+    /// Whether the client's reports are in colour.
+    pub(crate) fn colour(&self) -> bool {
+        self.colour
+    }
+
+    fn send(&self, tag: u8, payload: &[u8]) -> std::io::Result<()> {
+        let mut s = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        write_frame(&mut *s, tag, payload)
+    }
+}
+
+/// Bytes of one of a forwarded command's streams, sent to its client.
+pub(crate) struct Sink {
+    remote: Arc<Remote>,
+    stream: Stream,
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(CHUNK);
+        let t = match self.stream {
+            Stream::Stdout => tag::STDOUT,
+            Stream::Stderr => tag::STDERR,
+            Stream::File => tag::FILE,
+        };
+        self.remote.send(t, &buf[..n])?;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl OutFile for Sink {
+    fn set_len(&mut self, len: u64) -> std::io::Result<()> {
+        self.remote.send(tag::CUT, &len.to_be_bytes())
+    }
+
+    fn sync_all(&mut self) -> std::io::Result<()> {
+        self.remote.send(tag::SYNC, &[])
+    }
+}
+
+/// A forwarded command's input, as its client sends it. Ending without the client's
+/// end mark (the client went away) is an error, never a shorter input.
+pub(crate) struct Input {
+    stream: Option<UnixStream>,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Input {
+    fn empty() -> Input {
+        Input {
+            stream: None,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl Read for Input {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.buf.len() {
+            let Some(stream) = self.stream.as_mut() else {
+                return Ok(0);
+            };
+            match read_frame(stream) {
+                Ok(Some((tag::INPUT, bytes))) => {
+                    self.buf = bytes;
+                    self.pos = 0;
+                }
+                Ok(Some((tag::END, _))) => {
+                    self.stream = None;
+                    return Ok(0);
+                }
+                Ok(_) | Err(_) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the client went away before the end of its input",
+                    ))
+                }
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Whether `command` goes through a server that holds its directory.
+pub(crate) fn forwarded(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Init
+            | Command::Append { .. }
+            | Command::Import { .. }
+            | Command::Export { .. }
+            | Command::Verify { .. }
+            | Command::Position(_)
+            | Command::Monitor(_)
+            | Command::Plan(_)
+            | Command::Forecast(_)
+            | Command::Replay(_)
+            | Command::Demo
+    )
+}
+
+/// The server holding `dir`, as its lock file names it: `(pid, url)`, when a live
+/// `sanbao serve` holds it.
+fn serving(dir: &Path) -> Option<(u64, Option<String>)> {
+    if !crate::log::store::is_held(dir) {
+        return None;
+    }
+    let v = crate::log::store::holder(dir)?;
+    v["command"]
+        .as_str()
+        .is_some_and(|c| c.starts_with("sanbao serve"))
+        .then(|| {
+            (
+                v["pid"].as_u64().unwrap_or(0),
+                v["url"].as_str().map(str::to_string),
+            )
+        })
+}
+
+/// Why `truncate` is refused while a server holds `dir`, if one does.
+pub(crate) fn refusal(dir: &Path) -> Option<CliError> {
+    let (pid, url) = serving(dir)?;
+    Some(CliError::io(format!(
+        "{} is served by sanbao serve (process {pid}{}): truncate rewrites the files the server reads, so it needs the directory to itself; nothing was removed. Stop the server (SIGTERM), then run truncate again",
+        dir.display(),
+        url.map(|u| format!(" on {u}")).unwrap_or_default()
+    )))
+}
+
+/// Connects to the server holding `dir`: `None` when no server does (or only a stale
+/// socket is left). A server still loading its log (it holds the lock, its socket is
+/// not there yet) is waited for up to `wait`, said at once on stderr.
+fn connect(dir: &Path, wait: Duration) -> Result<Option<UnixStream>, CliError> {
+    let path = dir.join(SOCKET);
+    let start = Instant::now();
+    let mut told = false;
+    loop {
+        if let Ok(s) = UnixStream::connect(&path) {
+            return Ok(Some(s));
+        }
+        let Some((pid, _)) = serving(dir) else {
+            return Ok(None);
+        };
+        if start.elapsed() >= wait {
+            return Err(CliError::io(format!(
+                "{} is held by sanbao serve (process {pid}), which is still loading its log; gave up after {} s (--wait SECONDS waits longer)",
+                dir.display(),
+                wait.as_secs_f64()
+            )));
+        }
+        if !told {
+            told = true;
+            eprintln!(
+                "waiting for {}: sanbao serve (process {pid}) holds it and is still loading its log; giving up after {} s (--wait)",
+                dir.display(),
+                wait.as_secs_f64()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs `command` through the server holding `dir`, if one does: `Some(exit code)`
+/// when it ran there (its output already written where it belongs), `None` when no
+/// server holds `dir` (the caller runs it itself). `truncate` on a served directory
+/// is refused here.
+pub(crate) fn forward(
+    dir: &Path,
+    command: &Command,
+    wait: Duration,
+) -> Result<Option<u8>, CliError> {
+    if let Command::Truncate { .. } = command {
+        return match refusal(dir) {
+            Some(e) => Err(e),
+            None => Ok(None),
+        };
+    }
+    if !forwarded(command) {
+        return Ok(None);
+    }
+    let Some(stream) = connect(dir, wait)? else {
+        return Ok(None);
+    };
+    // The client's own files: read or created here, as the command would.
+    let mut command = command.clone();
+    let mut input: Option<Box<dyn Read + Send>> = None;
+    let mut file: Option<std::fs::File> = None;
+    match &mut command {
+        Command::Append { file: f, .. } => {
+            input = Some(match f.take() {
+                Some(p) if p != Path::new("-") => Box::new(
+                    std::fs::File::open(&p)
+                        .map_err(|e| CliError::io(format!("cannot read the input: {e}")))?,
+                ),
+                _ => Box::new(std::io::stdin()),
+            });
+        }
+        Command::Import { file: f } => {
+            input = Some(if f == Path::new("-") {
+                Box::new(std::io::stdin())
+            } else {
+                let opened = std::fs::File::open(&*f)
+                    .map_err(|e| CliError::io(format!("cannot open {}: {e}", f.display())))?;
+                *f = PathBuf::from("-");
+                Box::new(opened)
+            });
+        }
+        Command::Export { out: Some(p), .. } => {
+            file = Some(
+                std::fs::File::create(&*p)
+                    .map_err(|e| CliError::io(format!("cannot create {}: {e}", p.display())))?,
+            );
+        }
+        _ => {}
+    }
+    let lost = |e: std::io::Error| {
+        CliError::io(format!(
+            "the server holding {} did not answer ({e}); for a write, see `sanbao status` for the head before trying again",
+            dir.display()
+        ))
+    };
+    let request = Request {
+        version: VERSION,
+        command,
+        dir: dir.to_path_buf(),
+        colour: output::local_colour(),
+    };
+    let mut writer = stream.try_clone().map_err(lost)?;
+    let body = serde_json::to_vec(&request).map_err(|e| CliError::io(e.to_string()))?;
+    write_frame(&mut writer, tag::REQUEST, &body).map_err(lost)?;
+    // The input goes on its own thread, so that output flows back meanwhile.
+    let pump = std::thread::spawn(move || -> std::io::Result<()> {
+        if let Some(mut input) = input {
+            let mut buf = vec![0u8; 64 << 10];
+            loop {
+                let n = match input.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    // The server sees the missing end mark and says so.
+                    Err(e) => return Err(e),
+                };
+                write_frame(&mut writer, tag::INPUT, &buf[..n])?;
+            }
+        }
+        write_frame(&mut writer, tag::END, &[])
+    });
+    let mut reader = std::io::BufReader::new(stream);
+    let mut first = true;
+    let code = loop {
+        let frame = read_frame(&mut reader).map_err(lost)?;
+        let Some((t, bytes)) = frame else {
+            return Err(lost(std::io::ErrorKind::UnexpectedEof.into()));
+        };
+        let written = match t {
+            tag::NOT_RUN if first => {
+                drop(reader);
+                let _ = pump.join();
+                return Ok(None);
+            }
+            tag::STDOUT => {
+                let mut o = std::io::stdout().lock();
+                o.write_all(&bytes).and_then(|()| o.flush())
+            }
+            tag::STDERR => {
+                let mut e = std::io::stderr().lock();
+                e.write_all(&bytes).and_then(|()| e.flush())
+            }
+            tag::FILE | tag::CUT | tag::SYNC => match file.as_mut() {
+                Some(f) => match t {
+                    tag::FILE => f.write_all(&bytes),
+                    tag::CUT => {
+                        let len = u64::from_be_bytes(bytes.try_into().unwrap_or([0; 8]));
+                        f.set_len(len)
+                    }
+                    _ => f.sync_all(),
+                },
+                None => Ok(()),
+            },
+            tag::EXIT => break bytes.first().copied().unwrap_or(1),
+            other => {
+                return Err(CliError::io(format!(
+                    "the server holding {} sent a frame sanbao does not know ({other})",
+                    dir.display()
+                )))
+            }
+        };
+        first = false;
+        if let Err(e) = written {
+            // As without a server: a closed pipe ends quietly, other failures say so.
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                return Ok(Some(0));
+            }
+            return Err(CliError::io(format!("cannot write the output: {e}")));
+        }
+    };
+    drop(reader);
+    let _ = pump.join();
+    Ok(Some(code))
+}
+
+/// The socket a server listens on for forwarded commands; removed when dropped.
+pub(crate) struct Listening {
+    path: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Listening {
+    /// Stops accepting, removes the socket and waits (at most
+    /// [`crate::server::SHUTDOWN_GRACE`]) for the commands still running; the
+    /// writer answers every write they sent.
+    pub(crate) async fn finish(self) {
+        let _ = std::fs::remove_file(&self.path);
+        let _ = self.task.await;
+    }
+}
+
+/// Starts listening on `DIR/sanbao.sock` for forwarded commands, on the current
+/// tokio runtime, until `stop` turns true. The caller holds DIR's lock, so a socket
+/// already there is stale and replaced. `None` (with a warning in the log) when the
+/// socket cannot be made, e.g. a path beyond the 107 bytes Unix sockets allow: the
+/// server runs all the same, and commands on DIR wait for its lock.
+pub(crate) fn listen(
+    dir: &Path,
+    app: AppState,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Option<Listening> {
+    let path = dir.join(SOCKET);
+    match bind(dir, &path) {
+        Ok(listener) => {
+            tracing::info!(socket = %path.display(), "CLI commands on this directory go through this server");
+            let task = tokio::spawn(accept_loop(listener, app, stop));
+            Some(Listening { path, task })
+        }
+        Err(e) => {
+            tracing::warn!(socket = %path.display(), error = %e, "cannot listen on the directory's socket; CLI commands on it will wait for the lock");
+            None
+        }
+    }
+}
+
+/// Binds under a temporary name, restricts it to the owner, then renames it into
+/// place, so the socket is never reachable with looser permissions.
+fn bind(dir: &Path, path: &Path) -> std::io::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::remove_file(path);
+    let tmp = dir.join(format!(".{SOCKET}.{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let listener = std::os::unix::net::UnixListener::bind(&tmp)?;
+    let placed = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    listener.set_nonblocking(true)?;
+    tokio::net::UnixListener::from_std(listener)
+}
+
+async fn accept_loop(
+    listener: tokio::net::UnixListener,
+    app: AppState,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let sessions = Arc::new(tokio::sync::Semaphore::new(MAX_SESSIONS));
+    let mut running = tokio::task::JoinSet::new();
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    loop {
+        let permit = tokio::select! {
+            p = sessions.clone().acquire_owned() => p.expect("never closed"),
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        while running.try_join_next().is_some() {}
+        let Ok((stream, _)) = accepted else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        match stream.peer_cred() {
+            Ok(c) if c.uid() == me || c.uid() == 0 => {}
+            other => {
+                tracing::warn!(peer = ?other.map(|c| c.uid()), "refused a command from another user on the directory's socket");
+                continue;
+            }
+        }
+        let Ok(stream) = stream.into_std().and_then(|s| {
+            s.set_nonblocking(false)?;
+            Ok(s)
+        }) else {
+            continue;
+        };
+        let app = app.clone();
+        let stopping = stop.clone();
+        running.spawn_blocking(move || {
+            let _permit = permit;
+            session(stream, &app, &stopping);
+        });
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(crate::server::SHUTDOWN_GRACE, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("forwarded commands still running after the grace period");
+    }
+}
+
+/// Runs one forwarded command for the client on `stream`.
+fn session(stream: UnixStream, app: &AppState, stopping: &tokio::sync::watch::Receiver<bool>) {
+    let Ok(mut reader) = stream.try_clone() else {
+        return;
+    };
+    let mut out = stream;
+    let request = match read_frame(&mut reader) {
+        Ok(Some((tag::REQUEST, body))) => serde_json::from_slice::<Request>(&body)
+            .map_err(|e| format!("the request is not one this server reads ({e}); run the same version of sanbao as the server")),
+        _ => return,
+    };
+    let request = match request {
+        Ok(r) if r.version == VERSION => r,
+        Ok(r) => {
+            answer_error(&mut out, &format!(
+                "the command speaks version {} of the socket's format and the server {VERSION}; run the same version of sanbao as the server",
+                r.version
+            ));
+            return;
+        }
+        Err(m) => {
+            answer_error(&mut out, &m);
+            return;
+        }
+    };
+    if *stopping.borrow() {
+        let _ = write_frame(&mut out, tag::NOT_RUN, b"stopping");
+        return;
+    }
+    let name = super::command_name(&request.command);
+    let started = Instant::now();
+    let remote = Arc::new(Remote {
+        out: Mutex::new(out),
+        input: Mutex::new(Some(Input {
+            stream: Some(reader),
+            buf: Vec::new(),
+            pos: 0,
+        })),
+        colour: request.colour,
+    });
+    let target = Target::Live {
+        dir: &request.dir,
+        app,
+    };
+    let code = output::on_behalf_of(remote.clone(), || super::execute(&target, request.command));
+    tracing::info!(
+        command = name,
+        code,
+        ms = started.elapsed().as_millis() as u64,
+        "forwarded command"
+    );
+    let _ = remote.send(tag::EXIT, &[code]);
+}
+
+fn answer_error(out: &mut UnixStream, message: &str) {
+    let _ = write_frame(out, tag::STDERR, format!("error: {message}\n").as_bytes());
+    let _ = write_frame(out, tag::EXIT, &[1]);
+}
