@@ -621,6 +621,7 @@ fn session(stream: UnixStream, app: &AppState, stopping: &tokio::sync::watch::Re
         app,
     };
     let code = output::on_behalf_of(remote.clone(), || super::execute(&target, request.command));
+    app.metrics().command(name, code);
     tracing::info!(
         command = name,
         code,

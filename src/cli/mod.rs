@@ -44,6 +44,17 @@ pub struct Cli {
         global = true
     )]
     pub wait: f64,
+    /// How logs on stderr look: text for people, or json (one object per line, for
+    /// a log collector) [env: SANBAO_LOG_FORMAT]
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        env = "SANBAO_LOG_FORMAT",
+        default_value = "text",
+        global = true,
+        value_parser = ["text", "json"]
+    )]
+    pub log_format: String,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -157,6 +168,10 @@ pub enum Command {
         /// The primary's URL to name in the 503 of a read-only standby
         #[arg(long, value_name = "URL", requires = "read_only")]
         primary: Option<String>,
+        /// Also serve GET /metrics (OpenMetrics text, for Prometheus) on ADDR, with no token;
+        /// on the API's address it needs an auditor token
+        #[arg(long, value_name = "ADDR")]
+        metrics_listen: Option<String>,
     },
     /// Keep DIR in step with a running server, as a standby (read it with `serve
     /// --read-only`)
@@ -373,11 +388,14 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 
         restore_sigpipe();
     }
     // The service logs its requests by default; other commands stay quiet.
-    init_tracing(if matches!(cli.command, Command::Serve { .. }) {
-        "info"
-    } else {
-        "off"
-    });
+    init_tracing(
+        if matches!(cli.command, Command::Serve { .. }) {
+            "info"
+        } else {
+            "off"
+        },
+        cli.log_format == "json",
+    );
     run(cli)
 }
 
@@ -392,15 +410,23 @@ fn restore_sigpipe() {
     }
 }
 
-fn init_tracing(default_filter: &str) {
+fn init_tracing(default_filter: &str, json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let _ = tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        // One JSON object per line; a request's span fields (route, role, user,
+        // status, latency) ride along in `span`.
+        fmt.json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
+    } else {
+        fmt.with_ansi(std::io::stderr().is_terminal()).try_init()
+    };
 }
 
 /// Resolves the data directory: `--data`, else `$SANBAO_DATA`, else `./sanbao-data`.
@@ -530,10 +556,20 @@ fn run_command(t: &Target, command: Command) -> Result<(), CliError> {
             snapshot_after,
             read_only,
             primary,
+            metrics_listen,
         } => {
             let read_only =
                 read_only.then(|| primary.or_else(|| crate::follow::read_standby_file(dir)));
-            serve::serve(dir, &listen, tokens, snapshot_after, read_only)
+            serve::serve(
+                dir,
+                &serve::Listen {
+                    api: listen,
+                    metrics: metrics_listen,
+                },
+                tokens,
+                snapshot_after,
+                read_only,
+            )
         }
         Command::Follow { url, token, once } => serve::follow(dir, &url, &token, once),
         Command::Token(TokenCommand::Add { name, role, tokens }) => {

@@ -168,9 +168,17 @@ fn take_snapshot(dir: &Path, state: &crate::state::State) {
 ///
 /// `read_only`: `Some(primary)` serves a standby read-only (`--read-only`), every
 /// write answered 503 naming the primary when known.
+/// The addresses `serve` listens on.
+pub struct Listen {
+    /// The API (`--listen`).
+    pub api: String,
+    /// `GET /metrics` without a token (`--metrics-listen`), if asked for.
+    pub metrics: Option<String>,
+}
+
 pub fn serve(
     dir: &Path,
-    listen: &str,
+    listen: &Listen,
     tokens: Option<PathBuf>,
     snapshot_after: u64,
     read_only: Option<Option<String>>,
@@ -206,9 +214,12 @@ pub fn serve(
         .thread_name("sanbao-http")
         .build()
         .map_err(|e| CliError::io(format!("cannot start the runtime: {e}")))?;
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind(listen))
-        .map_err(|e| CliError::io(format!("cannot listen on {listen}: {e}")))?;
+    let bind = |addr: &str| {
+        rt.block_on(tokio::net::TcpListener::bind(addr))
+            .map_err(|e| CliError::io(format!("cannot listen on {addr}: {e}")))
+    };
+    let listener = bind(&listen.api)?;
+    let metrics_listener = listen.metrics.as_deref().map(bind).transpose()?;
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::io(format!("cannot read the listening address: {e}")))?;
@@ -274,6 +285,10 @@ pub fn serve(
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on http://{addr}");
+        if let Some(m) = metrics_listener.as_ref().and_then(|l| l.local_addr().ok()) {
+            tracing::info!(addr = %m, "metrics without a token");
+            let _ = writeln!(out, "metrics on http://{m}/metrics");
+        }
         let _ = out.flush();
     }
     let result = rt.block_on(async move {
@@ -282,7 +297,19 @@ pub fn serve(
             tracing::info!(signal = which, "stopping");
             let _ = stop_tx.send(true);
         });
+        let metrics = metrics_listener.map(|l| {
+            let router = crate::server::routes::metrics_router(app.clone());
+            tokio::spawn(server::serve_router(
+                l,
+                router,
+                app.limits(),
+                stop_rx.clone(),
+            ))
+        });
         let r = server::serve(listener, app, stop_rx).await;
+        if let Some(m) = metrics {
+            let _ = m.await;
+        }
         if let Some(local) = local {
             local.finish().await;
         }

@@ -172,6 +172,13 @@ fn is_damage(e: &sled::Error) -> bool {
     }
 }
 
+/// Durable syncs of group commits: how many, and nanoseconds in them.
+#[derive(Debug, Default)]
+struct SyncTime {
+    count: std::sync::atomic::AtomicU64,
+    nanos: std::sync::atomic::AtomicU64,
+}
+
 /// The head of the log: last seq and its hash (0 and zeros when empty).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Head {
@@ -198,6 +205,8 @@ pub struct Store {
     /// Records the witness says were acknowledged and the store does not hold (first
     /// such seq, and why): while set, nothing is written.
     problem: std::sync::Arc<std::sync::Mutex<Option<(u64, String)>>>,
+    /// How often, and how long, group commits waited for the disk.
+    syncs: std::sync::Arc<SyncTime>,
     /// Set when sled refused the directory's own files and this store reads a
     /// scratch copy of them ([`Store::open_audit`]): why, and the copy (removed when
     /// the last clone goes). Nothing is written to a rescued store.
@@ -542,6 +551,7 @@ impl Store {
             _lock: std::sync::Arc::new(lock),
             witness: Default::default(),
             problem: Default::default(),
+            syncs: Default::default(),
             rescued,
         };
         if store.rescued.is_none() {
@@ -1076,7 +1086,15 @@ impl Store {
             Ok(()) if take(&self.faults.fail_sync) => {
                 Err(self.io("injected sync failure (no space left on device)"))
             }
-            Ok(()) => self.sync().and_then(|()| self.witness_head(new_head)),
+            Ok(()) => {
+                let t = Instant::now();
+                let synced = self.sync().and_then(|()| self.witness_head(new_head));
+                self.syncs.count.fetch_add(1, Ordering::Relaxed);
+                self.syncs
+                    .nanos
+                    .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                synced
+            }
         };
         let Err(error) = synced else { return Ok(()) };
         // The witness may hold the new head (written, not synced): it goes back to
@@ -1133,6 +1151,16 @@ impl Store {
                 .map_err(|e| self.io(format!("fdatasync failed: {e}")))?;
         }
         Ok(())
+    }
+
+    /// The durable syncs of the group commits since this store was opened (sled's
+    /// flush and `fdatasync`, then the head witness's): how many, and the time in
+    /// them. Shared by every clone.
+    pub fn sync_time(&self) -> (u64, Duration) {
+        (
+            self.syncs.count.load(Ordering::Relaxed),
+            Duration::from_nanos(self.syncs.nanos.load(Ordering::Relaxed)),
+        )
     }
 
     /// Bytes sled occupies on disk.

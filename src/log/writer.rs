@@ -247,6 +247,32 @@ pub struct GroupStats {
     /// Groups whose first job was checked while the group before them was being
     /// written: the overlap that pipelining exists for.
     pub overlapped: u64,
+    /// Records made durable (and answered) by the groups since the writer started.
+    pub records: u64,
+    /// How long each group's write and sync took, counted in the buckets of
+    /// [`COMMIT_BUCKETS`] (an upper bound in seconds each) and one more, past the last.
+    pub commit_buckets: [u64; COMMIT_BUCKETS.len() + 1],
+    /// Whether a failed write could not be taken back, so the writer writes nothing
+    /// more until restart.
+    pub stopped: bool,
+}
+
+/// Upper bounds, in seconds, of the buckets counting group commit times
+/// ([`GroupStats::commit_buckets`]); from 100 µs (a tmpfs) to 1 s (a stalled disk).
+pub const COMMIT_BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+impl GroupStats {
+    /// Counts one group commit that took `took`.
+    fn observe_commit(&mut self, took: Duration) {
+        let s = took.as_secs_f64();
+        let i = COMMIT_BUCKETS
+            .iter()
+            .position(|&b| s <= b)
+            .unwrap_or(COMMIT_BUCKETS.len());
+        self.commit_buckets[i] += 1;
+    }
 }
 
 fn micros(d: Duration) -> u64 {
@@ -982,12 +1008,15 @@ impl Run<'_> {
     fn land(&mut self, done: Done, at: Landing<'_, '_>) {
         let Flight { group, mut decided } = self.flight.take().expect("a group in flight");
         self.stats.commit_us += micros(done.took);
+        self.stats.observe_commit(done.took);
         let failure = done.failure.map(|(e, consistent)| {
             self.poisoned |= !consistent;
             e
         });
+        self.stats.stopped = self.poisoned;
         match &failure {
             None => {
+                self.stats.records += group.records.len() as u64;
                 self.publish();
                 tracing::debug!(records = group.records.len(), "group committed");
                 // Safe to skip with no subscriber: a stream subscribes *before* it

@@ -27,6 +27,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 pub mod params;
 pub mod routes;
@@ -99,6 +100,8 @@ struct Inner {
     /// `Some` on a read-only standby (`serve --read-only`): every write is refused
     /// with 503, naming the primary when it is known.
     read_only: Option<Option<String>>,
+    /// Requests and forwarded commands counted for `/metrics`.
+    metrics: metrics::Metrics,
 }
 
 /// What every handler shares: the writer, a store handle for reading history, the
@@ -136,6 +139,7 @@ impl AppState {
             limits,
             streams: Arc::new(Semaphore::new(limits.max_streams)),
             read_only: None,
+            metrics: metrics::Metrics::default(),
         }))
     }
 
@@ -169,6 +173,32 @@ impl AppState {
     /// [`Limits::max_streams`] are open.
     pub fn stream_permit(&self) -> Option<OwnedSemaphorePermit> {
         self.0.streams.clone().try_acquire_owned().ok()
+    }
+
+    /// Event streams open now.
+    pub fn open_streams(&self) -> u64 {
+        self.0
+            .limits
+            .max_streams
+            .saturating_sub(self.0.streams.available_permits()) as u64
+    }
+
+    /// The counters of `/metrics`.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.0.metrics
+    }
+
+    /// Whether the service is ready (`/readyz`): its log was verified when it started
+    /// (it serves nothing before), its writer runs and takes writes, and it is not
+    /// stopping. Else why not.
+    pub fn ready(&self) -> Result<(), &'static str> {
+        if *self.0.shutdown.borrow() {
+            return Err("the service is stopping");
+        }
+        if self.0.writer.stats().stopped {
+            return Err("a failed write could not be taken back: nothing is written until the service is restarted");
+        }
+        Ok(())
     }
 
     /// The single writer.
@@ -285,11 +315,21 @@ pub fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: AppState,
+    stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let limits = app.limits();
+    serve_router(listener, routes::router(app), limits, stop).await
+}
+
+/// Serves `router` on `listener` as [`serve`] serves the API, with `limits` (used for
+/// the address of `serve --metrics-listen`, with [`routes::metrics_router`]).
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioIo, TokioTimer};
-    let limits = app.limits();
-    let router = routes::router(app);
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     let (closing_tx, closing_rx) = watch::channel(false);
     loop {

@@ -18,6 +18,8 @@ use std::sync::OnceLock;
 /// [`super::routes::router`] serves exactly these, plus the fallbacks for unknown ones.
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
     ("get", "/openapi.json"),
     ("post", "/v1/events"),
     ("get", "/v1/events"),
@@ -468,6 +470,23 @@ fn output_schemas(s: &mut Map<String, Value>) {
             &[("status", json!({"const": "ok"})), ("head_seq", uint())],
         ),
     );
+    put(
+        "Ready",
+        obj(
+            "ready: the log verified, the writer running",
+            &[("status", json!({"const": "ready"})), ("head_seq", uint())],
+        ),
+    );
+    put(
+        "NotReady",
+        obj(
+            "not ready, and why",
+            &[
+                ("status", json!({"const": "not_ready"})),
+                ("reason", json!({"type": "string"})),
+            ],
+        ),
+    );
 }
 
 fn param(name: &str, location: &str, required: bool, schema: Value, description: &str) -> Value {
@@ -654,6 +673,24 @@ pub fn document() -> Value {
             "responses": responses("200", "the service is up", r("Health"), &[])
         }}),
     );
+    paths.insert(
+        "/readyz".into(),
+        json!({"get": {
+            "operationId": "readyz", "summary": "readiness: the log verified, the writer running, not stopping (no token needed)", "security": [],
+            "responses": {
+                "200": {"description": "ready", "content": json_content(r("Ready"))},
+                "503": {"description": "not ready (stopping, or the writer stopped writing)", "content": json_content(r("NotReady"))}
+            }
+        }}),
+    );
+    paths.insert("/metrics".into(), json!({"get": {
+        "operationId": "metrics", "summary": "metrics in the OpenMetrics text format, which Prometheus scrapes (auditor; no token on the address of `serve --metrics-listen`)",
+        "responses": {
+            "200": {"description": "the metrics (OpenMetrics 1.0 text)", "content": {"application/openmetrics-text": {"schema": {"type": "string"}}}},
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+            "403": {"$ref": "#/components/responses/Forbidden"}
+        }
+    }}));
     paths.insert("/openapi.json".into(), json!({"get": {
         "operationId": "openapi", "summary": "this document (no token needed)", "security": [],
         "responses": {"200": {"description": "the OpenAPI document", "content": {"application/json": {"schema": {"type": "object"}}}}}

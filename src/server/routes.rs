@@ -56,6 +56,11 @@ pub fn router(app: AppState) -> Router {
             "/healthz",
             with_other_methods_404(get(healthz), "GET, HEAD"),
         )
+        .route("/readyz", with_other_methods_404(get(readyz), "GET, HEAD"))
+        .route(
+            "/metrics",
+            with_other_methods_404(get(metrics_route), "GET, HEAD"),
+        )
         .route(
             "/openapi.json",
             with_other_methods_404(get(openapi_doc), "GET, HEAD"),
@@ -101,7 +106,20 @@ pub fn router(app: AppState) -> Router {
             app.limits().body_read,
             body_deadline,
         ))
-        .layer(middleware::from_fn(trace))
+        .layer(middleware::from_fn_with_state(app.clone(), trace))
+        .with_state(app)
+}
+
+/// The router of `serve --metrics-listen ADDR`: only `GET /metrics`, with no token
+/// (the address is the operator's to protect), and the request span around it.
+pub fn metrics_router(app: AppState) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            with_other_methods_404(get(metrics_open), "GET, HEAD"),
+        )
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), trace))
         .with_state(app)
 }
 
@@ -135,16 +153,18 @@ fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// One `request` span per request: method, route, role, user, status, latency.
-async fn trace(req: Request, next: Next) -> Response {
+/// One `request` span per request: method, route, role, user, status, latency; and
+/// the request counted for `/metrics`.
+async fn trace(Shared(app): Shared<AppState>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
         .unwrap_or_else(|| "(none)".to_owned());
+    let method = req.method().clone();
     let span = tracing::info_span!(
         "request",
-        method = %req.method(),
+        method = %method,
         route = %route,
         role = tracing::field::Empty,
         user = tracing::field::Empty,
@@ -156,6 +176,8 @@ async fn trace(req: Request, next: Next) -> Response {
     let latency_ms = (start.elapsed().as_micros() as f64) / 1000.0;
     span.record("status", resp.status().as_u16());
     span.record("latency_ms", latency_ms);
+    app.metrics()
+        .request(method.as_str(), &route, resp.status().as_u16());
     span.in_scope(|| {
         if resp.status().is_server_error() {
             tracing::warn!("answered");
@@ -178,6 +200,44 @@ async fn healthz(Shared(app): Shared<AppState>) -> Response {
         StatusCode::OK,
         &json!({"status": "ok", "head_seq": app.durable_head()}),
     )
+}
+
+/// `GET /readyz`: 200 once the log is verified and the writer runs, 503 (with the
+/// reason) while stopping or when the writer stopped writing.
+async fn readyz(Shared(app): Shared<AppState>) -> Response {
+    match app.ready() {
+        Ok(()) => json_response(
+            StatusCode::OK,
+            &json!({"status": "ready", "head_seq": app.durable_head()}),
+        ),
+        Err(why) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"status": "not_ready", "reason": why}),
+        ),
+    }
+}
+
+/// `GET /metrics` on the API's address: for an auditor token.
+async fn metrics_route(Shared(app): Shared<AppState>, headers: HeaderMap) -> Answer {
+    let who = app.authenticate(&headers)?;
+    if who.role != Role::Auditor {
+        return Err(ApiError::forbidden(format!(
+            "{}: /metrics is for an auditor token (or serve it without one on its own address with `serve --metrics-listen ADDR`)",
+            who.role.as_str()
+        )));
+    }
+    Ok(metrics_open(Shared(app)).await)
+}
+
+/// The metrics in the OpenMetrics text format (Prometheus scrapes it).
+async fn metrics_open(Shared(app): Shared<AppState>) -> Response {
+    let text = super::metrics::render(&app);
+    let mut r = Response::new(Body::from(text));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(super::metrics::CONTENT_TYPE),
+    );
+    r
 }
 
 async fn openapi_doc() -> Response {

@@ -54,6 +54,8 @@ pub struct Serve {
     pub addr: String,
     /// Where its stderr goes.
     pub log: PathBuf,
+    /// Its standard output after the `listening on` line, line by line.
+    pub stdout: mpsc::Receiver<String>,
 }
 
 impl Serve {
@@ -119,7 +121,12 @@ impl Serve {
                     .strip_prefix("listening on http://")
                     .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
                     .to_string();
-                Ok(Serve { child, addr, log })
+                Ok(Serve {
+                    child,
+                    addr,
+                    log,
+                    stdout: rx,
+                })
             }
             Err(_) => {
                 let _ = child.kill();
