@@ -1332,6 +1332,8 @@ fn openapi_lists_every_route_is_openapi_3_and_matches_real_answers() {
     assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
     let routes = [
         ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/metrics"),
         ("get", "/openapi.json"),
         ("post", "/v1/events"),
         ("get", "/v1/events"),
@@ -1378,7 +1380,11 @@ fn openapi_lists_every_route_is_openapi_3_and_matches_real_answers() {
                 .any(|p| p["in"] == "path" && p["name"] == "month"));
         }
         let requires_token = op.get("security") != Some(&json!([]));
-        assert_eq!(requires_token, path.starts_with("/v1/"), "{path}");
+        assert_eq!(
+            requires_token,
+            path.starts_with("/v1/") || path == "/metrics",
+            "{path}"
+        );
     }
     // Real answers conform to the documented schemas.
     append(
@@ -1398,6 +1404,7 @@ fn openapi_lists_every_route_is_openapi_3_and_matches_real_answers() {
     let s = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
     let checks = vec![
         (s("Health"), get(f.addr(), "/healthz", "").json()),
+        (s("Ready"), get(f.addr(), "/readyz", "").json()),
         (json!({"type": "array", "items": s("Ack")}), ack.json()),
         (s("EventsPage"), f.get("/v1/events", &f.auditor).json()),
         (s("Position"), f.get("/v1/positions", &f.auditor).json()),

@@ -36,6 +36,7 @@ fn a_served_directory_is_described_and_its_commands_go_through_the_server() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["held_by"]["pid"], pid);
     assert_eq!(v["held_by"]["kind"], "server");
+    assert_eq!(v["held_by"]["socket"], true, "commands go through it");
     assert_eq!(v["held_by"]["url"], format!("http://{}", serve.addr));
     assert_eq!(v["head_seq"], 5);
 

@@ -1,4 +1,4 @@
-//! Wrong people: every route but `/healthz` and `/openapi.json` refuses a request
+//! Wrong people: every route but `/healthz`, `/readyz` and `/openapi.json` refuses a request
 //! without a valid token (401); each role is refused (403) everything beyond it, in a
 //! table over every route of the OpenAPI route table × every kind of caller; refused
 //! requests write nothing; the tokens file holds only hashes (mode 0600); no token
@@ -100,6 +100,8 @@ fn cases(plan: &Value) -> Vec<Case> {
     vec![
         get("/healthz", "/healthz", READERS, true),
         get("/openapi.json", "/openapi.json", READERS, true),
+        get("/readyz", "/readyz", READERS, true),
+        get("/metrics", "/metrics", &[Caller::Auditor], false),
         get("/v1/events", "/v1/events", READERS, false),
         get("/v1/events/stream", "/v1/events/stream", READERS, false),
         get("/v1/positions", "/v1/positions", READERS, false),

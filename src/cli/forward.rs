@@ -350,6 +350,8 @@ pub(crate) fn forward(
     // The client's own files: read or created here, as the command would.
     let mut command = command.clone();
     let mut input: Option<Box<dyn Read + Send>> = None;
+    // The bytes of a file sent to `import`, for a progress bar on a terminal.
+    let mut size = 0u64;
     let mut file: Option<std::fs::File> = None;
     match &mut command {
         Command::Append { file: f, .. } => {
@@ -367,6 +369,7 @@ pub(crate) fn forward(
             } else {
                 let opened = std::fs::File::open(&*f)
                     .map_err(|e| CliError::io(format!("cannot open {}: {e}", f.display())))?;
+                size = opened.metadata().map(|m| m.len()).unwrap_or(0);
                 *f = PathBuf::from("-");
                 Box::new(opened)
             });
@@ -395,6 +398,11 @@ pub(crate) fn forward(
     let body = serde_json::to_vec(&request).map_err(|e| CliError::io(e.to_string()))?;
     write_frame(&mut writer, tag::REQUEST, &body).map_err(lost)?;
     // The input goes on its own thread, so that output flows back meanwhile.
+    let shown = if size > 0 {
+        output::progress_bytes(size, "importing")
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     let pump = std::thread::spawn(move || -> std::io::Result<()> {
         if let Some(mut input) = input {
             let mut buf = vec![0u8; 64 << 10];
@@ -407,7 +415,9 @@ pub(crate) fn forward(
                     Err(e) => return Err(e),
                 };
                 write_frame(&mut writer, tag::INPUT, &buf[..n])?;
+                shown.inc(n as u64);
             }
+            shown.finish_and_clear();
         }
         write_frame(&mut writer, tag::END, &[])
     });

@@ -212,6 +212,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a completion script for SHELL on standard output
+    ///
+    /// bash: `sanbao completions bash > ~/.local/share/bash-completion/completions/sanbao`;
+    /// zsh: `sanbao completions zsh > ~/.zfunc/_sanbao` (with `fpath+=~/.zfunc`);
+    /// fish: `sanbao completions fish > ~/.config/fish/completions/sanbao.fish`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        #[arg(value_name = "SHELL", value_parser = ["bash", "zsh", "fish", "elvish", "powershell"])]
+        shell: String,
+    },
     /// Repair a damaged log: remove every record after SEQ (and their idempotency keys)
     ///
     /// For a log that `verify` (or `serve`) reports damaged at seq K: `truncate --after
@@ -459,6 +469,7 @@ pub(crate) fn command_name(command: &Command) -> &'static str {
         Command::Token(_) => "token",
         Command::Status { .. } => "status",
         Command::Truncate { .. } => "truncate",
+        Command::Completions { .. } => "completions",
     }
 }
 
@@ -581,7 +592,19 @@ fn run_command(t: &Target, command: Command) -> Result<(), CliError> {
         }
         Command::Status { json } => status::status(dir, json),
         Command::Truncate { after, yes } => truncate(dir, after, yes),
+        Command::Completions { shell } => completions(&shell),
     }
+}
+
+/// `sanbao completions SHELL`: the script `clap_complete` writes for the command line.
+fn completions(shell: &str) -> Result<(), CliError> {
+    use clap::CommandFactory;
+    let shell: clap_complete::Shell = shell
+        .parse()
+        .map_err(|e| CliError::usage(format!("completions {shell}: {e}")))?;
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "sanbao", &mut out);
+    emit(&String::from_utf8_lossy(&out))
 }
 
 /// Where a command finds the log: the directory, which the command opens itself, or

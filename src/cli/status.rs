@@ -65,6 +65,13 @@ pub fn status(dir: &Path, as_json: bool) -> Result<(), CliError> {
         let mut holder = log::store::holder(dir).unwrap_or_else(|| json!({"pid": null}));
         let url = holder["url"].as_str().map(str::to_string);
         holder["kind"] = json!(if url.is_some() { "server" } else { "cli" });
+        if url.is_some() {
+            // Whether commands on DIR go through the server (its socket answers).
+            holder["socket"] = json!(std::os::unix::net::UnixStream::connect(
+                dir.join(super::forward::SOCKET)
+            )
+            .is_ok());
+        }
         if let Some(url) = url {
             v["head_seq"] = json!(server_head(&url));
         }
@@ -92,21 +99,27 @@ pub fn status(dir: &Path, as_json: bool) -> Result<(), CliError> {
     let mut lines = vec![format!("data directory  {}", dir.display())];
     lines.push(match &v["held_by"] {
         Value::Null => "held by         nothing (free)".to_string(),
-        h => format!(
-            "held by         {} {}{} (pid {}, since {})",
-            if h["kind"] == "server" {
-                "server"
+        h => {
+            format!(
+                "held by         {} {}{} (pid {}, since {})",
+                if h["kind"] == "server" {
+                    "server"
+                } else {
+                    "command"
+                },
+                h["command"].as_str().unwrap_or("?"),
+                h["url"]
+                    .as_str()
+                    .map(|u| format!(" on {u}"))
+                    .unwrap_or_default(),
+                h["pid"],
+                h["since"].as_str().unwrap_or("?")
+            ) + if h["socket"] == true {
+                "; commands on this directory go through it"
             } else {
-                "command"
-            },
-            h["command"].as_str().unwrap_or("?"),
-            h["url"]
-                .as_str()
-                .map(|u| format!(" on {u}"))
-                .unwrap_or_default(),
-            h["pid"],
-            h["since"].as_str().unwrap_or("?")
-        ),
+                ""
+            }
+        }
     });
     lines.push(match (&v["head_seq"], &v["head_hash"]) {
         (Value::Null, _) => "head            unknown (held by a command)".to_string(),

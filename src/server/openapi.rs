@@ -823,7 +823,7 @@ pub fn document() -> Value {
         "info": {
             "title": "sanbao",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Event-sourced treasury cash-flow scheduler (三保 库款调度): the HTTP API of SPEC §7. Every route but /healthz and /openapi.json needs `Authorization: Bearer TOKEN` (`sanbao token add`). Roles: officer appends events (not plan_issued) and reads; scheduler requests and issues plans and reads; auditor reads only."
+            "description": "Event-sourced treasury cash-flow scheduler (三保 库款调度): the HTTP API of SPEC §7. Every route but /healthz, /readyz and /openapi.json needs `Authorization: Bearer TOKEN` (`sanbao token add`); /metrics an auditor's. Roles: officer appends events (not plan_issued) and reads; scheduler requests and issues plans and reads; auditor reads only."
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
