@@ -12,16 +12,6 @@ use crate::log::{self, snapshot, witness, Store};
 use serde_json::{json, Value};
 use std::path::Path;
 
-/// Bytes free for this user on the file system of `dir`.
-fn disk_free(dir: &Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a NUL-terminated path and `st` a properly sized out-parameter.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
-    (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
-}
-
 /// The head seq a server at `url` reports on `/healthz`.
 fn server_head(url: &str) -> Option<u64> {
     let primary = crate::follow::Primary::parse(url, "").ok()?;
@@ -59,7 +49,7 @@ pub fn status(dir: &Path, as_json: bool) -> Result<(), CliError> {
             _ => Value::Null,
         },
         "snapshot": snapshot::peek(dir).map(|(seq, hash)| json!({"seq": seq, "hash": hash.to_hex()})),
-        "disk_free_bytes": disk_free(dir),
+        "disk_free_bytes": log::store::disk_free(dir),
     });
     if log::store::is_held(dir) {
         let mut holder = log::store::holder(dir).unwrap_or_else(|| json!({"pid": null}));

@@ -68,6 +68,16 @@ impl<W: Write> Write for Hashing<W> {
 /// Answers the file's size in bytes.
 pub fn write(dir: &Path, state: &State) -> Result<u64, String> {
     let tmp = dir.join(format!("{FILE_NAME}.tmp"));
+    let written = write_tmp(dir, &tmp, state);
+    if written.is_err() {
+        // A partial file would hold space a full disk needs back.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// [`write`] through `tmp`, which is left behind on failure.
+fn write_tmp(dir: &Path, tmp: &Path, state: &State) -> Result<u64, String> {
     let fail = |what: &str, e: &dyn std::fmt::Display| format!("{what} {}: {e}", tmp.display());
     let file = std::fs::File::create(&tmp).map_err(|e| fail("cannot create", &e))?;
     let mut w = Hashing {
@@ -94,7 +104,15 @@ pub fn write(dir: &Path, state: &State) -> Result<u64, String> {
     file.sync_data().map_err(|e| fail("cannot sync", &e))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     drop(file);
-    std::fs::rename(&tmp, path(dir)).map_err(|e| fail("cannot rename", &e))?;
+    // The log's appends keep `DISK_HEADROOM` free; a snapshot must not take it.
+    let headroom = super::store::DISK_HEADROOM;
+    if super::store::disk_free(dir).is_some_and(|free| free < headroom) {
+        return Err(format!(
+            "not written: the disk would keep less than the {} MiB appends need free",
+            headroom >> 20
+        ));
+    }
+    std::fs::rename(tmp, path(dir)).map_err(|e| fail("cannot rename", &e))?;
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }

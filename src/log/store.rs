@@ -172,6 +172,24 @@ fn is_damage(e: &sled::Error) -> bool {
     }
 }
 
+/// Free space a group commit leaves on the file system of the data directory, at
+/// least (besides twice the group's own bytes): room for sled's log to roll to new
+/// segments and for a roll-back. Below it, appends are refused as "disk full"
+/// before anything is written (see `Store::commit`).
+pub const DISK_HEADROOM: u64 = 4 << 20;
+
+/// Bytes free for this user on the file system holding `dir` (`None` when it cannot
+/// be asked).
+pub fn disk_free(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: a zeroed statvfs is a valid value of this plain C struct.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated path and `st` a properly sized out-parameter.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+    (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
+}
+
 /// Durable syncs of group commits: how many, and nanoseconds in them.
 #[derive(Debug, Default)]
 struct SyncTime {
@@ -1052,6 +1070,12 @@ impl Store {
             });
         }
         let blocks = block::pack(records);
+        if let Some(full) = self.short_of_space(&blocks) {
+            return Err(CommitError {
+                error: full,
+                consistent: true,
+            });
+        }
         let firsts: Vec<u64> = blocks.iter().map(|(first, _)| *first).collect();
         let written = (|| {
             for (first, bytes) in blocks {
@@ -1102,6 +1126,26 @@ impl Store {
         let consistent =
             self.roll_back(&firsts, records, prev).is_ok() && self.witness_head(prev).is_ok();
         Err(CommitError { error, consistent })
+    }
+
+    /// Refuses a group before anything is written when the file system holding the
+    /// log has less free than [`DISK_HEADROOM`] plus twice the group's bytes. sled
+    /// 0.34 keeps an I/O error of its log (a full disk) until it is reopened, and a
+    /// group's roll-back needs space too, so a write that ran out of space would stop
+    /// all writing until a restart; refused here, appends answer "disk full" while it
+    /// is full and succeed again, without a restart, once space returns.
+    fn short_of_space(&self, blocks: &[(u64, Vec<u8>)]) -> Option<StoreError> {
+        let bytes: u64 = blocks.iter().map(|(_, b)| b.len() as u64).sum();
+        let need = DISK_HEADROOM + 2 * bytes;
+        let free = disk_free(&self.dir)?;
+        (free < need).then(|| {
+            let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+            self.io(format!(
+                "the disk holding the log is full ({:.1} MiB free; a commit keeps {:.1} MiB free): free space there and append again, no restart needed",
+                mib(free),
+                mib(DISK_HEADROOM)
+            ))
+        })
     }
 
     /// Why nothing may be written to this store, if so: records the witness says

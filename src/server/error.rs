@@ -197,9 +197,7 @@ impl From<AppendError> for ApiError {
         match &e {
             AppendError::Invalid { index, error } => ApiError::invalid(*index, error),
             AppendError::Conflict(m) => ApiError::conflict(m.clone()),
-            AppendError::Storage(m) => {
-                ApiError::unavailable(format!("storage failed; nothing was recorded: {m}"))
-            }
+            AppendError::Storage(m) => ApiError::unavailable(m.clone()),
             AppendError::Closed => {
                 ApiError::unavailable("the service is shutting down; nothing was recorded")
             }
