@@ -79,7 +79,7 @@ pub fn write(dir: &Path, state: &State) -> Result<u64, String> {
 /// [`write`] through `tmp`, which is left behind on failure.
 fn write_tmp(dir: &Path, tmp: &Path, state: &State) -> Result<u64, String> {
     let fail = |what: &str, e: &dyn std::fmt::Display| format!("{what} {}: {e}", tmp.display());
-    let file = std::fs::File::create(&tmp).map_err(|e| fail("cannot create", &e))?;
+    let file = std::fs::File::create(tmp).map_err(|e| fail("cannot create", &e))?;
     let mut w = Hashing {
         inner: std::io::BufWriter::with_capacity(1 << 20, file),
         sha: Sha256::new(),
