@@ -529,7 +529,8 @@ fn the_api_swept_from_its_openapi_document_never_answers_5xx_nor_writes_on_a_ref
                 );
                 sent += 1;
                 *statuses.entry(r.status).or_default() += 1;
-                assert_eq!(r.status, 404, "{other} {path}");
+                assert_eq!(r.status, 405, "{other} {path}");
+                assert!(r.header("allow").is_some(), "{other} {path}: Allow");
                 assert_eq!(s.head(), before);
             }
         }

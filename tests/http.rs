@@ -863,7 +863,7 @@ fn every_error_of_section_7_is_provoked_and_nothing_is_written() {
         f.get("/v1/positions?county=a", a).json()["counties"][0]["county"],
         "a"
     );
-    // A known path with another method is an unknown route: 404, with Allow.
+    // A known path with another method: 405, with Allow.
     let r = request(
         f.addr(),
         "DELETE",
@@ -871,7 +871,7 @@ fn every_error_of_section_7_is_provoked_and_nothing_is_written() {
         &[("Authorization", &bearer(o))],
         None,
     );
-    assert_error(&r, 404, "not_found");
+    assert_error(&r, 405, "method_not_allowed");
     assert!(r.header("allow").is_some_and(|h| h.contains("POST")));
     // 409: the expected head moved.
     let r = f.post("/v1/events?expect_seq=1", o, &revenue("a", 1).to_string());

@@ -10,7 +10,8 @@
 //! | 401 | `unauthorized` | no `Authorization: Bearer` token, or an unknown one |
 //! | 403 | `forbidden` | the role may not do this |
 //! | 408 | `request_timeout` | the body did not arrive within the body-read timeout (the connection is closed) |
-//! | 404 | `not_found` | unknown route (also a known path asked with another method: SPEC §7 lists no 405; the `Allow` header names the methods it answers) or unknown county |
+//! | 404 | `not_found` | unknown route or unknown county |
+//! | 405 | `method_not_allowed` | a known path asked with another method (the `Allow` header names the methods it answers; issue 23) |
 //! | 409 | `conflict` | idempotency key reused for another event, expected head moved |
 //! | 413 | `too_large` | body over 1 MiB, or a batch over 10,000 events |
 //! | 415 | `unsupported_media_type` | a POST body that is not `application/json` |
@@ -88,14 +89,14 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
-    /// 404 for a known path asked with a method it does not answer (SPEC §7's list of
-    /// statuses has no 405: the method and path together are an unknown route); the
-    /// message and the `Allow` header name the methods it does answer.
+    /// 405 for a known path asked with a method it does not answer (HTTP's rule; issue
+    /// 23 refines SPEC §7, whose 404 stays for unknown paths); the message and the
+    /// `Allow` header name the methods it does answer.
     pub fn method_not_allowed(allow: &str) -> ApiError {
         let mut e = ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no such route: this path answers {allow} only"),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("this path answers {allow} only"),
         );
         if let Ok(v) = HeaderValue::from_str(allow) {
             e.headers.push((header::ALLOW, v));

@@ -41,7 +41,7 @@ pub const MAX_PAGE: u64 = 10_000;
 /// Records in a page when `limit` is not given.
 pub const DEFAULT_PAGE: u64 = 1_000;
 
-fn with_other_methods_404(
+fn with_other_methods_405(
     m: MethodRouter<AppState>,
     allow: &'static str,
 ) -> MethodRouter<AppState> {
@@ -49,57 +49,58 @@ fn with_other_methods_404(
 }
 
 /// The router: every route of [`openapi::ROUTES`], JSON 404 for unknown paths, JSON
-/// 404 (with `Allow`) for known paths asked with another method, and the request span around all.
+/// 405 with `Allow` for known paths asked with another method (HTTP's rule, issue 23),
+/// and the request span around all.
 pub fn router(app: AppState) -> Router {
     Router::new()
         .route(
             "/healthz",
-            with_other_methods_404(get(healthz), "GET, HEAD"),
+            with_other_methods_405(get(healthz), "GET, HEAD"),
         )
-        .route("/readyz", with_other_methods_404(get(readyz), "GET, HEAD"))
+        .route("/readyz", with_other_methods_405(get(readyz), "GET, HEAD"))
         .route(
             "/metrics",
-            with_other_methods_404(get(metrics_route), "GET, HEAD"),
+            with_other_methods_405(get(metrics_route), "GET, HEAD"),
         )
         .route(
             "/openapi.json",
-            with_other_methods_404(get(openapi_doc), "GET, HEAD"),
+            with_other_methods_405(get(openapi_doc), "GET, HEAD"),
         )
         .route(
             "/v1/events",
-            with_other_methods_404(post(append_events).get(list_events), "GET, HEAD, POST"),
+            with_other_methods_405(post(append_events).get(list_events), "GET, HEAD, POST"),
         )
         .route(
             "/v1/events/stream",
-            with_other_methods_404(get(stream_events), "GET, HEAD"),
+            with_other_methods_405(get(stream_events), "GET, HEAD"),
         )
         .route(
             "/v1/positions",
-            with_other_methods_404(get(positions), "GET, HEAD"),
+            with_other_methods_405(get(positions), "GET, HEAD"),
         )
         .route(
             "/v1/monitor",
-            with_other_methods_404(get(monitor_route), "GET, HEAD"),
+            with_other_methods_405(get(monitor_route), "GET, HEAD"),
         )
         .route(
             "/v1/plans/{month}",
-            with_other_methods_404(get(plan_route), "GET, HEAD"),
+            with_other_methods_405(get(plan_route), "GET, HEAD"),
         )
         .route(
             "/v1/plans/{month}/issue",
-            with_other_methods_404(post(issue_plan), "POST"),
+            with_other_methods_405(post(issue_plan), "POST"),
         )
         .route(
             "/v1/forecast",
-            with_other_methods_404(get(forecast_route), "GET, HEAD"),
+            with_other_methods_405(get(forecast_route), "GET, HEAD"),
         )
         .route(
             "/v1/verify",
-            with_other_methods_404(get(verify_route), "GET, HEAD"),
+            with_other_methods_405(get(verify_route), "GET, HEAD"),
         )
         .route(
             "/v1/replay",
-            with_other_methods_404(get(replay_route), "GET, HEAD"),
+            with_other_methods_405(get(replay_route), "GET, HEAD"),
         )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
@@ -116,7 +117,7 @@ pub fn metrics_router(app: AppState) -> Router {
     Router::new()
         .route(
             "/metrics",
-            with_other_methods_404(get(metrics_open), "GET, HEAD"),
+            with_other_methods_405(get(metrics_open), "GET, HEAD"),
         )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), trace))
