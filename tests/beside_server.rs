@@ -220,6 +220,9 @@ fn every_command_on_a_served_directory_prints_what_it_prints_without_a_server() 
         "",
         false,
     );
+    // An input that cannot be read (a directory): the same error, nothing written.
+    same(&served, &alone, &["import", "."], "", false);
+    same(&served, &alone, &["append", "."], "", false);
     // Issue a plan: stdout and the `issued: seq N` line on stderr.
     let o = same(
         &served,
@@ -341,11 +344,66 @@ fn appends_from_the_cli_and_http_at_once_get_contiguous_seqs_and_a_chain_that_ve
         (v["ok"].clone(), v["records"].clone()),
         (json!(true), json!(n))
     );
-    drop(serve);
+    let mut serve = serve;
+    assert!(serve.terminate().success());
     let o = run_in(tmp.path(), &["--wait", "0", "verify", "--json"], "");
     assert!(o.status.success(), "{}", text(&o.stderr));
     let v2: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v, v2);
+}
+
+#[test]
+fn a_command_stuck_on_its_client_does_not_keep_a_stopping_server_alive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    assert!(run_in(tmp.path(), &["init"], "").status.success());
+    add_token(&dir, "li.wei", "officer");
+    let mut serve = Serve::start_with(&dir, &["--shutdown-grace", "1"]);
+    // An import whose standard input stays open: it runs in the server, waiting.
+    let mut import = Command::new(wire::bin())
+        .current_dir(tmp.path())
+        .args(["--data", "data", "import", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !serve.log().contains("forwarded command started") {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "{}",
+            serve.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SIGTERM: one second of grace, then its connection is shut and the server exits.
+    let t = std::time::Instant::now();
+    assert!(serve.terminate().success(), "{}", serve.log());
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(
+        serve.log().contains("still running after the grace period"),
+        "{}",
+        serve.log()
+    );
+    let _stdin = import.stdin.take();
+    let out = wire::wait_bounded(&mut import, std::time::Duration::from_secs(60))
+        .expect("the client ends when the server shuts its connection");
+    assert_eq!(out.code(), Some(1));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut import.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(
+        err.starts_with("error:") && err.contains("did not answer"),
+        "{err}"
+    );
+    // Nothing was written, and the directory is free.
+    let o = run_in(tmp.path(), &["--wait", "0", "verify", "--json"], "");
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["records"], 0);
 }
 
 #[test]

@@ -196,7 +196,9 @@ fn metrics_scraped_under_load_parse_and_agree_with_the_log() {
     };
     // Scrapes while the load runs: each parses, and counters never go down.
     let mut before: HashMap<String, f64> = HashMap::new();
-    for _ in 0..15 {
+    let mut during = 0;
+    while !(load.is_finished() && cli.is_finished()) || during < 3 {
+        during += 1;
         let now = scrape(&metrics_addr, "");
         for (k, v) in &before {
             if k.contains("_total") || k.contains("_bucket") || k.ends_with("_count") {
@@ -247,6 +249,8 @@ fn metrics_scraped_under_load_parse_and_agree_with_the_log() {
     );
 
     // Every log line is one JSON object; requests carry their route and status.
+    let mut serve = serve;
+    assert!(serve.terminate().success());
     let log = serve.log();
     let lines: Vec<Value> = log
         .lines()

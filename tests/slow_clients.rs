@@ -27,6 +27,7 @@ fn short_limits() -> Limits {
         body_read: SHORT,
         max_connections: 8,
         max_streams: 2,
+        shutdown_grace: Duration::from_secs(30),
     }
 }
 

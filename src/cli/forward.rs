@@ -26,11 +26,19 @@
 //! the lock with the process); the next `serve` replaces the file.
 //!
 //! Wire format, both ways: frames of a tag byte, a big-endian `u32` length and that
-//! many bytes. The client sends one `Q` (the [`Request`] as JSON), then its input as
-//! `I` frames and one `E`; the server answers `O` (stdout), `R` (stderr), `F` (bytes
-//! of the `--out` file), `C` (cut the file to a big-endian `u64` length), `S` (sync
-//! the file), and last `X` (the exit code, one byte), or `N` alone (not run: the
-//! server is stopping; the client runs the command itself once the lock is free).
+//! many bytes. The client sends one `Q` (the [`Request`] as JSON); the server answers
+//! `G` (it runs the command) or `N` alone (not run: it is stopping, and the client
+//! runs the command itself once the lock is free; no input was read). After `G` the
+//! client sends its input as `I` frames and one `E` (or `A` with the error that
+//! stopped reading it, which the command meets as a read error), and the server sends
+//! `O` (stdout), `R` (stderr), `F` (bytes of the `--out` file), `C` (cut the file to a
+//! big-endian `u64` length), `S` (sync the file), and last `X` (the exit code, one
+//! byte).
+//!
+//! Stopping: the server keeps its socket while it drains, answering `N` to new
+//! clients; commands in flight get [`crate::server::Limits::shutdown_grace`] to
+//! finish, then their connections are shut (a command waiting on its client then
+//! fails), so a stuck client never keeps the server from exiting.
 
 use super::output::{self, OutFile};
 use super::{Command, Target};
@@ -62,6 +70,8 @@ mod tag {
     pub const REQUEST: u8 = b'Q';
     pub const INPUT: u8 = b'I';
     pub const END: u8 = b'E';
+    pub const ABORT: u8 = b'A';
+    pub const GO: u8 = b'G';
     pub const STDOUT: u8 = b'O';
     pub const STDERR: u8 = b'R';
     pub const FILE: u8 = b'F';
@@ -232,6 +242,12 @@ impl Read for Input {
                     self.stream = None;
                     return Ok(0);
                 }
+                Ok(Some((tag::ABORT, why))) => {
+                    self.stream = None;
+                    return Err(std::io::Error::other(
+                        String::from_utf8_lossy(&why).into_owned(),
+                    ));
+                }
                 Ok(_) | Err(_) => {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::UnexpectedEof,
@@ -294,22 +310,27 @@ pub(crate) fn refusal(dir: &Path) -> Option<CliError> {
 }
 
 /// Connects to the server holding `dir`: `None` when no server does (or only a stale
-/// socket is left). A server still loading its log (it holds the lock, its socket is
-/// not there yet) is waited for up to `wait`, said at once on stderr.
+/// socket is left), or when this process may not use its socket (another user, a
+/// path too long for a socket): the command then waits for the lock as for any
+/// holder. A server still loading its log (it holds the lock, its socket is not
+/// there yet) is waited for up to `wait`, said at once on stderr.
 fn connect(dir: &Path, wait: Duration) -> Result<Option<UnixStream>, CliError> {
+    use std::io::ErrorKind::{ConnectionRefused, NotFound};
     let path = dir.join(SOCKET);
     let start = Instant::now();
     let mut told = false;
     loop {
-        if let Ok(s) = UnixStream::connect(&path) {
-            return Ok(Some(s));
+        match UnixStream::connect(&path) {
+            Ok(s) => return Ok(Some(s)),
+            Err(e) if matches!(e.kind(), NotFound | ConnectionRefused) => {}
+            Err(_) => return Ok(None),
         }
         let Some((pid, _)) = serving(dir) else {
             return Ok(None);
         };
         if start.elapsed() >= wait {
             return Err(CliError::io(format!(
-                "{} is held by sanbao serve (process {pid}), which is still loading its log; gave up after {} s (--wait SECONDS waits longer)",
+                "{} is held by sanbao serve (process {pid}), which does not take commands on its socket (it is starting or stopping); gave up after {} s (--wait SECONDS waits longer)",
                 dir.display(),
                 wait.as_secs_f64()
             )));
@@ -317,7 +338,7 @@ fn connect(dir: &Path, wait: Duration) -> Result<Option<UnixStream>, CliError> {
         if !told {
             told = true;
             eprintln!(
-                "waiting for {}: sanbao serve (process {pid}) holds it and is still loading its log; giving up after {} s (--wait)",
+                "waiting for {}: sanbao serve (process {pid}) holds it and does not take commands on its socket yet (starting) or any more (stopping); giving up after {} s (--wait)",
                 dir.display(),
                 wait.as_secs_f64()
             );
@@ -328,8 +349,8 @@ fn connect(dir: &Path, wait: Duration) -> Result<Option<UnixStream>, CliError> {
 
 /// Runs `command` through the server holding `dir`, if one does: `Some(exit code)`
 /// when it ran there (its output already written where it belongs), `None` when no
-/// server holds `dir` (the caller runs it itself). `truncate` on a served directory
-/// is refused here.
+/// server holds `dir` or the one holding it is stopping (the caller runs it itself).
+/// `truncate` on a served directory is refused here.
 pub(crate) fn forward(
     dir: &Path,
     command: &Command,
@@ -352,7 +373,6 @@ pub(crate) fn forward(
     let mut input: Option<Box<dyn Read + Send>> = None;
     // The bytes of a file sent to `import`, for a progress bar on a terminal.
     let mut size = 0u64;
-    let mut file: Option<std::fs::File> = None;
     match &mut command {
         Command::Append { file: f, .. } => {
             input = Some(match f.take() {
@@ -374,12 +394,6 @@ pub(crate) fn forward(
                 Box::new(opened)
             });
         }
-        Command::Export { out: Some(p), .. } => {
-            file = Some(
-                std::fs::File::create(&*p)
-                    .map_err(|e| CliError::io(format!("cannot create {}: {e}", p.display())))?,
-            );
-        }
         _ => {}
     }
     let lost = |e: std::io::Error| {
@@ -390,20 +404,43 @@ pub(crate) fn forward(
     };
     let request = Request {
         version: VERSION,
-        command,
+        command: command.clone(),
         dir: dir.to_path_buf(),
         colour: output::local_colour(),
     };
     let mut writer = stream.try_clone().map_err(lost)?;
     let body = serde_json::to_vec(&request).map_err(|e| CliError::io(e.to_string()))?;
     write_frame(&mut writer, tag::REQUEST, &body).map_err(lost)?;
-    // The input goes on its own thread, so that output flows back meanwhile.
+    let mut reader = std::io::BufReader::new(stream);
+    // Run or not: nothing of the input is read before the server says it runs.
+    match read_frame(&mut reader).map_err(lost)? {
+        Some((tag::GO, _)) => {}
+        Some((tag::NOT_RUN, _)) => return Ok(None),
+        Some((tag::STDERR, bytes)) => {
+            // A refused request: its error line, then the exit code.
+            let _ = std::io::stderr().write_all(&bytes);
+            return match read_frame(&mut reader).map_err(lost)? {
+                Some((tag::EXIT, code)) => Ok(Some(code.first().copied().unwrap_or(1))),
+                _ => Err(lost(std::io::ErrorKind::UnexpectedEof.into())),
+            };
+        }
+        _ => return Err(lost(std::io::ErrorKind::InvalidData.into())),
+    }
+    let mut file: Option<std::fs::File> = match &command {
+        Command::Export { out: Some(p), .. } => Some(
+            std::fs::File::create(p)
+                .map_err(|e| CliError::io(format!("cannot create {}: {e}", p.display())))?,
+        ),
+        _ => None,
+    };
     let shown = if size > 0 {
         output::progress_bytes(size, "importing")
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let pump = std::thread::spawn(move || -> std::io::Result<()> {
+    // The input goes on its own thread, so that output flows back meanwhile. It is
+    // never joined: once the server has answered, the process ends with it.
+    std::thread::spawn(move || -> std::io::Result<()> {
         if let Some(mut input) = input {
             let mut buf = vec![0u8; 64 << 10];
             loop {
@@ -411,8 +448,11 @@ pub(crate) fn forward(
                     Ok(0) => break,
                     Ok(n) => n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    // The server sees the missing end mark and says so.
-                    Err(e) => return Err(e),
+                    Err(e) => {
+                        // The command meets it as it would reading the input itself.
+                        shown.finish_and_clear();
+                        return write_frame(&mut writer, tag::ABORT, e.to_string().as_bytes());
+                    }
                 };
                 write_frame(&mut writer, tag::INPUT, &buf[..n])?;
                 shown.inc(n as u64);
@@ -421,19 +461,11 @@ pub(crate) fn forward(
         }
         write_frame(&mut writer, tag::END, &[])
     });
-    let mut reader = std::io::BufReader::new(stream);
-    let mut first = true;
-    let code = loop {
-        let frame = read_frame(&mut reader).map_err(lost)?;
-        let Some((t, bytes)) = frame else {
+    loop {
+        let Some((t, bytes)) = read_frame(&mut reader).map_err(lost)? else {
             return Err(lost(std::io::ErrorKind::UnexpectedEof.into()));
         };
         let written = match t {
-            tag::NOT_RUN if first => {
-                drop(reader);
-                let _ = pump.join();
-                return Ok(None);
-            }
             tag::STDOUT => {
                 let mut o = std::io::stdout().lock();
                 o.write_all(&bytes).and_then(|()| o.flush())
@@ -445,15 +477,15 @@ pub(crate) fn forward(
             tag::FILE | tag::CUT | tag::SYNC => match file.as_mut() {
                 Some(f) => match t {
                     tag::FILE => f.write_all(&bytes),
-                    tag::CUT => {
-                        let len = u64::from_be_bytes(bytes.try_into().unwrap_or([0; 8]));
-                        f.set_len(len)
-                    }
+                    tag::CUT => match <[u8; 8]>::try_from(bytes.as_slice()) {
+                        Ok(len) => f.set_len(u64::from_be_bytes(len)),
+                        Err(_) => return Err(lost(std::io::ErrorKind::InvalidData.into())),
+                    },
                     _ => f.sync_all(),
                 },
                 None => Ok(()),
             },
-            tag::EXIT => break bytes.first().copied().unwrap_or(1),
+            tag::EXIT => return Ok(Some(bytes.first().copied().unwrap_or(1))),
             other => {
                 return Err(CliError::io(format!(
                     "the server holding {} sent a frame sanbao does not know ({other})",
@@ -461,7 +493,6 @@ pub(crate) fn forward(
                 )))
             }
         };
-        first = false;
         if let Err(e) = written {
             // As without a server: a closed pipe ends quietly, other failures say so.
             if e.kind() == std::io::ErrorKind::BrokenPipe {
@@ -469,33 +500,34 @@ pub(crate) fn forward(
             }
             return Err(CliError::io(format!("cannot write the output: {e}")));
         }
-    };
-    drop(reader);
-    let _ = pump.join();
-    Ok(Some(code))
+    }
 }
 
-/// The socket a server listens on for forwarded commands; removed when dropped.
+/// The socket a server listens on for forwarded commands, until [`Listening::finish`].
 pub(crate) struct Listening {
     path: PathBuf,
+    done: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Listening {
-    /// Stops accepting, removes the socket and waits (at most
-    /// [`crate::server::SHUTDOWN_GRACE`]) for the commands still running; the
-    /// writer answers every write they sent.
+    /// Ends the socket once the server has drained: stops accepting (clients that
+    /// came during the drain were told to run themselves), waits up to the grace
+    /// period for the commands still running, then shuts their connections so that
+    /// none waits on its client any longer, and removes the socket file.
     pub(crate) async fn finish(self) {
-        let _ = std::fs::remove_file(&self.path);
+        let _ = self.done.send(true);
         let _ = self.task.await;
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
 /// Starts listening on `DIR/sanbao.sock` for forwarded commands, on the current
-/// tokio runtime, until `stop` turns true. The caller holds DIR's lock, so a socket
-/// already there is stale and replaced. `None` (with a warning in the log) when the
-/// socket cannot be made, e.g. a path beyond the 107 bytes Unix sockets allow: the
-/// server runs all the same, and commands on DIR wait for its lock.
+/// tokio runtime. Once `stop` turns true, new clients are answered `N` until
+/// [`Listening::finish`]. The caller holds DIR's lock, so a socket already there is
+/// stale and replaced. `None` (with a warning in the log) when the socket cannot be
+/// made, e.g. a path beyond the 107 bytes Unix sockets allow: the server runs all the
+/// same, and commands on DIR wait for its lock and give up naming it.
 pub(crate) fn listen(
     dir: &Path,
     app: AppState,
@@ -505,8 +537,9 @@ pub(crate) fn listen(
     match bind(dir, &path) {
         Ok(listener) => {
             tracing::info!(socket = %path.display(), "CLI commands on this directory go through this server");
-            let task = tokio::spawn(accept_loop(listener, app, stop));
-            Some(Listening { path, task })
+            let (done, done_rx) = tokio::sync::watch::channel(false);
+            let task = tokio::spawn(accept_loop(listener, app, stop, done_rx));
+            Some(Listening { path, done, task })
         }
         Err(e) => {
             tracing::warn!(socket = %path.display(), error = %e, "cannot listen on the directory's socket; CLI commands on it will wait for the lock");
@@ -515,43 +548,48 @@ pub(crate) fn listen(
     }
 }
 
-/// Binds under a temporary name, restricts it to the owner, then renames it into
-/// place, so the socket is never reachable with looser permissions.
+/// Binds inside a fresh directory only its owner may enter, restricts the socket to
+/// the owner, then renames it into place: it is never reachable by anyone else.
 fn bind(dir: &Path, path: &Path) -> std::io::Result<tokio::net::UnixListener> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     let _ = std::fs::remove_file(path);
-    let tmp = dir.join(format!(".{SOCKET}.{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    let listener = std::os::unix::net::UnixListener::bind(&tmp)?;
-    let placed = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = placed {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
+    let private = dir.join(format!(".{SOCKET}.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&private);
+    std::fs::DirBuilder::new().mode(0o700).create(&private)?;
+    let tmp = private.join(SOCKET);
+    let bound = std::os::unix::net::UnixListener::bind(&tmp).and_then(|l| {
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::rename(&tmp, path)?;
+        Ok(l)
+    });
+    let _ = std::fs::remove_dir_all(&private);
+    let listener = bound?;
     listener.set_nonblocking(true)?;
     tokio::net::UnixListener::from_std(listener)
 }
 
+/// The connections of the commands running, by session number, to shut at the end
+/// of the grace period.
+type Running = Arc<Mutex<std::collections::HashMap<u64, UnixStream>>>;
+
 async fn accept_loop(
     listener: tokio::net::UnixListener,
     app: AppState,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    mut done: tokio::sync::watch::Receiver<bool>,
 ) {
     let sessions = Arc::new(tokio::sync::Semaphore::new(MAX_SESSIONS));
-    let mut running = tokio::task::JoinSet::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    let running: Running = Default::default();
+    let mut next = 0u64;
     // SAFETY: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
     loop {
-        let permit = tokio::select! {
-            p = sessions.clone().acquire_owned() => p.expect("never closed"),
-            _ = stop.wait_for(|s| *s) => break,
-        };
         let accepted = tokio::select! {
             a = listener.accept() => a,
-            _ = stop.wait_for(|s| *s) => break,
+            _ = done.wait_for(|d| *d) => break,
         };
-        while running.try_join_next().is_some() {}
+        while tasks.try_join_next().is_some() {}
         let Ok((stream, _)) = accepted else {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
@@ -563,60 +601,112 @@ async fn accept_loop(
                 continue;
             }
         }
-        let Ok(stream) = stream.into_std().and_then(|s| {
+        let Ok(mut stream) = stream.into_std().and_then(|s| {
             s.set_nonblocking(false)?;
             Ok(s)
         }) else {
             continue;
         };
-        let app = app.clone();
-        let stopping = stop.clone();
-        running.spawn_blocking(move || {
+        if *stop.borrow() {
+            // Stopping: the client runs the command itself once the lock is free.
+            let _ = write_frame(&mut stream, tag::NOT_RUN, b"stopping");
+            continue;
+        }
+        let Ok(permit) = sessions.clone().try_acquire_owned() else {
+            answer_error(
+                &mut stream,
+                &format!("the server is running {MAX_SESSIONS} commands for others; try again in a moment"),
+            );
+            continue;
+        };
+        next += 1;
+        let id = next;
+        if let Ok(clone) = stream.try_clone() {
+            running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id, clone);
+        }
+        let (app, running) = (app.clone(), running.clone());
+        tasks.spawn_blocking(move || {
             let _permit = permit;
-            session(stream, &app, &stopping);
+            session(stream, &app);
+            running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
         });
     }
     drop(listener);
-    let drained = tokio::time::timeout(crate::server::SHUTDOWN_GRACE, async {
-        while running.join_next().await.is_some() {}
-    })
-    .await;
+    let grace = app.limits().shutdown_grace;
+    let drained =
+        tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
     if drained.is_err() {
-        tracing::warn!("forwarded commands still running after the grace period");
+        let open = {
+            let mut r = running.lock().unwrap_or_else(|p| p.into_inner());
+            let n = r.len();
+            for s in r.values() {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+            r.clear();
+            n
+        };
+        tracing::warn!(
+            open,
+            grace_s = grace.as_secs_f64(),
+            "forwarded commands still running after the grace period; their connections are closed"
+        );
+        while tasks.join_next().await.is_some() {}
     }
 }
 
+/// How long a client has to send its request once connected.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Runs one forwarded command for the client on `stream`.
-fn session(stream: UnixStream, app: &AppState, stopping: &tokio::sync::watch::Receiver<bool>) {
+fn session(stream: UnixStream, app: &AppState) {
     let Ok(mut reader) = stream.try_clone() else {
         return;
     };
     let mut out = stream;
+    let _ = reader.set_read_timeout(Some(REQUEST_TIMEOUT));
     let request = match read_frame(&mut reader) {
         Ok(Some((tag::REQUEST, body))) => serde_json::from_slice::<Request>(&body)
             .map_err(|e| format!("the request is not one this server reads ({e}); run the same version of sanbao as the server")),
         _ => return,
     };
+    let _ = reader.set_read_timeout(None);
     let request = match request {
-        Ok(r) if r.version == VERSION => r,
-        Ok(r) => {
-            answer_error(&mut out, &format!(
-                "the command speaks version {} of the socket's format and the server {VERSION}; run the same version of sanbao as the server",
-                r.version
-            ));
-            return;
-        }
+        Ok(r) if r.version != VERSION => Err(format!(
+            "the command speaks version {} of the socket's format and the server {VERSION}; run the same version of sanbao as the server",
+            r.version
+        )),
+        Ok(r) => match &r.command {
+            // The client reads its own files and sends them; a path here would be the
+            // server's to open.
+            Command::Append { file: Some(p), .. } if p != Path::new("-") => {
+                Err("a forwarded append sends its input; it names no file".to_string())
+            }
+            Command::Import { file } if file != Path::new("-") => {
+                Err("a forwarded import sends its input; it names no file".to_string())
+            }
+            _ => Ok(r),
+        },
+        Err(m) => Err(m),
+    };
+    let request = match request {
+        Ok(r) => r,
         Err(m) => {
             answer_error(&mut out, &m);
             return;
         }
     };
-    if *stopping.borrow() {
-        let _ = write_frame(&mut out, tag::NOT_RUN, b"stopping");
+    if write_frame(&mut out, tag::GO, &[]).is_err() {
         return;
     }
     let name = super::command_name(&request.command);
     let started = Instant::now();
+    tracing::info!(command = name, "forwarded command started");
     let remote = Arc::new(Remote {
         out: Mutex::new(out),
         input: Mutex::new(Some(Input {

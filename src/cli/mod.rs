@@ -172,6 +172,10 @@ pub enum Command {
         /// on the API's address it needs an auditor token
         #[arg(long, value_name = "ADDR")]
         metrics_listen: Option<String>,
+        /// On SIGTERM/SIGINT, how long requests and CLI commands in flight may take to
+        /// finish before their connections are closed
+        #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+        shutdown_grace: f64,
     },
     /// Keep DIR in step with a running server, as a standby (read it with `serve
     /// --read-only`)
@@ -568,7 +572,13 @@ fn run_command(t: &Target, command: Command) -> Result<(), CliError> {
             read_only,
             primary,
             metrics_listen,
+            shutdown_grace,
         } => {
+            if !(shutdown_grace.is_finite() && shutdown_grace >= 0.0) {
+                return Err(CliError::usage(format!(
+                    "--shutdown-grace {shutdown_grace}: give a number of seconds, 0 or more"
+                )));
+            }
             let read_only =
                 read_only.then(|| primary.or_else(|| crate::follow::read_standby_file(dir)));
             serve::serve(
@@ -576,6 +586,7 @@ fn run_command(t: &Target, command: Command) -> Result<(), CliError> {
                 &serve::Listen {
                     api: listen,
                     metrics: metrics_listen,
+                    grace: std::time::Duration::from_secs_f64(shutdown_grace.min(86_400.0)),
                 },
                 tokens,
                 snapshot_after,

@@ -8,8 +8,8 @@
 //! command for a client of the server that holds the directory ([`super::forward`]),
 //! these are the client's, carried over `DIR/sanbao.sock`; everywhere else they are
 //! the process's own. So a forwarded command prints byte for byte what it prints
-//! without a server. Colour and progress bars follow the client's terminal (a
-//! forwarded command never draws a bar).
+//! without a server. Colour follows the client's terminal; a forwarded command draws
+//! no progress bar (the client draws one of the bytes it sends for `import FILE`).
 
 use super::forward::{Remote, Stream};
 use crate::error::CliError;

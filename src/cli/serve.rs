@@ -164,18 +164,20 @@ fn take_snapshot(dir: &Path, state: &crate::state::State) {
     }
 }
 
-/// `sanbao serve [--listen ADDR] [--tokens FILE] [--snapshot-after N]`.
-///
-/// `read_only`: `Some(primary)` serves a standby read-only (`--read-only`), every
-/// write answered 503 naming the primary when known.
 /// The addresses `serve` listens on.
 pub struct Listen {
     /// The API (`--listen`).
     pub api: String,
     /// `GET /metrics` without a token (`--metrics-listen`), if asked for.
     pub metrics: Option<String>,
+    /// How long stopping waits for work in flight (`--shutdown-grace`).
+    pub grace: std::time::Duration,
 }
 
+/// `sanbao serve [--listen ADDR] [--tokens FILE] [--snapshot-after N]`.
+///
+/// `read_only`: `Some(primary)` serves a standby read-only (`--read-only`), every
+/// write answered 503 naming the primary when known.
 pub fn serve(
     dir: &Path,
     listen: &Listen,
@@ -261,11 +263,15 @@ pub fn serve(
             })
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut app = AppState::new(
+    let mut app = AppState::with_limits(
         writer,
         reader,
         TokenFile::new(path.clone(), users),
         stop_rx.clone(),
+        server::Limits {
+            shutdown_grace: listen.grace,
+            ..server::Limits::default()
+        },
     );
     if let Some(primary) = read_only {
         tracing::info!(
@@ -330,7 +336,7 @@ pub fn serve(
         }
     }
     result.map_err(|e| CliError::io(format!("the server failed: {e}")))?;
-    eprintln!("stopped");
+    tracing::info!("stopped");
     Ok(())
 }
 

@@ -1113,10 +1113,12 @@ impl Store {
             Ok(()) => {
                 let t = Instant::now();
                 let synced = self.sync().and_then(|()| self.witness_head(new_head));
-                self.syncs.count.fetch_add(1, Ordering::Relaxed);
-                self.syncs
-                    .nanos
-                    .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                if synced.is_ok() {
+                    self.syncs.count.fetch_add(1, Ordering::Relaxed);
+                    self.syncs
+                        .nanos
+                        .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                }
                 synced
             }
         };
@@ -1198,8 +1200,8 @@ impl Store {
     }
 
     /// The durable syncs of the group commits since this store was opened (sled's
-    /// flush and `fdatasync`, then the head witness's): how many, and the time in
-    /// them. Shared by every clone.
+    /// flush and `fdatasync`, then the head witness's) that succeeded: how many, and
+    /// the time in them. Shared by every clone.
     pub fn sync_time(&self) -> (u64, Duration) {
         (
             self.syncs.count.load(Ordering::Relaxed),

@@ -249,7 +249,10 @@ pub struct GroupStats {
     pub overlapped: u64,
     /// Records made durable (and answered) by the groups since the writer started.
     pub records: u64,
-    /// How long each group's write and sync took, counted in the buckets of
+    /// Groups made durable (`groups` also counts those whose write failed or was
+    /// refused).
+    pub landed: u64,
+    /// How long each durable group's write and sync took, counted in the buckets of
     /// [`COMMIT_BUCKETS`] (an upper bound in seconds each) and one more, past the last.
     pub commit_buckets: [u64; COMMIT_BUCKETS.len() + 1],
     /// Whether a failed write could not be taken back, so the writer writes nothing
@@ -1008,7 +1011,6 @@ impl Run<'_> {
     fn land(&mut self, done: Done, at: Landing<'_, '_>) {
         let Flight { group, mut decided } = self.flight.take().expect("a group in flight");
         self.stats.commit_us += micros(done.took);
-        self.stats.observe_commit(done.took);
         let failure = done.failure.map(|(e, consistent)| {
             self.poisoned |= !consistent;
             e
@@ -1017,6 +1019,8 @@ impl Run<'_> {
         match &failure {
             None => {
                 self.stats.records += group.records.len() as u64;
+                self.stats.landed += 1;
+                self.stats.observe_commit(done.took);
                 self.publish();
                 tracing::debug!(records = group.records.len(), "group committed");
                 // Safe to skip with no subscriber: a stream subscribes *before* it

@@ -51,8 +51,17 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Counts one answered HTTP request.
+    /// Counts one answered HTTP request (a method HTTP does not define counts as
+    /// `other`, so clients cannot make new series at will; `route` is a template).
     pub fn request(&self, method: &str, route: &str, status: u16) {
+        const KNOWN: [&str; 9] = [
+            "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT",
+        ];
+        let method = if KNOWN.contains(&method) {
+            method
+        } else {
+            "other"
+        };
         self.requests
             .get_or_create(&Request {
                 method: method.to_string(),
@@ -117,13 +126,13 @@ impl Collector for Now {
         counter(
             &mut enc,
             "group_commits",
-            "Group commits that wrote records.",
-            s.groups,
+            "Group commits made durable.",
+            s.landed,
         )?;
         {
             let mut m: MetricEncoder = enc.encode_descriptor(
                 "group_commit_seconds",
-                "Time to write and sync one group commit.",
+                "Time to write and sync one durable group commit.",
                 None,
                 MetricType::Histogram,
             )?;
@@ -163,7 +172,7 @@ impl Collector for Now {
         gauge(
             &mut enc,
             "ready",
-            "1 when the service takes writes and reads (see /readyz), else 0.",
+            "1 when the service is ready (see /readyz; a read-only standby serves reads only), else 0.",
             i64::from(self.ready),
         )?;
         gauge(

@@ -74,6 +74,9 @@ pub struct Limits {
     pub max_connections: usize,
     /// Most event streams open at once; further ones are answered 503.
     pub max_streams: usize,
+    /// How long shutdown lets requests and forwarded CLI commands in flight finish
+    /// before closing their connections.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Limits {
@@ -83,6 +86,7 @@ impl Default for Limits {
             body_read: BODY_READ_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
             max_streams: MAX_STREAMS,
+            shutdown_grace: SHUTDOWN_GRACE,
         }
     }
 }
@@ -306,7 +310,7 @@ pub fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
 
 /// Serves `app` on `listener` until `stop` turns true, then shuts down gracefully:
 /// no new connections, requests in flight answered, event streams ended; waits at
-/// most [`SHUTDOWN_GRACE`] for connections to close.
+/// most [`Limits::shutdown_grace`] for connections to close.
 ///
 /// Each connection is HTTP/1.1 (keep-alive) with the head-read timeout of
 /// [`Limits::header_read`]; at most [`Limits::max_connections`] are served at once
@@ -388,12 +392,12 @@ pub async fn serve_router(
     tracing::info!("shutting down: no new connections; finishing requests in flight");
     let _ = closing_tx.send(true);
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, connections.acquire_many(all)).await;
+    let drained = tokio::time::timeout(limits.shutdown_grace, connections.acquire_many(all)).await;
     match drained {
         Ok(_) => Ok(()),
         Err(_) => {
             tracing::warn!(
-                grace_s = SHUTDOWN_GRACE.as_secs(),
+                grace_s = limits.shutdown_grace.as_secs_f64(),
                 "connections still open after the grace period; closing them"
             );
             Ok(())
