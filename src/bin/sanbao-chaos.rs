@@ -266,8 +266,9 @@ fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
 impl Harness {
     fn sanbao(&self) -> Command {
         let mut c = Command::new(&self.bin);
-        // CLI appends wait for the lock serve holds for the whole load phase: longer
-        // than the CLI's default --wait of 10 s on a slow machine.
+        // CLI appends go through serve's socket while it runs, and wait for its lock
+        // while it starts or is gone: longer than the CLI's default --wait of 10 s on
+        // a slow machine.
         c.arg("--data")
             .arg(&self.dir)
             .args(["--wait", "300"])
@@ -487,7 +488,8 @@ impl Harness {
         self.retry_pending(&serve.addr)?;
         self.check_via_http(&serve.addr)?;
 
-        // CLI appends, started now: they wait for the lock serve holds.
+        // CLI appends, started now: they go through serve's socket (and are cut off
+        // when it is killed) or, started late, wait for its lock.
         let mut clis: Vec<(Attempt, Option<Kid>)> = Vec::new();
         for j in 0..self.cli_appends {
             let a = Attempt {
@@ -614,7 +616,7 @@ impl Harness {
         }
         self.figures.http_acked += http_acked;
 
-        // The CLI appends now take the lock in turn; kill some of them (never all).
+        // The CLI appends left now take the lock in turn; kill some of them (never all).
         let kills = self.rng.below(self.cli_appends);
         for _ in 0..kills {
             std::thread::sleep(Duration::from_millis(self.rng.below(60)));
@@ -636,6 +638,7 @@ impl Harness {
         }
         let mut cli_acked = 0;
         let mut cli_killed = 0;
+        let mut cli_cut = 0;
         for (a, kid) in clis {
             let mut kid = kid.expect("spawned");
             let st = wait_bounded(&mut kid.0, TIMEOUT)
@@ -664,12 +667,20 @@ impl Harness {
                 cli_acked += 1;
             } else {
                 use std::os::unix::process::ExitStatusExt;
+                // Killed itself, or cut off inside the server when serve was killed
+                // (a command started while serve ran goes through its socket): either
+                // way unacknowledged, to retry after the restart.
+                let cut_off = st.code() == Some(1) && err.contains("did not answer");
                 ensure!(
-                    st.signal() == Some(9),
-                    "{} failed without being killed ({st}): {err}",
+                    st.signal() == Some(9) || cut_off,
+                    "{} failed without being killed or cut off ({st}): {err}",
                     a.key
                 );
-                cli_killed += 1;
+                if cut_off {
+                    cli_cut += 1;
+                } else {
+                    cli_killed += 1;
+                }
                 self.pending.push(a);
             }
         }
@@ -678,7 +689,7 @@ impl Harness {
 
         self.check_via_cli()?;
         Ok(format!(
-            "cycle {n}: retried {retried}; serve killed after {acked_at_kill} acks ({http_acked} over HTTP); CLI {cli_acked} acked, {cli_killed} killed; {} records",
+            "cycle {n}: retried {retried}; serve killed after {acked_at_kill} acks ({http_acked} over HTTP); CLI {cli_acked} acked, {cli_killed} killed, {cli_cut} cut off with serve; {} records",
             self.figures.records
         ))
     }

@@ -64,8 +64,9 @@ fn obj(description: &str, props: &[(&str, Value)]) -> Value {
     })
 }
 
+/// A seq or count: what the server reads into a `u64`.
 fn uint() -> Value {
-    json!({ "type": "integer", "minimum": 0 })
+    json!({ "type": "integer", "minimum": 0, "maximum": u64::MAX })
 }
 
 fn string_enum(values: &[&str]) -> Value {
@@ -585,8 +586,8 @@ pub fn document() -> Value {
         ("Sha256", "^[0-9a-f]{64}$", "lowercase hex SHA-256"),
         (
             "Date",
-            "^20[0-9]{2}-[0-9]{2}-[0-9]{2}$",
-            "a calendar date YYYY-MM-DD",
+            "^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+            "a calendar date YYYY-MM-DD, 2000..=2099 (a day the month lacks, as 2021-02-30, is a 400 or 422)",
         ),
         (
             "Month",
@@ -595,9 +596,14 @@ pub fn document() -> Value {
         ),
         ("CountyId", "^[a-z][a-z0-9_-]{0,31}$", "a county id"),
     ] {
-        schemas
-            .entry(name.to_string())
-            .or_insert(json!({"type": "string", "pattern": pattern, "description": desc}));
+        let mut schema = json!({"type": "string", "pattern": pattern, "description": desc});
+        if name == "Date" {
+            // Stricter than the derived schema (`schemas/`): what the server enforces.
+            schema["format"] = json!("date");
+            schemas.insert(name.to_string(), schema);
+        } else {
+            schemas.entry(name.to_string()).or_insert(schema);
+        }
     }
     schemas
         .entry("Text".to_string())
