@@ -68,7 +68,15 @@ impl Date {
         self.0.year()
     }
 
-    /// The month this date falls in.
+    /// The first date an event may carry (the SPEC's dates are 2000..=2099).
+    pub const FIRST: Date = Date(match NaiveDate::from_ymd_opt(2000, 1, 1) {
+        Some(d) => d,
+        None => panic!("2000-01-01 is a date"),
+    });
+
+    /// The month this date falls in (a date within 2000..=2099: computed dates such as
+    /// the basis of a plan of 2000-01, 1999-12-31, are checked against
+    /// [`Date::FIRST`] before asking).
     pub fn month(self) -> Month {
         Month::new(self.0.year(), self.0.month()).expect("a date's month is valid")
     }

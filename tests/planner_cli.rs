@@ -243,3 +243,32 @@ fn at_seq_beyond_the_head_is_a_usage_error_and_forecast_works() {
     assert!(text.contains("2021-02 … 2021-03"), "{text}");
     assert!(text.contains("High risk"), "{text}");
 }
+
+/// The first month the SPEC allows, 2000-01, is planned from 1999-12-31 (a basis
+/// before any date an event may carry): an empty plan, issued and reproduced, never
+/// a panic (schemathesis found `GET /v1/plans/2000-01` answering 503).
+#[test]
+fn the_first_month_plans_from_a_basis_before_any_event_and_reproduces() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    ok(&dir, &["append"], Some(HISTORY));
+    let plan = json_of(&ok(&dir, &["plan", "--month", "2000-01", "--json"], None));
+    assert_eq!(plan["basis_date"], "1999-12-31");
+    assert_eq!(plan["total_funded"], "0.00");
+    ok(
+        &dir,
+        &[
+            "plan",
+            "--month",
+            "2000-01",
+            "--issue",
+            "--issued-on",
+            "2000-01-01",
+        ],
+        None,
+    );
+    let out = json_of(&ok(&dir, &["replay", "--json"], None));
+    assert_eq!(out["plans"][0]["month"], "2000-01");
+    assert_eq!(out["plans"][0]["reproduced"], true);
+    ok(&dir, &["forecast", "--from", "2000-01", "--json"], None);
+}

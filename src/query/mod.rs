@@ -25,6 +25,11 @@ use serde::Serialize;
 /// complete month on or before `as_of` (as_of's own month when as_of is its last day).
 /// Returns the first and last day of the window.
 pub fn window(as_of: Date) -> (Date, Date) {
+    if as_of < Date::FIRST {
+        // Before any date an event may carry (a plan of 2000-01 is based on
+        // 1999-12-31): an empty window.
+        return (Date::FIRST, as_of);
+    }
     let m = as_of.month();
     let last = if as_of == m.last_day() {
         m
@@ -43,6 +48,9 @@ pub fn avg_monthly_outflow(c: &County, as_of: Date) -> Option<Money> {
     let avg = round_cent_div(c.outflow.between(from, to), 3);
     if avg > Money::ZERO {
         return Some(avg);
+    }
+    if as_of < Date::FIRST {
+        return None;
     }
     let need = c.need_of_month(as_of.month(), as_of, None);
     (need != Money::ZERO).then_some(need)

@@ -712,7 +712,7 @@ pub fn document() -> Value {
             "responses": responses("201", "recorded (or duplicates of records already there), durable on disk", arr(r("Ack")), append_errors)
         },
         "get": get_op("listEvents", "records from seq `from` on (any role)", vec![
-            param("from", "query", false, json!({"type": "integer", "minimum": 0, "default": 1}), "first seq (included)"),
+            param("from", "query", false, json!({"type": "integer", "minimum": 0, "maximum": u64::MAX, "default": 1}), "first seq (included)"),
             param("limit", "query", false, json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}), "most records in the page"),
         ], r("EventsPage"), READ_ERRORS)["get"].clone()
     }));
@@ -720,7 +720,7 @@ pub fn document() -> Value {
         "operationId": "streamEvents",
         "summary": "Server-Sent Events: every record from `from` (or after Last-Event-ID) as `id: seq` + `data: record`, history first, then live. A client too slow to keep up gets `event: lagged` and is disconnected; it resumes with Last-Event-ID.",
         "parameters": [
-            param("from", "query", false, json!({"type": "integer", "minimum": 0, "default": 1}), "first seq (included)"),
+            param("from", "query", false, json!({"type": "integer", "minimum": 0, "maximum": u64::MAX, "default": 1}), "first seq (included)"),
             param("Last-Event-ID", "header", false, uint(), "resume after this seq (takes precedence over `from`)"),
         ],
         "responses": {
