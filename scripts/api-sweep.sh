@@ -10,7 +10,10 @@
 # statuses, server errors (must be none), records written (only 201s may write), and
 # `sanbao verify`. Exit 0 when all hold and schemathesis found nothing.
 #
-#   scripts/api-sweep.sh                        # 40 examples per operation, seed 1
+#   scripts/api-sweep.sh                        # 20 examples per operation, seed 1
+#
+# `GET /v1/events/stream` is left out: a live stream never ends, so schemathesis
+# would wait on each one (tests/http.rs and tests/slow_clients.rs test it).
 #   MAX_EXAMPLES=1000 SEED=7 scripts/api-sweep.sh
 #
 # What the document cannot state is answered with a status the route documents, and
@@ -24,7 +27,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
 venv=$target/api-sweep-venv
-examples=${MAX_EXAMPLES:-40}
+examples=${MAX_EXAMPLES:-20}
 seed=${SEED:-1}
 checks=all
 
@@ -79,6 +82,7 @@ for role in officer scheduler auditor; do
       --header "Authorization: Bearer $token" \
       --checks "$checks" --max-examples "$examples" --seed "$seed" \
       --generation-database none --no-color --output-truncate true \
+      --exclude-path /v1/events/stream \
       >"$work/st-$role.txt" 2>&1); then
     failed=1
   fi
