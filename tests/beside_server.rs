@@ -68,19 +68,6 @@ fn mask_hashes(s: &str) -> String {
     out
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
 /// Runs `args` in both places and asserts the same exit code, stdout and stderr
 /// (through `mask` for writes, whose hashes differ); answers the served output.
 fn same(served: &Path, alone: &Path, args: &[&str], stdin: &str, mask: bool) -> Output {
@@ -109,7 +96,7 @@ fn every_command_on_a_served_directory_prints_what_it_prints_without_a_server() 
     let o = run_in(&served, &["demo"], "");
     assert!(o.status.success(), "{}", text(&o.stderr));
     let officer = add_token(&served.join("data"), "li.wei", "officer");
-    copy_dir(&served, &alone);
+    wire::copy_dir(&served, &alone);
     let mut serve = Serve::start(&served.join("data"), &[]);
     let socket = served.join("data").join("sanbao.sock");
     let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;

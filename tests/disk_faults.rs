@@ -63,19 +63,6 @@ fn run_bounded(dir: &Path, args: &[&str], what: &str) -> (Option<i32>, String, S
     )
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// Every file under `dir` (relative paths), sorted, so the seeded choice is stable.
 fn files(dir: &Path) -> Vec<PathBuf> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
@@ -179,7 +166,7 @@ fn every_damage_to_any_file_is_detected_and_salvaged_or_harmless() {
     cases.extend(std::iter::repeat_n(Fault::Truncation, TRUNCATIONS));
     for (n, fault) in cases.into_iter().enumerate() {
         let case = tmp.path().join(format!("case{n}"));
-        copy_dir(&orig_dir, &case);
+        wire::copy_dir(&orig_dir, &case);
         // A file with bytes to damage (the lock file is empty), then the damage.
         let damageable: Vec<&PathBuf> = all
             .iter()
@@ -333,7 +320,7 @@ fn a_log_sled_shortened_is_never_ok_and_nothing_writes_until_repaired() {
     let mut shortened = 0;
     for offset in (64..len).step_by(512) {
         let case = tmp.path().join(format!("at{offset}"));
-        copy_dir(&orig, &case);
+        wire::copy_dir(&orig, &case);
         let mut bytes = std::fs::read(case.join("db")).unwrap();
         bytes[offset as usize] ^= 0x04;
         std::fs::write(case.join("db"), &bytes).unwrap();

@@ -227,21 +227,7 @@ fn the_stream_cap_answers_503_with_retry_after_and_frees_on_disconnect() {
     let tmp = tempfile::tempdir().unwrap();
     let s = InProc::start(tmp.path(), short_limits());
     let open_stream = |token: &str| -> (u16, Option<String>, TcpStream) {
-        let mut c = connect(&s.addr).unwrap();
-        c.write_all(&request_bytes(
-            "GET",
-            "/v1/events/stream",
-            &[("Authorization", &format!("Bearer {token}"))],
-            None,
-        ))
-        .unwrap();
-        let mut head = Vec::new();
-        let mut b = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            assert_eq!(c.read(&mut b).unwrap(), 1, "closed before the head");
-            head.push(b[0]);
-        }
-        let (status, headers) = parse_head(&String::from_utf8_lossy(&head));
+        let (status, headers, c) = wire::open_stream(&s.addr, token);
         let retry = headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))

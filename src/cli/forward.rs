@@ -282,30 +282,22 @@ pub(crate) fn forwarded(command: &Command) -> bool {
 }
 
 /// The server holding `dir`, as its lock file names it: `(pid, url)`, when a live
-/// `sanbao serve` holds it.
-fn serving(dir: &Path) -> Option<(u64, Option<String>)> {
+/// `sanbao serve` holds it (the holder that wrote a URL: how `status` tells a server).
+fn serving(dir: &Path) -> Option<(u64, String)> {
     if !crate::log::store::is_held(dir) {
         return None;
     }
     let v = crate::log::store::holder(dir)?;
-    v["command"]
-        .as_str()
-        .is_some_and(|c| c.starts_with("sanbao serve"))
-        .then(|| {
-            (
-                v["pid"].as_u64().unwrap_or(0),
-                v["url"].as_str().map(str::to_string),
-            )
-        })
+    let url = v["url"].as_str()?.to_string();
+    Some((v["pid"].as_u64().unwrap_or(0), url))
 }
 
 /// Why `truncate` is refused while a server holds `dir`, if one does.
 pub(crate) fn refusal(dir: &Path) -> Option<CliError> {
     let (pid, url) = serving(dir)?;
     Some(CliError::io(format!(
-        "{} is served by sanbao serve (process {pid}{}): truncate rewrites the files the server reads, so it needs the directory to itself; nothing was removed. Stop the server (SIGTERM), then run truncate again",
-        dir.display(),
-        url.map(|u| format!(" on {u}")).unwrap_or_default()
+        "{} is served by sanbao serve (process {pid} on {url}): truncate rewrites the files the server reads, so it needs the directory to itself; nothing was removed. Stop the server (SIGTERM), then run truncate again",
+        dir.display()
     )))
 }
 

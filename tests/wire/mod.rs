@@ -377,3 +377,38 @@ pub fn all_records(addr: &str, token: &str) -> Vec<Value> {
     }
     panic!("too many pages")
 }
+
+/// Copies the directory `from` (files and subdirectories) to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Opens `GET /v1/events/stream` with `token` and reads the response head only:
+/// its status and headers, and the connection, still open.
+pub fn open_stream(addr: &str, token: &str) -> (u16, Vec<(String, String)>, TcpStream) {
+    let mut c = connect(addr).unwrap();
+    c.write_all(&request_bytes(
+        "GET",
+        "/v1/events/stream",
+        &[("Authorization", &format!("Bearer {token}"))],
+        None,
+    ))
+    .unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(c.read(&mut b).unwrap(), 1, "closed before the head");
+        head.push(b[0]);
+    }
+    let (status, headers) = parse_head(&String::from_utf8_lossy(&head));
+    (status, headers, c)
+}
