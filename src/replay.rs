@@ -15,10 +15,11 @@ use crate::query::plan::plan;
 use crate::query::position::{position, Position};
 use crate::state::State;
 use crate::values::{Date, Month, Sha256Hex};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// One issued plan as replay reports it (SPEC §5, `replay.plans`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ReplayedPlan {
     /// The plan month.
     pub month: Month,
@@ -31,7 +32,7 @@ pub struct ReplayedPlan {
 }
 
 /// The `replay` object of SPEC §5.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct ReplayReport {
     /// The last record replayed.
     pub at_seq: u64,

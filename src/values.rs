@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
 
 /// Builds a string JSON Schema with a pattern, for the hand-written schema impls.
-fn string_schema(pattern: &str, description: &str) -> Schema {
+pub(crate) fn string_schema(pattern: &str, description: &str) -> Schema {
     let mut o = SchemaObject {
         instance_type: Some(InstanceType::String.into()),
         string: Some(Box::new(StringValidation {

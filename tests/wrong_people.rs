@@ -207,9 +207,9 @@ fn every_route_times_every_caller_is_refused_beyond_its_role_and_tokens_never_le
         .iter()
         .map(|c| (c.method.to_lowercase(), c.route))
         .collect();
-    let served: BTreeSet<(String, &str)> = sanbao::server::openapi::ROUTES
+    let served: BTreeSet<(String, &str)> = sanbao::server::routes::ROUTES
         .iter()
-        .map(|(m, p)| (m.to_string(), *p))
+        .map(|r| (r.method.to_string(), r.path))
         .collect();
     assert_eq!(covered, served, "a route is missing from the table");
 

@@ -48,7 +48,7 @@ pub const MAX_GROUP_EVENTS: usize = 20_000;
 pub const MAX_BATCH_EVENTS: usize = 10_000;
 
 /// What an accepted (or duplicate) event is answered with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Ack {
     /// True when the event was already recorded under its idempotency key.
     pub duplicate: bool,

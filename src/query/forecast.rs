@@ -27,14 +27,16 @@ use super::plan::{county_lines, expected_revenue, opening_cash, Earlier, PlanDat
 use crate::money::{Money, Ratio};
 use crate::state::State;
 use crate::values::{CountyId, Month, NeedCategory};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// The forecast object of SPEC §6.4.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Forecast {
     /// The first month.
     pub from: Month,
     /// Number of months forecast.
+    #[schemars(range(min = 1, max = 120))]
     pub months: u32,
     /// The seq of the last record the forecast is computed from.
     pub based_on_seq: u64,
@@ -43,7 +45,7 @@ pub struct Forecast {
 }
 
 /// One county's forecast months.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct CountyForecast {
     /// The county.
     pub county: CountyId,
@@ -52,7 +54,7 @@ pub struct CountyForecast {
 }
 
 /// One forecast month of one county.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ForecastMonth {
     /// The month.
     pub month: Month,
@@ -70,13 +72,14 @@ pub struct ForecastMonth {
     pub projected_end: Money,
     /// round4((opening_cash + funded_in + expected_revenue − non-wage needs) /
     /// wage_need); null when the wage need is zero.
+    #[schemars(with = "crate::schema::out::Nullable<Ratio>")]
     pub wage_cover: Option<Ratio>,
     /// high below 1, medium below 1.2, else low (low when wage_cover is null).
     pub risk: Risk,
 }
 
 /// The wage-payment risk of a month.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Risk {
     /// wage_cover < 1.

@@ -19,6 +19,7 @@ pub fn plan_sha256(state: &State, month: Month) -> Result<Sha256Hex, String> {
 use crate::money::{round_cent_div, Money, Ratio};
 use crate::state::{County, Lines};
 use crate::values::Date;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// The monitoring window of SPEC §6.2: the three calendar months ending with the last
@@ -57,7 +58,7 @@ pub fn avg_monthly_outflow(c: &County, as_of: Date) -> Option<Money> {
 }
 
 /// A county's status against its risk lines (SPEC §6.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// level < warning_line.

@@ -30,12 +30,14 @@ use crate::money::{Money, Ratio};
 use crate::query::{avg_monthly_outflow, Status};
 use crate::state::{County, Report, State};
 use crate::values::{AccountKind, CountyId, Date, FiscalYear, Fund, Month};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// The `monitor` object of SPEC §6.2.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Monitor {
     /// The business date monitored (`null` only for an empty log with no date given).
+    #[schemars(with = "crate::schema::out::Nullable<Date>")]
     pub as_of: Option<Date>,
     /// The last record the figures know about (the state's head).
     pub at_seq: u64,
@@ -52,15 +54,17 @@ pub struct Monitor {
 }
 
 /// One county's guarantee level and the lines in force on as_of.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct MonitorCounty {
     /// County id.
     pub county: CountyId,
     /// Day-end cash (treasury + wage reserve) on as_of.
     pub cash: Money,
     /// Average monthly outflow over the window, or the month's budgeted need, or `null`.
+    #[schemars(with = "crate::schema::out::Nullable<Money>")]
     pub avg_monthly_outflow: Option<Money>,
     /// round4(cash / avg_monthly_outflow), or `null`.
+    #[schemars(with = "crate::schema::out::Nullable<Ratio>")]
     pub guarantee_level: Option<Ratio>,
     /// Status against the lines in force.
     pub status: Status,
@@ -73,7 +77,7 @@ pub struct MonitorCounty {
 }
 
 /// One row of the payroll table.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct PayrollRow {
     /// County id.
     pub county: CountyId,
@@ -84,6 +88,7 @@ pub struct PayrollRow {
     /// Its payday.
     pub payday: Date,
     /// payday − 7 days: the wage reserve must be funded by then.
+    #[schemars(with = "crate::schema::out::DateOut")]
     pub deposit_deadline: Date,
     /// Deposits for this payroll month dated ≤ as_of.
     pub deposited: Money,
@@ -96,7 +101,7 @@ pub struct PayrollRow {
 }
 
 /// The state of one month's payroll on as_of (SPEC §6.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PayrollStatus {
     /// paid ≥ wage_bill.
@@ -141,7 +146,7 @@ impl PayrollStatus {
 }
 
 /// Direct funds of one (county, fiscal year) notified but not dispatched.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct DirectOverdue {
     /// County id.
     pub county: CountyId,
@@ -153,7 +158,7 @@ pub struct DirectOverdue {
 }
 
 /// A reported balance that disagrees with the computed one.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Discrepancy {
     /// County id.
     pub county: CountyId,
@@ -168,7 +173,7 @@ pub struct Discrepancy {
 }
 
 /// One county on the watch list with its reasons, in the SPEC's order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct WatchEntry {
     /// County id.
     pub county: CountyId,
@@ -178,7 +183,7 @@ pub struct WatchEntry {
 
 /// Why a county is on the watch list. The declaration order is the SPEC's order of
 /// reasons, and also `Ord`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// Status `warning` (only; `low` is not a reason, §8.21).

@@ -39,6 +39,7 @@ use super::{avg_monthly_outflow, Status};
 use crate::money::{ceil_div, floor_cent_div, floor_div, round_cent_div, Money, Ratio};
 use crate::state::{County, FundLedger, State};
 use crate::values::{CountyId, Date, FiscalYear, Fund, Month, Sha256Hex};
+use schemars::JsonSchema;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -53,13 +54,14 @@ pub const FUNDING_ORDER: [Fund; 4] = [
 
 /// The month's dispatch plan: exactly the members of SPEC §6.3, in that order.
 /// `plan_sha256` is the SHA-256 of the canonical JSON of every other member.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Plan {
     /// The plan month M.
     pub month: Month,
     /// The seq of the last record the plan is computed from (`State::head_seq`).
     pub based_on_seq: u64,
     /// B: the day before the first day of M.
+    #[schemars(with = "crate::schema::out::DateOut")]
     pub basis_date: Date,
     /// The lowest day-end balance of city.treasury on B or any later date.
     pub city_available: Money,
@@ -78,7 +80,7 @@ pub struct Plan {
 }
 
 /// One fund's totals in a plan.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Tier {
     /// The fund.
     pub fund: Fund,
@@ -89,7 +91,7 @@ pub struct Tier {
 }
 
 /// One (county, fund, fiscal year) with planned > 0.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Line {
     /// The county.
     pub county: CountyId,
@@ -106,7 +108,7 @@ pub struct Line {
 }
 
 /// A county's projected month (SPEC §6.3, "Per county").
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct CountyPlan {
     /// The county.
     pub county: CountyId,
@@ -121,23 +123,26 @@ pub struct CountyPlan {
     /// opening_cash + funded_in + expected_revenue − needs (may be negative).
     pub projected_end: Money,
     /// round4(projected_end / basis); null when there is no basis.
+    #[schemars(with = "crate::schema::out::Nullable<Ratio>")]
     pub projected_level: Option<Ratio>,
     /// Status of projected_level against the lines in force on B.
     pub status: Status,
     /// ceil_cent(warning_line × basis − projected_end) below the warning line, else 0.
     pub emergency_recommended: Money,
     /// The wage bill of M declared on or before E, if any.
+    #[schemars(with = "crate::schema::out::Nullable<Payroll>")]
     pub payroll: Option<Payroll>,
 }
 
 /// The wage bill of the plan month.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Payroll {
     /// The declared wage bill (latest declaration on or before E).
     pub wage_bill: Money,
     /// Its payday.
     pub payday: Date,
     /// payday − 7 days: the wage reserve must be funded by then.
+    #[schemars(with = "crate::schema::out::DateOut")]
     pub deposit_deadline: Date,
 }
 

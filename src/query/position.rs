@@ -26,12 +26,14 @@
 use crate::money::Money;
 use crate::state::{County, State};
 use crate::values::{CountyId, Date, FiscalYear, Fund, Text};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// The `position` object of SPEC §6.1.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Position {
     /// The business date of the balances (`null` only for an empty log with no date given).
+    #[schemars(with = "crate::schema::out::Nullable<Date>")]
     pub as_of: Option<Date>,
     /// The last record the figures know about (the state's head).
     pub at_seq: u64,
@@ -42,14 +44,14 @@ pub struct Position {
 }
 
 /// The city's one account on `as_of`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct CityPosition {
     /// Day-end balance of city.treasury.
     pub treasury: Money,
 }
 
 /// One county's day-end balances and funds on `as_of`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct CountyPosition {
     /// County id.
     pub county: CountyId,
@@ -66,7 +68,7 @@ pub struct CountyPosition {
 }
 
 /// Entitled, dispatched and remaining for one (fiscal year, fund) of a county.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct FundPosition {
     /// Fiscal year of the entitlement.
     pub fiscal_year: FiscalYear,

@@ -21,11 +21,11 @@
 //! Guarantee: no request input maps to a 5xx; 503 only reports the server's own
 //! storage or capacity, never the request.
 
+use super::answers::{ErrorBody, ErrorDetail};
 use crate::event::EventError;
 use crate::log::{AppendError, StoreError};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Map, Value};
 
 /// A refused request: status, machine-readable code, message, and for invalid
 /// events the batch index and field to blame.
@@ -165,21 +165,16 @@ impl ApiError {
         self
     }
 
-    /// The JSON body `{"error":{…}}`.
-    pub fn body(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("code".into(), json!(self.code));
-        m.insert(
-            "message".into(),
-            json!(self.message.replace(['\n', '\r'], " ")),
-        );
-        if let Some(i) = self.index {
-            m.insert("index".into(), json!(i));
+    /// The JSON body `{"error":{…}}` ([`ErrorBody`]), its message on one line.
+    pub fn body(&self) -> ErrorBody<'_> {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                field: self.field.as_deref(),
+                index: self.index,
+                message: self.message.replace(['\n', '\r'], " "),
+            },
         }
-        if let Some(f) = &self.field {
-            m.insert("field".into(), json!(f));
-        }
-        json!({ "error": Value::Object(m) })
     }
 }
 

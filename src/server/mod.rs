@@ -2,10 +2,13 @@
 //! state as the command line.
 //!
 //! - [`auth`]: users, roles and hashed bearer tokens;
-//! - [`routes`]: one handler per route, each checking the role, parsing its input
-//!   by hand and answering SPEC objects or [`error::ApiError`];
+//! - [`routes`]: [`routes::ROUTES`], the one table of routes, and one handler per
+//!   route, each checking the role, parsing its input by hand and answering SPEC
+//!   objects or [`error::ApiError`];
+//! - [`answers`]: the answers no query computes (health, the chain's verdict, a
+//!   refusal, a page of records), as types;
 //! - [`sse`]: the live event stream;
-//! - [`openapi`]: the OpenAPI document, with [`openapi::ROUTES`];
+//! - [`openapi`]: the OpenAPI document, generated from the route table and the types;
 //! - [`crate::replay`]: the auditor's replay from the log alone.
 //!
 //! Guarantees: appends go through the one [`Writer`] (group commit, durable before
@@ -25,6 +28,7 @@
 //! slow-loris client is cut off in bounded time, and memory is bounded by the
 //! connection cap times what one request may hold.
 
+pub mod answers;
 pub mod auth;
 pub mod error;
 pub mod metrics;

@@ -1,37 +1,34 @@
-//! The OpenAPI 3.1 document of the service (`GET /openapi.json`), assembled from the
-//! code: request bodies of `POST /v1/events` are the event kinds' JSON Schemas that
-//! `schemars` derives from the Rust types (the same ones as `schemas/`), and the
-//! response objects of SPEC §4–§7 are described here next to [`ROUTES`], the one
-//! table the router is built from.
+//! The OpenAPI 3.1 document of the service (`GET /openapi.json`), generated from the
+//! code:
+//! - the paths are [`ROUTES`], the one table the router is built from; each route's
+//!   operation (its parameters, summary and the statuses it can answer) is a function
+//!   here, named after its handler;
+//! - the schemas of every request body and answer are what `schemars` derives from the
+//!   Rust types the routes read and serialize: the event kinds (the same as
+//!   `schemas/`), the query outputs ([`crate::query`], [`crate::replay`]), the writer's
+//!   [`crate::log::Ack`] and [`super::answers`];
+//! - what the types cannot say is written here: the query parameters and headers (read
+//!   by hand, so that every refusal has the SPEC §7 shape), the events' `kind`
+//!   discriminator, a stricter `Date` than `schemas/` (the month's days, which the
+//!   server enforces), and that outputs write an amount with two decimals and a ratio
+//!   with four ([`crate::schema::out`]), where inputs take fewer.
 //!
 //! Guarantees: every route the router serves is a path here with its method,
-//! parameters and every status it can answer; the document is OpenAPI 3.1.0 (whose
-//! Schema Object is JSON Schema 2020-12, so the derived schemas embed unchanged,
-//! their `definitions` moved to `components/schemas`). A test in `tests/http.rs`
-//! checks real answers against these response schemas.
+//! parameters and every status it can answer, and no other path is; every `$ref`
+//! resolves; the document is OpenAPI 3.1.0 (whose Schema Object is JSON Schema
+//! 2020-12, so the derived schemas embed unchanged). Every answer object is closed
+//! (`additionalProperties: false`): the outputs write no member their type lacks.
+//! `tests/openapi.rs` validates the document against the OpenAPI 3.1 schema and real
+//! answers against their schemas, and asks every documented route.
 
+use super::answers;
+use super::routes::ROUTES;
 use crate::event::Event;
+use crate::schema::out::{MoneyOut, RatioOut};
+use schemars::gen::{SchemaGenerator, SchemaSettings};
+use schemars::JsonSchema;
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
-
-/// Every route: `(method, path as in the document)`. The router in
-/// [`super::routes::router`] serves exactly these, plus the fallbacks for unknown ones.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("get", "/healthz"),
-    ("get", "/readyz"),
-    ("get", "/metrics"),
-    ("get", "/openapi.json"),
-    ("post", "/v1/events"),
-    ("get", "/v1/events"),
-    ("get", "/v1/events/stream"),
-    ("get", "/v1/positions"),
-    ("get", "/v1/monitor"),
-    ("get", "/v1/plans/{month}"),
-    ("post", "/v1/plans/{month}/issue"),
-    ("get", "/v1/forecast"),
-    ("get", "/v1/verify"),
-    ("get", "/v1/replay"),
-];
 
 /// The document as JSON text (built once).
 pub fn document_text() -> &'static str {
@@ -39,29 +36,90 @@ pub fn document_text() -> &'static str {
     DOC.get_or_init(|| serde_json::to_string(&document()).expect("the document serializes"))
 }
 
-fn r(name: &str) -> Value {
-    json!({ "$ref": format!("#/components/schemas/{name}") })
+/// Where the schemas of the document live.
+const COMPONENTS: &str = "#/components/schemas/";
+
+/// The document being built: the generator that derives the answers' schemas (and
+/// keeps each one once, under its type's name).
+pub struct Doc {
+    gen: SchemaGenerator,
 }
 
-fn nullable(v: Value) -> Value {
-    json!({ "oneOf": [v, {"type": "null"}] })
-}
-
-fn arr(items: Value) -> Value {
-    json!({ "type": "array", "items": items })
-}
-
-/// A closed object whose members are all required.
-fn obj(description: &str, props: &[(&str, Value)]) -> Value {
-    let mut p = Map::new();
-    for (k, v) in props {
-        p.insert((*k).to_string(), v.clone());
+impl Doc {
+    fn new() -> Doc {
+        let settings = SchemaSettings::draft2019_09().with(|s| {
+            s.definitions_path = COMPONENTS.into();
+            s.meta_schema = None;
+        });
+        Doc {
+            gen: settings.into_generator(),
+        }
     }
-    let req: Vec<&str> = props.iter().map(|(k, _)| *k).collect();
-    json!({
-        "type": "object", "description": description, "additionalProperties": false,
-        "required": req, "properties": Value::Object(p)
-    })
+
+    /// The schema of answer (or request body) type `T`: a `$ref` to its component
+    /// when it has a name, which the document then holds.
+    pub fn answer<T: JsonSchema>(&mut self) -> Value {
+        serde_json::to_value(self.gen.subschema_for::<T>()).expect("schemas serialize")
+    }
+
+    /// The derived components, with the outputs' amounts and ratios in their output
+    /// form, and every object closed.
+    fn components(mut self) -> Map<String, Value> {
+        let money = self.answer::<MoneyOut>();
+        let ratio = self.answer::<RatioOut>();
+        let mut defs: Map<String, Value> = self
+            .gen
+            .take_definitions()
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::to_value(v).expect("schemas serialize")))
+            .collect();
+        // Outputs hold no event (a record's event is a reference to `Event`), so every
+        // Amount and Ratio here is an output's.
+        defs.remove("Amount");
+        defs.remove("Ratio");
+        for v in defs.values_mut() {
+            swap_refs(v, &[("Amount", &money), ("Ratio", &ratio)]);
+            close_objects(v);
+        }
+        defs
+    }
+}
+
+/// Replaces every `$ref` to one of `names` by the schema given for it.
+fn swap_refs(v: &mut Value, names: &[(&str, &Value)]) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("$ref") {
+                if let Some((_, to)) = r
+                    .strip_prefix(COMPONENTS)
+                    .and_then(|n| names.iter().find(|(k, _)| *k == n))
+                {
+                    m.insert("$ref".into(), to["$ref"].clone());
+                }
+            }
+            m.values_mut().for_each(|x| swap_refs(x, names));
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| swap_refs(x, names)),
+        _ => {}
+    }
+}
+
+/// Sets `additionalProperties: false` on every object schema that says nothing of it.
+fn close_objects(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if m.get("type") == Some(&json!("object")) && m.contains_key("properties") {
+                m.entry("additionalProperties").or_insert(json!(false));
+            }
+            m.values_mut().for_each(close_objects);
+        }
+        Value::Array(a) => a.iter_mut().for_each(close_objects),
+        _ => {}
+    }
+}
+
+fn r(name: &str) -> Value {
+    json!({ "$ref": format!("{COMPONENTS}{name}") })
 }
 
 /// A seq or count: what the server reads into a `u64`.
@@ -69,17 +127,14 @@ fn uint() -> Value {
     json!({ "type": "integer", "minimum": 0, "maximum": u64::MAX })
 }
 
-fn string_enum(values: &[&str]) -> Value {
-    json!({ "type": "string", "enum": values })
-}
-
-/// Rewrites `#/definitions/X` references to `#/components/schemas/X`.
+/// Rewrites `#/definitions/X` references (the event kinds' own schemas) to the
+/// document's components.
 fn rewrite_refs(v: &mut Value) {
     match v {
         Value::Object(m) => {
             if let Some(Value::String(s)) = m.get_mut("$ref") {
                 if let Some(name) = s.strip_prefix("#/definitions/") {
-                    *s = format!("#/components/schemas/{name}");
+                    *s = format!("{COMPONENTS}{name}");
                 }
             }
             for x in m.values_mut() {
@@ -89,405 +144,6 @@ fn rewrite_refs(v: &mut Value) {
         Value::Array(a) => a.iter_mut().for_each(rewrite_refs),
         _ => {}
     }
-}
-
-fn output_schemas(s: &mut Map<String, Value>) {
-    let money = || r("MoneyOut");
-    let ratio = || r("RatioOut");
-    let mut put = |k: &str, v: Value| {
-        s.insert(k.to_string(), v);
-    };
-    put(
-        "MoneyOut",
-        json!({"type": "string", "pattern": "^-?[0-9]+\\.[0-9]{2}$",
-        "description": "an amount in yuan with exactly two decimals (negative only where a figure can be)"}),
-    );
-    put(
-        "DateOut",
-        json!({"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-        "description": "a computed date YYYY-MM-DD; may fall before 2000-01-01 (the basis date of 2000-01, a deadline a week before an early payday)"}),
-    );
-    put(
-        "RatioOut",
-        json!({"type": "string", "pattern": "^-?[0-9]+\\.[0-9]{4}$",
-        "description": "a ratio with exactly four decimals"}),
-    );
-    put(
-        "Fund",
-        string_enum(&["general", "pre_notified", "in_execution", "direct"]),
-    );
-    put(
-        "Status",
-        string_enum(&["warning", "low", "normal", "idle", "unknown"]),
-    );
-    put(
-        "Error",
-        obj(
-            "every refusal (SPEC §7)",
-            &[(
-                "error",
-                json!({
-                    "type": "object", "additionalProperties": false, "required": ["code", "message"],
-                    "properties": {
-                        "code": {"type": "string", "description": "malformed_json, bad_request, unauthorized, forbidden, not_found, conflict, too_large, unsupported_media_type, invalid_event, unavailable"},
-                        "message": {"type": "string"},
-                        "index": {"type": "integer", "minimum": 0, "description": "0-based index of the event to blame in its batch"},
-                        "field": {"type": "string", "description": "the field, query parameter or header to blame"}
-                    }
-                }),
-            )],
-        ),
-    );
-    put(
-        "Ack",
-        obj(
-            "the answer for one appended event",
-            &[
-                ("duplicate", json!({"type": "boolean"})),
-                ("hash", r("Sha256")),
-                ("seq", uint()),
-            ],
-        ),
-    );
-    put(
-        "Record",
-        obj(
-            "one log record (SPEC §4)",
-            &[
-                ("event", r("Event")),
-                ("hash", r("Sha256")),
-                (
-                    "idempotency_key",
-                    nullable(json!({"type": "string", "minLength": 1, "maxLength": 128})),
-                ),
-                ("prev_hash", r("Sha256")),
-                (
-                    "recorded_at",
-                    json!({"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$"}),
-                ),
-                ("seq", json!({"type": "integer", "minimum": 1})),
-            ],
-        ),
-    );
-    put(
-        "EventsPage",
-        obj(
-            "a page of records",
-            &[
-                ("records", arr(r("Record"))),
-                (
-                    "next",
-                    nullable(
-                        json!({"type": "integer", "minimum": 1, "description": "the `from` of the next page; null when this page reaches the head"}),
-                    ),
-                ),
-            ],
-        ),
-    );
-    put(
-        "Position",
-        obj(
-            "SPEC §6.1",
-            &[
-                ("as_of", nullable(r("Date"))),
-                ("at_seq", uint()),
-                ("city", obj("city.treasury", &[("treasury", money())])),
-                (
-                    "counties",
-                    arr(obj(
-                        "one county",
-                        &[
-                            ("county", r("CountyId")),
-                            ("name", r("Text")),
-                            ("treasury", money()),
-                            ("wage_reserve", money()),
-                            ("cash", money()),
-                            (
-                                "funds",
-                                arr(obj(
-                                    "one (fiscal_year, fund)",
-                                    &[
-                                        ("fiscal_year", r("FiscalYear")),
-                                        ("fund", r("Fund")),
-                                        ("entitled", money()),
-                                        ("dispatched", money()),
-                                        ("remaining", money()),
-                                    ],
-                                )),
-                            ),
-                        ],
-                    )),
-                ),
-            ],
-        ),
-    );
-    put(
-        "Monitor",
-        obj(
-            "SPEC §6.2",
-            &[
-                ("as_of", nullable(r("Date"))),
-                ("at_seq", uint()),
-                (
-                    "counties",
-                    arr(obj(
-                        "guarantee level of one county",
-                        &[
-                            ("county", r("CountyId")),
-                            ("cash", money()),
-                            ("avg_monthly_outflow", nullable(money())),
-                            ("guarantee_level", nullable(ratio())),
-                            ("status", r("Status")),
-                            ("warning_line", ratio()),
-                            ("alert_line", ratio()),
-                            ("idle_line", ratio()),
-                        ],
-                    )),
-                ),
-                (
-                    "payroll",
-                    arr(obj(
-                        "one payroll month of one county",
-                        &[
-                            ("county", r("CountyId")),
-                            ("payroll_month", r("Month")),
-                            ("wage_bill", money()),
-                            ("payday", r("Date")),
-                            ("deposit_deadline", r("DateOut")),
-                            ("deposited", money()),
-                            ("paid", money()),
-                            ("shortfall", money()),
-                            ("status", string_enum(&["paid", "funded", "late", "due"])),
-                        ],
-                    )),
-                ),
-                (
-                    "direct_overdue",
-                    arr(obj(
-                        "direct funds still owed",
-                        &[
-                            ("county", r("CountyId")),
-                            ("fiscal_year", r("FiscalYear")),
-                            ("undispatched", money()),
-                        ],
-                    )),
-                ),
-                (
-                    "discrepancies",
-                    arr(obj(
-                        "a reported balance that differs from the computed one",
-                        &[
-                            ("county", r("CountyId")),
-                            ("account", string_enum(&["treasury", "wage_reserve"])),
-                            ("on", r("Date")),
-                            ("reported", money()),
-                            ("computed", money()),
-                        ],
-                    )),
-                ),
-                (
-                    "watchlist",
-                    arr(obj(
-                        "a county to watch",
-                        &[
-                            ("county", r("CountyId")),
-                            (
-                                "reasons",
-                                arr(string_enum(&[
-                                    "guarantee_level_warning",
-                                    "payroll_late",
-                                    "direct_overdue",
-                                    "discrepancy",
-                                ])),
-                            ),
-                        ],
-                    )),
-                ),
-            ],
-        ),
-    );
-    put(
-        "Plan",
-        obj(
-            "SPEC §6.3",
-            &[
-                ("month", r("Month")),
-                ("based_on_seq", uint()),
-                ("basis_date", r("DateOut")),
-                ("city_available", money()),
-                ("total_planned", money()),
-                ("total_funded", money()),
-                (
-                    "tiers",
-                    arr(obj(
-                        "one funding tier",
-                        &[
-                            ("fund", r("Fund")),
-                            ("planned", money()),
-                            ("funded", money()),
-                        ],
-                    )),
-                ),
-                (
-                    "lines",
-                    arr(obj(
-                        "one (county, fund, fiscal_year) with planned > 0",
-                        &[
-                            ("county", r("CountyId")),
-                            ("fund", r("Fund")),
-                            ("fiscal_year", r("FiscalYear")),
-                            ("planned", money()),
-                            ("funded", money()),
-                            ("shortfall", money()),
-                        ],
-                    )),
-                ),
-                (
-                    "counties",
-                    arr(obj(
-                        "one county's projection",
-                        &[
-                            ("county", r("CountyId")),
-                            ("opening_cash", money()),
-                            ("funded_in", money()),
-                            ("expected_revenue", money()),
-                            ("needs", money()),
-                            ("projected_end", money()),
-                            ("projected_level", nullable(ratio())),
-                            ("status", r("Status")),
-                            ("emergency_recommended", money()),
-                            (
-                                "payroll",
-                                nullable(obj(
-                                    "the month's wage bill",
-                                    &[
-                                        ("wage_bill", money()),
-                                        ("payday", r("Date")),
-                                        ("deposit_deadline", r("DateOut")),
-                                    ],
-                                )),
-                            ),
-                        ],
-                    )),
-                ),
-                ("plan_sha256", r("Sha256")),
-            ],
-        ),
-    );
-    put(
-        "Forecast",
-        obj(
-            "SPEC §6.4",
-            &[
-                ("from", r("Month")),
-                (
-                    "months",
-                    json!({"type": "integer", "minimum": 1, "maximum": 120}),
-                ),
-                ("based_on_seq", uint()),
-                (
-                    "counties",
-                    arr(obj(
-                        "one county's months",
-                        &[
-                            ("county", r("CountyId")),
-                            (
-                                "months",
-                                arr(obj(
-                                    "one month",
-                                    &[
-                                        ("month", r("Month")),
-                                        ("opening_cash", money()),
-                                        ("funded_in", money()),
-                                        ("expected_revenue", money()),
-                                        ("needs", money()),
-                                        ("wage_need", money()),
-                                        ("projected_end", money()),
-                                        ("wage_cover", nullable(ratio())),
-                                        ("risk", string_enum(&["high", "medium", "low"])),
-                                    ],
-                                )),
-                            ),
-                        ],
-                    )),
-                ),
-            ],
-        ),
-    );
-    let broken = obj(
-        "the chain breaks",
-        &[
-            ("first_bad_seq", json!({"type": "integer", "minimum": 1})),
-            ("ok", json!({"const": false})),
-            ("reason", json!({"type": "string"})),
-        ],
-    );
-    put("VerifyBroken", broken);
-    put(
-        "Verify",
-        json!({"oneOf": [
-            obj("every record checks", &[
-                ("head_hash", r("Sha256")),
-                ("ok", json!({"const": true})),
-                ("records", uint()),
-            ]),
-            r("VerifyBroken"),
-        ]}),
-    );
-    put(
-        "Replay",
-        json!({"oneOf": [
-            obj("SPEC §5 replay", &[
-                ("at_seq", uint()),
-                ("head_hash", r("Sha256")),
-                ("monitor", r("Monitor")),
-                ("plans", arr(obj("one issued plan, recomputed", &[
-                    ("month", r("Month")),
-                    ("based_on_seq", uint()),
-                    ("plan_sha256", r("Sha256")),
-                    ("reproduced", json!({"type": "boolean"})),
-                ]))),
-                ("position", r("Position")),
-            ]),
-            r("VerifyBroken"),
-        ]}),
-    );
-    put(
-        "IssueRequest",
-        json!({
-            "type": "object", "additionalProperties": false,
-            "required": ["based_on_seq", "plan_sha256"],
-            "properties": {
-                "based_on_seq": {"type": "integer", "minimum": 0, "description": "the plan's based_on_seq (GET /v1/plans/{month})"},
-                "plan_sha256": r("Sha256"),
-                "issued_on": nullable(r("Date")),
-            }
-        }),
-    );
-    put(
-        "Health",
-        obj(
-            "liveness",
-            &[("status", json!({"const": "ok"})), ("head_seq", uint())],
-        ),
-    );
-    put(
-        "Ready",
-        obj(
-            "ready: the log verified, the writer running",
-            &[("status", json!({"const": "ready"})), ("head_seq", uint())],
-        ),
-    );
-    put(
-        "NotReady",
-        obj(
-            "not ready, and why",
-            &[
-                ("status", json!({"const": "not_ready"})),
-                ("reason", json!({"type": "string"})),
-            ],
-        ),
-    );
 }
 
 fn param(name: &str, location: &str, required: bool, schema: Value, description: &str) -> Value {
@@ -552,171 +208,123 @@ fn error_response_name(status: &str) -> &'static str {
 const READ_ERRORS: &[&str] = &["400", "401", "403", "503"];
 
 fn get_op(id: &str, summary: &str, params: Vec<Value>, ok: Value, errors: &[&str]) -> Value {
-    json!({"get": {
+    json!({
         "operationId": id, "summary": summary, "parameters": params,
         "responses": responses("200", "OK", ok, errors)
-    }})
+    })
 }
 
-/// Builds the whole document.
-pub fn document() -> Value {
-    let mut schemas = Map::new();
-    let mut kinds = Vec::new();
-    let mut mapping = Map::new();
-    for (kind, root) in Event::schemas() {
-        let mut v = serde_json::to_value(root).expect("schemas serialize");
-        rewrite_refs(&mut v);
-        if let Value::Object(m) = &mut v {
-            m.remove("$schema");
-            m.remove("$id");
-            if let Some(Value::Object(defs)) = m.remove("definitions") {
-                for (k, d) in defs {
-                    schemas.entry(k).or_insert(d);
-                }
-            }
-        }
-        schemas.insert(kind.to_string(), v);
-        kinds.push(r(kind));
-        mapping.insert(
-            kind.to_string(),
-            json!(format!("#/components/schemas/{kind}")),
-        );
-    }
-    for (name, pattern, desc) in [
-        ("Sha256", "^[0-9a-f]{64}$", "lowercase hex SHA-256"),
-        (
-            "Date",
-            "^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
-            "a calendar date YYYY-MM-DD, 2000..=2099 (a day the month lacks, as 2021-02-30, is a 400 or 422)",
-        ),
-        (
-            "Month",
-            "^20[0-9]{2}-(0[1-9]|1[0-2])$",
-            "a calendar month YYYY-MM",
-        ),
-        ("CountyId", "^[a-z][a-z0-9_-]{0,31}$", "a county id"),
-    ] {
-        let mut schema = json!({"type": "string", "pattern": pattern, "description": desc});
-        if name == "Date" {
-            // Stricter than the derived schema (`schemas/`): what the server enforces.
-            schema["format"] = json!("date");
-            schemas.insert(name.to_string(), schema);
-        } else {
-            schemas.entry(name.to_string()).or_insert(schema);
-        }
-    }
-    schemas
-        .entry("Text".to_string())
-        .or_insert(json!({"type": "string", "minLength": 1, "maxLength": 200}));
-    schemas
-        .entry("FiscalYear".to_string())
-        .or_insert(json!({"type": "integer", "minimum": 2000, "maximum": 2099}));
-    schemas.insert(
-        "Event".into(),
-        json!({"oneOf": kinds, "discriminator": {"propertyName": "kind", "mapping": Value::Object(mapping)},
-               "description": "one event (SPEC §3): an object with its `kind`; input amounts are strings"}),
-    );
-    output_schemas(&mut schemas);
-
-    let mut error_responses = Map::new();
-    for (status, desc) in [
-        (
-            "400",
-            "malformed JSON, or a wrong query parameter, header or path segment",
-        ),
-        ("401", "no token, or an unknown one"),
-        ("403", "the role may not do this"),
-        (
-            "404",
-            "unknown route (also a known path with another method) or county",
-        ),
-        (
-            "408",
-            "the body did not arrive within the body-read timeout (30 s); the connection is closed",
-        ),
-        (
-            "409",
-            "idempotency key used for another event, or the expected head moved",
-        ),
-        ("413", "body over 1 MiB, or a batch over 10,000 events"),
-        ("415", "the body is not application/json"),
-        ("422", "an invalid event; nothing was written"),
-        (
-            "503",
-            "storage failed or the service is stopping, nothing was written; or (event stream, with Retry-After) the most streams are open",
-        ),
-    ] {
-        error_responses.insert(
-            error_response_name(status).into(),
-            json!({"description": desc, "content": json_content(r("Error"))}),
-        );
-    }
-
-    let idem = param(
+fn idempotency_key(description: &str) -> Value {
+    param(
         "Idempotency-Key",
         "header",
         false,
         json!({"type": "string", "minLength": 1, "maxLength": 128}),
-        "idempotency key for a single event that carries none of its own (SPEC §8.11)",
-    );
-    let expect = param(
+        description,
+    )
+}
+
+fn expect_seq() -> Value {
+    param(
         "expect_seq",
         "query",
         false,
         uint(),
         "append only if the log's last seq is N (0 for an empty log); else 409",
-    );
-    let month_path = param("month", "path", true, r("Month"), "the plan month YYYY-MM");
-    let append_errors = &[
-        "400", "401", "403", "408", "409", "413", "415", "422", "503",
-    ];
+    )
+}
 
-    let mut paths = Map::new();
-    paths.insert(
-        "/healthz".into(),
-        json!({"get": {
-            "operationId": "healthz", "summary": "liveness (no token needed)", "security": [],
-            "responses": responses("200", "the service is up", r("Health"), &[])
-        }}),
-    );
-    paths.insert(
-        "/readyz".into(),
-        json!({"get": {
-            "operationId": "readyz", "summary": "readiness: the log verified, the writer running, not stopping (no token needed)", "security": [],
-            "responses": {
-                "200": {"description": "ready", "content": json_content(r("Ready"))},
-                "503": {"description": "not ready (stopping, or the writer stopped writing)", "content": json_content(r("NotReady"))}
-            }
-        }}),
-    );
-    paths.insert("/metrics".into(), json!({"get": {
+fn month_path() -> Value {
+    param("month", "path", true, r("Month"), "the plan month YYYY-MM")
+}
+
+const APPEND_ERRORS: &[&str] = &[
+    "400", "401", "403", "408", "409", "413", "415", "422", "503",
+];
+
+// ---- the operations, one per route of ROUTES ---------------------------------------
+
+/// `GET /healthz`.
+pub(super) fn healthz(d: &mut Doc) -> Value {
+    json!({
+        "operationId": "healthz", "summary": "liveness (no token needed)", "security": [],
+        "responses": responses("200", "the service is up", d.answer::<answers::Health>(), &[])
+    })
+}
+
+/// `GET /readyz`.
+pub(super) fn readyz(d: &mut Doc) -> Value {
+    json!({
+        "operationId": "readyz", "summary": "readiness: the log verified, the writer running, not stopping (no token needed)", "security": [],
+        "responses": {
+            "200": {"description": "ready", "content": json_content(d.answer::<answers::Ready>())},
+            "503": {"description": "not ready (stopping, or the writer stopped writing)", "content": json_content(d.answer::<answers::NotReady>())}
+        }
+    })
+}
+
+/// `GET /metrics`.
+pub(super) fn metrics(_: &mut Doc) -> Value {
+    json!({
         "operationId": "metrics", "summary": "metrics in the OpenMetrics text format, which Prometheus scrapes (auditor; no token on the address of `serve --metrics-listen`)",
         "responses": {
             "200": {"description": "the metrics (OpenMetrics 1.0 text)", "content": {"application/openmetrics-text": {"schema": {"type": "string"}}}},
             "401": {"$ref": "#/components/responses/Unauthorized"},
             "403": {"$ref": "#/components/responses/Forbidden"}
         }
-    }}));
-    paths.insert("/openapi.json".into(), json!({"get": {
+    })
+}
+
+/// `GET /openapi.json`.
+pub(super) fn openapi(_: &mut Doc) -> Value {
+    json!({
         "operationId": "openapi", "summary": "this document (no token needed)", "security": [],
         "responses": {"200": {"description": "the OpenAPI document", "content": {"application/json": {"schema": {"type": "object"}}}}}
-    }}));
-    paths.insert("/v1/events".into(), json!({
-        "post": {
-            "operationId": "appendEvents",
-            "summary": "append one event or an atomic batch (officer: every kind but plan_issued; scheduler: plan_issued)",
-            "parameters": [expect, idem],
-            "requestBody": {"required": true, "content": json_content(json!({"oneOf": [
-                r("Event"), {"type": "array", "minItems": 1, "maxItems": 10000, "items": r("Event")}
-            ]}))},
-            "responses": responses("201", "recorded (or duplicates of records already there), durable on disk", arr(r("Ack")), append_errors)
-        },
-        "get": get_op("listEvents", "records from seq `from` on (any role)", vec![
-            param("from", "query", false, json!({"type": "integer", "minimum": 0, "maximum": u64::MAX, "default": 1}), "first seq (included)"),
-            param("limit", "query", false, json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}), "most records in the page"),
-        ], r("EventsPage"), READ_ERRORS)["get"].clone()
-    }));
-    paths.insert("/v1/events/stream".into(), json!({"get": {
+    })
+}
+
+/// `POST /v1/events`.
+pub(super) fn append_events(d: &mut Doc) -> Value {
+    json!({
+        "operationId": "appendEvents",
+        "summary": "append one event or an atomic batch (officer: every kind but plan_issued; scheduler: plan_issued)",
+        "parameters": [expect_seq(), idempotency_key("idempotency key for a single event that carries none of its own (SPEC §8.11)")],
+        "requestBody": {"required": true, "content": json_content(json!({"oneOf": [
+            r("Event"), {"type": "array", "minItems": 1, "maxItems": 10000, "items": r("Event")}
+        ]}))},
+        "responses": responses("201", "recorded (or duplicates of records already there), durable on disk", d.answer::<Vec<crate::log::Ack>>(), APPEND_ERRORS)
+    })
+}
+
+/// `GET /v1/events`.
+pub(super) fn list_events(d: &mut Doc) -> Value {
+    get_op(
+        "listEvents",
+        "records from seq `from` on (any role)",
+        vec![
+            param(
+                "from",
+                "query",
+                false,
+                json!({"type": "integer", "minimum": 0, "maximum": u64::MAX, "default": 1}),
+                "first seq (included)",
+            ),
+            param(
+                "limit",
+                "query",
+                false,
+                json!({"type": "integer", "minimum": 1, "maximum": super::routes::MAX_PAGE, "default": super::routes::DEFAULT_PAGE}),
+                "most records in the page",
+            ),
+        ],
+        d.answer::<answers::EventsPage>(),
+        READ_ERRORS,
+    )
+}
+
+/// `GET /v1/events/stream`.
+pub(super) fn stream_events(_: &mut Doc) -> Value {
+    json!({
         "operationId": "streamEvents",
         "summary": "Server-Sent Events: every record from `from` (or after Last-Event-ID) as `id: seq` + `data: record`, history first, then live. A client too slow to keep up gets `event: lagged` and is disconnected; it resumes with Last-Event-ID.",
         "parameters": [
@@ -740,88 +348,194 @@ pub fn document() -> Value {
             "403": {"$ref": "#/components/responses/Forbidden"},
             "503": {"$ref": "#/components/responses/Unavailable"}
         }
-    }}));
-    paths.insert(
-        "/v1/positions".into(),
-        get_op(
-            "positions",
-            "SPEC §6.1 (any role)",
-            vec![
-                as_of(),
-                at_seq(),
-                param(
-                    "county",
-                    "query",
-                    false,
-                    r("CountyId"),
-                    "only this county (404 if unknown on as_of)",
-                ),
-            ],
-            r("Position"),
-            &["400", "401", "403", "404", "503"],
-        ),
-    );
-    paths.insert(
-        "/v1/monitor".into(),
-        get_op(
-            "monitor",
-            "SPEC §6.2 (any role)",
-            vec![as_of(), at_seq()],
-            r("Monitor"),
-            READ_ERRORS,
-        ),
-    );
-    paths.insert(
-        "/v1/plans/{month}".into(),
-        get_op(
-            "plan",
-            "SPEC §6.3 (any role)",
-            vec![month_path.clone(), at_seq()],
-            r("Plan"),
-            READ_ERRORS,
-        ),
-    );
-    paths.insert("/v1/plans/{month}/issue".into(), json!({"post": {
+    })
+}
+
+/// `GET /v1/positions`.
+pub(super) fn positions(d: &mut Doc) -> Value {
+    get_op(
+        "positions",
+        "SPEC §6.1 (any role)",
+        vec![
+            as_of(),
+            at_seq(),
+            param(
+                "county",
+                "query",
+                false,
+                r("CountyId"),
+                "only this county (404 if unknown on as_of)",
+            ),
+        ],
+        d.answer::<crate::query::position::Position>(),
+        &["400", "401", "403", "404", "503"],
+    )
+}
+
+/// `GET /v1/monitor`.
+pub(super) fn monitor(d: &mut Doc) -> Value {
+    get_op(
+        "monitor",
+        "SPEC §6.2 (any role)",
+        vec![as_of(), at_seq()],
+        d.answer::<crate::query::monitor::Monitor>(),
+        READ_ERRORS,
+    )
+}
+
+/// `GET /v1/plans/{month}`.
+pub(super) fn plan(d: &mut Doc) -> Value {
+    get_op(
+        "plan",
+        "SPEC §6.3 (any role)",
+        vec![month_path(), at_seq()],
+        d.answer::<crate::query::plan::Plan>(),
+        READ_ERRORS,
+    )
+}
+
+/// `POST /v1/plans/{month}/issue`.
+pub(super) fn issue_plan(d: &mut Doc) -> Value {
+    json!({
         "operationId": "issuePlan",
         "summary": "append plan_issued for the month (scheduler); issued_on defaults to today (UTC)",
-        "parameters": [month_path, param("expect_seq", "query", false, uint(), "append only if the log's last seq is N"), param(
-            "Idempotency-Key", "header", false, json!({"type": "string", "minLength": 1, "maxLength": 128}), "idempotency key of the plan_issued event")],
-        "requestBody": {"required": true, "content": json_content(r("IssueRequest"))},
-        "responses": responses("201", "recorded", arr(r("Ack")), append_errors)
-    }}));
-    paths.insert(
-        "/v1/forecast".into(),
-        get_op(
-            "forecast",
-            "SPEC §6.4 (any role)",
-            vec![
-                param("from", "query", true, r("Month"), "first month"),
-                param(
-                    "months",
-                    "query",
-                    false,
-                    json!({"type": "integer", "minimum": 1, "maximum": 120, "default": 3}),
-                    "number of months",
-                ),
-                at_seq(),
-            ],
-            r("Forecast"),
-            READ_ERRORS,
-        ),
-    );
-    paths.insert("/v1/verify".into(), get_op("verify", "check every durable record: seqs, hashes, chain (any role); a broken chain answers ok:false", vec![], r("Verify"), READ_ERRORS));
-    paths.insert("/v1/replay".into(), get_op("replay", "rebuild from the log alone, verify the chain up to N, recompute every issued plan (any role)", vec![as_of(), at_seq()], r("Replay"), READ_ERRORS));
+        "parameters": [month_path(), expect_seq(), idempotency_key("idempotency key of the plan_issued event")],
+        "requestBody": {"required": true, "content": json_content(d.answer::<answers::IssueRequest>())},
+        "responses": responses("201", "recorded", d.answer::<Vec<crate::log::Ack>>(), APPEND_ERRORS)
+    })
+}
 
-    // Every path answers 404 for other methods; routes with a token answer 401/403.
-    for (_, item) in paths.iter_mut() {
-        if let Value::Object(ops) = item {
-            for (_, op) in ops.iter_mut() {
-                if let Some(Value::Object(resp)) = op.get_mut("responses") {
-                    resp.entry("404")
-                        .or_insert(json!({"$ref": "#/components/responses/NotFound"}));
+/// `GET /v1/forecast`.
+pub(super) fn forecast(d: &mut Doc) -> Value {
+    get_op(
+        "forecast",
+        "SPEC §6.4 (any role)",
+        vec![
+            param("from", "query", true, r("Month"), "first month"),
+            param(
+                "months",
+                "query",
+                false,
+                json!({"type": "integer", "minimum": 1, "maximum": 120, "default": 3}),
+                "number of months",
+            ),
+            at_seq(),
+        ],
+        d.answer::<crate::query::forecast::Forecast>(),
+        READ_ERRORS,
+    )
+}
+
+/// `GET /v1/verify`.
+pub(super) fn verify(d: &mut Doc) -> Value {
+    get_op(
+        "verify",
+        "check every durable record: seqs, hashes, chain (any role); a broken chain answers ok:false",
+        vec![],
+        d.answer::<answers::Verify>(),
+        READ_ERRORS,
+    )
+}
+
+/// `GET /v1/replay`.
+pub(super) fn replay(d: &mut Doc) -> Value {
+    get_op(
+        "replay",
+        "rebuild from the log alone, verify the chain up to N, recompute every issued plan (any role)",
+        vec![as_of(), at_seq()],
+        d.answer::<answers::Replay>(),
+        READ_ERRORS,
+    )
+}
+
+/// Builds the whole document.
+pub fn document() -> Value {
+    let mut schemas = Map::new();
+    let mut kinds = Vec::new();
+    let mut mapping = Map::new();
+    for (kind, root) in Event::schemas() {
+        let mut v = serde_json::to_value(root).expect("schemas serialize");
+        rewrite_refs(&mut v);
+        if let Value::Object(m) = &mut v {
+            m.remove("$schema");
+            m.remove("$id");
+            if let Some(Value::Object(defs)) = m.remove("definitions") {
+                for (k, d) in defs {
+                    schemas.entry(k).or_insert(d);
                 }
             }
         }
+        schemas.insert(kind.to_string(), v);
+        kinds.push(r(kind));
+        mapping.insert(kind.to_string(), json!(format!("{COMPONENTS}{kind}")));
+    }
+    schemas.insert(
+        "Event".into(),
+        json!({"oneOf": kinds, "discriminator": {"propertyName": "kind", "mapping": Value::Object(mapping)},
+               "description": "one event (SPEC §3): an object with its `kind`; input amounts are strings"}),
+    );
+
+    let mut doc = Doc::new();
+    let mut paths = Map::new();
+    for route in ROUTES {
+        let mut op = (route.doc)(&mut doc);
+        if route.public {
+            op["security"] = json!([]);
+        }
+        // A path with a segment or a county can name what is not there.
+        if let Some(Value::Object(resp)) = op.get_mut("responses") {
+            resp.entry("404")
+                .or_insert(json!({"$ref": "#/components/responses/NotFound"}));
+        }
+        let item = paths
+            .entry(route.path.to_string())
+            .or_insert_with(|| json!({}));
+        item[route.method] = op;
+    }
+    let error = doc.answer::<answers::ErrorBody>();
+    for (k, v) in doc.components() {
+        schemas.entry(k).or_insert(v);
+    }
+    // Stricter than the derived schema (`schemas/`): what the server enforces.
+    schemas.insert(
+        "Date".into(),
+        json!({"type": "string", "format": "date",
+               "pattern": "^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+               "description": "a calendar date YYYY-MM-DD, 2000..=2099 (a day the month lacks, as 2021-02-30, is a 400 or 422)"}),
+    );
+
+    let mut error_responses = Map::new();
+    for (status, desc) in [
+        (
+            "400",
+            "malformed JSON, or a wrong query parameter, header or path segment",
+        ),
+        ("401", "no token, or an unknown one"),
+        ("403", "the role may not do this"),
+        (
+            "404",
+            "unknown route or county (a known path asked with another method is a 405 with Allow)",
+        ),
+        (
+            "408",
+            "the body did not arrive within the body-read timeout (30 s); the connection is closed",
+        ),
+        (
+            "409",
+            "idempotency key used for another event, or the expected head moved",
+        ),
+        ("413", "body over 1 MiB, or a batch over 10,000 events"),
+        ("415", "the body is not application/json"),
+        ("422", "an invalid event; nothing was written"),
+        (
+            "503",
+            "storage failed or the service is stopping, nothing was written; or (event stream, with Retry-After) the most streams are open",
+        ),
+    ] {
+        error_responses.insert(
+            error_response_name(status).into(),
+            json!({"description": desc, "content": json_content(error.clone())}),
+        );
     }
 
     json!({
@@ -850,12 +564,22 @@ mod tests {
     fn every_route_is_documented_and_every_ref_resolves() {
         let d = document();
         assert_eq!(d["openapi"], "3.1.0");
-        for (method, path) in ROUTES {
+        for route in ROUTES {
             assert!(
-                d["paths"][path][method]["responses"].is_object(),
-                "{method} {path}"
+                d["paths"][route.path][route.method]["responses"].is_object(),
+                "{} {}",
+                route.method,
+                route.path
             );
         }
+        assert_eq!(
+            d["paths"].as_object().unwrap().len(),
+            ROUTES
+                .iter()
+                .map(|r| r.path)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        );
         fn refs(v: &Value, out: &mut Vec<String>) {
             match v {
                 Value::Object(m) => {

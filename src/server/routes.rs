@@ -1,5 +1,5 @@
-//! The routes of SPEC §7, one handler each, and the router that serves exactly
-//! [`super::openapi::ROUTES`].
+//! The routes of SPEC §7, one handler each, [`ROUTES`] (the one table of them), and
+//! the router built from it.
 //!
 //! Every handler checks, in this order: the token (401), the role (403), for bodies
 //! the media type (415) and size (413), the JSON (400), the query parameters and
@@ -11,6 +11,9 @@
 //! Guarantee: nothing here writes except through [`crate::log::Writer::append`], which
 //! is reached only after every check passed; a refused request writes nothing.
 
+use super::answers::{
+    self, ChainBroken, ChainOk, Health, NotReady, NotReadyStatus, Ready, ReadyStatus, Up,
+};
 use super::auth::{Principal, Role};
 use super::error::ApiError;
 use super::params::Params;
@@ -41,67 +44,82 @@ pub const MAX_PAGE: u64 = 10_000;
 /// Records in a page when `limit` is not given.
 pub const DEFAULT_PAGE: u64 = 1_000;
 
-fn with_other_methods_405(
-    m: MethodRouter<AppState>,
-    allow: &'static str,
-) -> MethodRouter<AppState> {
-    m.fallback(move || async move { ApiError::method_not_allowed(allow) })
+fn with_other_methods_405(m: MethodRouter<AppState>, allow: String) -> MethodRouter<AppState> {
+    m.fallback(move || async move { ApiError::method_not_allowed(&allow) })
 }
 
-/// The router: every route of [`openapi::ROUTES`], JSON 404 for unknown paths, JSON
-/// 405 with `Allow` for known paths asked with another method (HTTP's rule, issue 23),
-/// and the request span around all.
+/// One route of the service: the one list the router is built from and the OpenAPI
+/// document describes ([`openapi::document`]), so neither can have a route the other
+/// lacks.
+pub struct Route {
+    /// `get` or `post`, as the document spells it.
+    pub method: &'static str,
+    /// The path as the document and axum both spell it (`{month}` for a segment).
+    pub path: &'static str,
+    /// Whether the route answers without a token.
+    pub public: bool,
+    /// The handler.
+    handler: fn() -> MethodRouter<AppState>,
+    /// Its operation object in the document.
+    pub(super) doc: fn(&mut openapi::Doc) -> Value,
+}
+
+/// Every route, in the document's order.
+#[rustfmt::skip]
+pub const ROUTES: &[Route] = &[
+    Route { method: "get", path: "/healthz", public: true, handler: || get(healthz), doc: openapi::healthz },
+    Route { method: "get", path: "/readyz", public: true, handler: || get(readyz), doc: openapi::readyz },
+    Route { method: "get", path: "/metrics", public: false, handler: || get(metrics_route), doc: openapi::metrics },
+    Route { method: "get", path: "/openapi.json", public: true, handler: || get(openapi_doc), doc: openapi::openapi },
+    Route { method: "post", path: "/v1/events", public: false, handler: || post(append_events), doc: openapi::append_events },
+    Route { method: "get", path: "/v1/events", public: false, handler: || get(list_events), doc: openapi::list_events },
+    Route { method: "get", path: "/v1/events/stream", public: false, handler: || get(stream_events), doc: openapi::stream_events },
+    Route { method: "get", path: "/v1/positions", public: false, handler: || get(positions), doc: openapi::positions },
+    Route { method: "get", path: "/v1/monitor", public: false, handler: || get(monitor_route), doc: openapi::monitor },
+    Route { method: "get", path: "/v1/plans/{month}", public: false, handler: || get(plan_route), doc: openapi::plan },
+    Route { method: "post", path: "/v1/plans/{month}/issue", public: false, handler: || post(issue_plan), doc: openapi::issue_plan },
+    Route { method: "get", path: "/v1/forecast", public: false, handler: || get(forecast_route), doc: openapi::forecast },
+    Route { method: "get", path: "/v1/verify", public: false, handler: || get(verify_route), doc: openapi::verify },
+    Route { method: "get", path: "/v1/replay", public: false, handler: || get(replay_route), doc: openapi::replay },
+];
+
+/// The methods a path answers, for `Allow`: its routes' methods, with `HEAD` beside
+/// `GET` (axum answers HEAD from the GET handler), sorted.
+pub fn allowed_methods(path: &str) -> String {
+    let mut m: Vec<&str> = ROUTES
+        .iter()
+        .filter(|r| r.path == path)
+        .flat_map(|r| match r.method {
+            "get" => vec!["GET", "HEAD"],
+            _ => vec!["POST"],
+        })
+        .collect();
+    m.sort_unstable();
+    m.dedup();
+    m.join(", ")
+}
+
+/// The router: every route of [`ROUTES`], JSON 404 for unknown paths, JSON 405 with
+/// `Allow` for known paths asked with another method (HTTP's rule, issue 23), and the
+/// request span around all.
 pub fn router(app: AppState) -> Router {
-    Router::new()
-        .route(
-            "/healthz",
-            with_other_methods_405(get(healthz), "GET, HEAD"),
-        )
-        .route("/readyz", with_other_methods_405(get(readyz), "GET, HEAD"))
-        .route(
-            "/metrics",
-            with_other_methods_405(get(metrics_route), "GET, HEAD"),
-        )
-        .route(
-            "/openapi.json",
-            with_other_methods_405(get(openapi_doc), "GET, HEAD"),
-        )
-        .route(
-            "/v1/events",
-            with_other_methods_405(post(append_events).get(list_events), "GET, HEAD, POST"),
-        )
-        .route(
-            "/v1/events/stream",
-            with_other_methods_405(get(stream_events), "GET, HEAD"),
-        )
-        .route(
-            "/v1/positions",
-            with_other_methods_405(get(positions), "GET, HEAD"),
-        )
-        .route(
-            "/v1/monitor",
-            with_other_methods_405(get(monitor_route), "GET, HEAD"),
-        )
-        .route(
-            "/v1/plans/{month}",
-            with_other_methods_405(get(plan_route), "GET, HEAD"),
-        )
-        .route(
-            "/v1/plans/{month}/issue",
-            with_other_methods_405(post(issue_plan), "POST"),
-        )
-        .route(
-            "/v1/forecast",
-            with_other_methods_405(get(forecast_route), "GET, HEAD"),
-        )
-        .route(
-            "/v1/verify",
-            with_other_methods_405(get(verify_route), "GET, HEAD"),
-        )
-        .route(
-            "/v1/replay",
-            with_other_methods_405(get(replay_route), "GET, HEAD"),
-        )
+    let mut paths: Vec<&str> = Vec::new();
+    for r in ROUTES {
+        if !paths.contains(&r.path) {
+            paths.push(r.path);
+        }
+    }
+    let mut router = Router::new();
+    for path in paths {
+        let methods = ROUTES
+            .iter()
+            .filter(|r| r.path == path)
+            .map(|r| (r.handler)())
+            .reduce(MethodRouter::merge)
+            .expect("a path has a route");
+        router = router.route(path, with_other_methods_405(methods, allowed_methods(path)));
+    }
+    router
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             app.limits().body_read,
@@ -117,7 +135,7 @@ pub fn metrics_router(app: AppState) -> Router {
     Router::new()
         .route(
             "/metrics",
-            with_other_methods_405(get(metrics_open), "GET, HEAD"),
+            with_other_methods_405(get(metrics_open), "GET, HEAD".into()),
         )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), trace))
@@ -199,7 +217,10 @@ async fn not_found(uri: Uri) -> ApiError {
 async fn healthz(Shared(app): Shared<AppState>) -> Response {
     json_response(
         StatusCode::OK,
-        &json!({"status": "ok", "head_seq": app.durable_head()}),
+        &Health {
+            status: Up::Ok,
+            head_seq: app.durable_head(),
+        },
     )
 }
 
@@ -209,11 +230,17 @@ async fn readyz(Shared(app): Shared<AppState>) -> Response {
     match app.ready() {
         Ok(()) => json_response(
             StatusCode::OK,
-            &json!({"status": "ready", "head_seq": app.durable_head()}),
+            &Ready {
+                status: ReadyStatus::Ready,
+                head_seq: app.durable_head(),
+            },
         ),
         Err(why) => json_response(
             StatusCode::SERVICE_UNAVAILABLE,
-            &json!({"status": "not_ready", "reason": why}),
+            &NotReady {
+                status: NotReadyStatus::NotReady,
+                reason: why.to_string(),
+            },
         ),
     }
 }
@@ -704,13 +731,15 @@ async fn verify_route(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Ur
     blocking(move || {
         let head = app.durable_head();
         let body = match log::verify(app.store(), Some(head), |_| {})? {
-            Verified::Ok { records, head_hash } => {
-                json!({"head_hash": head_hash, "ok": true, "records": records})
-            }
+            Verified::Ok { records, head_hash } => answers::Verify::Ok(ChainOk {
+                head_hash,
+                ok: true,
+                records,
+            }),
             Verified::Bad {
                 first_bad_seq,
                 reason,
-            } => json!({"first_bad_seq": first_bad_seq, "ok": false, "reason": reason}),
+            } => answers::Verify::Broken(ChainBroken::new(first_bad_seq, reason)),
         };
         Ok(json_response(StatusCode::OK, &body))
     })
@@ -731,16 +760,14 @@ async fn replay_route(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Ur
                 format!("at_seq {n} is beyond the log's head (seq {head}); use 0..={head}"),
             ));
         }
-        Ok(match replay::replay(app.store(), n, as_of, |_| {})? {
-            replay::Replayed::Done { report, .. } => json_response(StatusCode::OK, &report),
+        let answer = match replay::replay(app.store(), n, as_of, |_| {})? {
+            replay::Replayed::Done { report, .. } => answers::Replay::Done(report),
             replay::Replayed::Broken {
                 first_bad_seq,
                 reason,
-            } => json_response(
-                StatusCode::OK,
-                &json!({"first_bad_seq": first_bad_seq, "ok": false, "reason": reason}),
-            ),
-        })
+            } => answers::Replay::Broken(ChainBroken::new(first_bad_seq, reason)),
+        };
+        Ok(json_response(StatusCode::OK, &answer))
     })
     .await
 }
