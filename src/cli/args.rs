@@ -1,0 +1,381 @@
+//! The command line's clap definitions (SPEC §5): [`Cli`] with its global options,
+//! every [`Command`] and [`TokenCommand`], and the argument structs of the read and
+//! plan commands.
+//!
+//! Guarantees: the doc comments and `#[arg]`/`#[command]` attributes here are the
+//! CLI's `--help` text and its man pages (`docs/man`, checked by `tests/installed.rs`);
+//! a [`Command`] is also the serde request a forwarded command sends to the server
+//! that holds the directory, so it stays plain data. Parsing only, no I/O.
+
+use super::serve;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// sanbao — an event-sourced treasury cash-flow scheduler (三保 库款调度).
+///
+/// Every transfer allocation, payroll deposit and emergency dispatch is an appended,
+/// hash-chained event; balances, monitoring and plans are rebuilt from the log.
+#[derive(Parser, Debug)]
+#[command(name = "sanbao", version, about, long_about = None)]
+pub struct Cli {
+    /// Data directory holding the log [env: SANBAO_DATA] [default: ./sanbao-data]
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// How long to wait for another process holding DIR (a long import, a server)
+    /// before giving up with exit 1; the holder is named at once on stderr
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "SANBAO_WAIT",
+        default_value_t = 10.0,
+        global = true
+    )]
+    pub wait: f64,
+    /// How logs on stderr look: text for people, or json (one object per line, for
+    /// a log collector) [env: SANBAO_LOG_FORMAT]
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        env = "SANBAO_LOG_FORMAT",
+        default_value = "text",
+        global = true,
+        value_parser = ["text", "json"]
+    )]
+    pub log_format: String,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands of SPEC §5. (Serialized as a forwarded command's request to the
+/// server that holds the directory, see `forward`.)
+#[derive(Subcommand, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub enum Command {
+    /// Create an empty log in DIR (other writing commands also create it)
+    Init,
+    /// Append one event, a JSON array (one batch) or JSON Lines (one batch)
+    ///
+    /// Reads FILE, or standard input when FILE is `-` or absent. A batch is atomic:
+    /// one invalid event rejects it all. Prints one line per event:
+    /// {"duplicate":false,"hash":"…","seq":N}
+    Append {
+        /// Input file, or - for standard input
+        file: Option<PathBuf>,
+        /// Idempotency key for a single event that carries no key of its own
+        #[arg(long, value_name = "K")]
+        idempotency_key: Option<String>,
+        /// Append only if the log's last seq is N (0 for an empty log)
+        #[arg(long, value_name = "N")]
+        expect_seq: Option<u64>,
+    },
+    /// Bulk-load bare events (in batches of up to 10,000) and/or exported records
+    ///
+    /// Exported records must continue the log exactly and are stored as they are, so
+    /// export then import reproduces every hash.
+    Import {
+        /// JSON Lines file of bare events and/or exported records, or - for standard input
+        file: PathBuf,
+    },
+    /// Print records as JSON Lines (canonical JSON, one record per line)
+    ///
+    /// With --salvage (and --out), reads a damaged log as far as it can: every
+    /// record that still reads and checks (its hash, the chain, and what the head
+    /// witness says was acknowledged), in order, stopping at the first bad one, and
+    /// says where it stopped (exit 5 when that is before the end). `sanbao restore
+    /// --from FILE` then builds a new data directory from the file.
+    Export {
+        /// First seq to print
+        #[arg(long, value_name = "SEQ", conflicts_with = "salvage")]
+        from: Option<u64>,
+        /// Last seq to print
+        #[arg(long, value_name = "SEQ", conflicts_with = "salvage")]
+        to: Option<u64>,
+        /// Write to FILE instead of standard output
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Recover every record of a damaged log that still verifies (needs --out)
+        #[arg(long, requires = "out")]
+        salvage: bool,
+    },
+    /// Build a new data directory DIR from an export or a salvage
+    ///
+    /// Every line must be an exported record; each hash and the chain are checked,
+    /// and the events pass the rules, as `import` checks them. DIR must not exist or
+    /// be empty; it appears only once every record is in and verifies.
+    Restore {
+        /// The JSON Lines file of exported records (`export --out`, `export --salvage`)
+        #[arg(long, value_name = "FILE.jsonl")]
+        from: PathBuf,
+    },
+    /// Check every record: contiguous seqs, each hash, the chain (exit 5 if broken)
+    Verify {
+        /// Print the JSON object of SPEC §5
+        #[arg(long)]
+        json: bool,
+    },
+    /// Day-end balances of the city and every county, with entitlements (SPEC §6.1)
+    Position(PositionArgs),
+    /// Guarantee levels, payroll deadlines, overdue direct funds, discrepancies and
+    /// the watch list (库款监测, SPEC §6.2)
+    Monitor(MonitorArgs),
+    /// The month's dispatch plan (SPEC §6.3); --issue also records it
+    Plan(PlanArgs),
+    /// The three-month wage-payment risk forecast (SPEC §6.4)
+    Forecast(ForecastArgs),
+    /// The auditor's command: rebuild everything from the log alone, verify the chain
+    /// up to N and recompute every issued plan (exit 5 if anything fails)
+    Replay(ReplayArgs),
+    /// Load the sample city shipped in replay/ into an empty DIR and show it
+    Demo,
+    /// Serve the HTTP API of SPEC §7 until SIGINT or SIGTERM
+    ///
+    /// Prints `listening on http://ADDR` on standard output once it accepts
+    /// connections. Needs a tokens file (see `sanbao token add`). Logs go to stderr
+    /// (RUST_LOG, default info).
+    ///
+    /// Starts from DIR/state.snapshot when it matches the log, verifying every record
+    /// after it (replay and verify never use it); else verifies the whole log. Writes
+    /// a new snapshot in the background after starting, and when it stops, once
+    /// --snapshot-after records or more are past the last one.
+    Serve {
+        /// Address to listen on (port 0: the OS chooses; the real one is printed)
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Tokens file [default: DIR/tokens.json]
+        #[arg(long, value_name = "FILE", env = "SANBAO_TOKENS")]
+        tokens: Option<PathBuf>,
+        /// Write a snapshot once this many records are past the last one (0: never)
+        #[arg(long, value_name = "N", env = "SANBAO_SNAPSHOT_AFTER", default_value_t = serve::SNAPSHOT_AFTER)]
+        snapshot_after: u64,
+        /// Serve a standby read-only: reads, streams and verify; every write is a 503
+        /// naming the primary (from DIR/standby.json, which `follow` writes, or
+        /// --primary)
+        #[arg(long)]
+        read_only: bool,
+        /// The primary's URL to name in the 503 of a read-only standby
+        #[arg(long, value_name = "URL", requires = "read_only")]
+        primary: Option<String>,
+        /// Also serve GET /metrics (OpenMetrics text, for Prometheus) on ADDR, with no token;
+        /// on the API's address it needs an auditor token
+        #[arg(long, value_name = "ADDR")]
+        metrics_listen: Option<String>,
+        /// On SIGTERM/SIGINT, how long requests and CLI commands in flight may take to
+        /// finish before their connections are closed
+        #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+        shutdown_grace: f64,
+    },
+    /// Keep DIR in step with a running server, as a standby (read it with `serve
+    /// --read-only`)
+    ///
+    /// Follows the primary's event stream (GET /v1/events/stream, resuming with
+    /// Last-Event-ID after any outage) and stores every record after checking its
+    /// hash, the chain and the rules, so DIR's log is the primary's, hash for hash.
+    /// A record that does not chain stops it (exit 5); nothing else does: it
+    /// retries while the primary is away. Prints the standby's seq and its lag
+    /// behind the primary once a second when they change; stops on SIGINT or
+    /// SIGTERM (exit 0). A damaged primary is repaired from the standby: `sanbao
+    /// --data STANDBY export --out F`, then `sanbao --data NEWDIR restore --from F`.
+    Follow {
+        /// The primary: http://HOST:PORT of a running `sanbao serve`
+        url: String,
+        /// A token of the primary's (any role: following only reads)
+        #[arg(
+            long,
+            value_name = "T",
+            env = "SANBAO_FOLLOW_TOKEN",
+            hide_env_values = true
+        )]
+        token: String,
+        /// Catch up to the primary's head as it is when starting, then exit
+        #[arg(long)]
+        once: bool,
+    },
+    /// Manage the users of the HTTP API
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// What holds DIR (nothing, a server, a CLI process), the head, the witness, the
+    /// snapshot and the disk space left
+    ///
+    /// Never waits: a directory held by another process is described from what the
+    /// holder wrote into DIR/sanbao.lock (and, for a server, its /healthz).
+    Status {
+        /// Print one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a completion script for SHELL on standard output
+    ///
+    /// bash: `sanbao completions bash > ~/.local/share/bash-completion/completions/sanbao`;
+    /// zsh: `sanbao completions zsh > ~/.zfunc/_sanbao` (with `fpath+=~/.zfunc`);
+    /// fish: `sanbao completions fish > ~/.config/fish/completions/sanbao.fish`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        #[arg(value_name = "SHELL", value_parser = ["bash", "zsh", "fish", "elvish", "powershell"])]
+        shell: String,
+    },
+    /// Repair a damaged log: remove every record after SEQ (and their idempotency keys)
+    ///
+    /// For a log that `verify` (or `serve`) reports damaged at seq K: `truncate --after
+    /// K-1 --yes` keeps records 1..=K-1, which must verify, and drops the rest. It
+    /// cannot be undone: export what you need first, or restore from an export
+    /// instead. Nothing happens without --yes (exit 2); sanbao never runs it by itself.
+    Truncate {
+        /// The last record to keep (0 empties the log)
+        #[arg(long, value_name = "SEQ")]
+        after: u64,
+        /// Really remove the records (without it, only say what would be removed)
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// `sanbao token …`.
+#[derive(Subcommand, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub enum TokenCommand {
+    /// List the users of the tokens file: name, role, when added (never a token)
+    List {
+        /// Tokens file [default: DIR/tokens.json]
+        #[arg(long, value_name = "FILE", env = "SANBAO_TOKENS")]
+        tokens: Option<PathBuf>,
+        /// Print one JSON object per user
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a user: their token stops working from the next request
+    Remove {
+        /// The user's name
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// Tokens file [default: DIR/tokens.json]
+        #[arg(long, value_name = "FILE", env = "SANBAO_TOKENS")]
+        tokens: Option<PathBuf>,
+    },
+    /// Add a user and print its new token once (the file keeps only its SHA-256)
+    Add {
+        /// The user's name (shown in the service's logs)
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// officer (appends events), scheduler (plans and issues plans) or auditor (reads)
+        #[arg(long, value_name = "ROLE")]
+        role: String,
+        /// Tokens file [default: DIR/tokens.json]
+        #[arg(long, value_name = "FILE", env = "SANBAO_TOKENS")]
+        tokens: Option<PathBuf>,
+    },
+}
+
+/// The two time axes every read command takes: business date and knowledge (seq).
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TimeArgs {
+    /// Business date: balances at day end of DATE [default: the latest effective date]
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub as_of: Option<crate::values::Date>,
+    /// Knowledge: only records with seq ≤ N (0..=head) [default: the head]
+    #[arg(long, value_name = "N")]
+    pub at_seq: Option<u64>,
+}
+
+/// Arguments of `position`.
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PositionArgs {
+    #[command(flatten)]
+    /// As of / at seq.
+    pub time: TimeArgs,
+    /// Only this county
+    #[arg(long, value_name = "ID")]
+    pub county: Option<String>,
+    /// Print the JSON object of SPEC §6.1
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `monitor`.
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct MonitorArgs {
+    #[command(flatten)]
+    /// As of / at seq.
+    pub time: TimeArgs,
+    /// Print the JSON object of SPEC §6.2
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `plan`.
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PlanArgs {
+    /// The plan month
+    #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
+    pub month: crate::values::Month,
+    /// Plan from the records with seq ≤ N [default: the head]
+    #[arg(long, value_name = "N")]
+    pub at_seq: Option<u64>,
+    /// Print the JSON object of SPEC §6.3
+    #[arg(long)]
+    pub json: bool,
+    /// Also append plan_issued for this plan (its seq goes to stderr)
+    #[arg(long)]
+    pub issue: bool,
+    /// issued_on of the plan_issued event [default: today, UTC]
+    #[arg(long, value_name = "DATE", value_parser = parse_date, requires = "issue")]
+    pub issued_on: Option<crate::values::Date>,
+}
+
+/// Arguments of `forecast`.
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ForecastArgs {
+    /// First month of the forecast
+    #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
+    pub from: crate::values::Month,
+    /// Number of months
+    #[arg(long, value_name = "K", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub months: u32,
+    /// Forecast from the records with seq ≤ N [default: the head]
+    #[arg(long, value_name = "N")]
+    pub at_seq: Option<u64>,
+    /// Print the JSON object of SPEC §6.4
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `replay`.
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    /// As of / at seq.
+    pub time: TimeArgs,
+    /// Print the JSON object of SPEC §5 (replay)
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_date(s: &str) -> Result<crate::values::Date, String> {
+    crate::values::Date::parse(s)
+}
+
+fn parse_month(s: &str) -> Result<crate::values::Month, String> {
+    crate::values::Month::parse(s)
+}
+
+/// The command's name, as typed (`import`, `token`, …).
+pub(crate) fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Init => "init",
+        Command::Append { .. } => "append",
+        Command::Import { .. } => "import",
+        Command::Export { .. } => "export",
+        Command::Restore { .. } => "restore",
+        Command::Verify { .. } => "verify",
+        Command::Position(_) => "position",
+        Command::Monitor(_) => "monitor",
+        Command::Plan(_) => "plan",
+        Command::Forecast(_) => "forecast",
+        Command::Replay(_) => "replay",
+        Command::Demo => "demo",
+        Command::Serve { .. } => "serve",
+        Command::Follow { .. } => "follow",
+        Command::Token(_) => "token",
+        Command::Status { .. } => "status",
+        Command::Truncate { .. } => "truncate",
+        Command::Completions { .. } => "completions",
+    }
+}
