@@ -51,6 +51,9 @@ impl Log {
         let r = Record::new(self.state.head_seq + 1, 0, None, self.prev, e);
         self.prev = r.hash;
         self.state.apply(&r);
+        // The state's invariants hold after every accepted event (the library checks
+        // only what each record touched in debug builds; here, all of them).
+        self.state.assert_invariants();
         self.events.push(v);
         true
     }

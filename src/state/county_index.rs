@@ -53,6 +53,22 @@ impl CountyIndex {
         self.by_id.remove(id);
     }
 
+    /// Number of ids (of the ordered map; [`CountyIndex::agrees`] says whether the
+    /// hash table holds the same).
+    pub(crate) fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// True when the hash table and the ordered map hold the same ids at the same
+    /// positions (the state's invariant 2).
+    pub(crate) fn agrees(&self) -> bool {
+        self.lookup.len() == self.by_id.len()
+            && self
+                .by_id
+                .iter()
+                .all(|(id, &i)| self.lookup.get(&IdKey::of(id)) == Some(&i))
+    }
+
     /// Positions in id order.
     pub(crate) fn in_id_order(&self) -> impl Iterator<Item = u32> + '_ {
         self.by_id.values().copied()

@@ -13,6 +13,7 @@
 //! The county index is not written: it is rebuilt from the counties (their ids and
 //! registration order) when reading.
 
+use super::evolve::{Effect, WIDE};
 use super::*;
 
 /// The stored form of a [`State`], borrowed for writing.

@@ -320,3 +320,39 @@ fn a_stored_target_is_compact_and_a_wide_amount_round_trips() {
     assert_eq!(s, before);
     assert!(s.wide_amounts.is_empty());
 }
+
+#[test]
+#[should_panic(expected = "invariant 3: a.treasury is below zero")]
+fn with_the_overdraft_rule_switched_off_the_invariants_catch_the_overdraft() {
+    let mut l = Log::new();
+    l.ok(county("a", "2021-01-01", "100.00"));
+    l.rejects(spend("a", "150.00", "2021-01-05"), "amount");
+    rules::broken::NO_OVERDRAFT_RULE.set(true);
+    l.ok(spend("a", "150.00", "2021-01-05"));
+}
+
+#[test]
+#[should_panic(expected = "invariant 4: a 2021 general dispatched")]
+fn with_the_entitlement_rule_switched_off_the_invariants_catch_the_excess() {
+    let mut l = Log::new();
+    l.ok(county("a", "2021-01-01", "0.00"));
+    l.ok(city("1000.00", "2021-01-02"));
+    l.ok(alloc("a", "general", "100.00", "2021-01-03"));
+    l.rejects(transfer("a", "general", "150.00", "2021-01-04"), "amount");
+    rules::broken::NO_ENTITLEMENT_RULE.set(true);
+    l.ok(transfer("a", "general", "150.00", "2021-01-04"));
+}
+
+#[test]
+fn a_history_through_the_rules_keeps_every_invariant() {
+    let mut l = Log::new();
+    l.ok(county("a", "2021-01-01", "100.00"));
+    l.ok(county("b", "2021-01-01", "50.00"));
+    l.ok(city("1000.00", "2021-01-02"));
+    l.ok(alloc("a", "general", "300.00", "2021-01-03"));
+    let t = l.ok(transfer("a", "general", "120.00", "2021-01-04"));
+    l.ok(spend("a", "200.00", "2021-01-05"));
+    l.ok(spend("b", "50.00", "2021-01-05"));
+    l.rejects(reverse(t, "2021-01-06"), "reverses_seq");
+    l.state.assert_invariants();
+}

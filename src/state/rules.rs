@@ -1,0 +1,305 @@
+//! Every business rule of SPEC §3: [`State::check`] decides whether an event may be
+//! recorded next, against the state that holds every record before it.
+//!
+//! Guarantees: `check` never mutates; an event it accepts, once applied, leaves no
+//! account below zero at any day-end and no (county, fund, fiscal year) dispatched
+//! beyond its entitlement ([`super::invariants`] asserts both after each apply in
+//! debug and test builds); a refusal names the field to blame and says why in words
+//! an officer reads.
+
+use super::evolve::Effect;
+use super::*;
+
+fn err(field: &str, reason: String) -> EventError {
+    EventError::field(field, reason)
+}
+
+impl State {
+    /// The county named by an event, registered on or before `on` (rule 2).
+    fn registered(&self, id: &CountyId, on: Date, field: &str) -> Result<&County, EventError> {
+        let c = self
+            .county(id)
+            .ok_or_else(|| err(field, format!("county {id} is not registered")))?;
+        if c.registered_on > on {
+            return Err(err(
+                field,
+                format!(
+                    "county {id} is registered from {}, after the event's date {on}",
+                    c.registered_on
+                ),
+            ));
+        }
+        Ok(c)
+    }
+
+    /// Rule 1 for an outflow of `amount` from `acct` on `d`.
+    fn keeps_positive(
+        acct: &DayMap,
+        name: &str,
+        d: Date,
+        amount: Money,
+        field: &str,
+    ) -> Result<(), EventError> {
+        #[cfg(test)]
+        if broken::NO_OVERDRAFT_RULE.get() {
+            return Ok(());
+        }
+        let (low, at) = acct.min_from(d);
+        if low - amount < Money::ZERO {
+            let now = acct.through(d);
+            let detail = if at == d {
+                format!("its balance on {d} is {}", now.grouped())
+            } else {
+                format!(
+                    "its balance on {d} is {}, and later outflows bring it down to {} on {at}",
+                    now.grouped(),
+                    low.grouped()
+                )
+            };
+            return Err(err(
+                field,
+                format!(
+                    "{} would overdraw {name}: {detail}; it may never go below zero (short by {})",
+                    amount.grouped(),
+                    (amount - low).grouped()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Rule 3 for a dispatch of `amount` against `(county, fy, fund)`.
+    fn within_entitlement(
+        &self,
+        c: &County,
+        fy: FiscalYear,
+        fund: Fund,
+        amount: Money,
+        what: &str,
+    ) -> Result<(), EventError> {
+        #[cfg(test)]
+        if broken::NO_ENTITLEMENT_RULE.get() {
+            return Ok(());
+        }
+        let l = c.funds.get(&(fy, fund));
+        let remaining = l.map_or(Money::ZERO, |l| l.remaining_total());
+        if amount > remaining {
+            let (ent, dis) = l.map_or((Money::ZERO, Money::ZERO), |l| {
+                (l.entitled_total, l.dispatched_total)
+            });
+            return Err(err(
+                "amount",
+                format!(
+                    "{what} of {} exceeds the remaining {} {fy} entitlement of {}: entitled {}, already dispatched {}, remaining {}",
+                    amount.grouped(),
+                    fund.as_str(),
+                    c.id,
+                    ent.grouped(),
+                    dis.grouped(),
+                    remaining.grouped()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks every rule of SPEC §3 for `event` as record `seq` (= head + 1) against
+    /// this state. Never mutates.
+    pub fn check(&self, event: &Event, oracle: &mut dyn PlanOracle) -> Result<(), EventError> {
+        invariants::invariant!(
+            self.targets.len() as u64 == self.head_seq
+                && self.county_index.len() == self.counties.len(),
+            "check on a state whose slots ({}) or index ({} ids, {} counties) disagree with it (seq {})",
+            self.targets.len(),
+            self.county_index.len(),
+            self.counties.len(),
+            self.head_seq
+        );
+        let d = event.effective_date();
+        if let Some(id) = event.county() {
+            if !matches!(event, Event::CountyRegistered(_)) {
+                self.registered(id, d, "county")?;
+            }
+        }
+        match event {
+            Event::CountyRegistered(e) => {
+                if self.county_index.contains_key(&e.county) {
+                    return Err(err(
+                        "county",
+                        format!("county {} is already registered", e.county),
+                    ));
+                }
+            }
+            Event::CityFundsReceived(_)
+            | Event::AllocationNotified(_)
+            | Event::WageBillDeclared(_)
+            | Event::RevenueCollected(_)
+            | Event::BalanceReported(_)
+            | Event::NeedsBudgeted(_)
+            | Event::RiskLinesSet(_) => {}
+            Event::TransferAllocated(e) => {
+                let c = self.registered(&e.county, d, "county")?;
+                Self::keeps_positive(&self.city, "city.treasury", d, e.amount, "amount")?;
+                self.within_entitlement(c, e.fiscal_year, e.fund, e.amount, "the transfer")?;
+            }
+            Event::EmergencyDispatched(e) => {
+                let c = self.registered(&e.county, d, "county")?;
+                Self::keeps_positive(&self.city, "city.treasury", d, e.amount, "amount")?;
+                if e.mode == EmergencyMode::Advance {
+                    let fy = FiscalYear::new(d.year()).expect("dates are 2000-2099");
+                    self.within_entitlement(c, fy, Fund::General, e.amount, "the advance")?;
+                }
+            }
+            Event::PayrollDeposited(e) => {
+                let c = self.registered(&e.county, d, "county")?;
+                let name = format!("the treasury of {}", e.county);
+                Self::keeps_positive(&c.treasury, &name, d, e.amount, "amount")?;
+            }
+            Event::WagesPaid(e) => {
+                let c = self.registered(&e.county, d, "county")?;
+                let name = format!("the wage reserve of {}", e.county);
+                Self::keeps_positive(&c.wage_reserve, &name, d, e.amount, "amount")?;
+            }
+            Event::ExpenditurePaid(e) => {
+                let c = self.registered(&e.county, d, "county")?;
+                let name = format!("the treasury of {}", e.county);
+                Self::keeps_positive(&c.treasury, &name, d, e.amount, "amount")?;
+            }
+            Event::PlanIssued(e) => {
+                if e.based_on_seq > self.head_seq {
+                    return Err(err(
+                        "based_on_seq",
+                        format!(
+                            "{} is beyond the log's head {}",
+                            e.based_on_seq, self.head_seq
+                        ),
+                    ));
+                }
+                let sha = oracle
+                    .plan_sha256(self, e.month, e.based_on_seq)
+                    .map_err(|r| err("plan_sha256", r))?;
+                if sha != e.plan_sha256 {
+                    return Err(err(
+                        "plan_sha256",
+                        format!(
+                            "does not reproduce: the plan of {} at seq {} hashes to {sha}",
+                            e.month, e.based_on_seq
+                        ),
+                    ));
+                }
+            }
+            Event::EventReversed(e) => self.check_reversal(e)?,
+        }
+        Ok(())
+    }
+
+    fn check_reversal(&self, e: &EventReversed) -> Result<(), EventError> {
+        let f = "reverses_seq";
+        if e.reverses_seq > self.head_seq {
+            return Err(err(
+                f,
+                format!(
+                    "record {} does not exist (the head is {})",
+                    e.reverses_seq, self.head_seq
+                ),
+            ));
+        }
+        let Some(t) = self.target(e.reverses_seq) else {
+            return Err(err(
+                f,
+                format!(
+                    "record {} cannot be reversed: only city_funds_received, allocation_notified, transfer_allocated, emergency_dispatched, payroll_deposited, wages_paid, revenue_collected, expenditure_paid and needs_budgeted can",
+                    e.reverses_seq
+                ),
+            ));
+        };
+        if let Some(on) = t.reversed_on {
+            return Err(err(
+                f,
+                format!("record {} is already reversed (on {on})", e.reverses_seq),
+            ));
+        }
+        if e.on < t.date {
+            return Err(err(
+                "on",
+                format!(
+                    "{} is before the reversed record's own date {}",
+                    e.on, t.date
+                ),
+            ));
+        }
+        let on = e.on;
+        let county = |i: u32| &self.counties[i as usize];
+        match t.effect {
+            Effect::CityFunds => {
+                Self::keeps_positive(&self.city, "city.treasury", on, t.amount, "reverses_seq")?
+            }
+            Effect::Allocation {
+                county: ci, key, ..
+            } => {
+                let l = &county(ci).funds[&key];
+                if l.entitled_total - t.amount < l.dispatched_total {
+                    return Err(err(
+                        f,
+                        format!(
+                            "reversing this allocation would leave {} {} {} entitled {} below its dispatched {}",
+                            county(ci).id,
+                            key.1.as_str(),
+                            key.0,
+                            (l.entitled_total - t.amount).grouped(),
+                            l.dispatched_total.grouped()
+                        ),
+                    ));
+                }
+            }
+            Effect::Transfer { county: ci, .. }
+            | Effect::Grant { county: ci }
+            | Effect::Advance { county: ci, .. } => {
+                let c = county(ci);
+                Self::keeps_positive(
+                    &c.treasury,
+                    &format!("the treasury of {}", c.id),
+                    on,
+                    t.amount,
+                    f,
+                )?;
+            }
+            Effect::Deposit { county: ci, .. } => {
+                let c = county(ci);
+                Self::keeps_positive(
+                    &c.wage_reserve,
+                    &format!("the wage reserve of {}", c.id),
+                    on,
+                    t.amount,
+                    f,
+                )?;
+            }
+            Effect::Revenue { county: ci } => {
+                let c = county(ci);
+                Self::keeps_positive(
+                    &c.treasury,
+                    &format!("the treasury of {}", c.id),
+                    on,
+                    t.amount,
+                    f,
+                )?;
+            }
+            Effect::WagesPaid { .. } | Effect::Expenditure { .. } | Effect::Needs { .. } => {}
+        }
+        Ok(())
+    }
+}
+
+/// Test only: rules switched off on this thread, to show that the invariants
+/// ([`super::invariants`]) catch what a broken rule lets through.
+#[cfg(test)]
+pub(super) mod broken {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Rule 1 (no account below zero) is not checked.
+        pub static NO_OVERDRAFT_RULE: Cell<bool> = const { Cell::new(false) };
+        /// Rule 3 (dispatched ≤ entitled) is not checked.
+        pub static NO_ENTITLEMENT_RULE: Cell<bool> = const { Cell::new(false) };
+    }
+}
