@@ -123,13 +123,11 @@ pub fn new_token() -> Result<String, String> {
     Ok(format!("sbt_{}", hex::encode(bytes)))
 }
 
-/// Compares two byte strings of equal length in constant time.
+/// Compares two hashes in constant time (`subtle`: no early exit, no data-dependent
+/// branch the optimiser may introduce).
 fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    let mut diff = 0u8;
-    for i in 0..32 {
-        diff |= a[i] ^ b[i];
-    }
-    std::hint::black_box(diff) == 0
+    use subtle::ConstantTimeEq;
+    bool::from(a.ct_eq(b))
 }
 
 fn decode_hash(s: &str) -> Option<[u8; 32]> {
