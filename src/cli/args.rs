@@ -145,7 +145,7 @@ pub enum Command {
         #[arg(long, value_name = "FILE", env = "SANBAO_TOKENS")]
         tokens: Option<PathBuf>,
         /// Write a snapshot once this many records are past the last one (0: never)
-        #[arg(long, value_name = "N", env = "SANBAO_SNAPSHOT_AFTER", default_value_t = serve::SNAPSHOT_AFTER)]
+        #[arg(long, value_name = "N", env = "SANBAO_SNAPSHOT_AFTER", default_value_t = serve::SNAPSHOT_AFTER_RECORDS)]
         snapshot_after: u64,
         /// Serve a standby read-only: reads, streams and verify; every write is a 503
         /// naming the primary (from DIR/standby.json, which `follow` writes, or

@@ -4,7 +4,7 @@
 //! [`crate::log::load_verified`]) — or starts from the snapshot `DIR/state.snapshot`
 //! when it matches the log and verifies every record after it
 //! ([`crate::log::snapshot::load_for_serve`]); it writes a new snapshot in the
-//! background once `--snapshot-after` records (default [`SNAPSHOT_AFTER`]) are past the
+//! background once `--snapshot-after` records (default [`SNAPSHOT_AFTER_RECORDS`]) are past the
 //! last one, and again when it stops. A damaged log makes it exit 5 with one line naming
 //! the first bad seq and what to do (restore from an export, or `sanbao truncate
 //! --after SEQ --yes`, which never runs by itself) rather than serve wrong balances.
@@ -120,7 +120,7 @@ pub fn token_remove(dir: &Path, name: &str, tokens: Option<PathBuf>) -> Result<(
 }
 
 /// Records past the last snapshot after which `serve` writes a new one, by default.
-pub const SNAPSHOT_AFTER: u64 = 10_000;
+pub const SNAPSHOT_AFTER_RECORDS: u64 = 10_000;
 
 /// Opens the log and folds it while verifying every record (decode, contiguous seqs,
 /// `prev_hash` links, hashes, the stored head) in one read — or, from a snapshot that

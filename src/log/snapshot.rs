@@ -104,8 +104,8 @@ fn write_tmp(dir: &Path, tmp: &Path, state: &State) -> Result<u64, String> {
     file.sync_data().map_err(|e| fail("cannot sync", &e))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     drop(file);
-    // The log's appends keep `DISK_HEADROOM` free; a snapshot must not take it.
-    let headroom = super::store::DISK_HEADROOM;
+    // The log's appends keep `DISK_HEADROOM_BYTES` free; a snapshot must not take it.
+    let headroom = super::store::DISK_HEADROOM_BYTES;
     if super::store::disk_free(dir).is_some_and(|free| free < headroom) {
         return Err(format!(
             "not written: the disk would keep less than the {} MiB appends need free",

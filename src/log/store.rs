@@ -176,7 +176,7 @@ fn is_damage(e: &sled::Error) -> bool {
 /// least (besides twice the group's own bytes): room for sled's log to roll to new
 /// segments and for a roll-back. Below it, appends are refused as "disk full"
 /// before anything is written (see `Store::commit`).
-pub const DISK_HEADROOM: u64 = 4 << 20;
+pub const DISK_HEADROOM_BYTES: u64 = 4 << 20;
 
 /// Bytes free for this user on the file system holding `dir` (`None` when it cannot
 /// be asked).
@@ -1131,21 +1131,21 @@ impl Store {
     }
 
     /// Refuses a group before anything is written when the file system holding the
-    /// log has less free than [`DISK_HEADROOM`] plus twice the group's bytes. sled
+    /// log has less free than [`DISK_HEADROOM_BYTES`] plus twice the group's bytes. sled
     /// 0.34 keeps an I/O error of its log (a full disk) until it is reopened, and a
     /// group's roll-back needs space too, so a write that ran out of space would stop
     /// all writing until a restart; refused here, appends answer "disk full" while it
     /// is full and succeed again, without a restart, once space returns.
     fn short_of_space(&self, blocks: &[(u64, Vec<u8>)]) -> Option<StoreError> {
         let bytes: u64 = blocks.iter().map(|(_, b)| b.len() as u64).sum();
-        let need = DISK_HEADROOM + 2 * bytes;
+        let need = DISK_HEADROOM_BYTES + 2 * bytes;
         let free = disk_free(&self.dir)?;
         (free < need).then(|| {
             let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
             self.io(format!(
                 "the disk holding the log is full ({:.1} MiB free; a commit keeps {:.1} MiB free): free space there and append again, no restart needed",
                 mib(free),
-                mib(DISK_HEADROOM)
+                mib(DISK_HEADROOM_BYTES)
             ))
         })
     }

@@ -8,7 +8,7 @@
 //! behind the witness is damage, never a crash: a crash can only leave the witness
 //! *behind* sled (killed between the two syncs), and that group was never answered.
 //!
-//! File `DIR/head.witness` ([`FILE_NAME`]): two slots of [`SLOT`] bytes, in two disk
+//! File `DIR/head.witness` ([`FILE_NAME`]): two slots of [`SLOT_BYTES`] bytes, in two disk
 //! sectors, written alternately. Each slot: `MAGIC` (8 bytes) · generation (u64 BE) ·
 //! seq (u64 BE) · hash (32 bytes) · SHA-256 of the 56 bytes before it. The slot with
 //! the highest generation whose checksum holds is the witness; a torn write of one
@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 pub const FILE_NAME: &str = "head.witness";
 
 /// Bytes per slot: one disk sector, so that the two slots never share one.
-pub const SLOT: usize = 512;
+pub const SLOT_BYTES: usize = 512;
 
 /// The first bytes of a good slot (the last byte is the format version).
 const MAGIC: &[u8; 8] = b"sbwitns\x01";
@@ -55,8 +55,8 @@ pub enum Reading {
     Witnessed(Head, u64),
 }
 
-fn encode(generation: u64, head: Head) -> [u8; SLOT] {
-    let mut slot = [0u8; SLOT];
+fn encode(generation: u64, head: Head) -> [u8; SLOT_BYTES] {
+    let mut slot = [0u8; SLOT_BYTES];
     slot[..8].copy_from_slice(MAGIC);
     slot[8..16].copy_from_slice(&generation.to_be_bytes());
     slot[16..24].copy_from_slice(&head.seq.to_be_bytes());
@@ -95,8 +95,8 @@ pub fn read(dir: &Path) -> std::io::Result<Reading> {
         Err(e) => return Err(e),
     };
     let slots = [
-        bytes.get(..SLOT.min(bytes.len())).and_then(decode),
-        bytes.get(SLOT..).and_then(decode),
+        bytes.get(..SLOT_BYTES.min(bytes.len())).and_then(decode),
+        bytes.get(SLOT_BYTES..).and_then(decode),
     ];
     Ok(match slots.into_iter().flatten().max_by_key(|(g, _)| *g) {
         Some((g, head)) => Reading::Witnessed(head, g),
@@ -126,10 +126,10 @@ impl Witness {
         match reading {
             Reading::Witnessed(_, generation) => Ok(Witness { file, generation }),
             Reading::Missing | Reading::Unreadable => {
-                let mut both = Vec::with_capacity(2 * SLOT);
+                let mut both = Vec::with_capacity(2 * SLOT_BYTES);
                 both.extend_from_slice(&encode(1, head));
                 both.extend_from_slice(&encode(2, head));
-                file.set_len(2 * SLOT as u64)?;
+                file.set_len(2 * SLOT_BYTES as u64)?;
                 file.write_all_at(&both, 0)?;
                 file.sync_all()?;
                 if let Ok(d) = File::open(dir) {
@@ -146,7 +146,7 @@ impl Witness {
     /// Witnesses `head`: writes it into the older slot and `fdatasync`s the file.
     pub fn record(&mut self, head: Head) -> std::io::Result<()> {
         let generation = self.generation + 1;
-        let at = (generation % 2) * SLOT as u64;
+        let at = (generation % 2) * SLOT_BYTES as u64;
         self.file.write_all_at(&encode(generation, head), at)?;
         self.file.sync_data()?;
         self.generation = generation;
@@ -181,7 +181,7 @@ mod tests {
         std::fs::write(path(dir), &bytes).unwrap();
         assert_eq!(read(dir).unwrap(), Reading::Witnessed(head(5, 5), 3));
         // Cut inside slot 1 as well: nothing checks out.
-        bytes.truncate(SLOT + 40);
+        bytes.truncate(SLOT_BYTES + 40);
         std::fs::write(path(dir), &bytes).unwrap();
         assert_eq!(read(dir).unwrap(), Reading::Unreadable);
         // Reopened over an unreadable file, it witnesses the head it is given.

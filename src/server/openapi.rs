@@ -313,7 +313,7 @@ pub(super) fn list_events(d: &mut Doc) -> Value {
                 "limit",
                 "query",
                 false,
-                json!({"type": "integer", "minimum": 1, "maximum": super::routes::MAX_PAGE, "default": super::routes::DEFAULT_PAGE}),
+                json!({"type": "integer", "minimum": 1, "maximum": super::routes::MAX_PAGE_RECORDS, "default": super::routes::DEFAULT_PAGE_RECORDS}),
                 "most records in the page",
             ),
         ],

@@ -40,9 +40,9 @@ use tracing::Instrument;
 type Answer = Result<Response, ApiError>;
 
 /// Most records one `GET /v1/events` page holds.
-pub const MAX_PAGE: u64 = 10_000;
+pub const MAX_PAGE_RECORDS: u64 = 10_000;
 /// Records in a page when `limit` is not given.
-pub const DEFAULT_PAGE: u64 = 1_000;
+pub const DEFAULT_PAGE_RECORDS: u64 = 1_000;
 
 fn with_other_methods_405(m: MethodRouter<AppState>, allow: String) -> MethodRouter<AppState> {
     m.fallback(move || async move { ApiError::method_not_allowed(&allow) })
@@ -576,11 +576,11 @@ async fn list_events(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Uri
     app.authenticate(&headers)?;
     let p = Params::parse(uri.query(), &["from", "limit"])?;
     let from = p.u64("from")?.unwrap_or(1).max(1);
-    let limit = p.u64("limit")?.unwrap_or(DEFAULT_PAGE);
-    if limit == 0 || limit > MAX_PAGE {
+    let limit = p.u64("limit")?.unwrap_or(DEFAULT_PAGE_RECORDS);
+    if limit == 0 || limit > MAX_PAGE_RECORDS {
         return Err(ApiError::bad_request(
             "limit",
-            format!("limit must be 1..={MAX_PAGE}, not {limit}"),
+            format!("limit must be 1..={MAX_PAGE_RECORDS}, not {limit}"),
         ));
     }
     blocking(move || {
