@@ -13,7 +13,7 @@
 //! records appended, so on a log served from empty it equals `sanbao_head_seq`.
 
 use super::AppState;
-use crate::log::writer::{GroupStats, COMMIT_BUCKETS};
+use crate::log::writer::{GroupStats, COMMIT_BUCKETS_SECS};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
     DescriptorEncoder, EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet,
@@ -136,12 +136,12 @@ impl Collector for Now {
                 None,
                 MetricType::Histogram,
             )?;
-            let mut buckets: Vec<(f64, u64)> = COMMIT_BUCKETS
+            let mut buckets: Vec<(f64, u64)> = COMMIT_BUCKETS_SECS
                 .iter()
                 .copied()
                 .zip(s.commit_buckets.iter().copied())
                 .collect();
-            buckets.push((f64::MAX, s.commit_buckets[COMMIT_BUCKETS.len()]));
+            buckets.push((f64::MAX, s.commit_buckets[COMMIT_BUCKETS_SECS.len()]));
             let count = s.commit_buckets.iter().sum();
             m.encode_histogram::<NoLabelSet>(s.commit_us as f64 / 1e6, count, &buckets, None)?;
         }
