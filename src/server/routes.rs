@@ -86,12 +86,13 @@ pub const ROUTES: &[Route] = &[
 /// The methods a path answers, for `Allow`: its routes' methods, with `HEAD` beside
 /// `GET` (axum answers HEAD from the GET handler), sorted.
 pub fn allowed_methods(path: &str) -> String {
-    let mut m: Vec<&str> = ROUTES
+    let mut m: Vec<String> = ROUTES
         .iter()
         .filter(|r| r.path == path)
-        .flat_map(|r| match r.method {
-            "get" => vec!["GET", "HEAD"],
-            _ => vec!["POST"],
+        .flat_map(|r| {
+            let method = r.method.to_ascii_uppercase();
+            let head = (method == "GET").then(|| "HEAD".to_string());
+            std::iter::once(method).chain(head)
         })
         .collect();
     m.sort_unstable();
