@@ -347,9 +347,11 @@ fn the_api_swept_from_its_openapi_document_never_answers_5xx_nor_writes_on_a_ref
         .unwrap_or(300);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
-    let officer = add_token(&dir, "li.wei", "officer");
-    let scheduler = add_token(&dir, "zhang.min", "scheduler");
-    let auditor = add_token(&dir, "wang.audit", "auditor");
+    let RoleTokens {
+        officer,
+        scheduler,
+        auditor,
+    } = RoleTokens::add(&dir);
     let s = Serve::start(&dir, &[]);
     // A small history so that generated events can pass the rules too.
     let r = post(&s.addr, "/v1/events", &officer, &json!([

@@ -47,9 +47,11 @@ impl Fixture {
     }
 
     fn on(tmp: tempfile::TempDir, dir: PathBuf) -> Fixture {
-        let officer = add_token(&dir, "li.wei", "officer");
-        let scheduler = add_token(&dir, "zhang.min", "scheduler");
-        let auditor = add_token(&dir, "wang.audit", "auditor");
+        let RoleTokens {
+            officer,
+            scheduler,
+            auditor,
+        } = RoleTokens::add(&dir);
         let server = Serve::start(&dir, &[]);
         Fixture {
             _tmp: tmp,

@@ -17,7 +17,6 @@ mod wire;
 use jsonschema::{Draft, Validator};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use wire::*;
 
 /// The OpenAPI Initiative's JSON Schema of an OpenAPI 3.1 document.
@@ -29,10 +28,7 @@ const DOC_URI: &str = "urn:sanbao:openapi";
 /// A data dir with one user per role, and the server on it.
 struct Fixture {
     _tmp: tempfile::TempDir,
-    _dir: PathBuf,
-    officer: String,
-    scheduler: String,
-    auditor: String,
+    tokens: RoleTokens,
     server: Serve,
 }
 
@@ -40,16 +36,11 @@ impl Fixture {
     fn new() -> Fixture {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("data");
-        let officer = add_token(&dir, "li.wei", "officer");
-        let scheduler = add_token(&dir, "zhang.min", "scheduler");
-        let auditor = add_token(&dir, "wang.audit", "auditor");
+        let tokens = RoleTokens::add(&dir);
         let server = Serve::start(&dir, &[]);
         Fixture {
             _tmp: tmp,
-            _dir: dir,
-            officer,
-            scheduler,
-            auditor,
+            tokens,
             server,
         }
     }
@@ -241,7 +232,11 @@ fn the_router_serves_exactly_the_documented_operations() {
         "/v1/plans",
         "/v1/plans/2021-02/x",
     ] {
-        assert_eq!(get(f.addr(), unknown, &f.auditor).status, 404, "{unknown}");
+        assert_eq!(
+            get(f.addr(), unknown, &f.tokens.auditor).status,
+            404,
+            "{unknown}"
+        );
     }
 }
 
@@ -255,17 +250,23 @@ fn real_answers_validate_against_the_schema_their_route_documents() {
         {"kind":"allocation_notified","county":"a","fund":"general","fiscal_year":2021,"program":"p","amount":"120.00","notified_on":"2021-01-03"},
         {"kind":"wage_bill_declared","county":"a","payroll_month":"2021-01","amount":"10.00","payday":"2021-01-25","declared_on":"2021-01-03"},
         {"kind":"needs_budgeted","county":"a","fiscal_year":2021,"category":"wages","amount":"120.00","budgeted_on":"2021-01-03"}]);
-    let appended = post(f.addr(), "/v1/events", &f.officer, &events.to_string(), &[]);
-    let plan = get(f.addr(), "/v1/plans/2021-02", &f.scheduler);
+    let appended = post(
+        f.addr(),
+        "/v1/events",
+        &f.tokens.officer,
+        &events.to_string(),
+        &[],
+    );
+    let plan = get(f.addr(), "/v1/plans/2021-02", &f.tokens.scheduler);
     let issue = json!({"based_on_seq": plan.json()["based_on_seq"], "plan_sha256": plan.json()["plan_sha256"]});
     let issued = post(
         f.addr(),
         "/v1/plans/2021-02/issue",
-        &f.scheduler,
+        &f.tokens.scheduler,
         &issue.to_string(),
         &[],
     );
-    let a = &f.auditor;
+    let a = &f.tokens.auditor;
     let at = |p: &str| get(f.addr(), p, a);
     let cases: Vec<(&str, &str, Resp)> = vec![
         ("get", "/healthz", get(f.addr(), "/healthz", "")),
@@ -302,7 +303,7 @@ fn real_answers_validate_against_the_schema_their_route_documents() {
             post(
                 f.addr(),
                 "/v1/events",
-                &f.officer,
+                &f.tokens.officer,
                 "[{\"kind\":\"x\"}]",
                 &[],
             ),
@@ -313,7 +314,7 @@ fn real_answers_validate_against_the_schema_their_route_documents() {
             post(
                 f.addr(),
                 "/v1/events?expect_seq=1",
-                &f.officer,
+                &f.tokens.officer,
                 &county.to_string(),
                 &[],
             ),
@@ -324,7 +325,7 @@ fn real_answers_validate_against_the_schema_their_route_documents() {
             post(
                 f.addr(),
                 "/v1/plans/2021-02/issue",
-                &f.scheduler,
+                &f.tokens.scheduler,
                 "{\"x\":1}",
                 &[],
             ),

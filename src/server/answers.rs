@@ -25,10 +25,10 @@ pub enum Up {
 /// `GET /healthz`: the service is up (liveness).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Health {
-    /// Always `ok`.
-    pub status: Up,
     /// The last durable record's seq (0 for an empty log).
     pub head_seq: u64,
+    /// Always `ok`.
+    pub status: Up,
 }
 
 /// The one value of `Ready.status`.
@@ -42,10 +42,10 @@ pub enum ReadyStatus {
 /// `GET /readyz` 200: ready to take appends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Ready {
-    /// Always `ready`.
-    pub status: ReadyStatus,
     /// The last durable record's seq.
     pub head_seq: u64,
+    /// Always `ready`.
+    pub status: ReadyStatus,
 }
 
 /// The one value of `NotReady.status`.
@@ -59,10 +59,10 @@ pub enum NotReadyStatus {
 /// `GET /readyz` 503: not ready, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct NotReady {
-    /// Always `not_ready`.
-    pub status: NotReadyStatus,
     /// Why, in words for an operator.
     pub reason: String,
+    /// Always `not_ready`.
+    pub status: NotReadyStatus,
 }
 
 /// Every record checks (`verify`, SPEC §5).
@@ -196,4 +196,48 @@ pub struct IssueRequest {
     plan_sha256: Sha256Hex,
     /// The day of issue; absent or `null` is today (UTC).
     issued_on: Option<Date>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Serialize;
+
+    /// Serialized straight, `v` writes its members sorted, as `serde_json`'s map wrote
+    /// the `json!` objects these types replace (so the bytes did not change).
+    fn sorted<T: Serialize>(v: &T) {
+        let direct = serde_json::to_string(v).unwrap();
+        let via_map = serde_json::to_value(v).unwrap().to_string();
+        assert_eq!(direct, via_map);
+    }
+
+    #[test]
+    fn every_answer_writes_its_members_in_sorted_order() {
+        sorted(&Health {
+            head_seq: 3,
+            status: Up::Ok,
+        });
+        sorted(&Ready {
+            head_seq: 3,
+            status: ReadyStatus::Ready,
+        });
+        sorted(&NotReady {
+            reason: "stopping".into(),
+            status: NotReadyStatus::NotReady,
+        });
+        sorted(&Verify::Ok(ChainOk {
+            head_hash: Sha256Hex([7; 32]),
+            ok: true,
+            records: 2,
+        }));
+        sorted(&Verify::Broken(ChainBroken::new(2, "bad hash".into())));
+        sorted(&ErrorBody {
+            error: ErrorDetail {
+                code: "invalid_event",
+                field: Some("amount"),
+                index: Some(1),
+                message: "too much".into(),
+            },
+        });
+    }
 }

@@ -247,7 +247,7 @@ const APPEND_ERRORS: &[&str] = &[
 /// `GET /healthz`.
 pub(super) fn healthz(d: &mut Doc) -> Value {
     json!({
-        "operationId": "healthz", "summary": "liveness (no token needed)", "security": [],
+        "operationId": "healthz", "summary": "liveness (no token needed)",
         "responses": responses("200", "the service is up", d.answer::<answers::Health>(), &[])
     })
 }
@@ -255,7 +255,7 @@ pub(super) fn healthz(d: &mut Doc) -> Value {
 /// `GET /readyz`.
 pub(super) fn readyz(d: &mut Doc) -> Value {
     json!({
-        "operationId": "readyz", "summary": "readiness: the log verified, the writer running, not stopping (no token needed)", "security": [],
+        "operationId": "readyz", "summary": "readiness: the log verified, the writer running, not stopping (no token needed)",
         "responses": {
             "200": {"description": "ready", "content": json_content(d.answer::<answers::Ready>())},
             "503": {"description": "not ready (stopping, or the writer stopped writing)", "content": json_content(d.answer::<answers::NotReady>())}
@@ -278,7 +278,7 @@ pub(super) fn metrics(_: &mut Doc) -> Value {
 /// `GET /openapi.json`.
 pub(super) fn openapi(_: &mut Doc) -> Value {
     json!({
-        "operationId": "openapi", "summary": "this document (no token needed)", "security": [],
+        "operationId": "openapi", "summary": "this document (no token needed)",
         "responses": {"200": {"description": "the OpenAPI document", "content": {"application/json": {"schema": {"type": "object"}}}}}
     })
 }

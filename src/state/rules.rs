@@ -254,7 +254,8 @@ impl State {
             }
             Effect::Transfer { county: ci, .. }
             | Effect::Grant { county: ci }
-            | Effect::Advance { county: ci, .. } => {
+            | Effect::Advance { county: ci, .. }
+            | Effect::Revenue { county: ci } => {
                 let c = county(ci);
                 Self::keeps_positive(
                     &c.treasury,
@@ -269,16 +270,6 @@ impl State {
                 Self::keeps_positive(
                     &c.wage_reserve,
                     &format!("the wage reserve of {}", c.id),
-                    on,
-                    t.amount,
-                    f,
-                )?;
-            }
-            Effect::Revenue { county: ci } => {
-                let c = county(ci);
-                Self::keeps_positive(
-                    &c.treasury,
-                    &format!("the treasury of {}", c.id),
                     on,
                     t.amount,
                     f,

@@ -46,6 +46,28 @@ pub fn add_token(dir: &Path, name: &str, role: &str) -> String {
     t
 }
 
+/// One user per role in DIR's tokens file (li.wei, zhang.min, wang.audit), with
+/// their tokens.
+pub struct RoleTokens {
+    /// The officer's token (appends events).
+    pub officer: String,
+    /// The scheduler's token (issues plans).
+    pub scheduler: String,
+    /// The auditor's token (reads).
+    pub auditor: String,
+}
+
+impl RoleTokens {
+    /// Adds the three users with `token add`.
+    pub fn add(dir: &Path) -> RoleTokens {
+        RoleTokens {
+            officer: add_token(dir, "li.wei", "officer"),
+            scheduler: add_token(dir, "zhang.min", "scheduler"),
+            auditor: add_token(dir, "wang.audit", "auditor"),
+        }
+    }
+}
+
 /// A running `sanbao serve` child.
 pub struct Serve {
     /// The child process.
