@@ -1,4 +1,5 @@
-//! The fifteen event kinds of SPEC §3: their typed form, strict parsing from JSON,
+//! The fifteen event kinds of SPEC §3, and the kinds SPEC §9 adds (so far
+//! `planning_policy_set`): their typed form, strict parsing from JSON,
 //! the field-level validation that needs no state, and normalization.
 //!
 //! Guarantees:
@@ -275,6 +276,19 @@ pub struct EventReversed {
     pub on: Date,
 }
 
+/// `planning_policy_set` (SPEC §9, docs/planning-policy-v2.md §1): from
+/// `effective_from` on, plans and forecast months whose basis date is on or after it
+/// follow `policy`. City-wide, moves no money, and is not reversible: a later setting
+/// (the same date with the other policy undoes it exactly) corrects it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanningPolicySet {
+    /// `"v1"` or `"v2"`.
+    pub policy: PlanningPolicy,
+    /// Effective date: the first basis date the policy governs.
+    pub effective_from: Date,
+}
+
 macro_rules! events {
     ($($variant:ident($ty:ident) = $kind:literal),* $(,)?) => {
         /// One normalized event. (The derived serde form is the binary store codec —
@@ -350,6 +364,8 @@ events! {
     RiskLinesSet(RiskLinesSet) = "risk_lines_set",
     PlanIssued(PlanIssued) = "plan_issued",
     EventReversed(EventReversed) = "event_reversed",
+    // SPEC §9 kinds go after the v1 kinds: the store codec numbers variants in order.
+    PlanningPolicySet(PlanningPolicySet) = "planning_policy_set",
 }
 
 /// The JSON Schema of one kind: the struct's schema plus a required constant `kind`
@@ -527,6 +543,7 @@ impl Event {
             Event::RiskLinesSet(e) => e.effective_from,
             Event::PlanIssued(e) => e.issued_on,
             Event::EventReversed(e) => e.on,
+            Event::PlanningPolicySet(e) => e.effective_from,
         }
     }
 
@@ -545,7 +562,10 @@ impl Event {
             Event::BalanceReported(e) => Some(&e.county),
             Event::NeedsBudgeted(e) => Some(&e.county),
             Event::RiskLinesSet(e) => e.county.as_ref(),
-            Event::CityFundsReceived(_) | Event::PlanIssued(_) | Event::EventReversed(_) => None,
+            Event::CityFundsReceived(_)
+            | Event::PlanIssued(_)
+            | Event::EventReversed(_)
+            | Event::PlanningPolicySet(_) => None,
         }
     }
 
@@ -643,7 +663,7 @@ impl Event {
                     ));
                 }
             }
-            Event::PlanIssued(_) => {}
+            Event::PlanIssued(_) | Event::PlanningPolicySet(_) => {}
             Event::EventReversed(e) => {
                 if e.reverses_seq == 0 {
                     return Err(EventError::field(

@@ -14,7 +14,7 @@ use crate::query::monitor::{monitor, Monitor};
 use crate::query::plan::plan;
 use crate::query::position::{position, Position};
 use crate::state::State;
-use crate::values::{Date, Month, Sha256Hex};
+use crate::values::{Date, Month, PlanningPolicy, Sha256Hex};
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -29,6 +29,9 @@ pub struct ReplayedPlan {
     pub plan_sha256: Sha256Hex,
     /// True when recomputing the plan of `month` at `based_on_seq` gives `plan_sha256`.
     pub reproduced: bool,
+    /// The planning policy the recomputed plan followed (in force on its basis date
+    /// among the records up to `based_on_seq`; `v1` when the log ends before it).
+    pub policy: PlanningPolicy,
 }
 
 /// The `replay` object of SPEC §5.
@@ -119,7 +122,7 @@ pub fn reproduce_plans(store: &Store, state: &State) -> Result<Vec<ReplayedPlan>
     let issued = &state.plans_issued;
     let mut order: Vec<usize> = (0..issued.len()).collect();
     order.sort_by_key(|&i| (issued[i].1.based_on_seq, i));
-    let mut reproduced = vec![false; issued.len()];
+    let mut reproduced = vec![(false, PlanningPolicy::V1); issued.len()];
     let mut past = State::new();
     let last = order.last().map_or(0, |&i| issued[i].1.based_on_seq);
     let mut records = store.records(1, last);
@@ -133,17 +136,21 @@ pub fn reproduce_plans(store: &Store, state: &State) -> Result<Vec<ReplayedPlan>
                 None => break,
             }
         }
-        reproduced[i] =
-            past.head_seq == p.based_on_seq && plan(&past, p.month).plan_sha256 == p.plan_sha256;
+        let again = plan(&past, p.month);
+        reproduced[i] = (
+            past.head_seq == p.based_on_seq && again.plan_sha256 == p.plan_sha256,
+            again.policy,
+        );
     }
     Ok(issued
         .iter()
         .zip(reproduced)
-        .map(|((_, p), ok)| ReplayedPlan {
+        .map(|((_, p), (ok, policy))| ReplayedPlan {
             month: p.month,
             based_on_seq: p.based_on_seq,
             plan_sha256: p.plan_sha256,
             reproduced: ok,
+            policy,
         })
         .collect())
 }

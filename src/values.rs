@@ -626,6 +626,33 @@ impl Fund {
     }
 }
 
+/// The planning policy a plan follows (`planning_policy_set`, docs/planning-policy-v2.md):
+/// `v1` is SPEC §6.3 exactly; `v2` projects needs from the larger of budget and run
+/// rate and, in the first tier that does not fit, funds counties under the warning
+/// line first. The declaration order is `Ord`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+pub enum PlanningPolicy {
+    /// SPEC §6.3 as written; the policy of every plan when no setting is in force.
+    #[default]
+    #[serde(rename = "v1")]
+    V1,
+    /// docs/planning-policy-v2.md: run-rate needs, the wage term, warning counties first.
+    #[serde(rename = "v2")]
+    V2,
+}
+
+impl PlanningPolicy {
+    /// The name used in JSON: `v1` or `v2`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanningPolicy::V1 => "v1",
+            PlanningPolicy::V2 => "v2",
+        }
+    }
+}
+
 /// Emergency dispatch mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -229,6 +229,22 @@ impl Generator {
                     },
                     false,
                 ));
+                // The bureau states its planning policy: v1, so no figure moves.
+                let policy = Event::PlanningPolicySet(PlanningPolicySet {
+                    policy: PlanningPolicy::V1,
+                    effective_from: day1,
+                });
+                items.push((
+                    1,
+                    0,
+                    0,
+                    1,
+                    Generated {
+                        county: None,
+                        event: policy,
+                    },
+                    false,
+                ));
             }
             for (i, fund) in [
                 Fund::General,

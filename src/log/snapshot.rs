@@ -4,7 +4,7 @@
 //! command rebuilds from the log alone).
 //!
 //! File `DIR/state.snapshot` ([`FILE_NAME`]):
-//! `MAGIC` (16 bytes) · format version (1 byte, [`SNAPSHOT_V1`]) · seq covered (u64 LE) ·
+//! `MAGIC` (16 bytes) · format version (1 byte, [`SNAPSHOT_FORMAT`]) · seq covered (u64 LE) ·
 //! hash of that record (32 bytes) · the state (bincode 1.3, fixed-int little-endian, as
 //! records are stored) · SHA-256 of everything before it (32 bytes).
 //!
@@ -29,8 +29,10 @@ pub const FILE_NAME: &str = "state.snapshot";
 /// The first bytes of every snapshot file.
 const MAGIC: &[u8; 16] = b"sanbao-snapshot\n";
 
-/// The snapshot format this version writes and reads.
-pub const SNAPSHOT_V1: u8 = 1;
+/// The snapshot format this version writes and reads. 2 since the state holds the
+/// planning policies (`planning_policy_set`); a snapshot of format 1 is ignored with a
+/// warning and the log is folded instead, then a new snapshot is written.
+pub const SNAPSHOT_FORMAT: u8 = 2;
 
 /// Bytes before the state: magic, version, seq, hash.
 const HEADER: usize = 16 + 1 + 8 + 32;
@@ -86,7 +88,7 @@ fn write_tmp(dir: &Path, tmp: &Path, state: &State) -> Result<u64, String> {
     };
     let mut header = Vec::with_capacity(HEADER);
     header.extend_from_slice(MAGIC);
-    header.push(SNAPSHOT_V1);
+    header.push(SNAPSHOT_FORMAT);
     header.extend_from_slice(&state.head_seq.to_le_bytes());
     header.extend_from_slice(&state.head_hash.0);
     w.write_all(&header).map_err(|e| fail("cannot write", &e))?;
@@ -138,7 +140,7 @@ pub fn peek(dir: &Path) -> Option<(u64, crate::values::Sha256Hex)> {
         .ok()?
         .read_exact(&mut header)
         .ok()?;
-    if &header[..16] != MAGIC || header[16] != SNAPSHOT_V1 {
+    if &header[..16] != MAGIC || header[16] != SNAPSHOT_FORMAT {
         return None;
     }
     let seq = u64::from_le_bytes(header[17..25].try_into().ok()?);
@@ -163,9 +165,9 @@ pub fn read(dir: &Path) -> Result<Option<State>, String> {
     if Sha256::digest(body).as_slice() != sum {
         return Err(format!("{} is damaged (its checksum fails)", p.display()));
     }
-    if body[16] != SNAPSHOT_V1 {
+    if body[16] != SNAPSHOT_FORMAT {
         return Err(format!(
-            "{} has snapshot format {}, this sanbao reads {SNAPSHOT_V1}",
+            "{} has snapshot format {}, this sanbao reads {SNAPSHOT_FORMAT}",
             p.display(),
             body[16]
         ));

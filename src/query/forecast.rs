@@ -22,11 +22,17 @@
 //! - `expected_revenue` is the first month's figure, for every month (as written).
 //! - `months` reports the number of months actually forecast: the range stops at
 //!   2099-12, the last month sanbao represents.
+//! - Each month follows the planning policy in force on its own basis date (so a
+//!   forecast may change policy part-way, in the month a plan would). Under v2 its
+//!   `needs` and `wage_need` are v2's (docs/planning-policy-v2.md §5), the run rate
+//!   being the first basis date's for every month, like expected revenue; funded_in
+//!   is unchanged (lines are assumed fully funded, so tier funding plays no part).
 
-use super::plan::{county_lines, expected_revenue, opening_cash, Earlier, PlanDates};
+use super::avg_monthly_outflow;
+use super::plan::{county_lines, expected_revenue, needs_v2, opening_cash, Earlier, PlanDates};
 use crate::money::{Money, Ratio};
 use crate::state::State;
-use crate::values::{CountyId, Month, NeedCategory};
+use crate::values::{CountyId, Month, NeedCategory, PlanningPolicy};
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -76,6 +82,9 @@ pub struct ForecastMonth {
     pub wage_cover: Option<Ratio>,
     /// high below 1, medium below 1.2, else low (low when wage_cover is null).
     pub risk: Risk,
+    /// The planning policy in force on the month's basis date: under `v2`, `needs` and
+    /// `wage_need` are v2's (docs/planning-policy-v2.md §5).
+    pub policy: PlanningPolicy,
 }
 
 /// The wage-payment risk of a month.
@@ -122,6 +131,8 @@ pub fn forecast(state: &State, from: Month, months: u32) -> Forecast {
         .filter(|c| c.registered_on <= first.end)
         .map(|c| {
             let revenue = expected_revenue(c, from);
+            // v2's run rate: the first basis date's, for every month (doc §5).
+            let run_rate = avg_monthly_outflow(c, first.basis);
             let mut opening = opening_cash(c, first.basis);
             let mut earlier = Earlier::new();
             let mut out = Vec::with_capacity(dates.len());
@@ -131,8 +142,17 @@ pub fn forecast(state: &State, from: Month, months: u32) -> Forecast {
                 for (fund, fy, amount) in lines {
                     *earlier.entry((fy, fund)).or_default() += amount;
                 }
-                let needs = c.need_of_month(d.month, d.end, None);
-                let wage_need = c.need_of_month(d.month, d.end, Some(NeedCategory::Wages));
+                let policy = state.policy_at(d.basis);
+                let (needs, wage_need) = match policy {
+                    PlanningPolicy::V1 => (
+                        c.need_of_month(d.month, d.end, None),
+                        c.need_of_month(d.month, d.end, Some(NeedCategory::Wages)),
+                    ),
+                    PlanningPolicy::V2 => {
+                        let n = needs_v2(c, d.month, d.end, run_rate);
+                        (n.total(), n.wages)
+                    }
+                };
                 let projected_end = opening + funded_in + revenue - needs;
                 let wage_cover = Ratio::of(
                     opening + funded_in + revenue - (needs - wage_need),
@@ -148,6 +168,7 @@ pub fn forecast(state: &State, from: Month, months: u32) -> Forecast {
                     projected_end,
                     wage_cover,
                     risk: Risk::of(wage_cover),
+                    policy,
                 });
                 opening = projected_end;
             }

@@ -35,6 +35,17 @@ pub struct LinesEntry {
     pub lines: Lines,
 }
 
+/// A `planning_policy_set` as held in the state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyEntry {
+    /// Effective from this date.
+    pub effective_from: Date,
+    /// Seq of the record (breaks ties on the same date).
+    pub seq: u64,
+    /// The policy set.
+    pub policy: PlanningPolicy,
+}
+
 /// A dated amount that a reversal may cancel from its own date onward.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {

@@ -230,6 +230,14 @@ impl State {
                 self.plans_issued.push((seq, e.clone()));
                 return None;
             }
+            (Event::PlanningPolicySet(e), _) => {
+                self.policies.push(PolicyEntry {
+                    effective_from: e.effective_from,
+                    seq,
+                    policy: e.policy,
+                });
+                return None;
+            }
             (Event::EventReversed(e), _) => {
                 let t = self.target(e.reverses_seq)?;
                 if t.reversed_on.is_some() {
@@ -387,6 +395,9 @@ impl State {
             }
             Event::PlanIssued(_) => {
                 self.plans_issued.pop();
+            }
+            Event::PlanningPolicySet(_) => {
+                self.policies.pop();
             }
             Event::EventReversed(e) => {
                 if let Some(t) = self.target(e.reverses_seq) {

@@ -74,6 +74,8 @@ pub struct State {
     pub city_risk_lines: Vec<LinesEntry>,
     /// Every `plan_issued`, in seq order, with its seq.
     pub plans_issued: Vec<(u64, PlanIssued)>,
+    /// Every `planning_policy_set`, in seq order (see [`State::policy_at`]).
+    pub policies: Vec<PolicyEntry>,
     /// Reversible records by seq − 1 (None for other kinds).
     targets: Vec<Option<Slot>>,
     /// Amounts of targets that do not fit in a [`Slot`], by seq.
@@ -149,6 +151,17 @@ impl State {
         latest(&c.risk_lines)
             .or_else(|| latest(&self.city_risk_lines))
             .unwrap_or(DEFAULT_LINES)
+    }
+
+    /// The planning policy in force on `d` (docs/planning-policy-v2.md §1.3): the
+    /// `planning_policy_set` with the greatest effective_from ≤ d, then the greatest
+    /// seq; v1 when there is none.
+    pub fn policy_at(&self, d: Date) -> PlanningPolicy {
+        self.policies
+            .iter()
+            .filter(|p| p.effective_from <= d)
+            .max_by_key(|p| (p.effective_from, p.seq))
+            .map_or(PlanningPolicy::V1, |p| p.policy)
     }
 
     /// True when record `seq` is reversible, applied and already reversed.

@@ -136,7 +136,8 @@ impl State {
             | Event::RevenueCollected(_)
             | Event::BalanceReported(_)
             | Event::NeedsBudgeted(_)
-            | Event::RiskLinesSet(_) => {}
+            | Event::RiskLinesSet(_)
+            | Event::PlanningPolicySet(_) => {}
             Event::TransferAllocated(e) => {
                 let c = self.registered(&e.county, d, "county")?;
                 Self::keeps_positive(&self.city, "city.treasury", d, e.amount, "amount")?;

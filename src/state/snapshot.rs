@@ -29,6 +29,7 @@ struct StateRef<'a> {
     plans_issued: &'a [(u64, PlanIssued)],
     targets: &'a [Option<Slot>],
     wide_amounts: &'a BTreeMap<u64, Money>,
+    policies: &'a [PolicyEntry],
 }
 
 /// The stored form of a [`State`], owned for reading (same members, same order).
@@ -44,6 +45,7 @@ struct StateOwned {
     plans_issued: Vec<(u64, PlanIssued)>,
     targets: Vec<Option<Slot>>,
     wide_amounts: BTreeMap<u64, Money>,
+    policies: Vec<PolicyEntry>,
 }
 
 impl Serialize for State {
@@ -59,6 +61,7 @@ impl Serialize for State {
             plans_issued: &self.plans_issued,
             targets: &self.targets,
             wide_amounts: &self.wide_amounts,
+            policies: &self.policies,
         }
         .serialize(s)
     }
@@ -154,6 +157,7 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
         plans_issued: o.plans_issued,
         targets: o.targets,
         wide_amounts: o.wide_amounts,
+        policies: o.policies,
     })
 }
 

@@ -3,14 +3,15 @@
 //! sorted order, instead of through `serde_json::Value` — for 3,000 counties that is
 //! most of the plan's cost otherwise.
 //!
-//! Guarantees: [`canonical_bytes`] equals [`crate::canonical::to_canonical_vec`] of the
-//! plan's serde JSON form without `plan_sha256` (asserted by the tests); [`hash_of`] is
+//! Guarantees: [`canonical_bytes`] equals [`crate::canonical::to_canonical_vec`] of
+//! [`hashed_members`]: the plan's serde JSON form without `plan_sha256`, and without
+//! `policy` for a v1 plan (asserted by the tests); [`hash_of`] is
 //! the SHA-256 of exactly those bytes, streamed into the hasher through a small buffer
 //! rather than built whole first.
 
 use super::Plan;
 use crate::money::{Money, Ratio};
-use crate::values::{Date, Sha256Hex};
+use crate::values::{Date, PlanningPolicy, Sha256Hex};
 use sha2::{Digest, Sha256};
 
 /// SHA-256 of the canonical JSON of the plan's SPEC members without `plan_sha256`
@@ -117,6 +118,12 @@ fn write_canonical(p: &Plan, o: &mut Vec<u8>, mut spill: impl FnMut(&mut Vec<u8>
     }
     o.extend_from_slice(b"],\"month\":");
     canon_str(o, &p.month.to_string());
+    // v1 plans hash exactly the SPEC §6.3 members; v2 plans also their policy
+    // (docs/planning-policy-v2.md §6), which sorts between `month` and `tiers`.
+    if p.policy != PlanningPolicy::V1 {
+        o.extend_from_slice(b",\"policy\":");
+        canon_str(o, p.policy.as_str());
+    }
     o.extend_from_slice(b",\"tiers\":[");
     for (i, t) in p.tiers.iter().enumerate() {
         if i > 0 {
@@ -210,6 +217,20 @@ fn canon_date(o: &mut Vec<u8>, d: Date) {
     o.push(b'"');
 }
 
+/// The plan's serde JSON form restricted to the members `plan_sha256` covers: every
+/// member but `plan_sha256`, and for a v1 plan also without `policy` (SPEC §6.3: a
+/// member an implementation adds stays outside the hash). [`canonical_bytes`] is the
+/// canonical JSON of exactly this value; auditors' scripts can rebuild it the same way.
+pub fn hashed_members(p: &Plan) -> serde_json::Value {
+    let mut v = serde_json::to_value(p).expect("a plan serializes");
+    let m = v.as_object_mut().expect("a plan is an object");
+    m.remove("plan_sha256");
+    if p.policy == PlanningPolicy::V1 {
+        m.remove("policy");
+    }
+    v
+}
+
 #[cfg(test)]
 mod streamed_hash_tests {
     use super::*;
@@ -231,9 +252,7 @@ mod streamed_hash_tests {
             assert!(bytes.len() > 4 * SPILL_AT, "{} bytes", bytes.len());
             assert!(p.lines.len() > 100);
             assert_eq!(p.plan_sha256, Sha256Hex(Sha256::digest(&bytes).into()));
-            let mut v = serde_json::to_value(&p).unwrap();
-            v.as_object_mut().unwrap().remove("plan_sha256");
-            assert_eq!(bytes, to_canonical_vec(&v));
+            assert_eq!(bytes, to_canonical_vec(&hashed_members(&p)));
         }
     }
 }

@@ -55,14 +55,17 @@ mod projection;
 mod tests;
 mod tiers;
 
-pub use canonical::{canonical_bytes, hash_of};
-pub use projection::{emergency_amount, expected_revenue, opening_cash};
+pub use canonical::{canonical_bytes, hash_of, hashed_members};
+pub use projection::{emergency_amount, expected_revenue, needs_v2, opening_cash, NeedsV2};
 pub use tiers::{county_lines, ledger_planned, pro_rata, Earlier, FUNDING_ORDER};
 
 use super::Status;
 use crate::money::{Money, Ratio};
 use crate::state::{County, State};
-use crate::values::{CountyId, Date, FiscalYear, Fund, Month, Sha256Hex};
+use crate::values::{CountyId, Date, FiscalYear, Fund, Month, PlanningPolicy, Sha256Hex};
+use projection::CountyMonth;
+use std::collections::BTreeMap;
+use tiers::Baseline;
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -72,6 +75,9 @@ use serde::Serialize;
 pub struct Plan {
     /// The plan month M.
     pub month: Month,
+    /// The planning policy in force on B (`planning_policy_set`; v1 when none). Inside
+    /// the hash only for v2 plans, so every v1 plan keeps its SPEC §6.3 hash.
+    pub policy: PlanningPolicy,
     /// The seq of the last record the plan is computed from (`State::head_seq`).
     pub based_on_seq: u64,
     /// B: the day before the first day of M.
@@ -209,17 +215,39 @@ pub fn plan(state: &State, month: Month) -> Plan {
         }
     }
 
+    // Each county's month figures, under the policy in force on B.
+    let policy = state.policy_at(d.basis);
+    let months: Vec<CountyMonth> = counties
+        .iter()
+        .map(|c| CountyMonth::of(state, c, &d, policy))
+        .collect();
+
     // Funding, tier by tier.
     let city_available = state.city.min_from(d.basis).0;
-    let tiers = tiers::fund_tiers(&mut lines, city_available);
+    let baselines: Option<BTreeMap<CountyId, Baseline>> = (policy == PlanningPolicy::V2).then(|| {
+        counties
+            .iter()
+            .zip(&months)
+            .map(|(c, m)| {
+                let b = Baseline {
+                    unfunded_end: m.unfunded_end(),
+                    basis: m.basis,
+                    lines: m.lines,
+                };
+                (c.id.clone(), b)
+            })
+            .collect()
+    });
+    let tiers = tiers::fund_tiers(&mut lines, city_available, baselines.as_ref());
 
     // County projections; lines are in county id order, like `counties`.
-    let county_plans = projection::project_counties(state, &counties, &d, &lines);
+    let county_plans = projection::project_counties(&counties, &months, &d, &lines, policy);
 
     let total_planned = lines.iter().map(|l| l.planned).sum();
     let total_funded = lines.iter().map(|l| l.funded).sum();
     let mut p = Plan {
         month,
+        policy,
         based_on_seq: state.head_seq,
         basis_date: d.basis,
         city_available,

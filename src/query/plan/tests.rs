@@ -480,8 +480,7 @@ fn canonical_bytes_equal_the_serde_json_canonical_form() {
     l.ok(json!({"kind":"wage_bill_declared","county":"a","payroll_month":"2021-02","amount":"999","payday":"2021-02-05","declared_on":"2021-01-18"}));
     for m in ["2021-01", "2021-02", "2021-03", "2021-12"] {
         let p = l.plan(m);
-        let mut v = serde_json::to_value(&p).unwrap();
-        v.as_object_mut().unwrap().remove("plan_sha256");
+        let v = hashed_members(&p);
         assert_eq!(
             String::from_utf8(canonical_bytes(&p)).unwrap(),
             String::from_utf8(to_canonical_vec(&v)).unwrap()
@@ -543,6 +542,7 @@ fn json_has_exactly_the_spec_members_and_the_hash_covers_them() {
         "lines",
         "month",
         "plan_sha256",
+        "policy",
         "tiers",
         "total_funded",
         "total_planned",
@@ -553,8 +553,11 @@ fn json_has_exactly_the_spec_members_and_the_hash_covers_them() {
     assert_eq!(keys_sorted, want);
     assert_eq!(v["based_on_seq"], json!(l.state.head_seq));
     assert_eq!(v["lines"][0]["fiscal_year"], json!(2021));
+    assert_eq!(v["policy"], "v1");
     let mut m = v.as_object().unwrap().clone();
     let h = m.remove("plan_sha256").unwrap();
+    // A v1 plan's hash covers exactly the SPEC §6.3 members: not `policy`.
+    m.remove("policy");
     let again = hex::encode(sha256_canonical(&Value::Object(m.clone())));
     assert_eq!(h, json!(again));
     assert_eq!(canonical_bytes(&p), to_canonical_vec(&Value::Object(m)));
