@@ -631,7 +631,18 @@ impl Fund {
 /// rate and, in the first tier that does not fit, funds counties under the warning
 /// line first. The declaration order is `Ord`.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
 )]
 pub enum PlanningPolicy {
     /// SPEC §6.3 as written; the policy of every plan when no setting is in force.

@@ -8,7 +8,11 @@ fn committed_schemas_match_the_types() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
     let bless = std::env::var_os("SANBAO_BLESS").is_some();
     let generated = sanbao::schema::all();
-    assert_eq!(generated.len(), 16, "fifteen event kinds and the record");
+    assert_eq!(
+        generated.len(),
+        17,
+        "the fifteen v1 event kinds, planning_policy_set and the record"
+    );
     if bless {
         std::fs::create_dir_all(&dir).unwrap();
         for (name, text) in &generated {
@@ -43,7 +47,8 @@ fn schemas_describe_the_kind_and_reject_unknown_fields() {
         if name == "record.schema.json" {
             assert_eq!(
                 v["properties"]["event"]["oneOf"].as_array().unwrap().len(),
-                15
+                16,
+                "the fifteen v1 kinds and planning_policy_set"
             );
             continue;
         }

@@ -119,6 +119,13 @@ pub enum Command {
     /// the watch list (库款监测, SPEC §6.2)
     Monitor(MonitorArgs),
     /// The month's dispatch plan (SPEC §6.3); --issue also records it
+    ///
+    /// The plan follows the planning policy in force on its basis date B, the day
+    /// before the month begins (the latest `planning_policy_set` with effective_from ≤
+    /// B; v1 when none): to make July's plan follow v2, set effective_from on or before
+    /// June 30. v1 is SPEC §6.3; v2 (docs/planning-policy-v2.md) projects needs from at
+    /// least the run rate and the declared wage bill and, in a short tier, funds
+    /// counties under the warning line first.
     Plan(PlanArgs),
     /// The three-month wage-payment risk forecast (SPEC §6.4)
     Forecast(ForecastArgs),

@@ -18,7 +18,7 @@ use crate::money::Money;
 use crate::query::forecast::{forecast as compute_forecast, Forecast, Risk};
 use crate::query::plan::{plan as compute_plan, Plan};
 use crate::state::State;
-use crate::values::Date;
+use crate::values::{Date, Month, PlanningPolicy};
 use serde::Serialize;
 use serde_json::json;
 use std::fmt::Write as _;
@@ -117,6 +117,7 @@ fn render_plan(state: &State, p: &Plan, st: &Style) -> String {
         }
     );
     let _ = writeln!(out, "plan_sha256 {}", p.plan_sha256);
+    let _ = writeln!(out, "Planning policy {}", policy_words(p.policy));
 
     let _ = writeln!(out, "\n{}", st.bold("Tiers (in funding order)"));
     let mut t = Table::new(&[("fund", L), ("planned", R), ("funded", R), ("shortfall", R)]);
@@ -216,8 +217,14 @@ fn render_plan(state: &State, p: &Plan, st: &Style) -> String {
                     .county(&c.county)
                     .map(|x| format!(" ({})", x.name.as_str()))
                     .unwrap_or_default();
+                let why = if c.projected_level.is_some() {
+                    "to stay at the warning line"
+                } else {
+                    // Only v2 recommends without a level: the wage term (doc §3).
+                    "to pay the month's wage need"
+                };
                 format!(
-                    "  {}{name}: {} to stay at the warning line",
+                    "  {}{name}: {} {why}",
                     c.county,
                     c.emergency_recommended.grouped()
                 )
@@ -229,7 +236,11 @@ fn render_plan(state: &State, p: &Plan, st: &Style) -> String {
                 "\n{}",
                 st.paint(
                     RED_BOLD,
-                    "Emergency dispatch recommended (below the warning line):"
+                    match p.policy {
+                        PlanningPolicy::V1 => "Emergency dispatch recommended (below the warning line):",
+                        PlanningPolicy::V2 =>
+                            "Emergency dispatch recommended (below the warning line, or short of the wage need):",
+                    }
                 )
             );
             for f in flagged {
@@ -245,6 +256,16 @@ fn risk_cell(r: Risk) -> Cell {
         Risk::High => Cell::styled(r.as_str(), RED_BOLD),
         Risk::Medium => Cell::styled(r.as_str(), YELLOW),
         Risk::Low => Cell::plain(r.as_str()),
+    }
+}
+
+/// The policy's name and what it means, for the readable reports.
+fn policy_words(p: PlanningPolicy) -> &'static str {
+    match p {
+        PlanningPolicy::V1 => "v1 (SPEC §6.3: budgeted needs, a short tier shared pro rata)",
+        PlanningPolicy::V2 => {
+            "v2 (needs at least the run rate and the declared wage bill; in a short tier, counties under the warning line first)"
+        }
     }
 }
 
@@ -265,6 +286,23 @@ fn render_forecast(f: &Forecast, st: &Style) -> String {
         "Every month's plan lines are assumed fully funded; expected revenue is {}'s for every month.",
         f.from
     );
+    let mut policies: Vec<(PlanningPolicy, Month)> = Vec::new();
+    for m in f.counties.iter().take(1).flat_map(|c| &c.months) {
+        if policies.last().map(|p| p.0) != Some(m.policy) {
+            policies.push((m.policy, m.month));
+        }
+    }
+    if policies.iter().any(|p| p.0 != PlanningPolicy::V1) {
+        let said: Vec<String> = policies
+            .iter()
+            .map(|(p, from)| format!("{} from {from}", p.as_str()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "Planning policy: {} (under v2, needs are at least the run rate and the wage need at least the declared bill).",
+            said.join(", ")
+        );
+    }
     if f.counties.is_empty() {
         let _ = writeln!(out, "\n  (no county registered by {})", f.from.last_day());
         return out;

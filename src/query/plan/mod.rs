@@ -64,10 +64,10 @@ use crate::money::{Money, Ratio};
 use crate::state::{County, State};
 use crate::values::{CountyId, Date, FiscalYear, Fund, Month, PlanningPolicy, Sha256Hex};
 use projection::CountyMonth;
-use std::collections::BTreeMap;
-use tiers::Baseline;
 use schemars::JsonSchema;
 use serde::Serialize;
+use std::collections::BTreeMap;
+use tiers::Baseline;
 
 /// The month's dispatch plan: exactly the members of SPEC §6.3, in that order.
 /// `plan_sha256` is the SHA-256 of the canonical JSON of every other member.
@@ -224,20 +224,21 @@ pub fn plan(state: &State, month: Month) -> Plan {
 
     // Funding, tier by tier.
     let city_available = state.city.min_from(d.basis).0;
-    let baselines: Option<BTreeMap<CountyId, Baseline>> = (policy == PlanningPolicy::V2).then(|| {
-        counties
-            .iter()
-            .zip(&months)
-            .map(|(c, m)| {
-                let b = Baseline {
-                    unfunded_end: m.unfunded_end(),
-                    basis: m.basis,
-                    lines: m.lines,
-                };
-                (c.id.clone(), b)
-            })
-            .collect()
-    });
+    let baselines: Option<BTreeMap<CountyId, Baseline>> =
+        (policy == PlanningPolicy::V2).then(|| {
+            counties
+                .iter()
+                .zip(&months)
+                .map(|(c, m)| {
+                    let b = Baseline {
+                        unfunded_end: m.unfunded_end(),
+                        basis: m.basis,
+                        lines: m.lines,
+                    };
+                    (c.id.clone(), b)
+                })
+                .collect()
+        });
     let tiers = tiers::fund_tiers(&mut lines, city_available, baselines.as_ref());
 
     // County projections; lines are in county id order, like `counties`.

@@ -201,7 +201,9 @@ fn share_v2(
         }
         let p: Money = planned[start..end].iter().copied().sum();
         let v: Money = v1[start..end].iter().copied().sum();
-        let b = base.get(county).expect("every county of a line has a baseline");
+        let b = base
+            .get(county)
+            .expect("every county of a line has a baseline");
         let pe0 = b.unfunded_end + earlier[county];
         let claim = b.basis.and_then(|basis| {
             let lv0 = Ratio::of(pe0, basis);
