@@ -152,6 +152,15 @@ ADVANCE = dict(county="jianchang", on=D(2021, 11, 10), amount=cents(40_000_000))
 WAGE_REVISION = dict(county="suizhong", month="2021-07", on=D(2021, 7, 2),
                      extra=cents(3_216_400))
 TIGHT_TRANCHE = D(2021, 10, 8)      # the October tranche arrives after National Day
+# After the September squeeze the bureau decides (recorded 09-28) that plans protect wages
+# first from the October plan on: effective 09-30, the basis date of October's plan.
+POLICY_SWITCH = dict(recorded=D(2021, 9, 28), policy="v2", effective_from=D(2021, 9, 30))
+# jianchang's December payroll (+30 % year-end bonus): a maturing bond instalment is paid
+# on 12-06, so by the deadline only the base wages can be deposited; the bonus stays
+# unpaid past payday (欠薪) and is deposited and paid when January's general transfer
+# arrives (2022-01-05).
+ARREARS = dict(county="jianchang", month="2021-12", bond_on=D(2021, 12, 6),
+               bond=cents(58_000_000), made_good=D(2022, 1, 5))
 
 
 def level_target(cid: str, mi: int) -> int:
@@ -470,6 +479,8 @@ def start_month(y: int, m: int):
         t += sum(v for (k_c, k_fy, k_m), v in G.pre_sched.items() if k_c == cid and k_m == ms)
         t += sum(a for (k_c, fy, a) in G.inexec_due.get(ms, []) if k_c == cid)
         wage = G.wage_bill.get((cid, ms), 0)
+        if cid == ARREARS["county"] and ms == ARREARS["made_good"].isoformat()[:7]:
+            wage += G.arrears_unpaid          # December's bonus, still owed
         x_base = cents(c["exp"])
         o_ref = cents(c["wage"]) + x_base
         prev = [month_str(*add_months(y, m, -k)) for k in (1, 2, 3)]
@@ -568,6 +579,10 @@ def day_step(today: dt.date):
     if today == D(2021, 7, 1):
         G.emit({"kind": "risk_lines_set", "warning_line": "0.3000", "alert_line": "0.5000",
                 "idle_line": "1.2000", "effective_from": "2021-07-01"}, today)
+    if today == POLICY_SWITCH["recorded"]:
+        G.notes["policy_switch"] = G.emit(
+            {"kind": "planning_policy_set", "policy": POLICY_SWITCH["policy"],
+             "effective_from": POLICY_SWITCH["effective_from"].isoformat()}, today)
     if today == D(2021, 10, 1):
         G.emit({"kind": "risk_lines_set", "county": "beigang", "warning_line": "0.2000",
                 "alert_line": "0.4000", "idle_line": "2.0000",
@@ -744,6 +759,26 @@ def day_step(today: dt.date):
         G.hold[BACKDATED_REVENUE["county"]] -= G.backdated_revenue_hold
 
     # 9. payroll deposits (and the hold that protects this month's payroll)
+    if today == ARREARS["made_good"]:
+        # December's unpaid bonus first: deposited and paid on the day January's general
+        # transfer arrives (a late deposit, made good)
+        cid, pm = ARREARS["county"], ARREARS["month"]
+        owed = G.arrears_unpaid
+        assert owed > 0 and G.wage_bill[(cid, pm)] - G.deposited[(cid, pm)] == owed
+        assert G.bal[f"{cid}.treasury"] - (G.hold[cid] - G.payroll_hold.get(cid, 0)) >= owed
+        G.move(f"{cid}.treasury", f"{cid}.wage_reserve", owed)
+        G.deposited[(cid, pm)] += owed
+        ev = G.emit({"kind": "payroll_deposited", "county": cid, "payroll_month": pm,
+                     "amount": fmt(owed), "deposited_on": today.isoformat()}, today)
+        G.notes.setdefault("late_deposits", []).append(ev)
+        G.notes["arrears_made_good_deposit"] = ev
+        G.move(f"{cid}.wage_reserve", None, owed)
+        G.outflow[(cid, ms)] += owed
+        G.notes["arrears_made_good_paid"] = G.emit(
+            {"kind": "wages_paid", "county": cid, "payroll_month": pm, "amount": fmt(owed),
+             "paid_on": today.isoformat()}, today)
+        G.arrears_unpaid = 0
+        refresh_payroll_hold(cid, today)
     for cid in CIDS:
         mp = G.month_plan.get((cid, ms))
         if not mp:
@@ -761,7 +796,15 @@ def day_step(today: dt.date):
             want = min(want, bill - done)
             can = G.bal[f"{cid}.treasury"] - (G.hold[cid] - G.payroll_hold.get(cid, 0))
             amt = min(want, can)
-            if amt < want:
+            if amt < want and (cid, ms) == (ARREARS["county"], ARREARS["month"]):
+                # the whole bill does not fit: the base wages go in, the year-end bonus
+                # waits for January's general transfer (the money of 12-10 is earmarked)
+                base = bill * 10 // 13
+                assert done == 0 and base <= can < bill, (base, can, bill)
+                amt = base
+                G.arrears_deferred = bill - base
+                G.notes["arrears_deposit"] = "next"
+            elif amt < want:
                 # cannot fund it in full: deposit what there is, try again tomorrow
                 mp["deposits"].append((d + 1, 100))
                 amt = amt // WAN * WAN
@@ -773,6 +816,8 @@ def day_step(today: dt.date):
                              "amount": fmt(amt), "deposited_on": today.isoformat()}, today)
                 if d > mp["payday"] - 7:
                     G.notes.setdefault("late_deposits", []).append(ev)
+                if G.notes.get("arrears_deposit") == "next":
+                    G.notes["arrears_deposit"] = ev
     # 10. wages paid
     for cid in CIDS:
         mp = G.month_plan.get((cid, ms))
@@ -781,12 +826,29 @@ def day_step(today: dt.date):
         bill = G.wage_bill.get((cid, ms), 0)
         if bill == 0:
             continue
-        assert G.deposited[(cid, ms)] == bill, (cid, ms, G.deposited[(cid, ms)], bill)
-        G.move(f"{cid}.wage_reserve", None, bill)
-        G.outflow[(cid, ms)] += bill
-        G.emit({"kind": "wages_paid", "county": cid, "payroll_month": ms, "amount": fmt(bill),
-                "paid_on": today.isoformat()}, today)
+        pay = bill
+        if (cid, ms) == (ARREARS["county"], ARREARS["month"]) and G.arrears_deferred:
+            # payday: what is in the wage reserve (the base wages); the rest is owed
+            pay = G.deposited[(cid, ms)]
+            G.arrears_unpaid = bill - pay
+            G.arrears_deferred = 0
+        assert G.deposited[(cid, ms)] == pay, (cid, ms, G.deposited[(cid, ms)], bill)
+        G.move(f"{cid}.wage_reserve", None, pay)
+        G.outflow[(cid, ms)] += pay
+        ev = G.emit({"kind": "wages_paid", "county": cid, "payroll_month": ms,
+                     "amount": fmt(pay), "paid_on": today.isoformat()}, today)
+        if pay < bill:
+            G.notes["arrears_paid_part"] = ev
     # 11. expenditures
+    if today == ARREARS["bond_on"]:
+        # a maturing bond instalment (到期债券还本) falls due: paid on its date, before
+        # the payroll deposit, whatever the county had set aside
+        cid = ARREARS["county"]
+        G.move(f"{cid}.treasury", None, ARREARS["bond"])
+        G.outflow[(cid, ms)] += ARREARS["bond"]
+        G.notes["bond_instalment"] = G.emit(
+            {"kind": "expenditure_paid", "county": cid, "amount": fmt(ARREARS["bond"]),
+             "paid_on": today.isoformat(), "category": "debt_service"}, today)
     for cid in CIDS:
         mp = G.month_plan.get((cid, ms))
         if not mp:
@@ -857,6 +919,11 @@ def refresh_payroll_hold(cid: str, today: dt.date):
     bill = G.wage_bill.get((cid, ms), 0)
     if bill:
         h += bill - G.deposited[(cid, ms)]
+    if cid == ARREARS["county"]:
+        if ms == ARREARS["month"]:
+            h -= G.arrears_deferred + G.arrears_unpaid   # the bonus waits for January
+        elif today < ARREARS["made_good"]:
+            h += G.arrears_unpaid             # ... and January's money is kept for it
     payday = COUNTIES[cid]["payday"]
     if payday - 7 - 3 < 5 and today.day >= 20:
         ny, nm = add_months(y, m, 1)
@@ -870,6 +937,8 @@ def generate():
     G.direct_queue = []
     G.payroll_hold = {}
     G.dup_amount = 0
+    G.arrears_deferred = 0      # December's bonus not deposited (between deposit and payday)
+    G.arrears_unpaid = 0        # December's bonus owed after payday
     plan_allocations()
     plan_needs()
     today = START
@@ -921,6 +990,8 @@ KINDS = {
                        "effective_from"),
     "plan_issued": ({"month", "based_on_seq", "plan_sha256", "issued_on"}, set(), "issued_on"),
     "event_reversed": ({"reverses_seq", "reason", "on"}, set(), "on"),
+    # docs/planning-policy-v2.md §1: city-wide, no flows, not reversible
+    "planning_policy_set": ({"policy", "effective_from"}, set(), "effective_from"),
 }
 REVERSIBLE = {"city_funds_received", "allocation_notified", "transfer_allocated",
               "emergency_dispatched", "payroll_deposited", "wages_paid", "revenue_collected",
@@ -1023,6 +1094,8 @@ def check_format(ev: dict) -> dt.date:
         assert 0 < w < a < i
     if kind == "event_reversed":
         assert type(ev["reverses_seq"]) is int and ev["reverses_seq"] >= 1
+    if kind == "planning_policy_set":
+        assert isinstance(ev["policy"], str) and ev["policy"] in ("v1", "v2"), ev
     return pdate(ev[eff_field])
 
 
