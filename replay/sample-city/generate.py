@@ -15,7 +15,12 @@ Writes, next to this file:
 Deterministic: one random.Random(20210101), no wall clock, no floats on money
 (all money is integer cents).  The program simulates every account day by day while
 generating, then re-reads events.jsonl and checks it with an independent validator
-(SPEC §2/§3 formats, rules 1-3, reversal rules) event by event in seq order.
+(SPEC §2/§3 formats, rules 1-3, reversal rules, and `planning_policy_set` of
+docs/planning-policy-v2.md §1) event by event in seq order.
+
+Plans follow the policy in force on their basis date (v2 from 2021-09-30).  Under v2 the
+split of the first short tier is computed with docs/planning-policy-v2-model.py (loaded as
+a module) on inputs this script reads from the log itself.
 """
 
 from __future__ import annotations
@@ -1207,6 +1212,30 @@ def validate(events: list[dict]):
     return log
 
 
+def self_test_validator():
+    """The validator's reading of planning_policy_set (docs/planning-policy-v2.md §1):
+    exactly `policy` ("v1" or "v2") and `effective_from`, no flows, not reversible."""
+    def rejected(f):
+        try:
+            f()
+        except AssertionError:
+            return True
+        return False
+    ok = {"kind": "planning_policy_set", "policy": "v1", "effective_from": "2021-09-30"}
+    assert check_format(ok) == D(2021, 9, 30) and flows(ok) == []
+    for bad in ({"policy": "V2"}, {"policy": " v2"}, {"policy": 2}, {"policy": None},
+                {"effective_from": "2021-9-30"}, {"effective_from": "1999-12-31"},
+                {"county": "jianchang"}, {"reason": "x"}):
+        assert rejected(lambda: check_format({**ok, **bad})), bad
+    for missing in ("policy", "effective_from"):
+        assert rejected(lambda: check_format({k: v for k, v in ok.items() if k != missing}))
+    reg = {"kind": "county_registered", "county": "a", "name": "甲",
+           "registered_on": "2021-01-01"}
+    assert rejected(lambda: validate([reg, ok, {"kind": "event_reversed", "reverses_seq": 2,
+                                                "reason": "撤销", "on": "2021-10-01"}]))
+    validate([reg, ok])
+
+
 # ---- projections used for checkpoints -----------------------------------------------
 
 def default_as_of(log: Log, at_seq: int) -> dt.date:
@@ -1701,6 +1730,8 @@ def plan_query(log: Log, at_seq: int, month: str) -> dict:
                              payroll=inputs[cid]["payroll"])
                         for cid in sorted(inputs)]
     q = {"policy": policy, "expected": expected, "counties": figures[policy]}
+    if policy == "v2":
+        q["v1_counties"] = figures["v1"]      # the same inputs under the v1 rules
     tr = res["v2"][2]
     if policy == "v2" and tr:
         q["v2_first_short_tier"] = dict(
@@ -1773,6 +1804,7 @@ def main():
     with open(path, encoding="utf-8") as f:
         loaded = [json.loads(line) for line in f]
     assert loaded == events
+    self_test_validator()
     log = validate(loaded)
     n = len(loaded)
     seq = {k: G.seq_of(v) for k, v in G.notes.items() if isinstance(v, dict)}
