@@ -15,7 +15,12 @@ Writes, next to this file:
 Deterministic: one random.Random(20210101), no wall clock, no floats on money
 (all money is integer cents).  The program simulates every account day by day while
 generating, then re-reads events.jsonl and checks it with an independent validator
-(SPEC §2/§3 formats, rules 1-3, reversal rules) event by event in seq order.
+(SPEC §2/§3 formats, rules 1-3, reversal rules, and `planning_policy_set` of
+docs/planning-policy-v2.md §1) event by event in seq order.
+
+Plans follow the policy in force on their basis date (v2 from 2021-09-30).  Under v2 the
+split of the first short tier is computed with docs/planning-policy-v2-model.py (loaded as
+a module) on inputs this script reads from the log itself.
 """
 
 from __future__ import annotations
@@ -152,6 +157,15 @@ ADVANCE = dict(county="jianchang", on=D(2021, 11, 10), amount=cents(40_000_000))
 WAGE_REVISION = dict(county="suizhong", month="2021-07", on=D(2021, 7, 2),
                      extra=cents(3_216_400))
 TIGHT_TRANCHE = D(2021, 10, 8)      # the October tranche arrives after National Day
+# After the September squeeze the bureau decides (recorded 09-28) that plans protect wages
+# first from the October plan on: effective 09-30, the basis date of October's plan.
+POLICY_SWITCH = dict(recorded=D(2021, 9, 28), policy="v2", effective_from=D(2021, 9, 30))
+# jianchang's December payroll (+30 % year-end bonus): a maturing bond instalment is paid
+# on 12-06, so by the deadline only the base wages can be deposited; the bonus stays
+# unpaid past payday (欠薪) and is deposited and paid when January's general transfer
+# arrives (2022-01-05).
+ARREARS = dict(county="jianchang", month="2021-12", bond_on=D(2021, 12, 6),
+               bond=cents(58_000_000), made_good=D(2022, 1, 5))
 
 
 def level_target(cid: str, mi: int) -> int:
@@ -470,6 +484,8 @@ def start_month(y: int, m: int):
         t += sum(v for (k_c, k_fy, k_m), v in G.pre_sched.items() if k_c == cid and k_m == ms)
         t += sum(a for (k_c, fy, a) in G.inexec_due.get(ms, []) if k_c == cid)
         wage = G.wage_bill.get((cid, ms), 0)
+        if cid == ARREARS["county"] and ms == ARREARS["made_good"].isoformat()[:7]:
+            wage += G.arrears_unpaid          # December's bonus, still owed
         x_base = cents(c["exp"])
         o_ref = cents(c["wage"]) + x_base
         prev = [month_str(*add_months(y, m, -k)) for k in (1, 2, 3)]
@@ -568,6 +584,10 @@ def day_step(today: dt.date):
     if today == D(2021, 7, 1):
         G.emit({"kind": "risk_lines_set", "warning_line": "0.3000", "alert_line": "0.5000",
                 "idle_line": "1.2000", "effective_from": "2021-07-01"}, today)
+    if today == POLICY_SWITCH["recorded"]:
+        G.notes["policy_switch"] = G.emit(
+            {"kind": "planning_policy_set", "policy": POLICY_SWITCH["policy"],
+             "effective_from": POLICY_SWITCH["effective_from"].isoformat()}, today)
     if today == D(2021, 10, 1):
         G.emit({"kind": "risk_lines_set", "county": "beigang", "warning_line": "0.2000",
                 "alert_line": "0.4000", "idle_line": "2.0000",
@@ -744,6 +764,26 @@ def day_step(today: dt.date):
         G.hold[BACKDATED_REVENUE["county"]] -= G.backdated_revenue_hold
 
     # 9. payroll deposits (and the hold that protects this month's payroll)
+    if today == ARREARS["made_good"]:
+        # December's unpaid bonus first: deposited and paid on the day January's general
+        # transfer arrives (a late deposit, made good)
+        cid, pm = ARREARS["county"], ARREARS["month"]
+        owed = G.arrears_unpaid
+        assert owed > 0 and G.wage_bill[(cid, pm)] - G.deposited[(cid, pm)] == owed
+        assert G.bal[f"{cid}.treasury"] - (G.hold[cid] - G.payroll_hold.get(cid, 0)) >= owed
+        G.move(f"{cid}.treasury", f"{cid}.wage_reserve", owed)
+        G.deposited[(cid, pm)] += owed
+        ev = G.emit({"kind": "payroll_deposited", "county": cid, "payroll_month": pm,
+                     "amount": fmt(owed), "deposited_on": today.isoformat()}, today)
+        G.notes.setdefault("late_deposits", []).append(ev)
+        G.notes["arrears_made_good_deposit"] = ev
+        G.move(f"{cid}.wage_reserve", None, owed)
+        G.outflow[(cid, ms)] += owed
+        G.notes["arrears_made_good_paid"] = G.emit(
+            {"kind": "wages_paid", "county": cid, "payroll_month": pm, "amount": fmt(owed),
+             "paid_on": today.isoformat()}, today)
+        G.arrears_unpaid = 0
+        refresh_payroll_hold(cid, today)
     for cid in CIDS:
         mp = G.month_plan.get((cid, ms))
         if not mp:
@@ -761,7 +801,15 @@ def day_step(today: dt.date):
             want = min(want, bill - done)
             can = G.bal[f"{cid}.treasury"] - (G.hold[cid] - G.payroll_hold.get(cid, 0))
             amt = min(want, can)
-            if amt < want:
+            if amt < want and (cid, ms) == (ARREARS["county"], ARREARS["month"]):
+                # the whole bill does not fit: the base wages go in, the year-end bonus
+                # waits for January's general transfer (the money of 12-10 is earmarked)
+                base = bill * 10 // 13
+                assert done == 0 and base <= can < bill, (base, can, bill)
+                amt = base
+                G.arrears_deferred = bill - base
+                G.notes["arrears_deposit"] = "next"
+            elif amt < want:
                 # cannot fund it in full: deposit what there is, try again tomorrow
                 mp["deposits"].append((d + 1, 100))
                 amt = amt // WAN * WAN
@@ -773,6 +821,8 @@ def day_step(today: dt.date):
                              "amount": fmt(amt), "deposited_on": today.isoformat()}, today)
                 if d > mp["payday"] - 7:
                     G.notes.setdefault("late_deposits", []).append(ev)
+                if G.notes.get("arrears_deposit") == "next":
+                    G.notes["arrears_deposit"] = ev
     # 10. wages paid
     for cid in CIDS:
         mp = G.month_plan.get((cid, ms))
@@ -781,12 +831,29 @@ def day_step(today: dt.date):
         bill = G.wage_bill.get((cid, ms), 0)
         if bill == 0:
             continue
-        assert G.deposited[(cid, ms)] == bill, (cid, ms, G.deposited[(cid, ms)], bill)
-        G.move(f"{cid}.wage_reserve", None, bill)
-        G.outflow[(cid, ms)] += bill
-        G.emit({"kind": "wages_paid", "county": cid, "payroll_month": ms, "amount": fmt(bill),
-                "paid_on": today.isoformat()}, today)
+        pay = bill
+        if (cid, ms) == (ARREARS["county"], ARREARS["month"]) and G.arrears_deferred:
+            # payday: what is in the wage reserve (the base wages); the rest is owed
+            pay = G.deposited[(cid, ms)]
+            G.arrears_unpaid = bill - pay
+            G.arrears_deferred = 0
+        assert G.deposited[(cid, ms)] == pay, (cid, ms, G.deposited[(cid, ms)], bill)
+        G.move(f"{cid}.wage_reserve", None, pay)
+        G.outflow[(cid, ms)] += pay
+        ev = G.emit({"kind": "wages_paid", "county": cid, "payroll_month": ms,
+                     "amount": fmt(pay), "paid_on": today.isoformat()}, today)
+        if pay < bill:
+            G.notes["arrears_paid_part"] = ev
     # 11. expenditures
+    if today == ARREARS["bond_on"]:
+        # a maturing bond instalment (到期债券还本) falls due: paid on its date, before
+        # the payroll deposit, whatever the county had set aside
+        cid = ARREARS["county"]
+        G.move(f"{cid}.treasury", None, ARREARS["bond"])
+        G.outflow[(cid, ms)] += ARREARS["bond"]
+        G.notes["bond_instalment"] = G.emit(
+            {"kind": "expenditure_paid", "county": cid, "amount": fmt(ARREARS["bond"]),
+             "paid_on": today.isoformat(), "category": "debt_service"}, today)
     for cid in CIDS:
         mp = G.month_plan.get((cid, ms))
         if not mp:
@@ -857,6 +924,11 @@ def refresh_payroll_hold(cid: str, today: dt.date):
     bill = G.wage_bill.get((cid, ms), 0)
     if bill:
         h += bill - G.deposited[(cid, ms)]
+    if cid == ARREARS["county"]:
+        if ms == ARREARS["month"]:
+            h -= G.arrears_deferred + G.arrears_unpaid   # the bonus waits for January
+        elif today < ARREARS["made_good"]:
+            h += G.arrears_unpaid             # ... and January's money is kept for it
     payday = COUNTIES[cid]["payday"]
     if payday - 7 - 3 < 5 and today.day >= 20:
         ny, nm = add_months(y, m, 1)
@@ -870,6 +942,8 @@ def generate():
     G.direct_queue = []
     G.payroll_hold = {}
     G.dup_amount = 0
+    G.arrears_deferred = 0      # December's bonus not deposited (between deposit and payday)
+    G.arrears_unpaid = 0        # December's bonus owed after payday
     plan_allocations()
     plan_needs()
     today = START
@@ -921,6 +995,8 @@ KINDS = {
                        "effective_from"),
     "plan_issued": ({"month", "based_on_seq", "plan_sha256", "issued_on"}, set(), "issued_on"),
     "event_reversed": ({"reverses_seq", "reason", "on"}, set(), "on"),
+    # docs/planning-policy-v2.md §1: city-wide, no flows, not reversible
+    "planning_policy_set": ({"policy", "effective_from"}, set(), "effective_from"),
 }
 REVERSIBLE = {"city_funds_received", "allocation_notified", "transfer_allocated",
               "emergency_dispatched", "payroll_deposited", "wages_paid", "revenue_collected",
@@ -1023,6 +1099,8 @@ def check_format(ev: dict) -> dt.date:
         assert 0 < w < a < i
     if kind == "event_reversed":
         assert type(ev["reverses_seq"]) is int and ev["reverses_seq"] >= 1
+    if kind == "planning_policy_set":
+        assert isinstance(ev["policy"], str) and ev["policy"] in ("v1", "v2"), ev
     return pdate(ev[eff_field])
 
 
@@ -1134,6 +1212,30 @@ def validate(events: list[dict]):
     return log
 
 
+def self_test_validator():
+    """The validator's reading of planning_policy_set (docs/planning-policy-v2.md §1):
+    exactly `policy` ("v1" or "v2") and `effective_from`, no flows, not reversible."""
+    def rejected(f):
+        try:
+            f()
+        except AssertionError:
+            return True
+        return False
+    ok = {"kind": "planning_policy_set", "policy": "v1", "effective_from": "2021-09-30"}
+    assert check_format(ok) == D(2021, 9, 30) and flows(ok) == []
+    for bad in ({"policy": "V2"}, {"policy": " v2"}, {"policy": 2}, {"policy": None},
+                {"effective_from": "2021-9-30"}, {"effective_from": "1999-12-31"},
+                {"county": "jianchang"}, {"reason": "x"}):
+        assert rejected(lambda: check_format({**ok, **bad})), bad
+    for missing in ("policy", "effective_from"):
+        assert rejected(lambda: check_format({k: v for k, v in ok.items() if k != missing}))
+    reg = {"kind": "county_registered", "county": "a", "name": "甲",
+           "registered_on": "2021-01-01"}
+    assert rejected(lambda: validate([reg, ok, {"kind": "event_reversed", "reverses_seq": 2,
+                                                "reason": "撤销", "on": "2021-10-01"}]))
+    validate([reg, ok])
+
+
 # ---- projections used for checkpoints -----------------------------------------------
 
 def default_as_of(log: Log, at_seq: int) -> dt.date:
@@ -1169,10 +1271,14 @@ def window_months(as_of: dt.date) -> list[tuple[int, int]]:
     return [add_months(y, m, -k) for k in (2, 1, 0)]
 
 
-def month_need(log: Log, at_seq: int, cid: str, y: int, m: int, upto: dt.date) -> int:
+def month_need(log: Log, at_seq: int, cid: str, y: int, m: int, upto: dt.date,
+               category: str | None = None) -> int:
+    """The county's budgeted need of month (y, m), every category or just `category`."""
     total = 0
     for seq, day, ev, sign in log.facts(at_seq):
         if ev["kind"] != "needs_budgeted" or ev["county"] != cid or ev["fiscal_year"] != y:
+            continue
+        if category is not None and ev["category"] != category:
             continue
         if day > upto:
             continue
@@ -1205,8 +1311,9 @@ def lines_in_force(log: Log, at_seq: int, cid: str, on: dt.date):
     return tuple(ratio_f(ev[f]) for f in ("warning_line", "alert_line", "idle_line"))
 
 
-def monitor_levels(log: Log, at_seq: int, as_of: dt.date) -> dict[str, dict]:
-    b = balances(log, at_seq, as_of)
+def avg_monthly_outflow(log: Log, at_seq: int, as_of: dt.date, cids) -> dict[str, int]:
+    """SPEC §6.2 avg_monthly_outflow per county in cents (0 when it is null): the
+    window's expenditure + wages / 3, else the budgeted need of as_of's month."""
     win = {month_str(y, m) for y, m in window_months(as_of)}
     outflow = defaultdict(int)
     for seq, day, ev, sign in log.facts(at_seq):
@@ -1214,11 +1321,22 @@ def monitor_levels(log: Log, at_seq: int, as_of: dt.date) -> dict[str, dict]:
                 day.isoformat()[:7] in win and day <= as_of:
             outflow[ev["county"]] += sign * amt_c(ev["amount"])
     res = {}
-    for cid in registered_counties(log, at_seq, as_of):
-        cash = b[f"{cid}.treasury"] + b[f"{cid}.wage_reserve"]
+    for cid in cids:
         avg = round_half_even(Fraction(outflow[cid], 3))
         if avg <= 0:
             avg = month_need(log, at_seq, cid, as_of.year, as_of.month, as_of)
+        res[cid] = max(0, avg)
+    return res
+
+
+def monitor_levels(log: Log, at_seq: int, as_of: dt.date) -> dict[str, dict]:
+    b = balances(log, at_seq, as_of)
+    cids = registered_counties(log, at_seq, as_of)
+    avgs = avg_monthly_outflow(log, at_seq, as_of, cids)
+    res = {}
+    for cid in cids:
+        cash = b[f"{cid}.treasury"] + b[f"{cid}.wage_reserve"]
+        avg = avgs[cid]
         if avg <= 0:
             level = None
         else:
@@ -1475,7 +1593,200 @@ def plan_lines(log: Log, at_seq: int, month: str) -> dict:
                             shortfall=fmt(ln["planned"] - ln["funded"])) for ln in lines])
 
 
+def policy_in_force(log: Log, at_seq: int, on: dt.date) -> str:
+    """docs/planning-policy-v2.md §1.3: the planning_policy_set among the first at_seq
+    records with the greatest effective_from <= on, then the greatest seq; v1 if none."""
+    best = None
+    for i in range(at_seq):
+        ev = log.events[i]
+        if ev["kind"] == "planning_policy_set" and log.eff[i] <= on:
+            if best is None or (log.eff[i], i) > best[0]:
+                best = ((log.eff[i], i), ev["policy"])
+    return best[1] if best else "v1"
+
+
+def policy_model():
+    """The reference model of the v1 and v2 funding rules (docs/planning-policy-v2-model.py,
+    integer cents), loaded as a module: it runs nothing on import."""
+    import importlib.util
+    path = os.path.join(HERE, os.pardir, os.pardir, "docs", "planning-policy-v2-model.py")
+    spec = importlib.util.spec_from_file_location("planning_policy_v2_model", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def units4(fr: Fraction) -> int:
+    """A ratio as an integer number of ten-thousandths (lines have four decimals)."""
+    v = fr * 10000
+    assert v.denominator == 1, fr
+    return int(v)
+
+
+def fmt_units4(u: int | None) -> str | None:
+    if u is None:
+        return None
+    return f"{'-' if u < 0 else ''}{abs(u) // 10000}.{abs(u) % 10000:04d}"
+
+
+def plan_inputs(log: Log, at_seq: int, month: str) -> dict[str, dict]:
+    """Per county listed in the plan of `month` (registered on or before E), the figures
+    of SPEC §6.3 and docs/planning-policy-v2.md §0 (integer cents): opening cash on B,
+    expected revenue, budgeted wages and non-wage need of M (budgeted_on <= E), the
+    declared wage bill of M (declared_on <= E), the basis (avg_monthly_outflow at B,
+    the run rate of v2) and the risk lines in force on B."""
+    y, m = int(month[:4]), int(month[5:])
+    B = D(y, m, 1) - dt.timedelta(days=1)
+    E = D(y, m, last_day(y, m))
+    cids = registered_counties(log, at_seq, E)
+    b = balances(log, at_seq, B)
+    basis = avg_monthly_outflow(log, at_seq, B, cids)
+    rev_months = {month_str(*add_months(y, m, -k)) for k in (1, 2, 3)}
+    rev = defaultdict(int)
+    for _, day, ev, sign in log.facts(at_seq):
+        if ev["kind"] == "revenue_collected" and day.isoformat()[:7] in rev_months:
+            rev[ev["county"]] += sign * amt_c(ev["amount"])
+    out = {}
+    for cid in cids:
+        reg = [log.eff[i] for i in range(at_seq) if log.events[i]["kind"] == "county_registered"
+               and log.events[i]["county"] == cid][0]
+        bill = None
+        for i in range(at_seq):
+            ev = log.events[i]
+            if ev["kind"] == "wage_bill_declared" and ev["county"] == cid and \
+                    ev["payroll_month"] == month and log.eff[i] <= E:
+                if bill is None or (log.eff[i], i) > bill[0]:
+                    bill = ((log.eff[i], i), ev)
+        need = month_need(log, at_seq, cid, y, m, E)
+        wages = month_need(log, at_seq, cid, y, m, E, "wages")
+        w, a, i_ = lines_in_force(log, at_seq, cid, B)
+        out[cid] = dict(
+            opening=(b[f"{cid}.treasury"] + b[f"{cid}.wage_reserve"]) if reg <= B else 0,
+            revenue=round_half_even(Fraction(rev[cid], 3)),
+            wages=wages, non_wage=need - wages,
+            bill=amt_c(bill[1]["amount"]) if bill else None,
+            payroll=None if bill is None else dict(
+                wage_bill=bill[1]["amount"], payday=bill[1]["payday"],
+                deposit_deadline=(pdate(bill[1]["payday"]) - dt.timedelta(days=7)).isoformat()),
+            basis=basis[cid] or None,
+            warning=units4(w), alert=units4(a), idle=units4(i_))
+    return out
+
+
+def plan_query(log: Log, at_seq: int, month: str) -> dict:
+    """The plan of `month` at `at_seq` under the policy in force on its basis date:
+    lines, tiers and available from plan_lines (v1, SPEC §6.3); under v2 the split of the
+    first short tier follows docs/planning-policy-v2.md §4.2-4.3, computed with the
+    reference model from the plan's inputs. Also the county figures of both policies."""
+    y, m = int(month[:4]), int(month[5:])
+    B = D(y, m, 1) - dt.timedelta(days=1)
+    policy = policy_in_force(log, at_seq, B)
+    v1 = plan_lines(log, at_seq, month)
+    model = policy_model()
+    inputs = plan_inputs(log, at_seq, month)
+    counties = {}
+    for cid, c in inputs.items():
+        lines = [(ln["fund"], ln["fiscal_year"], amt_c(ln["planned"])) for ln in v1["lines"]
+                 if ln["county"] == cid]
+        counties[cid] = model.county(c["opening"], c["revenue"], c["wages"], c["non_wage"],
+                                     c["bill"], c["basis"], lines, warning=c["warning"],
+                                     alert=c["alert"], idle=c["idle"])
+    avail = v1["city_available"]
+    avail_c = -amt_c(avail[1:], True) if avail.startswith("-") else amt_c(avail, True)
+    res = {}
+    for pol in ("v1", "v2"):
+        trace = {}
+        _, funded, out = model.plan(counties, avail_c, pol, trace=trace)
+        res[pol] = (funded, out, trace)
+    # the model's v1 split is the generator's own (an independent cross-check of both)
+    for ln in v1["lines"]:
+        k = (ln["county"], ln["fund"], ln["fiscal_year"])
+        assert res["v1"][0][k] == amt_c(ln["funded"], True), (month, at_seq, k)
+    funded2 = res["v2"][0]
+    # guarantees of §4.4: same tiers and totals; every warning county gets >= v1
+    for t in v1["tiers"]:
+        assert sum(v for k, v in funded2.items() if k[1] == t["fund"]) == amt_c(t["funded"], True)
+    for cid in inputs:
+        o1, o2 = res["v1"][1][cid], res["v2"][1][cid]
+        if cid in res["v2"][2].get("claim", {}) or "warning" in (o1["status"], o2["status"]):
+            assert o2["funded_in"] >= o1["funded_in"], (month, cid)
+    expected = dict(v1)
+    if policy == "v2":
+        expected["lines"] = [dict(ln, funded=fmt(funded2[k]),
+                                  shortfall=fmt(amt_c(ln["planned"]) - funded2[k]))
+                             for ln in v1["lines"]
+                             for k in [(ln["county"], ln["fund"], ln["fiscal_year"])]]
+    figures = {}
+    for pol in ("v1", "v2"):
+        _, out, _ = res[pol]
+        figures[pol] = [dict(county=cid, opening_cash=fmt(inputs[cid]["opening"]),
+                             funded_in=fmt(out[cid]["funded_in"]),
+                             expected_revenue=fmt(inputs[cid]["revenue"]),
+                             needs=fmt(out[cid]["needs"]),
+                             projected_end=fmt_signed(out[cid]["projected_end"]),
+                             projected_level=fmt_units4(out[cid]["level"]),
+                             status=out[cid]["status"],
+                             emergency_recommended=fmt(out[cid]["emergency"]),
+                             payroll=inputs[cid]["payroll"])
+                        for cid in sorted(inputs)]
+    q = {"policy": policy, "expected": expected, "counties": figures[policy]}
+    if policy == "v2":
+        q["v1_counties"] = figures["v1"]      # the same inputs under the v1 rules
+    tr = res["v2"][2]
+    if policy == "v2" and tr:
+        q["v2_first_short_tier"] = dict(
+            fund=tr["tier"], left=fmt(tr["A"]), claims_total=fmt(tr["C"]),
+            case=tr["case"],
+            counties=[dict(county=cid, planned=fmt(tr["P"][cid]), v1_share=fmt(tr["v1c"][cid]),
+                           wage_need=fmt(res["v2"][1][cid]["wage_need"]),
+                           non_wage_need=fmt(res["v2"][1][cid]["non_wage"]),
+                           needs=fmt(res["v2"][1][cid]["needs"]),
+                           basis=fmt(inputs[cid]["basis"] or 0),
+                           warning_line=fmt_units4(inputs[cid]["warning"]),
+                           baseline_end=fmt_signed(tr["pe0"][cid]),
+                           baseline_level=fmt_units4(tr["lv0"][cid]),
+                           warning_county=cid in tr["claim"],
+                           gap=fmt(tr["gap"][cid]) if cid in tr["gap"] else None,
+                           claim=fmt(tr["claim"][cid]) if cid in tr["claim"] else None,
+                           v2_amount=fmt(sum(funded2[k] for k in funded2
+                                             if k[0] == cid and k[1] == tr["tier"])))
+                      for cid in sorted(tr["P"])])
+    return q
+
+
 # --------------------------------------------------------------------------------------
+
+def arrears_by_day(log: Log, at_seq: int, first: dt.date, last: dt.date) -> dict:
+    """The story's wage arrears (欠薪), read back from the log: on each as_of in
+    [first, last], every (county, payroll_month) whose latest wage bill declared on or
+    before as_of has its payday before as_of and paid (wages_paid dated <= as_of) below
+    the bill. Returns {as_of: [row, ...]} for the days that have any."""
+    decl = defaultdict(list)        # (cid, pm) -> [(declared_on, seq, amount, payday)]
+    paid = defaultdict(list)        # (cid, pm) -> [(date, signed cents)]
+    for seq, day, ev, sign in log.facts(at_seq):
+        if ev["kind"] == "wage_bill_declared":
+            decl[(ev["county"], ev["payroll_month"])].append(
+                (day, seq, amt_c(ev["amount"]), pdate(ev["payday"])))
+        elif ev["kind"] == "wages_paid":
+            paid[(ev["county"], ev["payroll_month"])].append((day, sign * amt_c(ev["amount"])))
+    out = {}
+    day = first
+    while day <= last:
+        rows = []
+        for key in sorted(decl):
+            known = [d_ for d_ in decl[key] if d_[0] <= day]
+            if not known:
+                continue
+            _, _, bill, payday = max(known)
+            p = sum(v for d_, v in paid[key] if d_ <= day)
+            if payday < day and p < bill:
+                rows.append(dict(county=key[0], payroll_month=key[1], wage_bill=fmt(bill),
+                                 payday=payday.isoformat(), paid=fmt(p), unpaid=fmt(bill - p)))
+        if rows:
+            out[day.isoformat()] = rows
+        day += dt.timedelta(days=1)
+    return out
+
 
 def last_seq_recorded_by(day: dt.date) -> int:
     """The last seq recorded on or before `day` (the generator knows recording dates)."""
@@ -1493,6 +1804,7 @@ def main():
     with open(path, encoding="utf-8") as f:
         loaded = [json.loads(line) for line in f]
     assert loaded == events
+    self_test_validator()
     log = validate(loaded)
     n = len(loaded)
     seq = {k: G.seq_of(v) for k, v in G.notes.items() if isinstance(v, dict)}
@@ -1511,6 +1823,19 @@ def main():
 
     jc6 = deposits_of("jianchang", "2021-06")
     assert len(jc6) == 2 and jc6[0][1] <= "2021-06-08" < "2021-06-10" < jc6[1][1], jc6
+    jcd = deposits_of(ARREARS["county"], ARREARS["month"])
+    dec_dep = jcd
+    dec_bill = [e["amount"] for e in loaded if e["kind"] == "wage_bill_declared"
+                and e["county"] == ARREARS["county"] and e["payroll_month"] == ARREARS["month"]]
+    assert len(dec_bill) == 1
+    dec_bill = dec_bill[0]
+    owed = amt_c(dec_bill) - amt_c(jcd[0][2])
+    jc_1231 = balances(log, n, D(2021, 12, 31))[f"{ARREARS['county']}.treasury"]
+    jan_gen = [i for i, e in enumerate(loaded, 1) if e["kind"] == "transfer_allocated"
+               and e["county"] == ARREARS["county"] and e["fund"] == "general"
+               and e["value_date"] == ARREARS["made_good"].isoformat()]
+    assert len(jan_gen) == 1
+    jan_gen = jan_gen[0]
     dup = loaded[seq["duplicate_transfer"] - 1]
     rev = loaded[rev_seq - 1]
     disc = loaded[seq["discrepancy"] - 1]
@@ -1537,6 +1862,20 @@ def main():
            f"{od['notified_on']} (seq {seq['overdue_direct_notice']}) is still undispatched "
            f"(overdue until seq {seq['overdue_direct_dispatch']}); jianchang is below the "
            "warning line"),
+        cp("2021-12-31", None,
+           f"the year end: jianchang's December payroll (wage bill {dec_bill}, with the +30 % "
+           f"year-end bonus; payday 12-15, deadline 12-08) could only be deposited for the base "
+           f"wages, {dec_dep[0][2]} on {dec_dep[0][1]} (seq {dec_dep[0][0]}), after a bond "
+           f"instalment of {fmt(ARREARS['bond'])} on {ARREARS['bond_on']} (seq "
+           f"{seq['bond_instalment']}); payday paid those (seq {seq['arrears_paid_part']}) and "
+           f"{fmt(owed)} stays unpaid (欠薪), so the December row is `late`; jianchang's "
+           f"treasury ({fmt(jc_1231)}) is less than what it owes"),
+        cp("2022-01-04", None,
+           f"inside the arrears period: December's payroll still has {fmt(owed)} unpaid, "
+           f"payday 12-15 long past; the payroll rows now cover only January and February, so "
+           f"only the arrears see it; it is made good on {ARREARS['made_good']} (deposit seq "
+           f"{seq['arrears_made_good_deposit']}, paid seq {seq['arrears_made_good_paid']}) "
+           f"when January's general transfer (seq {jan_gen}) arrives"),
         cp(None, None, "the end of the sample (as_of defaults to 2022-02-20): every status "
            "appears - jianchang warning, nanpiao low, beigang and xingcheng idle, the rest "
            "normal"),
@@ -1562,22 +1901,36 @@ def main():
                                 **extra, "watchlist": watchlist(lv, extra)})
 
     plan_months = ["2021-07", "2021-10", "2022-03"]
+    pol_seq = seq["policy_switch"]
     plan_queries = []
-    for pmonth, why in (("2021-07", "computed at its basis date 2021-06-30: the July tranche "
-                         "arrived on 06-25, so the city can fund every line"),
-                        ("2021-10", "computed at its basis date 2021-09-30: the October "
-                         "tranche only arrives on 10-08 (after National Day), so the city "
-                         "cannot fund all lines - direct is funded, general shares pro rata"),
-                        ("2021-07", "the same month at the head: every line is capped to 0 "
-                         "(the whole 2021 entitlement has since been dispatched, SPEC 8.13), "
-                         "and available is the lowest city balance from 06-30 onward, "
-                         "i.e. the 09-30 dip"),
-                        ("2022-03", "the demo's next month, at the head")):
+    for pmonth, at_spec, why in (
+            ("2021-07", "basis", "computed at its basis date 2021-06-30, under v1: the July "
+             "tranche arrived on 06-25, so the city can fund every line"),
+            ("2021-10", "before_policy",
+             f"computed just before the policy switch was recorded (at_seq = seq {pol_seq} - 1, "
+             "the last record of 09-27), so it follows v1: the October tranche only arrives on "
+             "10-08 (after National Day), the city cannot fund all lines - direct is funded, "
+             "general shares pro rata"),
+            ("2021-10", "basis",
+             f"computed at its basis date 2021-09-30, after the policy switch (seq {pol_seq}, "
+             "v2 effective 2021-09-30), so it follows v2: the same tiers and totals, but in "
+             "the short general tier the counties below the warning line ({W}) keep at least "
+             "their v1 shares and share what v1 gave the others"),
+            ("2021-07", "head", "the same month at the head, under v1 (its basis date is "
+             "before the switch): every line is capped to 0 (the whole 2021 entitlement has "
+             "since been dispatched, SPEC 8.13), and available is the lowest city balance "
+             "from 06-30 onward, i.e. the 09-30 dip"),
+            ("2022-03", "head", "the demo's next month, at the head, under v2: every tier "
+             "fits, so the lines are v1's; the county needs are v2's")):
         y, m = int(pmonth[:4]), int(pmonth[5:])
         B = D(y, m, 1) - dt.timedelta(days=1)
-        at = n if "head" in why else last_seq_recorded_by(B)
-        p = plan_lines(log, at, pmonth)
-        plan_queries.append({"month": pmonth, "at_seq": at, "why": why, "expected": p})
+        at = {"head": n, "basis": last_seq_recorded_by(B), "before_policy": pol_seq - 1}[at_spec]
+        q = plan_query(log, at, pmonth)
+        if "v2_first_short_tier" in q:
+            why = why.format(W=", ".join(c["county"] for c in q["v2_first_short_tier"]["counties"]
+                                         if c["warning_county"]))
+        plan_queries.append({"month": pmonth, "at_seq": at, "policy": q.pop("policy"),
+                             "why": why, **q})
 
     # ---- the story's claims, enforced
     status = {m["as_of"] + "@" + str(m["at_seq"]): {c["county"]: c["status"] for c in m["counties"]}
@@ -1605,6 +1958,41 @@ def main():
                 disagree.append(i)
     assert disagree == [seq["discrepancy"]], disagree
     assert loaded[-1]["kind"] != "event_reversed" and max(log.eff) == END
+    # the policy switch: one record, v2 from 2021-09-30, recorded on 09-28; the 2021-10
+    # plan follows v1 just before it and v2 at its basis date
+    pols = [i for i, e in enumerate(loaded, 1) if e["kind"] == "planning_policy_set"]
+    assert pols == [pol_seq], pols
+    assert loaded[pol_seq - 1] == {"kind": "planning_policy_set", "policy": "v2",
+                                   "effective_from": "2021-09-30"}
+    assert G.rec_dates[pol_seq - 1] == POLICY_SWITCH["recorded"]
+    assert [(q["month"], q["policy"]) for q in plan_queries] == [
+        ("2021-07", "v1"), ("2021-10", "v1"), ("2021-10", "v2"), ("2021-07", "v1"),
+        ("2022-03", "v2")]
+    assert plan_queries[1]["at_seq"] == pol_seq - 1 < plan_queries[2]["at_seq"]
+    q1, q2 = plan_queries[1]["expected"], plan_queries[2]["expected"]
+    assert q1["lines"] != q2["lines"] and q1["tiers"] == q2["tiers"]
+    jc_gen = {q: [ln for ln in plan_queries[q]["expected"]["lines"]
+                  if ln["county"] == "jianchang" and ln["fund"] == "general"][0] for q in (1, 2)}
+    assert amt_c(jc_gen[2]["funded"]) > amt_c(jc_gen[1]["funded"]), jc_gen
+    # the December arrears: only the base wages by the deadline, the rest unpaid from the
+    # day after payday to the day before the make-good, paid in full on that day
+    assert len(jcd) == 2 and jcd[0][1] <= "2021-12-08" < jcd[1][1] == "2022-01-05", jcd
+    assert amt_c(jcd[1][2]) == owed and loaded[seq["arrears_made_good_paid"] - 1]["amount"] \
+        == fmt(owed) and loaded[seq["arrears_paid_part"] - 1]["amount"] == jcd[0][2]
+    arrears = arrears_by_day(log, n, START, END)
+    arrears_days = sorted(arrears)
+    assert arrears_days[0] == "2021-12-16" and arrears_days[-1] == "2022-01-04", arrears_days
+    assert len(arrears_days) == (D(2022, 1, 4) - D(2021, 12, 16)).days + 1
+    assert all(rows == [dict(county="jianchang", payroll_month="2021-12", wage_bill=dec_bill,
+                             payday="2021-12-15", paid=jcd[0][2], unpaid=fmt(owed))]
+               for rows in arrears.values()), "the December arrears are the only ones"
+    assert jc_1231 < owed, (jc_1231, owed)      # the county ends the year short of it
+    m1231, m0104 = expected_levels[5], expected_levels[6]
+    assert [r["status"] for r in m1231["payroll"] if r["county"] == "jianchang"
+            and r["payroll_month"] == "2021-12"] == ["late"]
+    assert not any(r["payroll_month"] == "2021-12" for r in m0104["payroll"])
+    story_arrears = [{"as_of": e["as_of"], "at_seq": e["at_seq"],
+                      "arrears": arrears.get(e["as_of"], [])} for e in expected_levels]
 
     out = {
         "note": "Synthetic, fictional data. Expected figures are computed independently by "
@@ -1614,6 +2002,7 @@ def main():
         "plan_queries": plan_queries,
         "expected_positions": expected_positions,
         "expected_monitor": expected_levels,
+        "story_arrears": story_arrears,
         "notable_seqs": {
             "duplicate_transfer (reversal target)": seq["duplicate_transfer"],
             "reversal": rev_seq,
@@ -1627,6 +2016,12 @@ def main():
             "backdated expenditure_paid": seq["backdated_expense"],
             "backdated revenue_collected": seq["backdated_revenue"],
             "revised wage bill declaration": seq["wage_revision"],
+            "planning_policy_set (v2 from 2021-09-30)": seq["policy_switch"],
+            "jianchang bond instalment 2021-12-06": seq["bond_instalment"],
+            "jianchang December payroll: base wages deposited": seq["arrears_deposit"],
+            "jianchang December payroll: base wages paid": seq["arrears_paid_part"],
+            "jianchang December arrears made good: deposited": seq["arrears_made_good_deposit"],
+            "jianchang December arrears made good: paid": seq["arrears_made_good_paid"],
         },
     }
     with open(os.path.join(HERE, "checkpoints.json"), "w", encoding="utf-8", newline="\n") as f:
@@ -1658,11 +2053,23 @@ def main():
                   f"  level {c['guarantee_level'] or '-':>7s}  {c['status']:8s} lines {c['lines']}")
     end = expected_positions[-1]
     print(f"city.treasury at end: {end['city']['treasury']}")
+    for d_ in sorted(arrears)[:1] + sorted(arrears)[-1:]:
+        print(f"arrears on {d_}: {arrears[d_]}")
     for q in plan_queries:
         p = q["expected"]
-        print(f"plan {q['month']} at_seq {q['at_seq']}: available {p['city_available']} "
-              f"planned {p['total_planned']} funded {p['total_funded']} "
+        print(f"plan {q['month']} at_seq {q['at_seq']} ({q['policy']}): available "
+              f"{p['city_available']} planned {p['total_planned']} funded {p['total_funded']} "
               f"tiers {[(t['fund'], t['planned'], t['funded']) for t in p['tiers']]}")
+        if p["total_planned"] != p["total_funded"]:
+            for ln in p["lines"]:
+                if ln["fund"] == "general":
+                    print(f"    {ln['county']:10s} general planned {ln['planned']:>14s} "
+                          f"funded {ln['funded']:>14s}")
+            for c in q["counties"]:
+                print(f"    {c['county']:10s} needs {c['needs']:>14s} funded_in "
+                      f"{c['funded_in']:>14s} end {c['projected_end']:>15s} level "
+                      f"{c['projected_level']} {c['status']} emergency "
+                      f"{c['emergency_recommended']}")
 
 
 if __name__ == "__main__":
