@@ -3,13 +3,15 @@
 //! every `plan_queries` entry of checkpoints.json, and
 //!
 //! 1. cross-checks the figures that generate.py computed independently (month,
-//!    based_on_seq, basis_date, city_available, totals, tiers, lines);
+//!    based_on_seq, basis_date, city_available, totals, tiers, lines, and the county
+//!    projections, under the policy the query names);
 //! 2. compares the whole plan with `replay/sample-city/expected/plan-<M>-at-<N>.json`
 //!    (set `SANBAO_BLESS=1` to write those files from the current output);
 //! 3. checks that each golden file's plan_sha256 is the SHA-256 of the canonical JSON
 //!    of its other members, so the files can be audited without sanbao.
 //!
-//! The queries include 2021-10 at seq 1527, where the city cannot fund every line.
+//! The queries include 2021-10 at seq 1495 (v1, just before the bureau switches to
+//! planning policy v2) and at seq 1528 (v2), where the city cannot fund every line.
 
 use sanbao::canonical::sha256_canonical;
 use serde_json::Value;
@@ -80,6 +82,16 @@ fn sample_city_plans_match_python_and_the_golden_files() {
                 ));
             }
         }
+        // The county projections, where generate.py computed them (under the query's
+        // own policy: v2's needs, levels and emergency figures for v2 queries).
+        if let Some(want) = q.get("counties") {
+            if &plan["counties"] != want {
+                failures.push(format!(
+                    "{month} at {at}: counties differ from generate.py\n  sanbao: {}\n  python: {want}",
+                    plan["counties"]
+                ));
+            }
+        }
         if plan["total_funded"] != plan["total_planned"] {
             short_months.push(format!("{month}@{at}"));
         }
@@ -111,9 +123,23 @@ fn sample_city_plans_match_python_and_the_golden_files() {
             ));
         }
 
-        // 3. The golden file's hash is over its own members.
+        // The policy each query names is the one the plan followed.
+        if let Some(policy) = q.get("policy") {
+            if &plan["policy"] != policy {
+                failures.push(format!(
+                    "{month} at {at}: policy {} but generate.py says {policy}",
+                    plan["policy"]
+                ));
+            }
+        }
+
+        // 3. The golden file's hash is over its own members (a v1 plan's `policy`
+        // stays outside it, docs/planning-policy-v2.md §6).
         let mut members = golden.as_object().unwrap().clone();
         let sha = members.remove("plan_sha256").expect("plan_sha256");
+        if members.get("policy") == Some(&Value::from("v1")) {
+            members.remove("policy");
+        }
         let recomputed = hex::encode(sha256_canonical(&Value::Object(members)));
         if sha.as_str() != Some(recomputed.as_str()) {
             failures.push(format!(
@@ -126,7 +152,7 @@ fn sample_city_plans_match_python_and_the_golden_files() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(
         short_months,
-        ["2021-10@1527"],
-        "exactly one sample month cannot be funded in full"
+        ["2021-10@1495", "2021-10@1528"],
+        "exactly one sample month cannot be funded in full: October 2021, under v1 before the switch and v2 after"
     );
 }

@@ -199,7 +199,7 @@ fn export_import_round_trip_reproduces_every_hash() {
     let o = run(&b, &["import", out.to_str().unwrap()], "");
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let (ea, eb) = (export(&a), export(&b));
-    assert_eq!(ea.len(), 2408);
+    assert_eq!(ea.len(), 2412);
     assert_eq!(ea, eb, "records, recorded_at and hashes reproduced");
     // --from/--to select a range.
     let o = run(&a, &["export", "--from", "10", "--to", "12"], "");
