@@ -9,11 +9,15 @@
 //!   from SPEC §3 / §6.1 / §8.16 (sum every flow dated ≤ as_of, a reversal as the
 //!   opposite flow on its own date);
 //! - position on a prefix state (`--at-seq`) equals the reference model over that prefix;
-//! - monitor's cash equals position's, and every watchlist reason has its row.
+//! - monitor's cash equals position's, and every watchlist reason has its row;
+//! - contract v2 (docs/monitor-v2.md): `arrears` and `payroll_history` equal a naive
+//!   model summing the events day by day, and `watch_history`, `tight_months` and
+//!   `attention` equal what one `day_end` per day gives;
+//! - position's `outstanding_advances` equals the reference model's.
 
 use proptest::prelude::*;
 use sanbao::event::Event;
-use sanbao::query::monitor::{monitor, Monitor, PayrollStatus, Reason};
+use sanbao::query::monitor::{day_end, monitor, Monitor, PayrollStatus, Reason};
 use sanbao::query::position::position;
 use sanbao::query::Status;
 use sanbao::record::{Record, GENESIS};
@@ -124,9 +128,20 @@ fn event_of(o: &Op, seqs: u64) -> Value {
         }
         11 => {
             let w = 1 + o.pick as u32 % 5;
+            let (warning, alert, idle) = if o.pick % 2 == 1 {
+                // Lines as high as the random histories' levels, so that `warning` and
+                // `low` (tight months, attention) come up too.
+                (
+                    format!("{}", w * 20),
+                    format!("{}", w * 20 + 40),
+                    format!("{}", w * 20 + 400),
+                )
+            } else {
+                (format!("0.{w}"), format!("0.{}", w + 2), format!("1.{w}"))
+            };
             json!({"kind":"risk_lines_set","county": if o.pick % 3 == 0 { Value::Null } else { json!(c) },
-                   "warning_line": format!("0.{w}"),"alert_line": format!("0.{}", w + 2),
-                   "idle_line": format!("1.{w}"),"effective_from":date})
+                   "warning_line": warning,"alert_line": alert,
+                   "idle_line": idle,"effective_from":date})
         }
         _ => {
             // A reversal of some earlier record, dated at or after this op's date.
@@ -259,9 +274,9 @@ fn money(c: i128) -> String {
 }
 
 /// SPEC §6.1 computed the slow, obvious way from the records' JSON.
-fn reference_position(records: &[Record], as_of: Date) -> Value {
+/// (event, effective date, sign) facts: a reversal is its target, negated, on its `on`.
+fn facts(records: &[Record]) -> Vec<(Value, Date, i128)> {
     let events: Vec<Value> = records.iter().map(|r| r.event.to_json()).collect();
-    // (event, effective date, sign) facts: a reversal is its target, negated, on its `on`.
     let mut facts: Vec<(Value, Date, i128)> = Vec::new();
     for (r, e) in records.iter().zip(&events) {
         let d = r.event.effective_date();
@@ -270,6 +285,19 @@ fn reference_position(records: &[Record], as_of: Date) -> Value {
             facts.push((events[t - 1].clone(), d, -1));
         } else {
             facts.push((e.clone(), d, 1));
+        }
+    }
+    facts
+}
+
+fn reference_position(records: &[Record], as_of: Date) -> Value {
+    let facts = facts(records);
+    let mut advances: BTreeMap<String, i128> = BTreeMap::new();
+    for (e, d, sign) in &facts {
+        if *d <= as_of && e["kind"] == "emergency_dispatched" && e["mode"] == "advance" {
+            *advances
+                .entry(e["county"].as_str().unwrap().into())
+                .or_default() += sign * flows_amount(e);
         }
     }
     let mut bal: BTreeMap<String, i128> = BTreeMap::new();
@@ -315,7 +343,8 @@ fn reference_position(records: &[Record], as_of: Date) -> Value {
                 })
                 .collect();
             json!({"county": c, "name": name, "treasury": money(t), "wage_reserve": money(w),
-                   "cash": money(t + w), "funds": fs})
+                   "cash": money(t + w), "funds": fs,
+                   "outstanding_advances": money(advances.get(c.as_str()).copied().unwrap_or(0))})
         })
         .collect();
     json!({"as_of": as_of.to_string(), "at_seq": records.len(),
@@ -356,6 +385,7 @@ fn monitor_is_consistent(m: &Monitor, p: &Value) {
                     .any(|p| p.county == w.county && p.status == PayrollStatus::Late),
                 Reason::DirectOverdue => m.direct_overdue.iter().any(|d| d.county == w.county),
                 Reason::Discrepancy => m.discrepancies.iter().any(|d| d.county == w.county),
+                Reason::WageArrears => m.arrears.iter().any(|a| a.county == w.county),
             };
             assert!(has, "{:?} of {} has its row", r, w.county);
         }
@@ -365,6 +395,227 @@ fn monitor_is_consistent(m: &Monitor, p: &Value) {
     }
     for p in &m.payroll {
         assert!(!p.shortfall.is_negative());
+    }
+}
+
+// ---- the naive reference model of arrears and the payroll history ---------------------
+
+fn days(from: Date, to: Date) -> i64 {
+    (to.naive() - from.naive()).num_days()
+}
+
+/// docs/monitor-v2.md `arrears` and `payroll_history` computed the slow, obvious way
+/// from the records' JSON: every wage bill declaration, deposit and payment summed day
+/// by day, a reversal as the opposite flow on its own date.
+fn reference_payroll(records: &[Record], as_of: Date) -> (Value, Value) {
+    let facts = facts(records);
+    let mut registered: BTreeMap<String, Date> = BTreeMap::new();
+    // (county, payroll_month) -> declarations (declared_on, seq, amount, payday)
+    type Decl = (Date, usize, i128, Date);
+    let mut bills: BTreeMap<(String, String), Vec<Decl>> = BTreeMap::new();
+    for (i, (e, d, sign)) in facts.iter().enumerate() {
+        match e["kind"].as_str().unwrap() {
+            "county_registered" => {
+                registered.insert(e["county"].as_str().unwrap().into(), *d);
+            }
+            "wage_bill_declared" if *sign == 1 => {
+                let key = (
+                    e["county"].as_str().unwrap().to_string(),
+                    e["payroll_month"].as_str().unwrap().to_string(),
+                );
+                let payday = Date::parse(e["payday"].as_str().unwrap()).unwrap();
+                bills
+                    .entry(key)
+                    .or_default()
+                    .push((*d, i, flows_amount(e), payday));
+            }
+            _ => {}
+        }
+    }
+    let sum = |kind: &str, c: &str, pm: &str, upto: Date| -> i128 {
+        facts
+            .iter()
+            .filter(|(e, d, _)| {
+                e["kind"] == kind && e["county"] == c && e["payroll_month"] == pm && *d <= upto
+            })
+            .map(|(e, _, sign)| sign * flows_amount(e))
+            .sum()
+    };
+    let first = as_of.month().add(-11).unwrap().first_day();
+    let (mut arrears, mut history) = (Vec::new(), Vec::new());
+    for ((c, pm), decls) in &bills {
+        if registered.get(c).map_or(true, |r| *r > as_of) {
+            continue;
+        }
+        let Some(&(_, _, bill, payday)) = decls
+            .iter()
+            .filter(|(on, ..)| *on <= as_of)
+            .max_by_key(|(on, seq, ..)| (*on, *seq))
+        else {
+            continue;
+        };
+        let paid = sum("wages_paid", c, pm, as_of);
+        let deposited = sum("payroll_deposited", c, pm, as_of);
+        if payday < as_of && paid < bill {
+            arrears.push(
+                json!({"county": c, "payroll_month": pm, "wage_bill": money(bill),
+                "payday": payday.to_string(), "paid": money(paid), "unpaid": money(bill - paid),
+                "days_overdue": days(payday, as_of)}),
+            );
+        }
+        let month_first = Date::parse(&format!("{pm}-01")).unwrap();
+        if month_first < first || month_first > as_of {
+            continue;
+        }
+        let deadline = payday.add_days(-7);
+        let status = if paid >= bill {
+            "paid"
+        } else if deposited >= bill {
+            "funded"
+        } else if as_of > deadline {
+            "late"
+        } else {
+            "due"
+        };
+        let mut deposited_on = None;
+        if deposited >= bill {
+            let mut x = Date::parse("2021-01-01").unwrap();
+            while sum("payroll_deposited", c, pm, x) < bill {
+                x = x.add_days(1);
+            }
+            deposited_on = Some(x);
+        }
+        let days_late = match deposited_on {
+            Some(on) => days(deadline, on).max(0),
+            None if status == "late" => days(deadline, as_of),
+            None => 0,
+        };
+        history.push(
+            json!({"county": c, "payroll_month": pm, "wage_bill": money(bill),
+            "payday": payday.to_string(), "deposit_deadline": deadline.to_string(),
+            "deposited": money(deposited), "paid": money(paid),
+            "shortfall": money((bill - deposited).max(0)), "status": status,
+            "deposited_on": deposited_on.map(|d| d.to_string()), "days_late": days_late}),
+        );
+    }
+    (Value::Array(arrears), Value::Array(history))
+}
+
+/// `watch_history`, `tight_months` and `attention` rebuilt from the day-end watch list
+/// and statuses of every day, one [`day_end`] a day.
+fn reference_history(state: &State, as_of: Date) -> (Value, Value, Value) {
+    let first = as_of.month().add(-11).unwrap().first_day();
+    // county -> spells (from, to, reasons as a set of names in order)
+    type Run = (Date, Option<Date>, Vec<Reason>);
+    let mut spells: BTreeMap<String, Vec<Run>> = BTreeMap::new();
+    let mut x = first;
+    while x <= as_of {
+        let listed: BTreeMap<String, Vec<Reason>> = day_end(state, x)
+            .watchlist
+            .into_iter()
+            .map(|w| (w.county.as_str().to_string(), w.reasons))
+            .collect();
+        for (c, reasons) in &listed {
+            let v = spells.entry(c.clone()).or_default();
+            match v.last_mut() {
+                Some((_, to, seen)) if *to == Some(x.add_days(-1)) => {
+                    *to = Some(x);
+                    seen.extend(reasons);
+                    seen.sort();
+                    seen.dedup();
+                }
+                _ => v.push((x, Some(x), reasons.clone())),
+            }
+        }
+        x = x.add_days(1);
+    }
+    let watch: Vec<Value> = spells
+        .iter()
+        .map(|(c, v)| {
+            let sp: Vec<Value> = v
+                .iter()
+                .map(|(from, to, r)| {
+                    let to = to.filter(|t| *t != as_of).map(|t| t.to_string());
+                    json!({"from": from.to_string(), "to": to, "reasons": r})
+                })
+                .collect();
+            json!({"county": c, "spells": sp})
+        })
+        .collect();
+    let (mut tight, mut attention) = (Vec::new(), Vec::new());
+    let today = day_end(state, as_of);
+    for row in &today.counties {
+        let c = state.county(&row.county).unwrap();
+        let (mut months, mut m, mut check) = (0, as_of.month(), as_of);
+        let mut since = m;
+        while check >= c.registered_on {
+            let st = day_end(state, check)
+                .counties
+                .into_iter()
+                .find(|r| r.county == row.county)
+                .unwrap()
+                .status;
+            if !matches!(st, Status::Warning | Status::Low) {
+                break;
+            }
+            months += 1;
+            since = m;
+            m = m.add(-1).unwrap();
+            check = m.last_day();
+        }
+        if months > 0 {
+            tight.push(json!({"county": row.county, "months": months, "since": since.to_string()}));
+        }
+        if row.status == Status::Low {
+            attention.push(
+                json!({"county": row.county, "guarantee_level": row.guarantee_level,
+                                  "tight_months": months}),
+            );
+        }
+    }
+    (
+        Value::Array(watch),
+        Value::Array(tight),
+        Value::Array(attention),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, max_shrink_iters: 200, ..ProptestConfig::default() })]
+
+    /// Contract v2's members of monitor against the reference models above: arrears and
+    /// the payroll history from the events, the watch list's spells, tight months and
+    /// attention from one day-end a day.
+    #[test]
+    fn arrears_and_history_agree_with_a_brute_force_recomputation(
+        ops in prop::collection::vec(op(), 0..90),
+        asks in prop::collection::vec(0u16..460, 1..3),
+    ) {
+        let (records, state) = build(&ops);
+        for &o in &asks {
+            let d = day(o);
+            let m = serde_json::to_value(monitor(&state, Some(d))).unwrap();
+            let (arrears, history) = reference_payroll(&records, d);
+            prop_assert_eq!(&m["arrears"], &arrears);
+            prop_assert_eq!(&m["payroll_history"], &history);
+            let (watch, tight, attention) = reference_history(&state, d);
+            if std::env::var_os("READ_SIDE_STATS").is_some() {
+                eprintln!("STATS arrears={} late={} spells={} tight={} attention={}",
+                    arrears.as_array().unwrap().len(),
+                    history.as_array().unwrap().iter().filter(|h| h["days_late"].as_i64().unwrap() > 0).count(),
+                    watch.as_array().unwrap().len(), tight.as_array().unwrap().len(), attention.as_array().unwrap().len());
+            }
+            prop_assert_eq!(&m["watch_history"], &watch);
+            prop_assert_eq!(&m["tight_months"], &tight);
+            prop_assert_eq!(&m["attention"], &attention);
+            // The history's open spells are today's watch list, reason for reason.
+            for w in m["watchlist"].as_array().unwrap() {
+                let h = m["watch_history"].as_array().unwrap().iter()
+                    .find(|h| h["county"] == w["county"]).unwrap();
+                let last = h["spells"].as_array().unwrap().last().unwrap();
+                prop_assert!(last["to"].is_null());
+            }
+        }
     }
 }
 
@@ -523,7 +774,10 @@ fn an_empty_log_answers_null_as_of_and_empty_lists() {
     let o = sanbao(dir.path(), &["monitor", "--json"]);
     assert_eq!(
         out(&o).trim(),
-        r#"{"as_of":null,"at_seq":0,"counties":[],"payroll":[],"direct_overdue":[],"discrepancies":[],"watchlist":[]}"#
+        concat!(
+            r#"{"as_of":null,"at_seq":0,"counties":[],"payroll":[],"direct_overdue":[],"discrepancies":[],"watchlist":[],"#,
+            r#""arrears":[],"payroll_history":[],"watch_history":[],"tight_months":[],"attention":[]}"#
+        )
     );
     let o = sanbao(dir.path(), &["replay", "--json"]);
     let v: Value = serde_json::from_str(out(&o).trim()).unwrap();

@@ -10,7 +10,9 @@ Writes, next to this file:
   events.jsonl      one bare event per line, in the order of recording
                     (seq = line number when loaded into an empty log)
   checkpoints.json  interesting query points with independently computed expected
-                    positions, guarantee levels and plan figures
+                    positions, guarantee levels and plan figures, and the members of
+                    docs/monitor-v2.md (arrears, deposited_on/days_late, payroll_history,
+                    watch_history, tight_months, attention, outstanding_advances)
 
 Deterministic: one random.Random(20210101), no wall clock, no floats on money
 (all money is integer cents).  The program simulates every account day by day while
@@ -25,6 +27,7 @@ a module) on inputs this script reads from the log itself.
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import datetime as dt
 import json
@@ -1456,9 +1459,10 @@ def position_funds(log: Log, at_seq: int, as_of: dt.date, cid: str) -> list[dict
             for fy, f in sorted(listed, key=lambda x: (x[0], FUND_ORDER.index(x[1])))]
 
 
-def watchlist(levels: dict[str, dict], extra: dict) -> list[dict]:
+def watchlist(levels: dict[str, dict], extra: dict, arrears: list[dict]) -> list[dict]:
     """SPEC §6.2 watchlist (independent check): reasons in the SPEC's order, the level
-    reason for status `warning` only (§8.21), counties by id."""
+    reason for status `warning` only (§8.21), then `wage_arrears` for a county with any
+    `arrears` row (docs/monitor-v2.md, SPEC §9); counties by id."""
     out = []
     for cid in sorted(levels):
         reasons = []
@@ -1470,6 +1474,8 @@ def watchlist(levels: dict[str, dict], extra: dict) -> list[dict]:
             reasons.append("direct_overdue")
         if any(r["county"] == cid for r in extra["discrepancies"]):
             reasons.append("discrepancy")
+        if any(r["county"] == cid for r in arrears):
+            reasons.append("wage_arrears")
         if reasons:
             out.append({"county": cid, "reasons": reasons})
     return out
@@ -1793,6 +1799,447 @@ def last_seq_recorded_by(day: dt.date) -> int:
     return sum(1 for r in G.rec_dates if r <= day)
 
 
+# --------------------------------------------------------------------------------------
+# monitor and position, contract v2 (docs/monitor-v2.md), computed independently
+# --------------------------------------------------------------------------------------
+# A second, day-indexed reading of the log: every figure is a step function of the date
+# (prefix sums over the facts up to at_seq, each reversal an opposite flow on its own
+# `on`, SPEC §8.16), so that `reasons(x)` can be evaluated for every day of a window.
+# At every checkpoint it is asserted equal to the v1 functions above (monitor_levels,
+# monitor_extra, watchlist, arrears_by_day), and on the days where the watch list
+# changes as well.
+
+REASON_ORDER = ["guarantee_level_warning", "payroll_late", "direct_overdue", "discrepancy",
+                "wage_arrears"]
+DAY = dt.timedelta(days=1)
+
+
+class Steps:
+    """sum of (date, cents) items with date <= x, as a step function of x."""
+
+    def __init__(self):
+        self.items: dict[dt.date, int] = defaultdict(int)
+        self.dates: list[dt.date] = []
+        self.pref: list[int] = []
+
+    def add(self, day: dt.date, v: int):
+        self.items[day] += v
+
+    def freeze(self):
+        self.dates = sorted(self.items)
+        run = 0
+        self.pref = []
+        for d_ in self.dates:
+            run += self.items[d_]
+            self.pref.append(run)
+
+    def at(self, x: dt.date) -> int:
+        i = bisect.bisect_right(self.dates, x)
+        return self.pref[i - 1] if i else 0
+
+    def first_reaching(self, target: int, upto: dt.date) -> dt.date | None:
+        """The earliest date x <= upto with at(x) >= target."""
+        for d_, p in zip(self.dates, self.pref):
+            if d_ > upto:
+                return None
+            if p >= target:
+                return d_
+        return None
+
+
+class DayIndex:
+    """The state folded up to at_seq, indexed by effective date."""
+
+    def __init__(self, log: Log, at_seq: int):
+        self.at_seq = at_seq
+        self.reg: dict[str, dt.date] = {}
+        self.acct: dict[str, Steps] = defaultdict(Steps)        # "cid.treasury" -> Steps
+        self.outflow: dict[str, Steps] = defaultdict(Steps)     # cid -> expenditure + wages
+        self.needs: dict[str, list] = defaultdict(list)         # cid -> [(day, sign, ev)]
+        self.lines_c: dict[str, list] = defaultdict(list)       # cid -> [(eff, seq, lines)]
+        self.lines_g: list = []
+        self.bills: dict[tuple, list] = defaultdict(list)       # (cid, pm) -> [(on, seq, c, payday)]
+        self.dep: dict[tuple, Steps] = defaultdict(Steps)       # (cid, pm)
+        self.paid: dict[tuple, Steps] = defaultdict(Steps)      # (cid, pm)
+        self.d_ent: dict[tuple, Steps] = defaultdict(Steps)     # (cid, fy) direct notified
+        self.d_dis: dict[tuple, Steps] = defaultdict(Steps)     # (cid, fy) direct dispatched
+        self.reports: dict[tuple, list] = defaultdict(list)     # (cid, acct) -> [(on, seq, ev)]
+        self.advances: dict[str, Steps] = defaultdict(Steps)    # cid -> advances
+        for seq, day, ev, sign in log.facts(at_seq):
+            k = ev["kind"]
+            cid = ev.get("county")
+            if k == "county_registered":
+                self.reg[cid] = day
+            for acct, v in flows(ev):
+                self.acct[acct].add(day, sign * v)
+            if k in ("expenditure_paid", "wages_paid"):
+                self.outflow[cid].add(day, sign * amt_c(ev["amount"]))
+            if k == "needs_budgeted":
+                self.needs[cid].append((day, sign, ev))
+            if k == "risk_lines_set":
+                lines = tuple(ratio_f(ev[f]) for f in ("warning_line", "alert_line", "idle_line"))
+                (self.lines_c[cid] if cid is not None else self.lines_g).append((day, seq, lines))
+            if k == "wage_bill_declared":
+                self.bills[(cid, ev["payroll_month"])].append(
+                    (day, seq, amt_c(ev["amount"]), pdate(ev["payday"])))
+            if k == "payroll_deposited":
+                self.dep[(cid, ev["payroll_month"])].add(day, sign * amt_c(ev["amount"]))
+            if k == "wages_paid":
+                self.paid[(cid, ev["payroll_month"])].add(day, sign * amt_c(ev["amount"]))
+            if ev.get("fund") == "direct" and k == "allocation_notified":
+                self.d_ent[(cid, ev["fiscal_year"])].add(day, sign * amt_c(ev["amount"]))
+            if ev.get("fund") == "direct" and k == "transfer_allocated":
+                self.d_dis[(cid, ev["fiscal_year"])].add(day, sign * amt_c(ev["amount"]))
+            if k == "balance_reported":
+                self.reports[(cid, ev["account"])].append((day, seq, ev))
+            if k == "emergency_dispatched" and ev["mode"] == "advance":
+                self.advances[cid].add(day, sign * amt_c(ev["amount"]))
+        for group in (self.acct, self.outflow, self.dep, self.paid, self.d_ent, self.d_dis,
+                      self.advances):
+            for st in group.values():
+                st.freeze()
+        # a report differs when its balance is not the computed day-end balance of its
+        # `on` (computed from every fact up to at_seq dated <= on)
+        self.report_differs: dict[tuple, list] = {}
+        for (cid, acct), reps in self.reports.items():
+            self.report_differs[(cid, acct)] = sorted(
+                (on, seq, amt_c(ev["balance"], True) != self.acct[f"{cid}.{acct}"].at(on))
+                for on, seq, ev in reps)
+        self.cids = sorted(self.reg)
+        self._reasons: dict[tuple, tuple] = {}
+        self._status: dict[tuple, tuple] = {}
+
+    def registered(self, x: dt.date) -> list[str]:
+        return [c for c in self.cids if self.reg[c] <= x]
+
+    def cash(self, cid: str, x: dt.date) -> int:
+        return self.acct[f"{cid}.treasury"].at(x) + self.acct[f"{cid}.wage_reserve"].at(x)
+
+    def avg(self, cid: str, x: dt.date) -> int:
+        """avg_monthly_outflow in cents, 0 for null (SPEC §6.2)."""
+        win = window_months(x)
+        first = D(*win[0], 1)
+        last = D(*win[-1], last_day(*win[-1]))
+        assert last <= x
+        out = self.outflow[cid].at(last) - self.outflow[cid].at(first - DAY)
+        a = round_half_even(Fraction(out, 3))
+        if a <= 0:
+            a = 0
+            ym = month_str(x.year, x.month)
+            for day, sign, ev in self.needs[cid]:
+                if day > x or ev["fiscal_year"] != x.year:
+                    continue
+                if "schedule" in ev:
+                    v = sum(amt_c(it["amount"]) for it in ev["schedule"] if it["month"] == ym)
+                else:
+                    t = amt_c(ev["amount"])
+                    v = t // 12 + (t % 12 if x.month == 12 else 0)
+                a += sign * v
+        return max(0, a)
+
+    def lines(self, cid: str, x: dt.date):
+        for cands in (self.lines_c.get(cid, []), self.lines_g):
+            known = [c for c in cands if c[0] <= x]
+            if known:
+                return max(known)[2]
+        return Fraction(3, 10), Fraction(1, 2), Fraction(3, 2)
+
+    def status(self, cid: str, x: dt.date) -> tuple:
+        """(status, level or None, cash, avg, lines) of the county with as_of = x."""
+        key = (cid, x)
+        if key not in self._status:
+            cash = self.cash(cid, x)
+            avg = self.avg(cid, x)
+            w, a, i = lines = self.lines(cid, x)
+            if avg <= 0:
+                level, st = None, "unknown"
+            else:
+                level = Fraction(round_half_even(Fraction(cash * 10000, avg)), 10000)
+                st = ("warning" if level < w else "low" if level < a
+                      else "idle" if level > i else "normal")
+            self._status[key] = (st, level, cash, avg, lines)
+        return self._status[key]
+
+    def bill(self, cid: str, pm: str, x: dt.date):
+        """(wage_bill, payday) of the latest declaration with declared_on <= x (§8.18)."""
+        known = [b for b in self.bills.get((cid, pm), []) if b[0] <= x]
+        if not known:
+            return None
+        _, _, c, payday = max(known)
+        return c, payday
+
+    def payroll_row(self, cid: str, pm: str, x: dt.date) -> dict | None:
+        b = self.bill(cid, pm, x)
+        if b is None:
+            return None
+        bill, payday = b
+        deadline = payday - 7 * DAY
+        dep_st = self.dep.get((cid, pm))
+        dep = dep_st.at(x) if dep_st else 0
+        paid = self.paid[(cid, pm)].at(x) if (cid, pm) in self.paid else 0
+        status = ("paid" if paid >= bill else "funded" if dep >= bill
+                  else "late" if x > deadline else "due")
+        deposited_on = dep_st.first_reaching(bill, x) if dep_st and dep >= bill else None
+        if deposited_on is not None:
+            days_late = max(0, (deposited_on - deadline).days)
+        elif status == "late":
+            days_late = (x - deadline).days
+        else:
+            days_late = 0
+        return dict(county=cid, payroll_month=pm, wage_bill=fmt(bill),
+                    payday=payday.isoformat(), deposit_deadline=deadline.isoformat(),
+                    deposited=fmt(dep), paid=fmt(paid), shortfall=fmt(max(0, bill - dep)),
+                    status=status,
+                    deposited_on=None if deposited_on is None else deposited_on.isoformat(),
+                    days_late=days_late)
+
+    def arrears(self, cid: str, x: dt.date) -> list[dict]:
+        rows = []
+        for (c, pm) in sorted(self.bills):
+            if c != cid:
+                continue
+            b = self.bill(c, pm, x)
+            if b is None:
+                continue
+            bill, payday = b
+            paid = self.paid[(c, pm)].at(x) if (c, pm) in self.paid else 0
+            if payday < x and paid < bill:
+                rows.append(dict(county=c, payroll_month=pm, wage_bill=fmt(bill),
+                                 payday=payday.isoformat(), paid=fmt(paid),
+                                 unpaid=fmt(bill - paid), days_overdue=(x - payday).days))
+        return rows
+
+    def reasons(self, cid: str, x: dt.date) -> tuple:
+        """The county's watch-list reasons with as_of = x (v1's four, then wage_arrears)."""
+        key = (cid, x)
+        if key in self._reasons:
+            return self._reasons[key]
+        r = []
+        if self.reg[cid] <= x:
+            if self.status(cid, x)[0] == "warning":
+                r.append("guarantee_level_warning")
+            pms = [month_str(x.year, x.month), month_str(*add_months(x.year, x.month, 1))]
+            rows = [self.payroll_row(cid, pm, x) for pm in pms]
+            if any(row is not None and row["status"] == "late" for row in rows):
+                r.append("payroll_late")
+            if any(st.at(x - DAY) - self.d_dis[key_].at(x) > 0 if key_ in self.d_dis
+                   else st.at(x - DAY) > 0
+                   for key_, st in self.d_ent.items() if key_[0] == cid):
+                r.append("direct_overdue")
+            for acct in ("treasury", "wage_reserve"):
+                known = [rep for rep in self.report_differs.get((cid, acct), []) if rep[0] <= x]
+                if known and max(known)[2]:
+                    r.append("discrepancy")
+                    break
+            if self.arrears(cid, x):
+                r.append("wage_arrears")
+        self._reasons[key] = tuple(r)
+        return self._reasons[key]
+
+
+_DAY_INDEX: dict[int, DayIndex] = {}
+
+
+def day_index(log: Log, at_seq: int) -> DayIndex:
+    if at_seq not in _DAY_INDEX:
+        _DAY_INDEX[at_seq] = DayIndex(log, at_seq)
+    return _DAY_INDEX[at_seq]
+
+
+def watch_window(as_of: dt.date) -> dt.date:
+    """The first day of month(as_of) - 11, not before 2000-01-01."""
+    return max(D(2000, 1, 1), D(*add_months(as_of.year, as_of.month, -11), 1))
+
+
+def watch_history(idx: DayIndex, as_of: dt.date) -> list[dict]:
+    first = watch_window(as_of)
+    out = []
+    for cid in idx.registered(as_of):
+        spells = []
+        cur = None
+        x = first
+        while x <= as_of:
+            r = idx.reasons(cid, x)
+            if r:
+                if cur is None:
+                    cur = {"from": x, "to": x, "seen": set()}
+                cur["to"] = x
+                cur["seen"].update(r)
+            elif cur is not None:
+                spells.append(cur)
+                cur = None
+            x += DAY
+        if cur is not None:
+            spells.append(cur)
+        if spells:
+            out.append({"county": cid, "spells": [
+                {"from": s["from"].isoformat(),
+                 "to": None if s["to"] == as_of else s["to"].isoformat(),
+                 "reasons": [r for r in REASON_ORDER if r in s["seen"]]} for s in spells]})
+    return out
+
+
+def tight_run(idx: DayIndex, cid: str, as_of: dt.date) -> tuple[int, str | None]:
+    """(months, since): consecutive months back from as_of's month whose check date (as_of
+    for its own month, the last day for earlier ones) had status warning or low."""
+    months, since = 0, None
+    y, m = as_of.year, as_of.month
+    while True:
+        check = as_of if months == 0 else D(y, m, last_day(y, m))
+        if check < idx.reg[cid] or check < D(2000, 1, 1):
+            break
+        if idx.status(cid, check)[0] not in ("warning", "low"):
+            break
+        months, since = months + 1, month_str(y, m)
+        y, m = add_months(y, m, -1)
+    return months, since
+
+
+def monitor_v2(log: Log, at_seq: int, as_of: dt.date, lv: dict, extra: dict) -> dict:
+    """docs/monitor-v2.md members of `monitor` at (at_seq, as_of), with the payroll rows
+    gaining deposited_on and days_late, checked against the v1 functions."""
+    idx = day_index(log, at_seq)
+    cids = idx.registered(as_of)
+    assert cids == registered_counties(log, at_seq, as_of) == sorted(lv)
+    # the day index agrees with monitor_levels on as_of
+    for cid in cids:
+        st, level, cash, avg, lines = idx.status(cid, as_of)
+        assert lv[cid] == dict(cash=fmt(cash), avg_monthly_outflow=fmt(avg) if avg > 0 else None,
+                               guarantee_level=None if level is None else ratio4(level),
+                               status=st, lines=[ratio4(v) for v in lines]), (cid, as_of)
+    # payroll rows: v1's members unchanged, plus deposited_on and days_late
+    months = [month_str(as_of.year, as_of.month),
+              month_str(*add_months(as_of.year, as_of.month, 1))]
+    payroll = [row for cid in cids for pm in months
+               if (row := idx.payroll_row(cid, pm, as_of)) is not None]
+    assert [{k: v for k, v in row.items() if k not in ("deposited_on", "days_late")}
+            for row in payroll] == extra["payroll"], as_of
+    # arrears, against arrears_by_day's reading of the same day
+    arrears = [row for cid in cids for row in idx.arrears(cid, as_of)]
+    assert all(row["days_overdue"] >= 1 for row in arrears)
+    assert [{k: v for k, v in row.items() if k != "days_overdue"} for row in arrears] == \
+        arrears_by_day(log, at_seq, as_of, as_of).get(as_of.isoformat(), []), as_of
+    # payroll_history: twelve months up to as_of's month
+    hist_months = [month_str(*add_months(as_of.year, as_of.month, -k)) for k in range(11, -1, -1)]
+    hist_months = [pm for pm in hist_months if pm >= "2000-01"]
+    history = [row for cid in cids for pm in hist_months
+               if (row := idx.payroll_row(cid, pm, as_of)) is not None]
+    assert [r for r in history if r["payroll_month"] == months[0]] == \
+        [r for r in payroll if r["payroll_month"] == months[0]], as_of
+    # the watch list (with wage_arrears) equals reasons(as_of)
+    wl = watchlist(lv, extra, arrears)
+    assert wl == [{"county": cid, "reasons": list(idx.reasons(cid, as_of))}
+                  for cid in cids if idx.reasons(cid, as_of)], as_of
+    tight = []
+    for cid in cids:
+        n_, since = tight_run(idx, cid, as_of)
+        if n_ >= 1:
+            tight.append({"county": cid, "months": n_, "since": since})
+    tight_of = {t["county"]: t["months"] for t in tight}
+    # the statuses behind the runs (and the month that ended each), against monitor_levels
+    y, m = as_of.year, as_of.month
+    for k in range(max(tight_of.values(), default=0) + 1):
+        check = as_of if k == 0 else D(y, m, last_day(y, m))
+        if check < D(2000, 1, 1):
+            break
+        for cid, v in monitor_levels(log, at_seq, check).items():
+            assert v["status"] == idx.status(cid, check)[0], (cid, check)
+        y, m = add_months(y, m, -1)
+    attention = [{"county": cid, "guarantee_level": lv[cid]["guarantee_level"],
+                  "tight_months": tight_of[cid]}
+                 for cid in cids if lv[cid]["status"] == "low"]
+    assert all(a["tight_months"] >= 1 for a in attention)
+    return dict(payroll=payroll, arrears=arrears, payroll_history=history,
+                watch_history=watch_history(idx, as_of), tight_months=tight,
+                attention=attention, watchlist=wl)
+
+
+def check_sweep_against_v1(log: Log, at_seq: int, first: dt.date, as_of: dt.date) -> int:
+    """On every day of [first, as_of] where some county's reasons change (and the day
+    before), and on every month-end, recompute the watch list with the v1 functions and
+    compare. Returns the number of days checked."""
+    idx = day_index(log, at_seq)
+    days = {first, as_of}
+    x = first + DAY
+    while x <= as_of:
+        if any(idx.reasons(c, x) != idx.reasons(c, x - DAY) for c in idx.cids):
+            days.update((x - DAY, x))
+        if (x + DAY).day == 1:
+            days.add(x)
+        x += DAY
+    for x in sorted(days):
+        lv = monitor_levels(log, at_seq, x)
+        extra = monitor_extra(log, at_seq, x)
+        arr = arrears_by_day(log, at_seq, x, x).get(x.isoformat(), [])
+        want = {w["county"]: tuple(w["reasons"]) for w in watchlist(lv, extra, arr)}
+        got = {c: idx.reasons(c, x) for c in idx.cids if idx.reasons(c, x)}
+        assert want == got, (at_seq, x, want, got)
+    return len(days)
+
+
+def outstanding_advances(idx: DayIndex, cid: str, as_of: dt.date) -> int:
+    """Advances with value_date <= as_of minus those reversed on or before as_of."""
+    st = idx.advances.get(cid)
+    return st.at(as_of) if st else 0
+
+
+def self_test_monitor_v2():
+    """docs/monitor-v2.md readings that the sample city does not exercise, on a tiny log:
+    a deposit reversed and made again keeps its first date; a county registered after
+    as_of is left out; a spell already open on the window's first day starts there; a
+    wage bill revised after payday counts as known on as_of; a reversed advance is no
+    longer outstanding from the reversal's `on`."""
+    def e(kind, **kw):
+        return {"kind": kind, **kw}
+    a = dict(county="a")
+    events = [
+        e("county_registered", county="a", name="甲", registered_on="2021-01-01",
+          opening_treasury="1000"),
+        e("allocation_notified", **a, fund="direct", fiscal_year=2021, program="直达",
+          amount="10", notified_on="2021-01-05"),
+        e("wage_bill_declared", **a, payroll_month="2021-02", amount="100", payday="2021-02-15",
+          declared_on="2021-01-20"),
+        e("payroll_deposited", **a, payroll_month="2021-02", amount="100",
+          deposited_on="2021-02-05"),
+        e("event_reversed", reverses_seq=4, reason="撤销", on="2021-02-06"),
+        e("payroll_deposited", **a, payroll_month="2021-02", amount="100",
+          deposited_on="2021-02-10"),
+        e("wages_paid", **a, payroll_month="2021-02", amount="100", paid_on="2021-02-15"),
+        e("county_registered", county="b", name="乙", registered_on="2021-03-01"),
+        e("emergency_dispatched", **a, amount="10", value_date="2021-01-10", mode="advance",
+          reason="垫付", approved_by="局长"),
+        e("event_reversed", reverses_seq=9, reason="撤销", on="2021-01-20"),
+        e("wage_bill_declared", **a, payroll_month="2021-03", amount="50", payday="2021-03-15",
+          declared_on="2021-02-20"),
+        e("payroll_deposited", **a, payroll_month="2021-03", amount="50",
+          deposited_on="2021-03-05"),
+        e("wages_paid", **a, payroll_month="2021-03", amount="50", paid_on="2021-03-15"),
+        e("wage_bill_declared", **a, payroll_month="2021-03", amount="80", payday="2021-03-15",
+          declared_on="2021-03-16"),
+    ]
+    idx = DayIndex(Log(events), len(events))
+    row = idx.payroll_row("a", "2021-02", D(2021, 2, 20))
+    assert (row["status"], row["deposited_on"], row["days_late"]) == ("paid", "2021-02-05", 0)
+    row = idx.payroll_row("a", "2021-02", D(2021, 2, 9))
+    assert (row["status"], row["deposited"], row["deposited_on"], row["days_late"]) == \
+        ("late", "0.00", None, 1), row
+    assert idx.reasons("a", D(2021, 2, 9)) == ("payroll_late", "direct_overdue")
+    assert idx.registered(D(2021, 2, 20)) == ["a"]
+    assert watch_history(idx, D(2021, 2, 20)) == [{"county": "a", "spells": [
+        {"from": "2021-01-06", "to": None, "reasons": ["payroll_late", "direct_overdue"]}]}]
+    assert watch_history(idx, D(2022, 1, 10)) == [{"county": "a", "spells": [
+        {"from": "2021-02-01", "to": None, "reasons": ["payroll_late", "direct_overdue",
+                                                      "wage_arrears"]}]}]
+    assert idx.arrears("a", D(2021, 3, 15)) == []
+    assert idx.arrears("a", D(2021, 3, 16)) == [dict(
+        county="a", payroll_month="2021-03", wage_bill="80.00", payday="2021-03-15",
+        paid="50.00", unpaid="30.00", days_overdue=1)]
+    row = idx.payroll_row("a", "2021-03", D(2021, 3, 20))
+    assert (row["status"], row["deposited_on"], row["days_late"]) == ("late", None, 12), row
+    assert [outstanding_advances(idx, "a", D(2021, 1, d_)) for d_ in (9, 10, 19, 20)] == \
+        [0, 1000, 1000, 0]
+
+
 def main():
     events = generate()
     path = os.path.join(HERE, "events.jsonl")
@@ -1805,6 +2252,7 @@ def main():
         loaded = [json.loads(line) for line in f]
     assert loaded == events
     self_test_validator()
+    self_test_monitor_v2()
     log = validate(loaded)
     n = len(loaded)
     seq = {k: G.seq_of(v) for k, v in G.notes.items() if isinstance(v, dict)}
@@ -1882,6 +2330,7 @@ def main():
     ]
     expected_positions = []
     expected_levels = []
+    sweep_span: dict[int, tuple[dt.date, dt.date]] = {}
     for c in checkpoints:
         at = c["at_seq"] if c["at_seq"] is not None else n
         as_of = pdate(c["as_of"]) if c["as_of"] else default_as_of(log, at)
@@ -1892,13 +2341,29 @@ def main():
             "counties": [{"county": cid, "treasury": fmt(b[f"{cid}.treasury"]),
                           "wage_reserve": fmt(b[f"{cid}.wage_reserve"]),
                           "cash": fmt(b[f"{cid}.treasury"] + b[f"{cid}.wage_reserve"]),
-                          "funds": position_funds(log, at, as_of, cid)}
+                          "funds": position_funds(log, at, as_of, cid),
+                          "outstanding_advances": fmt(outstanding_advances(
+                              day_index(log, at), cid, as_of))}
                          for cid in registered_counties(log, at, as_of)]})
         lv = monitor_levels(log, at, as_of)
         extra = monitor_extra(log, at, as_of)
+        v2 = monitor_v2(log, at, as_of, lv, extra)
         expected_levels.append({"as_of": as_of.isoformat(), "at_seq": at,
                                 "counties": [dict(county=cid, **v) for cid, v in lv.items()],
-                                **extra, "watchlist": watchlist(lv, extra)})
+                                "payroll": v2["payroll"],
+                                "direct_overdue": extra["direct_overdue"],
+                                "discrepancies": extra["discrepancies"],
+                                "watchlist": v2["watchlist"],
+                                "arrears": v2["arrears"],
+                                "payroll_history": v2["payroll_history"],
+                                "watch_history": v2["watch_history"],
+                                "tight_months": v2["tight_months"],
+                                "attention": v2["attention"]})
+        lo, hi = sweep_span.get(at, (watch_window(as_of), as_of))
+        sweep_span[at] = (min(lo, watch_window(as_of)), max(hi, as_of))
+    # the day-by-day reasons behind watch_history, against the v1 functions
+    swept = {at: check_sweep_against_v1(log, at, lo, hi)
+             for at, (lo, hi) in sorted(sweep_span.items())}
 
     plan_months = ["2021-07", "2021-10", "2022-03"]
     pol_seq = seq["policy_switch"]
@@ -1991,8 +2456,59 @@ def main():
     assert [r["status"] for r in m1231["payroll"] if r["county"] == "jianchang"
             and r["payroll_month"] == "2021-12"] == ["late"]
     assert not any(r["payroll_month"] == "2021-12" for r in m0104["payroll"])
-    story_arrears = [{"as_of": e["as_of"], "at_seq": e["at_seq"],
-                      "arrears": arrears.get(e["as_of"], [])} for e in expected_levels]
+    # monitor v2 (docs/monitor-v2.md): the arrears stay visible after the payroll rows
+    # have moved on, the watch list says wage_arrears, and the late deposit stays on record
+    dec_arrears = dict(county="jianchang", payroll_month="2021-12", wage_bill=dec_bill,
+                       payday="2021-12-15", paid=jcd[0][2], unpaid=fmt(owed))
+    assert m1231["arrears"] == [{**dec_arrears, "days_overdue": 16}], m1231["arrears"]
+    assert m0104["arrears"] == [{**dec_arrears, "days_overdue": 20}], m0104["arrears"]
+    for m_ in (m1231, m0104):
+        assert "wage_arrears" in [w for w in m_["watchlist"] if w["county"] == "jianchang"][0][
+            "reasons"]
+    m_end = expected_levels[-1]
+    assert m_end["arrears"] == [] and not any("wage_arrears" in w["reasons"]
+                                              for w in m_end["watchlist"])
+
+    def hist_row(m_, cid, pm):
+        return [r for r in m_["payroll_history"] if r["county"] == cid
+                and r["payroll_month"] == pm][0]
+    assert (hist_row(m0104, "jianchang", "2021-12")["status"],
+            hist_row(m0104, "jianchang", "2021-12")["deposited_on"],
+            hist_row(m0104, "jianchang", "2021-12")["days_late"]) == ("late", None, 27)
+    assert (hist_row(m_end, "jianchang", "2021-12")["deposited_on"],
+            hist_row(m_end, "jianchang", "2021-12")["days_late"]) == ("2022-01-05", 28)
+    assert [r["payroll_month"] for r in m_end["payroll_history"]
+            if r["county"] == "jianchang" and r["days_late"] > 0] == \
+        ["2021-03", "2021-06", "2021-11", "2021-12"]
+    assert [(a["county"], a["tight_months"]) for a in m_end["attention"]] == [("nanpiao", 2)]
+    # the watch-list entries of the story (README "On and off the watch list"), read from
+    # the day-by-day reasons at the head: every reason but the level warning, as runs
+    head_idx = day_index(log, n)
+    runs = defaultdict(list)
+    x = START
+    while x <= END:
+        for cid in head_idx.cids:
+            for r in head_idx.reasons(cid, x):
+                if r != "guarantee_level_warning":
+                    if runs[(cid, r)] and runs[(cid, r)][-1][1] == x - DAY:
+                        runs[(cid, r)][-1][1] = x
+                    else:
+                        runs[(cid, r)].append([x, x])
+        x += DAY
+    assert {k: [(a.isoformat(), b.isoformat()) for a, b in v] for k, v in runs.items()} == {
+        ("jianchang", "payroll_late"): [("2021-03-09", "2021-03-10"), ("2021-06-09", "2021-06-10"),
+                                        ("2021-11-09", "2021-11-09"), ("2021-12-09", "2021-12-31")],
+        ("jianchang", "wage_arrears"): [("2021-12-16", "2022-01-04")],
+        ("nanpiao", "direct_overdue"): [("2021-09-28", "2021-10-25")],
+        ("xingcheng", "discrepancy"): [("2021-09-30", "2021-10-30")],
+        ("nanpiao", "payroll_late"): [("2022-01-09", "2022-01-10")],
+    }, dict(runs)
+    # the advance (mode advance, never reversed) is outstanding from its value date on
+    for p_ in expected_positions:
+        for c_ in p_["counties"]:
+            want = ADVANCE["amount"] if c_["county"] == ADVANCE["county"] and \
+                p_["as_of"] >= ADVANCE["on"].isoformat() else 0
+            assert c_["outstanding_advances"] == fmt(want), (p_["as_of"], c_)
 
     out = {
         "note": "Synthetic, fictional data. Expected figures are computed independently by "
@@ -2002,7 +2518,6 @@ def main():
         "plan_queries": plan_queries,
         "expected_positions": expected_positions,
         "expected_monitor": expected_levels,
-        "story_arrears": story_arrears,
         "notable_seqs": {
             "duplicate_transfer (reversal target)": seq["duplicate_transfer"],
             "reversal": rev_seq,
@@ -2051,6 +2566,19 @@ def main():
         for c in e["counties"]:
             print(f"  {c['county']:10s} cash {c['cash']:>16s}  avg {c['avg_monthly_outflow'] or '-':>15s}"
                   f"  level {c['guarantee_level'] or '-':>7s}  {c['status']:8s} lines {c['lines']}")
+        for r in e["arrears"]:
+            print(f"  arrears {r['county']} {r['payroll_month']} unpaid {r['unpaid']} "
+                  f"days_overdue {r['days_overdue']}")
+        for t in e["tight_months"]:
+            print(f"  tight {t['county']} {t['months']} months since {t['since']}")
+        for a in e["attention"]:
+            print(f"  attention {a}")
+        for w in e["watch_history"]:
+            print(f"  watch_history {w['county']}: " + ", ".join(
+                f"{s_['from']}..{s_['to'] or 'open'} {'+'.join(s_['reasons'])}"
+                for s_ in w["spells"]))
+    print("watch-list sweep checked against the v1 functions on "
+          + ", ".join(f"{k} days at seq {at}" for at, k in swept.items()))
     end = expected_positions[-1]
     print(f"city.treasury at end: {end['city']['treasury']}")
     for d_ in sorted(arrears)[:1] + sorted(arrears)[-1:]:

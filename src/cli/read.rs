@@ -221,6 +221,7 @@ fn render_position(out: &mut String, style: &Style, p: &Position) {
         ("treasury", R),
         ("wage_reserve", R),
         ("cash", R),
+        ("advances_outstanding", R),
     ]);
     for c in &p.counties {
         t.row(vec![
@@ -229,6 +230,11 @@ fn render_position(out: &mut String, style: &Style, p: &Position) {
             Cell::money(c.treasury),
             Cell::money(c.wage_reserve),
             Cell::money(c.cash),
+            if c.outstanding_advances.is_positive() {
+                Cell::styled(c.outstanding_advances.grouped(), YELLOW)
+            } else {
+                Cell::money(c.outstanding_advances)
+            },
         ]);
     }
     t.render(out, style);
@@ -322,6 +328,8 @@ fn render_monitor(out: &mut String, style: &Style, state: &State, m: &Monitor) {
             ("paid", R),
             ("shortfall", R),
             ("status", L),
+            ("deposited_on", L),
+            ("days_late", R),
         ]);
         for p in &m.payroll {
             t.row(vec![
@@ -338,6 +346,39 @@ fn render_monitor(out: &mut String, style: &Style, state: &State, m: &Monitor) {
                     Cell::money(p.shortfall)
                 },
                 payroll_cell(p.status),
+                Cell::plain(p.deposited_on.map_or_else(String::new, |d| d.to_string())),
+                days_late_cell(p.days_late),
+            ]);
+        }
+        t.render(out, style);
+    }
+    let _ = writeln!(out);
+    section(
+        out,
+        style,
+        "Wage arrears (欠薪: past payday, not paid in full)",
+    );
+    if m.arrears.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    } else {
+        let mut t = Table::new(&[
+            ("county", L),
+            ("month", L),
+            ("wage_bill", R),
+            ("payday", L),
+            ("paid", R),
+            ("unpaid", R),
+            ("days_overdue", R),
+        ]);
+        for a in &m.arrears {
+            t.row(vec![
+                Cell::styled(a.county.as_str(), RED_BOLD),
+                Cell::plain(a.payroll_month.to_string()),
+                Cell::money(a.wage_bill),
+                Cell::plain(a.payday.to_string()),
+                Cell::money(a.paid),
+                Cell::styled(a.unpaid.grouped(), RED_BOLD),
+                Cell::plain(a.days_overdue.to_string()),
             ]);
         }
         t.render(out, style);
@@ -404,5 +445,122 @@ fn render_monitor(out: &mut String, style: &Style, state: &State, m: &Monitor) {
             ]);
         }
         t.render(out, style);
+    }
+    render_monitor_history(out, style, m);
+}
+
+/// The contract-v2 sections of the monitor table: attention, tight months, the watch
+/// list's spells and the late deposits of the payroll history.
+fn render_monitor_history(out: &mut String, style: &Style, m: &Monitor) {
+    let _ = writeln!(out);
+    section(
+        out,
+        style,
+        "Attention (关注: status low, between the warning and the alert line)",
+    );
+    if m.attention.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    } else {
+        let mut t = Table::new(&[("county", L), ("level", R), ("tight_months", R)]);
+        for a in &m.attention {
+            t.row(vec![
+                Cell::styled(a.county.as_str(), YELLOW),
+                Cell::ratio(a.guarantee_level),
+                Cell::plain(a.tight_months.to_string()),
+            ]);
+        }
+        t.render(out, style);
+    }
+    let _ = writeln!(out);
+    section(
+        out,
+        style,
+        "Tight months (consecutive month-ends at warning or low)",
+    );
+    if m.tight_months.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    } else {
+        let mut t = Table::new(&[("county", L), ("months", R), ("since", L)]);
+        for x in &m.tight_months {
+            t.row(vec![
+                Cell::plain(x.county.as_str()),
+                Cell::plain(x.months.to_string()),
+                Cell::plain(x.since.to_string()),
+            ]);
+        }
+        t.render(out, style);
+    }
+    let _ = writeln!(out);
+    section(
+        out,
+        style,
+        "Watch-list history (spells over the twelve months to this date)",
+    );
+    if m.watch_history.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    } else {
+        let mut t = Table::new(&[("county", L), ("from", L), ("to", L), ("reasons", L)]);
+        for h in &m.watch_history {
+            for sp in &h.spells {
+                let reasons: Vec<&str> = sp.reasons.iter().map(|r| r.as_str()).collect();
+                t.row(vec![
+                    Cell::plain(h.county.as_str()),
+                    Cell::plain(sp.from.to_string()),
+                    match sp.to {
+                        Some(d) => Cell::plain(d.to_string()),
+                        None => Cell::styled("(open)", RED_BOLD),
+                    },
+                    Cell::plain(reasons.join(", ")),
+                ]);
+            }
+        }
+        t.render(out, style);
+    }
+    let _ = writeln!(out);
+    section(
+        out,
+        style,
+        "Late deposits (payroll history of twelve months, days_late > 0)",
+    );
+    let late: Vec<_> = m
+        .payroll_history
+        .iter()
+        .filter(|p| p.days_late > 0)
+        .collect();
+    if late.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    } else {
+        let mut t = Table::new(&[
+            ("county", L),
+            ("month", L),
+            ("wage_bill", R),
+            ("deadline", L),
+            ("deposited_on", L),
+            ("days_late", R),
+            ("status", L),
+        ]);
+        for p in late {
+            t.row(vec![
+                Cell::plain(p.county.as_str()),
+                Cell::plain(p.payroll_month.to_string()),
+                Cell::money(p.wage_bill),
+                Cell::plain(p.deposit_deadline.to_string()),
+                Cell::plain(
+                    p.deposited_on
+                        .map_or_else(|| "(not yet)".into(), |d| d.to_string()),
+                ),
+                days_late_cell(p.days_late),
+                payroll_cell(p.status),
+            ]);
+        }
+        t.render(out, style);
+    }
+}
+
+fn days_late_cell(days: u32) -> Cell {
+    if days > 0 {
+        Cell::styled(days.to_string(), RED_BOLD)
+    } else {
+        Cell::plain("0")
     }
 }

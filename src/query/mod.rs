@@ -1,7 +1,8 @@
-//! Read models over the folded state: position (§6.1), monitor (§6.2), plan (§6.3),
-//! forecast (§6.4). Pure functions of the state and their arguments.
+//! Read models over the folded state: position (§6.1), monitor (§6.2) with its
+//! contract-v2 history (`history`), plan (§6.3), forecast (§6.4). Pure functions of the state and their arguments.
 
 pub mod forecast;
+pub mod history;
 pub mod monitor;
 pub mod plan;
 pub mod position;

@@ -27,7 +27,10 @@
 //!   (§8.26).
 
 use crate::money::{Money, Ratio};
+use crate::query::history::{self, Attention, TightMonths, WatchHistory};
 use crate::query::{avg_monthly_outflow, Status};
+
+pub use crate::query::history::ArrearsRow;
 use crate::state::{County, Report, State};
 use crate::values::{AccountKind, CountyId, Date, FiscalYear, Fund, Month};
 use schemars::JsonSchema;
@@ -51,6 +54,18 @@ pub struct Monitor {
     pub discrepancies: Vec<Discrepancy>,
     /// 重点关注地区: counties with at least one reason for attention.
     pub watchlist: Vec<WatchEntry>,
+    /// 欠薪 (contract v2): every payroll month past its payday and not paid in full.
+    pub arrears: Vec<ArrearsRow>,
+    /// The payroll rows of the twelve payroll months up to as_of's (contract v2), so a
+    /// late deposit stays on record after its month has passed.
+    pub payroll_history: Vec<PayrollRow>,
+    /// Each county's spells on the watch list over the twelve months up to as_of
+    /// (contract v2), from its daily statuses.
+    pub watch_history: Vec<WatchHistory>,
+    /// Consecutive months at status `warning` or `low`, up to as_of's (contract v2).
+    pub tight_months: Vec<TightMonths>,
+    /// 关注: counties at status `low` on as_of (contract v2); not on the watch list.
+    pub attention: Vec<Attention>,
 }
 
 /// One county's guarantee level and the lines in force on as_of.
@@ -98,6 +113,13 @@ pub struct PayrollRow {
     pub shortfall: Money,
     /// paid / funded / late / due.
     pub status: PayrollStatus,
+    /// The date the deposits first reached the wage bill, or `null` while they do not
+    /// (contract v2, docs/monitor-v2.md).
+    #[schemars(with = "crate::schema::out::Nullable<Date>")]
+    pub deposited_on: Option<Date>,
+    /// Days the deposit came (or, while `late`, has been) after the deadline; 0 when on
+    /// time (contract v2).
+    pub days_late: u32,
 }
 
 /// The state of one month's payroll on as_of (SPEC §6.2).
@@ -194,6 +216,8 @@ pub enum Reason {
     DirectOverdue,
     /// A `discrepancies` row.
     Discrepancy,
+    /// An `arrears` row (contract v2: after the v1 reasons).
+    WageArrears,
 }
 
 impl Reason {
@@ -204,6 +228,7 @@ impl Reason {
             Reason::PayrollLate => "payroll_late",
             Reason::DirectOverdue => "direct_overdue",
             Reason::Discrepancy => "discrepancy",
+            Reason::WageArrears => "wage_arrears",
         }
     }
 }
@@ -221,45 +246,120 @@ pub fn monitor(state: &State, as_of: Option<Date>) -> Monitor {
         direct_overdue: Vec::new(),
         discrepancies: Vec::new(),
         watchlist: Vec::new(),
+        arrears: Vec::new(),
+        payroll_history: Vec::new(),
+        watch_history: Vec::new(),
+        tight_months: Vec::new(),
+        attention: Vec::new(),
     };
     let Some(d) = as_of else { return m };
     // `State::counties` iterates by id, and each county's rows are pushed in their own
     // order, so every list comes out in the order of §8.20 without sorting.
     for c in state.counties().filter(|c| c.registered_on <= d) {
-        let row = county_row(state, c, d);
-        let payroll = payroll_rows(c, d);
-        let overdue = direct_overdue(c, d);
-        let disc = discrepancies(c, d);
-
-        let mut reasons = Vec::new();
-        if row.status == Status::Warning {
-            reasons.push(Reason::GuaranteeLevelWarning);
-        }
-        if payroll.iter().any(|p| p.status == PayrollStatus::Late) {
-            reasons.push(Reason::PayrollLate);
-        }
-        if !overdue.is_empty() {
-            reasons.push(Reason::DirectOverdue);
-        }
-        if !disc.is_empty() {
-            reasons.push(Reason::Discrepancy);
-        }
-        if !reasons.is_empty() {
+        let day = CountyDay::of(state, c, d);
+        if !day.reasons.is_empty() {
             m.watchlist.push(WatchEntry {
                 county: c.id.clone(),
-                reasons,
+                reasons: day.reasons,
             });
         }
-        m.counties.push(row);
-        m.payroll.extend(payroll);
-        m.direct_overdue.extend(overdue);
-        m.discrepancies.extend(disc);
+        let probe = history::Probe::new(state, c);
+        let tight = probe.tight_months(d);
+        if let (Status::Low, Some(level)) = (day.row.status, day.row.guarantee_level) {
+            m.attention.push(Attention {
+                county: c.id.clone(),
+                guarantee_level: level,
+                tight_months: tight.as_ref().map_or(0, |t| t.months),
+            });
+        }
+        m.tight_months.extend(tight);
+        m.watch_history.extend(probe.watch_history(d));
+        m.payroll_history.extend(history::payroll_history(c, d));
+        m.counties.push(day.row);
+        m.payroll.extend(day.payroll);
+        m.direct_overdue.extend(day.overdue);
+        m.discrepancies.extend(day.discrepancies);
+        m.arrears.extend(day.arrears);
     }
     m
 }
 
+/// The county rows and the watch list (重点关注地区) with as_of = `d`, as [`monitor`]
+/// gives them, without the history: what a day-end looked like (the property tests
+/// rebuild the history from it, day by day).
+pub fn day_end(state: &State, d: Date) -> DayEnd {
+    let mut out = DayEnd {
+        counties: Vec::new(),
+        watchlist: Vec::new(),
+    };
+    for c in state.counties().filter(|c| c.registered_on <= d) {
+        let day = CountyDay::of(state, c, d);
+        if !day.reasons.is_empty() {
+            out.watchlist.push(WatchEntry {
+                county: c.id.clone(),
+                reasons: day.reasons,
+            });
+        }
+        out.counties.push(day.row);
+    }
+    out
+}
+
+/// The part of a [`Monitor`] that [`day_end`] computes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DayEnd {
+    /// As `Monitor::counties`.
+    pub counties: Vec<MonitorCounty>,
+    /// As `Monitor::watchlist`.
+    pub watchlist: Vec<WatchEntry>,
+}
+
+/// One county's monitor rows on one day, and the watch-list reasons they give: the
+/// one place the reasons are decided, for `monitor`'s day and every day of its history.
+pub(crate) struct CountyDay {
+    pub(crate) row: MonitorCounty,
+    pub(crate) payroll: Vec<PayrollRow>,
+    pub(crate) overdue: Vec<DirectOverdue>,
+    pub(crate) discrepancies: Vec<Discrepancy>,
+    pub(crate) arrears: Vec<ArrearsRow>,
+    /// In the order of [`Reason`]: the v1 reasons, then `wage_arrears`.
+    pub(crate) reasons: Vec<Reason>,
+}
+
+impl CountyDay {
+    /// The rows of county `c` with as_of = `d`.
+    pub(crate) fn of(state: &State, c: &County, d: Date) -> CountyDay {
+        let row = county_row(state, c, d);
+        let payroll = payroll_rows(c, d);
+        let overdue = direct_overdue(c, d);
+        let discrepancies = discrepancies(c, d);
+        let arrears = history::arrears(c, d);
+        let reasons = [
+            (row.status == Status::Warning, Reason::GuaranteeLevelWarning),
+            (
+                payroll.iter().any(|p| p.status == PayrollStatus::Late),
+                Reason::PayrollLate,
+            ),
+            (!overdue.is_empty(), Reason::DirectOverdue),
+            (!discrepancies.is_empty(), Reason::Discrepancy),
+            (!arrears.is_empty(), Reason::WageArrears),
+        ]
+        .into_iter()
+        .filter_map(|(on, r)| on.then_some(r))
+        .collect();
+        CountyDay {
+            row,
+            payroll,
+            overdue,
+            discrepancies,
+            arrears,
+            reasons,
+        }
+    }
+}
+
 /// The county's level, status and lines in force on `d`.
-fn county_row(state: &State, c: &County, d: Date) -> MonitorCounty {
+pub(crate) fn county_row(state: &State, c: &County, d: Date) -> MonitorCounty {
     let cash = c.cash_at(d);
     let avg = avg_monthly_outflow(c, d);
     let level = avg.and_then(|a| Ratio::of(cash, a));
@@ -282,25 +382,43 @@ fn payroll_rows(c: &County, d: Date) -> Vec<PayrollRow> {
     [Some(this), this.add(1)]
         .into_iter()
         .flatten()
-        .filter_map(|pm| {
-            let bill = c.wage_bill(pm, d)?;
-            let (deposited, paid) = c.payroll.get(&pm).map_or((Money::ZERO, Money::ZERO), |p| {
-                (p.deposited_through(d), p.paid_through(d))
-            });
-            let deadline = bill.payday.add_days(-7);
-            Some(PayrollRow {
-                county: c.id.clone(),
-                payroll_month: pm,
-                wage_bill: bill.amount,
-                payday: bill.payday,
-                deposit_deadline: deadline,
-                deposited,
-                paid,
-                shortfall: (bill.amount - deposited).clamp_zero(),
-                status: PayrollStatus::of(bill.amount, deposited, paid, d, deadline),
-            })
-        })
+        .filter_map(|pm| payroll_row(c, pm, d))
         .collect()
+}
+
+/// The payroll row of month `pm` as of `d`, when a wage bill for it is declared by `d`.
+pub(crate) fn payroll_row(c: &County, pm: Month, d: Date) -> Option<PayrollRow> {
+    let bill = c.wage_bill(pm, d)?;
+    let month = c.payroll.get(&pm);
+    let (deposited, paid) = month.map_or((Money::ZERO, Money::ZERO), |p| {
+        (p.deposited_through(d), p.paid_through(d))
+    });
+    let deadline = bill.payday.add_days(-7);
+    let status = PayrollStatus::of(bill.amount, deposited, paid, d, deadline);
+    let deposited_on = month.and_then(|p| p.deposits_reached(bill.amount, d));
+    let days_late = match deposited_on {
+        Some(on) => days_between(deadline, on),
+        None if status == PayrollStatus::Late => days_between(deadline, d),
+        None => 0,
+    };
+    Some(PayrollRow {
+        county: c.id.clone(),
+        payroll_month: pm,
+        wage_bill: bill.amount,
+        payday: bill.payday,
+        deposit_deadline: deadline,
+        deposited,
+        paid,
+        shortfall: (bill.amount - deposited).clamp_zero(),
+        status,
+        deposited_on,
+        days_late,
+    })
+}
+
+/// Whole days from `from` to `to`, or 0 when `to` is not after `from`.
+pub(crate) fn days_between(from: Date, to: Date) -> u32 {
+    u32::try_from(to.to_days() - from.to_days()).unwrap_or(0)
 }
 
 /// Direct funds per fiscal year: notified by `d − 1`, minus dispatched by `d`, when > 0.
@@ -362,7 +480,10 @@ mod tests {
     fn empty_log_gives_null_as_of_and_empty_lists() {
         assert_eq!(
             serde_json::to_string(&monitor(&State::new(), None)).unwrap(),
-            r#"{"as_of":null,"at_seq":0,"counties":[],"payroll":[],"direct_overdue":[],"discrepancies":[],"watchlist":[]}"#
+            concat!(
+                r#"{"as_of":null,"at_seq":0,"counties":[],"payroll":[],"direct_overdue":[],"discrepancies":[],"watchlist":[],"#,
+                r#""arrears":[],"payroll_history":[],"watch_history":[],"tight_months":[],"attention":[]}"#
+            )
         );
     }
 
@@ -375,7 +496,8 @@ mod tests {
             concat!(
                 r#"{"as_of":"2021-01-01","at_seq":1,"counties":[{"county":"a","cash":"100.00","avg_monthly_outflow":null,"#,
                 r#""guarantee_level":null,"status":"unknown","warning_line":"0.3000","alert_line":"0.5000","idle_line":"1.5000"}],"#,
-                r#""payroll":[],"direct_overdue":[],"discrepancies":[],"watchlist":[]}"#
+                r#""payroll":[],"direct_overdue":[],"discrepancies":[],"watchlist":[],"#,
+                r#""arrears":[],"payroll_history":[],"watch_history":[],"tight_months":[],"attention":[]}"#
             )
         );
     }
@@ -621,7 +743,7 @@ mod tests {
             v["payroll"][0],
             json!({"county":"a","payroll_month":"2021-06","wage_bill":"1000.00","payday":"2021-06-15",
                    "deposit_deadline":"2021-06-08","deposited":"600.00","paid":"0.00",
-                   "shortfall":"400.00","status":"late"})
+                   "shortfall":"400.00","status":"late","deposited_on":null,"days_late":1})
         );
         assert_eq!(
             v["watchlist"],
@@ -753,7 +875,7 @@ mod tests {
         assert_eq!(mo.counties[0].status, Status::Low);
         assert_eq!(
             js(&mo)["watchlist"],
-            json!([{"county":"z","reasons":["guarantee_level_warning","payroll_late","direct_overdue","discrepancy"]}])
+            json!([{"county":"z","reasons":["guarantee_level_warning","payroll_late","direct_overdue","discrepancy","wage_arrears"]}])
         );
         let mut sorted = mo.watchlist[0].reasons.clone();
         sorted.sort();

@@ -65,6 +65,9 @@ pub struct CountyPosition {
     pub cash: Money,
     /// Every (fiscal year, fund) with an allocation or dispatch dated ≤ as_of (§8.19).
     pub funds: Vec<FundPosition>,
+    /// Emergency advances dispatched with value date ≤ as_of, minus those of them
+    /// reversed on or before as_of (contract v2, docs/monitor-v2.md).
+    pub outstanding_advances: Money,
 }
 
 /// Entitled, dispatched and remaining for one (fiscal year, fund) of a county.
@@ -104,7 +107,7 @@ pub fn position(state: &State, as_of: Option<Date>, county: Option<&CountyId>) -
         .counties()
         .filter(|c| c.registered_on <= d)
         .filter(|c| county.map_or(true, |id| &c.id == id))
-        .map(|c| county_position(c, d))
+        .map(|c| county_position(state, c, d))
         .collect();
     Position {
         as_of,
@@ -117,7 +120,7 @@ pub fn position(state: &State, as_of: Option<Date>, county: Option<&CountyId>) -
 }
 
 /// One county's position on `d`.
-fn county_position(c: &County, d: Date) -> CountyPosition {
+fn county_position(state: &State, c: &County, d: Date) -> CountyPosition {
     let treasury = c.treasury.through(d);
     let wage_reserve = c.wage_reserve.through(d);
     // `funds` is a BTreeMap keyed by (fiscal year, fund): iteration is already the
@@ -145,7 +148,20 @@ fn county_position(c: &County, d: Date) -> CountyPosition {
         wage_reserve,
         cash: treasury + wage_reserve,
         funds,
+        outstanding_advances: outstanding_advances(state, c, d),
     }
+}
+
+/// Advances live on `d`: they are dispatches of the general ledgers (of their value
+/// date's year) whose record is an advance.
+fn outstanding_advances(state: &State, c: &County, d: Date) -> Money {
+    c.funds
+        .iter()
+        .filter(|((_, fund), _)| *fund == Fund::General)
+        .flat_map(|(_, l)| &l.dispatches)
+        .filter(|e| state.is_advance(e.seq))
+        .map(|e| e.at(d))
+        .sum()
 }
 
 /// Test support shared by the read-side unit tests: a log built through
@@ -284,7 +300,7 @@ mod tests {
             concat!(
                 r#"{"as_of":"2021-01-05","at_seq":4,"city":{"treasury":"990.00"},"counties":[{"county":"suizhong","name":"某县","#,
                 r#""treasury":"60.50","wage_reserve":"0.00","cash":"60.50","funds":[{"fiscal_year":2021,"fund":"general","#,
-                r#""entitled":"120.00","dispatched":"10.00","remaining":"110.00"}]}]}"#
+                r#""entitled":"120.00","dispatched":"10.00","remaining":"110.00"}],"outstanding_advances":"0.00"}]}"#
             )
         );
     }

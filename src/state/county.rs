@@ -225,6 +225,24 @@ impl PayrollMonth {
         self.through(true, d)
     }
 
+    /// The earliest date ≤ `d` on which the deposits dated up to it reached `bill`,
+    /// provided they still reach it on `d`; `None` while they fall short on `d`.
+    pub fn deposits_reached(&self, bill: Money, d: Date) -> Option<Date> {
+        if self.deposited_through(d) < bill {
+            return None;
+        }
+        let mut sum = Money::ZERO;
+        self.moves
+            .iter()
+            .take_while(|m| m.on <= d)
+            .filter(|m| !m.paid)
+            .find(|m| {
+                sum += m.amount;
+                sum >= bill
+            })
+            .map(|m| m.on)
+    }
+
     /// True when nothing is held.
     pub fn is_empty(&self) -> bool {
         self.moves.is_empty()

@@ -164,6 +164,13 @@ impl State {
             .map_or(PlanningPolicy::V1, |p| p.policy)
     }
 
+    /// True when record `seq` is an `emergency_dispatched` of mode `advance` (its
+    /// dispatch sits in the general ledger beside the transfers; this tells them apart).
+    pub fn is_advance(&self, seq: u64) -> bool {
+        self.target(seq)
+            .is_some_and(|t| matches!(t.effect, evolve::Effect::Advance { .. }))
+    }
+
     /// True when record `seq` is reversible, applied and already reversed.
     pub fn is_reversed(&self, seq: u64) -> bool {
         self.target(seq).is_some_and(|t| t.reversed_on.is_some())
