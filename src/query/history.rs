@@ -92,25 +92,52 @@ pub fn arrears(c: &County, d: Date) -> Vec<ArrearsRow> {
     months.dedup(); // `wage_bills` is sorted by month
     months
         .into_iter()
-        .filter_map(|pm| {
-            let bill = c.wage_bill(pm, d)?;
-            if bill.payday >= d {
-                return None;
-            }
-            let paid = c
-                .payroll
-                .get(&pm)
-                .map_or(Money::ZERO, |p| p.paid_through(d));
-            (paid < bill.amount).then(|| ArrearsRow {
-                county: c.id.clone(),
-                payroll_month: pm,
-                wage_bill: bill.amount,
-                payday: bill.payday,
-                paid,
-                unpaid: bill.amount - paid,
-                days_overdue: days_between(bill.payday, d),
-            })
+        .filter_map(|pm| arrears_of(c, pm, d))
+        .collect()
+}
+
+/// The arrears row of payroll month `pm` on `d`, if it is in arrears then.
+pub fn arrears_of(c: &County, pm: Month, d: Date) -> Option<ArrearsRow> {
+    let bill = c.wage_bill(pm, d)?;
+    if bill.payday >= d {
+        return None;
+    }
+    let paid = c
+        .payroll
+        .get(&pm)
+        .map_or(Money::ZERO, |p| p.paid_through(d));
+    (paid < bill.amount).then(|| ArrearsRow {
+        county: c.id.clone(),
+        payroll_month: pm,
+        wage_bill: bill.amount,
+        payday: bill.payday,
+        paid,
+        unpaid: bill.amount - paid,
+        days_overdue: days_between(bill.payday, d),
+    })
+}
+
+/// The payroll months of `c` that can be in arrears on some day from `from` on: those
+/// with a declaration, a payday or a deposit or payment dated on or after `from`, and
+/// those in arrears on `from`. Any other month is left as it was before `from` by
+/// every record, and was not in arrears then, so it is not on any later day: whether
+/// a month is in arrears on day x depends only on what is dated ≤ x and on whether
+/// its payday is before x.
+pub fn months_in_play(c: &County, from: Date) -> Vec<Month> {
+    c.wage_bills
+        .chunk_by(|a, b| a.0 == b.0) // `wage_bills` is sorted by month
+        .filter(|decls| {
+            let pm = decls[0].0;
+            decls
+                .iter()
+                .any(|(_, b)| b.declared_on >= from || b.payday >= from)
+                || c.payroll
+                    .get(&pm)
+                    .and_then(|p| p.last_date())
+                    .is_some_and(|last| last >= from)
+                || arrears_of(c, pm, from).is_some()
         })
+        .map(|decls| decls[0].0)
         .collect()
 }
 
@@ -130,16 +157,31 @@ pub fn window_start(d: Date) -> Date {
     d.month().add(-11).map_or(Date::FIRST, Month::first_day)
 }
 
-/// Asks one county's watch-list reasons and status on any day, as known in `state`.
+/// Asks one county's watch-list reasons and status on the days of the twelve-month
+/// window up to a date `d`, and its status on any day, as known in `state`.
 pub struct Probe<'a> {
     state: &'a State,
     c: &'a County,
+    /// The window's first day ([`window_start`], or the registration if later).
+    from: Date,
+    /// as_of.
+    d: Date,
+    /// [`months_in_play`] from `from`: the only months that can be in arrears on a
+    /// day of the window.
+    months: Vec<Month>,
 }
 
 impl<'a> Probe<'a> {
-    /// A probe of county `c` of `state`.
-    pub fn new(state: &'a State, c: &'a County) -> Probe<'a> {
-        Probe { state, c }
+    /// A probe of county `c` of `state` for the window up to `d`.
+    pub fn new(state: &'a State, c: &'a County, d: Date) -> Probe<'a> {
+        let from = window_start(d).max(c.registered_on);
+        Probe {
+            state,
+            c,
+            from,
+            d,
+            months: months_in_play(c, from),
+        }
     }
 
     /// The county's status (SPEC §6.2) with as_of = `x`.
@@ -147,18 +189,21 @@ impl<'a> Probe<'a> {
         county_row(self.state, self.c, x).status
     }
 
-    /// The county's watch-list reasons with as_of = `x`, in the watch list's order:
-    /// decided by the same code as `monitor`'s watch list.
+    /// The county's watch-list reasons with as_of = `x` (a day of the window, on or
+    /// after its first day), in the watch list's order: decided by the same code as
+    /// `monitor`'s watch list.
     pub fn reasons(&self, x: Date) -> Vec<Reason> {
-        CountyDay::of(self.state, self.c, x).reasons
+        debug_assert!(x >= self.from, "a day before the probe's window");
+        CountyDay::of_in(self.state, self.c, x, Some(&self.months)).reasons
     }
 
     /// The county's spells on the watch list from [`window_start`]`(d)` (or its
     /// registration, if later) through `d`; `None` when it was never on the list.
-    pub fn watch_history(&self, d: Date) -> Option<WatchHistory> {
+    pub fn watch_history(&self) -> Option<WatchHistory> {
+        let d = self.d;
         let mut spells: Vec<Spell> = Vec::new();
         let mut open: Option<(Date, BTreeSet<Reason>)> = None;
-        let mut x = window_start(d).max(self.c.registered_on);
+        let mut x = self.from;
         while x <= d {
             let reasons = self.reasons(x);
             match (&mut open, reasons.is_empty()) {
@@ -192,7 +237,8 @@ impl<'a> Probe<'a> {
     /// Consecutive months up to `d`'s whose check date (`d` for its own month, the
     /// last day for each earlier one) had status `warning` or `low`, stopping at a
     /// month that was not tight or whose check date precedes the registration.
-    pub fn tight_months(&self, d: Date) -> Option<TightMonths> {
+    pub fn tight_months(&self) -> Option<TightMonths> {
+        let d = self.d;
         let mut months = 0;
         let mut since = d.month();
         let mut m = d.month();

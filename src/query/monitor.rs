@@ -263,8 +263,8 @@ pub fn monitor(state: &State, as_of: Option<Date>) -> Monitor {
                 reasons: day.reasons,
             });
         }
-        let probe = history::Probe::new(state, c);
-        let tight = probe.tight_months(d);
+        let probe = history::Probe::new(state, c, d);
+        let tight = probe.tight_months();
         if let (Status::Low, Some(level)) = (day.row.status, day.row.guarantee_level) {
             m.attention.push(Attention {
                 county: c.id.clone(),
@@ -273,7 +273,7 @@ pub fn monitor(state: &State, as_of: Option<Date>) -> Monitor {
             });
         }
         m.tight_months.extend(tight);
-        m.watch_history.extend(probe.watch_history(d));
+        m.watch_history.extend(probe.watch_history());
         m.payroll_history.extend(history::payroll_history(c, d));
         m.counties.push(day.row);
         m.payroll.extend(day.payroll);
@@ -329,11 +329,24 @@ pub(crate) struct CountyDay {
 impl CountyDay {
     /// The rows of county `c` with as_of = `d`.
     pub(crate) fn of(state: &State, c: &County, d: Date) -> CountyDay {
+        CountyDay::of_in(state, c, d, None)
+    }
+
+    /// [`CountyDay::of`], looking for arrears only among `months` when given (the
+    /// history's sweep passes the months that can be in arrears in its window, which
+    /// gives the same rows: see [`history::months_in_play`]).
+    pub(crate) fn of_in(state: &State, c: &County, d: Date, months: Option<&[Month]>) -> CountyDay {
         let row = county_row(state, c, d);
         let payroll = payroll_rows(c, d);
         let overdue = direct_overdue(c, d);
         let discrepancies = discrepancies(c, d);
-        let arrears = history::arrears(c, d);
+        let arrears = match months {
+            None => history::arrears(c, d),
+            Some(ms) => ms
+                .iter()
+                .filter_map(|&pm| history::arrears_of(c, pm, d))
+                .collect(),
+        };
         let reasons = [
             (row.status == Status::Warning, Reason::GuaranteeLevelWarning),
             (

@@ -243,6 +243,11 @@ impl PayrollMonth {
             .map(|m| m.on)
     }
 
+    /// The date of the latest deposit or payment (or reversal of one), if any.
+    pub fn last_date(&self) -> Option<Date> {
+        self.moves.last().map(|m| m.on)
+    }
+
     /// True when nothing is held.
     pub fn is_empty(&self) -> bool {
         self.moves.is_empty()
