@@ -113,10 +113,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Day-end balances of the city and every county, with entitlements (SPEC §6.1)
+    /// Day-end balances of the city and every county, with entitlements and
+    /// outstanding emergency advances (SPEC §6.1)
     Position(PositionArgs),
     /// Guarantee levels, payroll deadlines, overdue direct funds, discrepancies and
-    /// the watch list (库款监测, SPEC §6.2)
+    /// the watch list (库款监测, SPEC §6.2), with wage arrears (欠薪), the twelve
+    /// months' payroll and watch-list history, tight months and 关注 (docs/monitor-v2.md)
     Monitor(MonitorArgs),
     /// The month's dispatch plan (SPEC §6.3); --issue also records it
     ///
@@ -302,7 +304,7 @@ pub struct MonitorArgs {
     #[command(flatten)]
     /// As of / at seq.
     pub time: TimeArgs,
-    /// Print the JSON object of SPEC §6.2
+    /// Print the JSON object of SPEC §6.2 with the members of contract v2
     #[arg(long)]
     pub json: bool,
 }
