@@ -221,7 +221,7 @@ fn render_position(out: &mut String, style: &Style, p: &Position) {
         ("treasury", R),
         ("wage_reserve", R),
         ("cash", R),
-        ("advances_outstanding", R),
+        ("outstanding_advances", R),
     ]);
     for c in &p.counties {
         t.row(vec![

@@ -122,7 +122,8 @@ pub fn arrears_of(c: &County, pm: Month, d: Date) -> Option<ArrearsRow> {
 /// those in arrears on `from`. Any other month is left as it was before `from` by
 /// every record, and was not in arrears then, so it is not on any later day: whether
 /// a month is in arrears on day x depends only on what is dated ≤ x and on whether
-/// its payday is before x.
+/// its payday is before x. (This leans on `wage_bill_declared` not being reversible:
+/// a reversal could otherwise change a month's bill from a later date.)
 pub fn months_in_play(c: &County, from: Date) -> Vec<Month> {
     c.wage_bills
         .chunk_by(|a, b| a.0 == b.0) // `wage_bills` is sorted by month
@@ -355,7 +356,7 @@ mod tests {
     }
 
     #[test]
-    fn a_reversed_deposit_made_again_keeps_the_first_date_and_none_while_short() {
+    fn a_deposit_reversed_and_made_again_late_is_late_and_none_while_short() {
         let mut l = TestLog::new();
         l.ok(county("a", "2021-01-01", "100000"));
         l.ok(bill("a", "2021-06", "1000", "2021-06-15", "2021-05-18"));
@@ -365,10 +366,13 @@ mod tests {
         assert_eq!(r(&l, "2021-06-04").deposited_on, Some(d("2021-06-01")));
         let p = r(&l, "2021-06-09");
         assert_eq!((p.deposited_on, p.days_late), (None, 1));
+        // Made again after the deadline (06-08): the deposits cover the bill from
+        // 06-10, two days late; the reversed first deposit does not clean the record.
         l.ok(deposit("a", "2021-06", "1000", "2021-06-10"));
         let p = r(&l, "2021-06-10");
-        assert_eq!((p.deposited_on, p.days_late), (Some(d("2021-06-01")), 0));
-        // Paid in full from money already in the reserve: not late.
+        assert_eq!((p.deposited_on, p.days_late), (Some(d("2021-06-10")), 2));
+        // Paid in full from money already in the reserve: late until paid, then the
+        // days between the deadline and the payment stay on record.
         let mut l = TestLog::new();
         l.ok(
             json!({"kind":"county_registered","county":"b","name":"B","registered_on":"2021-01-01",
@@ -379,7 +383,37 @@ mod tests {
         let p = at(&l, "2021-06-20").payroll[0].clone();
         assert_eq!(
             (p.status, p.deposited_on, p.days_late),
-            (PayrollStatus::Paid, None, 0)
+            (PayrollStatus::Paid, None, 7)
+        );
+        let p = at(&l, "2021-06-12").payroll[0].clone();
+        assert_eq!((p.status, p.days_late), (PayrollStatus::Late, 4));
+    }
+
+    #[test]
+    fn the_history_near_2000_needs_no_month_before_it() {
+        let mut l = TestLog::new();
+        l.ok(county("a", "2000-01-01", "10"));
+        l.ok(revenue("a", "1000", "2000-01-03"));
+        l.ok(spend("a", "990", "2000-01-05"));
+        l.ok(bill("a", "2000-01", "5", "2000-01-10", "2000-01-01"));
+        let m = at(&l, "2000-01-20");
+        // The window (Oct–Dec 1999) is empty and no need is budgeted: unknown.
+        assert_eq!(m.counties[0].avg_monthly_outflow, None);
+        assert_eq!(m.arrears[0].days_overdue, 10);
+        assert_eq!(m.payroll_history.len(), 1);
+        assert_eq!(
+            serde_json::to_value(&m.watch_history).unwrap()[0]["spells"][0]["from"],
+            json!("2000-01-04")
+        );
+        // 2000-03-10: the window is Jan–Feb 2000 (December 1999 holds nothing).
+        let m = at(&l, "2000-03-10");
+        assert_eq!(
+            m.counties[0].avg_monthly_outflow.unwrap().to_string(),
+            "330.00"
+        );
+        assert_eq!(
+            serde_json::to_value(&m.tight_months).unwrap(),
+            json!([{"county":"a","months":3,"since":"2000-01"}])
         );
     }
 

@@ -1,6 +1,8 @@
 //! Read models over the folded state: position (§6.1), monitor (§6.2) with its
-//! contract-v2 history (`history`), plan (§6.3), forecast (§6.4). Pure functions of the state and their arguments.
+//! contract-v2 history (`history`) and its daily series (`daily`), plan (§6.3),
+//! forecast (§6.4). Pure functions of the state and their arguments.
 
+pub mod daily;
 pub mod forecast;
 pub mod history;
 pub mod monitor;
@@ -36,10 +38,17 @@ pub fn window(as_of: Date) -> (Date, Date) {
     let last = if as_of == m.last_day() {
         m
     } else {
-        m.add(-1).unwrap_or(m)
+        match m.add(-1) {
+            Some(prev) => prev,
+            // The last complete month is 1999-12: no day of the window can hold an
+            // event, so it is empty.
+            None => return (Date::FIRST, Date::FIRST.add_days(-1)),
+        }
     };
-    let first = last.add(-2).unwrap_or(last);
-    (first.first_day(), last.last_day())
+    // Months before 2000-01 hold no event: the window starts at 2000-01-01 at the
+    // earliest.
+    let first = last.add(-2).map_or(Date::FIRST, Month::first_day);
+    (first, last.last_day())
 }
 
 /// `avg_monthly_outflow` of SPEC §6.2: (expenditure_paid + wages_paid in the window)
@@ -108,6 +117,11 @@ mod tests {
         assert_eq!(window(d("2021-06-30")), (d("2021-04-01"), d("2021-06-30")));
         assert_eq!(window(d("2021-06-29")), (d("2021-03-01"), d("2021-05-31")));
         assert_eq!(window(d("2022-02-01")), (d("2021-11-01"), d("2022-01-31")));
+        // Near 2000: the months before 2000-01 are empty, never the current month.
+        assert_eq!(window(d("2000-03-10")), (d("2000-01-01"), d("2000-02-29")));
+        assert_eq!(window(d("2000-01-31")), (d("2000-01-01"), d("2000-01-31")));
+        let (from, to) = window(d("2000-01-20"));
+        assert!(from > to, "an empty window");
     }
 
     #[test]

@@ -29,12 +29,12 @@
 use crate::money::{Money, Ratio};
 use crate::query::history::{self, Attention, TightMonths, WatchHistory};
 use crate::query::{avg_monthly_outflow, Status};
-
-pub use crate::query::history::ArrearsRow;
 use crate::state::{County, Report, State};
 use crate::values::{AccountKind, CountyId, Date, FiscalYear, Fund, Month};
 use schemars::JsonSchema;
 use serde::Serialize;
+
+pub use crate::query::history::ArrearsRow;
 
 /// The `monitor` object of SPEC §6.2.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
@@ -113,12 +113,12 @@ pub struct PayrollRow {
     pub shortfall: Money,
     /// paid / funded / late / due.
     pub status: PayrollStatus,
-    /// The date the deposits first reached the wage bill, or `null` while they do not
-    /// (contract v2, docs/monitor-v2.md).
+    /// The first day of the run, reaching as_of, on which the deposits covered the wage
+    /// bill, or `null` while they fall short (contract v2, docs/monitor-v2.md).
     #[schemars(with = "crate::schema::out::Nullable<Date>")]
     pub deposited_on: Option<Date>,
-    /// Days the deposit came (or, while `late`, has been) after the deadline; 0 when on
-    /// time (contract v2).
+    /// Days the wage bill was covered (or, while `late`, has been uncovered) after the
+    /// deadline; 0 when on time (contract v2, docs/monitor-v2.md).
     pub days_late: u32,
 }
 
@@ -286,7 +286,8 @@ pub fn monitor(state: &State, as_of: Option<Date>) -> Monitor {
 
 /// The county rows and the watch list (重点关注地区) with as_of = `d`, as [`monitor`]
 /// gives them, without the history: what a day-end looked like (the property tests
-/// rebuild the history from it, day by day).
+/// rebuild the history from it, day by day; not part of the API).
+#[doc(hidden)]
 pub fn day_end(state: &State, d: Date) -> DayEnd {
     let mut out = DayEnd {
         counties: Vec::new(),
@@ -306,6 +307,7 @@ pub fn day_end(state: &State, d: Date) -> DayEnd {
 }
 
 /// The part of a [`Monitor`] that [`day_end`] computes.
+#[doc(hidden)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DayEnd {
     /// As `Monitor::counties`.
@@ -408,8 +410,15 @@ pub(crate) fn payroll_row(c: &County, pm: Month, d: Date) -> Option<PayrollRow> 
     });
     let deadline = bill.payday.add_days(-7);
     let status = PayrollStatus::of(bill.amount, deposited, paid, d, deadline);
-    let deposited_on = month.and_then(|p| p.deposits_reached(bill.amount, d));
-    let days_late = match deposited_on {
+    let deposited_on = month.and_then(|p| p.covered_since(false, bill.amount, d));
+    // Wages paid in full without the deposits reaching the bill (from money already in
+    // the reserve) were covered on the day the payments reached it.
+    let covered_on = deposited_on.or_else(|| {
+        (status == PayrollStatus::Paid)
+            .then(|| month.and_then(|p| p.covered_since(true, bill.amount, d)))
+            .flatten()
+    });
+    let days_late = match covered_on {
         Some(on) => days_between(deadline, on),
         None if status == PayrollStatus::Late => days_between(deadline, d),
         None => 0,

@@ -225,22 +225,27 @@ impl PayrollMonth {
         self.through(true, d)
     }
 
-    /// The earliest date ≤ `d` on which the deposits dated up to it reached `bill`,
-    /// provided they still reach it on `d`; `None` while they fall short on `d`.
-    pub fn deposits_reached(&self, bill: Money, d: Date) -> Option<Date> {
-        if self.deposited_through(d) < bill {
-            return None;
-        }
+    /// The first day of the run, reaching `d`, on which the deposits (`paid` false) or
+    /// the payments (`paid` true) dated up to the day covered `bill`: `None` when they
+    /// fall short on `d`. A sum that reached `bill`, fell below it (a reversal) and
+    /// reached it again dates from the second time.
+    pub fn covered_since(&self, paid: bool, bill: Money, d: Date) -> Option<Date> {
         let mut sum = Money::ZERO;
-        self.moves
+        let mut since = None;
+        for m in self
+            .moves
             .iter()
             .take_while(|m| m.on <= d)
-            .filter(|m| !m.paid)
-            .find(|m| {
-                sum += m.amount;
-                sum >= bill
-            })
-            .map(|m| m.on)
+            .filter(|m| m.paid == paid)
+        {
+            sum += m.amount;
+            since = match (since, sum >= bill) {
+                (None, true) => Some(m.on),
+                (Some(s), true) => Some(s),
+                (_, false) => None,
+            };
+        }
+        since
     }
 
     /// The date of the latest deposit or payment (or reversal of one), if any.
