@@ -6,8 +6,12 @@
 //! Guarantees:
 //! - a pure function of the folded [`State`] and `as_of`: no I/O, no clock, no hash-map
 //!   order; the same state and date always give the same bytes of JSON;
-//! - serde_json output is exactly the object of SPEC §6.2: amounts with two decimals,
-//!   levels and lines with four, `null` where the SPEC says null;
+//! - serde_json output is the object of SPEC §6.2 (amounts with two decimals, levels
+//!   and lines with four, `null` where the SPEC says null) followed by contract v2's
+//!   members (SPEC §9, docs/monitor-v2.md: `arrears`, `payroll_history`,
+//!   `watch_history`, `tight_months`, `attention`, and `deposited_on` / `days_late` on
+//!   every payroll row, computed in [`crate::query::history`]); no v1 member changes
+//!   its value, but the watch list gains the reason `wage_arrears` after the v1 ones;
 //! - list orders are those of §8.20: counties and watchlist by county id, payroll by
 //!   (county, payroll_month), direct_overdue by (county, fiscal_year), discrepancies by
 //!   (county, account) with treasury first;
