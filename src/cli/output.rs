@@ -230,6 +230,18 @@ pub(crate) fn section(out: &mut String, style: &Style, title: &str) {
     let _ = writeln!(out, "{}", style.bold(title));
 }
 
+/// A blank line, the section's title, then its table, or `  EMPTY` when the table has
+/// no row.
+pub(crate) fn titled_table(out: &mut String, style: &Style, title: &str, t: &Table, empty: &str) {
+    let _ = writeln!(out);
+    section(out, style, title);
+    if t.is_empty() {
+        let _ = writeln!(out, "  {empty}");
+    } else {
+        t.render(out, style);
+    }
+}
+
 /// Column alignment.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Align {

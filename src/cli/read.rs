@@ -13,12 +13,12 @@
 //! to the greatest `based_on_seq`, only when there are plans.)
 
 use super::output::{
-    emit, header, section, status_cell, to_json_line, Cell, Style, Table, GREEN, L, R, RED_BOLD,
-    YELLOW,
+    emit, header, section, status_cell, titled_table, to_json_line, Cell, Style, Table, GREEN, L,
+    R, RED_BOLD, YELLOW,
 };
 use super::{MonitorArgs, PositionArgs, ReplayArgs, Target};
 use crate::error::CliError;
-use crate::query::monitor::{monitor as compute_monitor, Monitor, PayrollStatus};
+use crate::query::monitor::{monitor as compute_monitor, Monitor, PayrollStatus, Reason};
 use crate::query::position::{position as compute_position, Position};
 use crate::replay::{self, Replayed};
 use crate::state::State;
@@ -313,254 +313,183 @@ fn render_monitor(out: &mut String, style: &Style, state: &State, m: &Monitor) {
         }
         t.render(out, style);
     }
-    let _ = writeln!(out);
-    section(out, style, "Payroll (deposit deadline = payday − 7 days)");
-    if m.payroll.is_empty() {
-        let _ = writeln!(out, "  (no wage bill declared for this month or the next)");
-    } else {
-        let mut t = Table::new(&[
-            ("county", L),
-            ("month", L),
-            ("wage_bill", R),
-            ("payday", L),
-            ("deadline", L),
-            ("deposited", R),
-            ("paid", R),
-            ("shortfall", R),
-            ("status", L),
-            ("deposited_on", L),
-            ("days_late", R),
+    let mut t = Table::new(&[
+        ("county", L),
+        ("month", L),
+        ("wage_bill", R),
+        ("payday", L),
+        ("deadline", L),
+        ("deposited", R),
+        ("paid", R),
+        ("shortfall", R),
+        ("status", L),
+    ]);
+    for p in &m.payroll {
+        t.row(vec![
+            Cell::plain(p.county.as_str()),
+            Cell::plain(p.payroll_month.to_string()),
+            Cell::money(p.wage_bill),
+            Cell::plain(p.payday.to_string()),
+            Cell::plain(p.deposit_deadline.to_string()),
+            Cell::money(p.deposited),
+            Cell::money(p.paid),
+            if p.shortfall.is_positive() {
+                Cell::styled(p.shortfall.grouped(), YELLOW)
+            } else {
+                Cell::money(p.shortfall)
+            },
+            payroll_cell(p.status),
         ]);
-        for p in &m.payroll {
-            t.row(vec![
-                Cell::plain(p.county.as_str()),
-                Cell::plain(p.payroll_month.to_string()),
-                Cell::money(p.wage_bill),
-                Cell::plain(p.payday.to_string()),
-                Cell::plain(p.deposit_deadline.to_string()),
-                Cell::money(p.deposited),
-                Cell::money(p.paid),
-                if p.shortfall.is_positive() {
-                    Cell::styled(p.shortfall.grouped(), YELLOW)
-                } else {
-                    Cell::money(p.shortfall)
-                },
-                payroll_cell(p.status),
-                Cell::plain(p.deposited_on.map_or_else(String::new, |d| d.to_string())),
-                days_late_cell(p.days_late),
-            ]);
-        }
-        t.render(out, style);
     }
-    let _ = writeln!(out);
-    section(
+    titled_table(
         out,
         style,
-        "Wage arrears (欠薪: past payday, not paid in full)",
+        "Payroll (deposit deadline = payday − 7 days)",
+        &t,
+        "(no wage bill declared for this month or the next)",
     );
-    if m.arrears.is_empty() {
-        let _ = writeln!(out, "  (none)");
-    } else {
-        let mut t = Table::new(&[
-            ("county", L),
-            ("month", L),
-            ("wage_bill", R),
-            ("payday", L),
-            ("paid", R),
-            ("unpaid", R),
-            ("days_overdue", R),
+
+    let mut t = Table::new(&[
+        ("county", L),
+        ("month", L),
+        ("wage_bill", R),
+        ("payday", L),
+        ("paid", R),
+        ("unpaid", R),
+        ("days_overdue", R),
+    ]);
+    for a in &m.arrears {
+        t.row(vec![
+            Cell::styled(a.county.as_str(), RED_BOLD),
+            Cell::plain(a.payroll_month.to_string()),
+            Cell::money(a.wage_bill),
+            Cell::plain(a.payday.to_string()),
+            Cell::money(a.paid),
+            Cell::styled(a.unpaid.grouped(), RED_BOLD),
+            Cell::plain(a.days_overdue.to_string()),
         ]);
-        for a in &m.arrears {
-            t.row(vec![
-                Cell::styled(a.county.as_str(), RED_BOLD),
-                Cell::plain(a.payroll_month.to_string()),
-                Cell::money(a.wage_bill),
-                Cell::plain(a.payday.to_string()),
-                Cell::money(a.paid),
-                Cell::styled(a.unpaid.grouped(), RED_BOLD),
-                Cell::plain(a.days_overdue.to_string()),
-            ]);
-        }
-        t.render(out, style);
     }
-    let _ = writeln!(out);
-    section(
-        out,
-        style,
-        "Direct funds overdue (直达资金 not yet dispatched)",
-    );
-    if m.direct_overdue.is_empty() {
-        let _ = writeln!(out, "  (none)");
-    } else {
-        let mut t = Table::new(&[("county", L), ("fiscal_year", R), ("undispatched", R)]);
-        for d in &m.direct_overdue {
-            t.row(vec![
-                Cell::plain(d.county.as_str()),
-                Cell::plain(d.fiscal_year.to_string()),
-                Cell::styled(d.undispatched.grouped(), RED_BOLD),
-            ]);
-        }
-        t.render(out, style);
-    }
-    let _ = writeln!(out);
-    section(
-        out,
-        style,
-        "Discrepancies (reported ≠ computed day-end balance)",
-    );
-    if m.discrepancies.is_empty() {
-        let _ = writeln!(out, "  (none)");
-    } else {
-        let mut t = Table::new(&[
-            ("county", L),
-            ("account", L),
-            ("on", L),
-            ("reported", R),
-            ("computed", R),
-            ("difference", R),
+    let title = "Wage arrears (欠薪: past payday, not paid in full)";
+    titled_table(out, style, title, &t, "(none)");
+
+    let mut t = Table::new(&[("county", L), ("fiscal_year", R), ("undispatched", R)]);
+    for d in &m.direct_overdue {
+        t.row(vec![
+            Cell::plain(d.county.as_str()),
+            Cell::plain(d.fiscal_year.to_string()),
+            Cell::styled(d.undispatched.grouped(), RED_BOLD),
         ]);
-        for d in &m.discrepancies {
-            t.row(vec![
-                Cell::plain(d.county.as_str()),
-                Cell::plain(d.account.as_str()),
-                Cell::plain(d.on.to_string()),
-                Cell::money(d.reported),
-                Cell::money(d.computed),
-                Cell::styled((d.reported - d.computed).grouped(), RED_BOLD),
-            ]);
-        }
-        t.render(out, style);
     }
-    let _ = writeln!(out);
-    section(out, style, "Watch list (重点关注地区)");
-    if m.watchlist.is_empty() {
-        let _ = writeln!(out, "  (none)");
-    } else {
-        let mut t = Table::new(&[("county", L), ("reasons", L)]);
-        for w in &m.watchlist {
-            let reasons: Vec<&str> = w.reasons.iter().map(|r| r.as_str()).collect();
-            t.row(vec![
-                Cell::styled(w.county.as_str(), RED_BOLD),
-                Cell::plain(reasons.join(", ")),
-            ]);
-        }
-        t.render(out, style);
+    let title = "Direct funds overdue (直达资金 not yet dispatched)";
+    titled_table(out, style, title, &t, "(none)");
+
+    let mut t = Table::new(&[
+        ("county", L),
+        ("account", L),
+        ("on", L),
+        ("reported", R),
+        ("computed", R),
+        ("difference", R),
+    ]);
+    for d in &m.discrepancies {
+        t.row(vec![
+            Cell::plain(d.county.as_str()),
+            Cell::plain(d.account.as_str()),
+            Cell::plain(d.on.to_string()),
+            Cell::money(d.reported),
+            Cell::money(d.computed),
+            Cell::styled((d.reported - d.computed).grouped(), RED_BOLD),
+        ]);
     }
+    let title = "Discrepancies (reported ≠ computed day-end balance)";
+    titled_table(out, style, title, &t, "(none)");
+
+    let mut t = Table::new(&[("county", L), ("reasons", L)]);
+    for w in &m.watchlist {
+        t.row(vec![
+            Cell::styled(w.county.as_str(), RED_BOLD),
+            Cell::plain(reasons_text(&w.reasons)),
+        ]);
+    }
+    titled_table(out, style, "Watch list (重点关注地区)", &t, "(none)");
     render_monitor_history(out, style, m);
 }
 
 /// The contract-v2 sections of the monitor table: attention, tight months, the watch
-/// list's spells and the late deposits of the payroll history.
+/// list's spells and the late deposits of the payroll history (as_of's month
+/// included, so a deposit late this month shows here too).
 fn render_monitor_history(out: &mut String, style: &Style, m: &Monitor) {
-    let _ = writeln!(out);
-    section(
-        out,
-        style,
-        "Attention (关注: status low, between the warning and the alert line)",
-    );
-    if m.attention.is_empty() {
-        let _ = writeln!(out, "  (none)");
-    } else {
-        let mut t = Table::new(&[("county", L), ("level", R), ("tight_months", R)]);
-        for a in &m.attention {
-            t.row(vec![
-                Cell::styled(a.county.as_str(), YELLOW),
-                Cell::ratio(a.guarantee_level),
-                Cell::plain(a.tight_months.to_string()),
-            ]);
-        }
-        t.render(out, style);
-    }
-    let _ = writeln!(out);
-    section(
-        out,
-        style,
-        "Tight months (consecutive month-ends at warning or low)",
-    );
-    if m.tight_months.is_empty() {
-        let _ = writeln!(out, "  (none)");
-    } else {
-        let mut t = Table::new(&[("county", L), ("months", R), ("since", L)]);
-        for x in &m.tight_months {
-            t.row(vec![
-                Cell::plain(x.county.as_str()),
-                Cell::plain(x.months.to_string()),
-                Cell::plain(x.since.to_string()),
-            ]);
-        }
-        t.render(out, style);
-    }
-    let _ = writeln!(out);
-    section(
-        out,
-        style,
-        "Watch-list history (spells over the twelve months to this date)",
-    );
-    if m.watch_history.is_empty() {
-        let _ = writeln!(out, "  (none)");
-    } else {
-        let mut t = Table::new(&[("county", L), ("from", L), ("to", L), ("reasons", L)]);
-        for h in &m.watch_history {
-            for sp in &h.spells {
-                let reasons: Vec<&str> = sp.reasons.iter().map(|r| r.as_str()).collect();
-                t.row(vec![
-                    Cell::plain(h.county.as_str()),
-                    Cell::plain(sp.from.to_string()),
-                    match sp.to {
-                        Some(d) => Cell::plain(d.to_string()),
-                        None => Cell::styled("(open)", RED_BOLD),
-                    },
-                    Cell::plain(reasons.join(", ")),
-                ]);
-            }
-        }
-        t.render(out, style);
-    }
-    let _ = writeln!(out);
-    section(
-        out,
-        style,
-        "Late deposits (payroll history of twelve months, days_late > 0)",
-    );
-    let late: Vec<_> = m
-        .payroll_history
-        .iter()
-        .filter(|p| p.days_late > 0)
-        .collect();
-    if late.is_empty() {
-        let _ = writeln!(out, "  (none)");
-    } else {
-        let mut t = Table::new(&[
-            ("county", L),
-            ("month", L),
-            ("wage_bill", R),
-            ("deadline", L),
-            ("deposited_on", L),
-            ("days_late", R),
-            ("status", L),
+    let mut t = Table::new(&[("county", L), ("level", R), ("tight_months", R)]);
+    for a in &m.attention {
+        t.row(vec![
+            Cell::styled(a.county.as_str(), YELLOW),
+            Cell::ratio(a.guarantee_level),
+            Cell::plain(a.tight_months.to_string()),
         ]);
-        for p in late {
+    }
+    let title = "Attention (关注: status low, between the warning and the alert line)";
+    titled_table(out, style, title, &t, "(none)");
+
+    let mut t = Table::new(&[("county", L), ("months", R), ("since", L)]);
+    for x in &m.tight_months {
+        t.row(vec![
+            Cell::plain(x.county.as_str()),
+            Cell::plain(x.months.to_string()),
+            Cell::plain(x.since.to_string()),
+        ]);
+    }
+    let title = "Tight months (consecutive months at warning or low, up to this date)";
+    titled_table(out, style, title, &t, "(none)");
+
+    let mut t = Table::new(&[("county", L), ("from", L), ("to", L), ("reasons", L)]);
+    for h in &m.watch_history {
+        for sp in &h.spells {
             t.row(vec![
-                Cell::plain(p.county.as_str()),
-                Cell::plain(p.payroll_month.to_string()),
-                Cell::money(p.wage_bill),
-                Cell::plain(p.deposit_deadline.to_string()),
-                Cell::plain(
-                    p.deposited_on
-                        .map_or_else(|| "(not yet)".into(), |d| d.to_string()),
-                ),
-                days_late_cell(p.days_late),
-                payroll_cell(p.status),
+                Cell::plain(h.county.as_str()),
+                Cell::plain(sp.from.to_string()),
+                match sp.to {
+                    Some(d) => Cell::plain(d.to_string()),
+                    None => Cell::styled("(open)", RED_BOLD),
+                },
+                Cell::plain(reasons_text(&sp.reasons)),
             ]);
         }
-        t.render(out, style);
     }
+    let title = "Watch-list history (spells over the twelve months to this date)";
+    titled_table(out, style, title, &t, "(none)");
+
+    let mut t = Table::new(&[
+        ("county", L),
+        ("month", L),
+        ("wage_bill", R),
+        ("deadline", L),
+        ("deposited_on", L),
+        ("days_late", R),
+        ("status", L),
+    ]);
+    for p in m.payroll_history.iter().filter(|p| p.days_late > 0) {
+        t.row(vec![
+            Cell::plain(p.county.as_str()),
+            Cell::plain(p.payroll_month.to_string()),
+            Cell::money(p.wage_bill),
+            Cell::plain(p.deposit_deadline.to_string()),
+            Cell::plain(
+                p.deposited_on
+                    .map_or_else(|| "(not yet)".into(), |d| d.to_string()),
+            ),
+            Cell::styled(p.days_late.to_string(), RED_BOLD),
+            payroll_cell(p.status),
+        ]);
+    }
+    let title = "Late deposits (payroll history of twelve months, days_late > 0)";
+    titled_table(out, style, title, &t, "(none)");
 }
 
-fn days_late_cell(days: u32) -> Cell {
-    if days > 0 {
-        Cell::styled(days.to_string(), RED_BOLD)
-    } else {
-        Cell::plain("0")
-    }
+/// Watch-list reasons as they are written in JSON, comma-separated.
+fn reasons_text(reasons: &[Reason]) -> String {
+    reasons
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

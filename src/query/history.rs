@@ -88,11 +88,9 @@ pub struct Attention {
 /// Every payroll month of `c` whose wage bill (known on `d`) has payday < `d` and
 /// whose wages paid by `d` fall short of it, by payroll month.
 pub fn arrears(c: &County, d: Date) -> Vec<ArrearsRow> {
-    let mut months: Vec<Month> = c.wage_bills.iter().map(|(m, _)| *m).collect();
-    months.dedup(); // `wage_bills` is sorted by month
-    months
-        .into_iter()
-        .filter_map(|pm| arrears_of(c, pm, d))
+    c.wage_bills
+        .chunk_by(|a, b| a.0 == b.0) // `wage_bills` is sorted by month
+        .filter_map(|decls| arrears_of(c, decls[0].0, d))
         .collect()
 }
 
@@ -452,6 +450,26 @@ mod tests {
             js(&l, "2022-03-31", "watch_history"),
             json!([{"county":"a","spells":[{"from":"2021-04-01","to":null,
                     "reasons":["payroll_late","discrepancy","wage_arrears"]}]}])
+        );
+    }
+
+    #[test]
+    fn an_old_month_paid_long_ago_whose_payment_is_reversed_in_the_window_is_in_arrears() {
+        // January 2021 is declared, paid and quiet long before the window of
+        // 2022-03-20 (from 2021-04-01); only the reversal of its payment, dated in the
+        // window, can put it in arrears: the sweep must still look at that month.
+        let mut l = TestLog::new();
+        l.ok(
+            json!({"kind":"county_registered","county":"a","name":"A","registered_on":"2021-01-01",
+                    "opening_treasury":"0","opening_wage_reserve":"5000"}),
+        );
+        l.ok(bill("a", "2021-01", "1000", "2021-01-15", "2021-01-02"));
+        let paid = l.ok(wages("a", "2021-01", "1000", "2021-01-15"));
+        l.ok(reverse(paid, "2022-03-10"));
+        assert_eq!(at(&l, "2022-03-20").arrears[0].days_overdue, 429);
+        assert_eq!(
+            js(&l, "2022-03-20", "watch_history"),
+            json!([{"county":"a","spells":[{"from":"2022-03-10","to":null,"reasons":["wage_arrears"]}]}])
         );
     }
 
