@@ -969,3 +969,111 @@ fn replay_recomputes_every_issued_plan_in_seq_order() {
     let s = out(&sanbao(&data, &["replay"]));
     assert!(s.contains("Issued plans") && s.contains("yes"), "{s}");
 }
+
+#[test]
+fn monitor_daily_gives_each_days_monitor_row_and_refuses_bad_ranges() {
+    let dir = small_log();
+    let data = dir.path().join("data");
+    let o = sanbao(
+        &data,
+        &[
+            "monitor",
+            "--daily",
+            "--from",
+            "2021-03-30",
+            "--to",
+            "2021-04-02",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let s: Value = serde_json::from_str(out(&o).trim()).unwrap();
+    assert_eq!(
+        (&s["from"], &s["to"]),
+        (&json!("2021-03-30"), &json!("2021-04-02"))
+    );
+    // lvhai is registered on 04-01: its series starts there.
+    let counties = s["counties"].as_array().unwrap();
+    assert_eq!(counties[0]["county"], "lvhai");
+    assert_eq!(counties[0]["days"].as_array().unwrap().len(), 2);
+    let sz = &counties[1];
+    assert_eq!(sz["name"], "绥中县");
+    for day in sz["days"].as_array().unwrap() {
+        let date = day["date"].as_str().unwrap();
+        let m = sanbao(&data, &["monitor", "--as-of", date, "--json"]);
+        let m: Value = serde_json::from_str(out(&m).trim()).unwrap();
+        let row = m["counties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["county"] == "suizhong")
+            .unwrap();
+        for k in ["cash", "avg_monthly_outflow", "guarantee_level", "status"] {
+            assert_eq!(day[k], row[k], "{date} {k}");
+        }
+    }
+    let months = sz["months"].as_array().unwrap();
+    assert_eq!(
+        months
+            .iter()
+            .map(|m| m["days"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![2, 2]
+    );
+    // --county keeps one county; the table names the range.
+    let o = sanbao(
+        &data,
+        &[
+            "monitor",
+            "--daily",
+            "--to",
+            "2021-04-02",
+            "--county",
+            "lvhai",
+            "--json",
+        ],
+    );
+    let one: Value = serde_json::from_str(out(&o).trim()).unwrap();
+    assert_eq!(one["from"], "2021-04-01");
+    assert_eq!(one["counties"].as_array().unwrap().len(), 1);
+    let o = sanbao(&data, &["monitor", "--daily", "--to", "2021-04-02"]);
+    assert!(
+        out(&o).contains("(按日监测) 2021-04-01 to 2021-04-02"),
+        "{}",
+        out(&o)
+    );
+    // Bad input: one error line, exit 2.
+    for args in [
+        &[
+            "monitor",
+            "--daily",
+            "--from",
+            "2021-04-05",
+            "--to",
+            "2021-04-01",
+        ][..],
+        &[
+            "monitor",
+            "--daily",
+            "--from",
+            "2000-01-01",
+            "--to",
+            "2021-04-01",
+        ],
+        &["monitor", "--daily", "--as-of", "2021-04-01"],
+        &["monitor", "--from", "2021-04-01"],
+        &[
+            "monitor",
+            "--daily",
+            "--to",
+            "2021-03-01",
+            "--county",
+            "lvhai",
+        ],
+    ] {
+        let o = sanbao(&data, args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", err(&o));
+        assert_eq!(err(&o).lines().count(), 1, "{args:?}: {}", err(&o));
+        assert!(err(&o).starts_with("error:"), "{args:?}");
+    }
+}

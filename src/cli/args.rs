@@ -307,6 +307,19 @@ pub struct MonitorArgs {
     /// Print the JSON object of SPEC §6.2 with the members of contract v2
     #[arg(long)]
     pub json: bool,
+    /// 按日监测: every day from --from to --to, each county's day-end cash, level and
+    /// status, and per month the days spent in each status (instead of one date)
+    #[arg(long, conflicts_with = "as_of")]
+    pub daily: bool,
+    /// First day of --daily [default: the first day of --to's month]
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub from: Option<crate::values::Date>,
+    /// Last day of --daily [default: the latest effective date]
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub to: Option<crate::values::Date>,
+    /// Only this county (with --daily)
+    #[arg(long, value_name = "ID")]
+    pub county: Option<String>,
 }
 
 /// Arguments of `plan`.

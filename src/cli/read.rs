@@ -18,6 +18,7 @@ use super::output::{
 };
 use super::{MonitorArgs, PositionArgs, ReplayArgs, Target};
 use crate::error::CliError;
+use crate::query::daily::{daily as compute_daily, Daily, MAX_DAILY_DAYS};
 use crate::query::monitor::{monitor as compute_monitor, Monitor, PayrollStatus, Reason};
 use crate::query::position::{position as compute_position, Position};
 use crate::replay::{self, Replayed};
@@ -53,8 +54,16 @@ pub fn position(t: &Target, a: PositionArgs) -> Result<(), CliError> {
     emit(&out)
 }
 
-/// `sanbao monitor` (SPEC §6.2).
+/// `sanbao monitor` (SPEC §6.2), or with `--daily` the daily series (按日监测).
 pub fn monitor(t: &Target, a: MonitorArgs) -> Result<(), CliError> {
+    if a.daily {
+        return monitor_daily(t, a);
+    }
+    if a.from.is_some() || a.to.is_some() || a.county.is_some() {
+        return Err(CliError::usage(
+            "--from, --to and --county go with --daily (one date: --as-of DATE)".to_string(),
+        ));
+    }
     // Made under the state, printed after it is let go.
     let out = {
         let state = t.state(a.time.at_seq)?;
@@ -70,6 +79,116 @@ pub fn monitor(t: &Target, a: MonitorArgs) -> Result<(), CliError> {
         }
     };
     emit(&out)
+}
+
+/// `sanbao monitor --daily`: the range is checked (from ≤ to, at most
+/// [`MAX_DAILY_DAYS`] days, a known county registered by `to`) before anything is
+/// computed; every mistake is a usage error (exit 2).
+fn monitor_daily(t: &Target, a: MonitorArgs) -> Result<(), CliError> {
+    let county = a
+        .county
+        .as_deref()
+        .map(|s| CountyId::parse(s).map_err(|e| CliError::usage(format!("--county: {e}"))))
+        .transpose()?;
+    let out = {
+        let state = t.state(a.time.at_seq)?;
+        let to = a.to.or(state.max_effective_date).ok_or_else(|| {
+            CliError::usage("--daily: the log holds no events; give --to DATE".to_string())
+        })?;
+        let from = a.from.unwrap_or_else(|| to.month().first_day());
+        if from > to {
+            return Err(CliError::usage(format!(
+                "--daily: --from {from} is after --to {to}"
+            )));
+        }
+        let days = i64::from(to.to_days() - from.to_days()) + 1;
+        if days > MAX_DAILY_DAYS {
+            return Err(CliError::usage(format!(
+                "--daily: {from}..{to} is {days} days; at most {MAX_DAILY_DAYS} at a time"
+            )));
+        }
+        if let Some(id) = &county {
+            check_county(&state, id, Some(to))?;
+        }
+        let s = compute_daily(&state, from, to, county.as_ref());
+        if a.json {
+            to_json_line(&s)?
+        } else {
+            let style = Style::detect();
+            let mut out = String::new();
+            let _ = writeln!(
+                out,
+                "{}",
+                style.bold(&format!(
+                    "Daily monitoring (按日监测) {from} to {to} · known at seq {}",
+                    s.at_seq
+                ))
+            );
+            render_daily(&mut out, &style, &s);
+            out
+        }
+    };
+    emit(&out)
+}
+
+/// The days per status of each month, then every day, of every county in the series.
+fn render_daily(out: &mut String, style: &Style, s: &Daily) {
+    let mut t = Table::new(&[
+        ("county", L),
+        ("name", L),
+        ("month", L),
+        ("days", R),
+        ("warning", R),
+        ("low", R),
+        ("normal", R),
+        ("idle", R),
+        ("unknown", R),
+    ]);
+    for c in &s.counties {
+        for m in &c.months {
+            let count = |n: u32, code| {
+                if n > 0 {
+                    Cell::styled(n.to_string(), code)
+                } else {
+                    Cell::plain("0")
+                }
+            };
+            t.row(vec![
+                Cell::plain(c.county.as_str()),
+                Cell::plain(c.name.as_str()),
+                Cell::plain(m.month.to_string()),
+                Cell::plain(m.days.to_string()),
+                count(m.warning, RED_BOLD),
+                count(m.low, YELLOW),
+                Cell::plain(m.normal.to_string()),
+                Cell::plain(m.idle.to_string()),
+                Cell::plain(m.unknown.to_string()),
+            ]);
+        }
+    }
+    let title = "Days in each status, by month";
+    titled_table(out, style, title, &t, "(no county registered in the range)");
+    let mut t = Table::new(&[
+        ("county", L),
+        ("date", L),
+        ("cash", R),
+        ("avg_monthly_outflow", R),
+        ("level", R),
+        ("status", L),
+    ]);
+    for c in &s.counties {
+        for d in &c.days {
+            t.row(vec![
+                Cell::plain(c.county.as_str()),
+                Cell::plain(d.date.to_string()),
+                Cell::money(d.cash),
+                Cell::opt_money(d.avg_monthly_outflow),
+                Cell::opt_ratio(d.guarantee_level),
+                status_cell(d.status),
+            ]);
+        }
+    }
+    titled_table(out, style, "Day-end figures", &t, "(none)");
 }
 
 /// `sanbao replay` (SPEC §5): rebuild from the log alone, verify the chain up to N,
