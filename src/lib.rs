@@ -17,6 +17,7 @@ pub mod cli;
 pub mod error;
 pub mod event;
 pub mod follow;
+pub mod lang;
 pub mod log;
 pub mod money;
 pub mod query;
