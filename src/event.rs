@@ -289,6 +289,29 @@ pub struct PlanningPolicySet {
     pub effective_from: Date,
 }
 
+/// `notice_issued` (SPEC §9, issue 16): the bureau sent county `county` a 提示函
+/// (notice letter) about `month`, under document number `doc_number`, warning of
+/// `status` at `guarantee_level` (the worst status and the lowest level of the
+/// month). Moves no money. Rules: the county exists by `issued_on`; `issued_on` is
+/// not before the month begins; one notice per (county, month) unless the earlier
+/// one is reversed; `doc_number` is never used twice in a log. Reversible.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeIssued {
+    /// The county warned.
+    pub county: CountyId,
+    /// The month the notice is about.
+    pub month: Month,
+    /// The document number (文号), e.g. `示财库〔2021〕3号`.
+    pub doc_number: Text,
+    /// The status warned of: `warning` or `low`.
+    pub status: NoticeStatus,
+    /// The guarantee level warned of (four decimals).
+    pub guarantee_level: Ratio,
+    /// Effective date: the day the notice was sent.
+    pub issued_on: Date,
+}
+
 macro_rules! events {
     ($($variant:ident($ty:ident) = $kind:literal),* $(,)?) => {
         /// One normalized event. (The derived serde form is the binary store codec —
@@ -366,6 +389,7 @@ events! {
     EventReversed(EventReversed) = "event_reversed",
     // SPEC §9 kinds go after the v1 kinds: the store codec numbers variants in order.
     PlanningPolicySet(PlanningPolicySet) = "planning_policy_set",
+    NoticeIssued(NoticeIssued) = "notice_issued",
 }
 
 /// The JSON Schema of one kind: the struct's schema plus a required constant `kind`
@@ -544,6 +568,7 @@ impl Event {
             Event::PlanIssued(e) => e.issued_on,
             Event::EventReversed(e) => e.on,
             Event::PlanningPolicySet(e) => e.effective_from,
+            Event::NoticeIssued(e) => e.issued_on,
         }
     }
 
@@ -562,6 +587,7 @@ impl Event {
             Event::BalanceReported(e) => Some(&e.county),
             Event::NeedsBudgeted(e) => Some(&e.county),
             Event::RiskLinesSet(e) => e.county.as_ref(),
+            Event::NoticeIssued(e) => Some(&e.county),
             Event::CityFundsReceived(_)
             | Event::PlanIssued(_)
             | Event::EventReversed(_)
@@ -582,6 +608,7 @@ impl Event {
                 | Event::RevenueCollected(_)
                 | Event::ExpenditurePaid(_)
                 | Event::NeedsBudgeted(_)
+                | Event::NoticeIssued(_)
         )
     }
 
@@ -664,6 +691,17 @@ impl Event {
                 }
             }
             Event::PlanIssued(_) | Event::PlanningPolicySet(_) => {}
+            Event::NoticeIssued(e) => {
+                if e.issued_on < e.month.first_day() {
+                    return Err(EventError::field(
+                        "issued_on",
+                        format!(
+                            "{} is before the month {} the notice is about begins",
+                            e.issued_on, e.month
+                        ),
+                    ));
+                }
+            }
             Event::EventReversed(e) => {
                 if e.reverses_seq == 0 {
                     return Err(EventError::field(

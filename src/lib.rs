@@ -23,6 +23,7 @@ pub mod money;
 pub mod query;
 pub mod record;
 pub mod replay;
+pub mod report;
 pub mod schema;
 pub mod server;
 pub mod state;

@@ -598,6 +598,10 @@ mod tests {
             Event::parse_object(json!({"kind":"plan_issued","month":"2022-03","based_on_seq":7,"plan_sha256":"ab".repeat(32),"issued_on":"2022-02-28"}))
                 .unwrap(),
         );
+        events.push(
+            Event::parse_object(json!({"kind":"notice_issued","county":"jianchang","month":"2021-12","doc_number":"示财库〔2022〕1号","status":"warning","guarantee_level":"0.1801","issued_on":"2022-01-05"}))
+                .unwrap(),
+        );
         let mut kinds = std::collections::BTreeSet::new();
         let mut prev = GENESIS;
         for (i, e) in events.into_iter().enumerate() {

@@ -626,6 +626,30 @@ impl Fund {
     }
 }
 
+/// The status a 提示函 (`notice_issued`, issue 16) warned of: the worst a county
+/// reached in the month — `warning` (below the warning line) or `low` (below the
+/// alert line).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeStatus {
+    /// Below the warning line (预警).
+    Warning,
+    /// Below the alert line (偏低).
+    Low,
+}
+
+impl NoticeStatus {
+    /// The name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeStatus::Warning => "warning",
+            NoticeStatus::Low => "low",
+        }
+    }
+}
+
 /// The planning policy a plan follows (`planning_policy_set`, docs/planning-policy-v2.md):
 /// `v1` is SPEC §6.3 exactly; `v2` projects needs from the larger of budget and run
 /// rate and, in the first tier that does not fit, funds counties under the warning

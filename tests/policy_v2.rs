@@ -307,9 +307,9 @@ fn example_2_the_direct_tier_short_and_the_claims_exceed() {
     // The readable plan names its policy and why xin gets an advance.
     let o = run(tmp.path(), &["plan", "--month", "2026-09"], "");
     let text = stdout(&o);
-    assert!(text.contains("Planning policy v2"), "{text}");
+    assert!(text.contains("planning policy v2"), "{text}");
     assert!(
-        text.contains("xin (新区): 15,000.00 to pay the month's wage need"),
+        text.contains("xin (新区) 15,000.00 yuan to pay the month's wage need"),
         "{text}"
     );
 }

@@ -10,8 +10,8 @@ fn committed_schemas_match_the_types() {
     let generated = sanbao::schema::all();
     assert_eq!(
         generated.len(),
-        17,
-        "the fifteen v1 event kinds, planning_policy_set and the record"
+        18,
+        "the fifteen v1 event kinds, planning_policy_set, notice_issued and the record"
     );
     if bless {
         std::fs::create_dir_all(&dir).unwrap();
@@ -47,8 +47,8 @@ fn schemas_describe_the_kind_and_reject_unknown_fields() {
         if name == "record.schema.json" {
             assert_eq!(
                 v["properties"]["event"]["oneOf"].as_array().unwrap().len(),
-                16,
-                "the fifteen v1 kinds and planning_policy_set"
+                17,
+                "the fifteen v1 kinds, planning_policy_set and notice_issued"
             );
             continue;
         }

@@ -271,6 +271,32 @@ impl Generator {
                 }
             }
         }
+        // The bureau's 提示函 (notice_issued): each month after the first, every
+        // seventh county (by index, so a partitioned stream sends the same ones) gets
+        // a notice about the month before, numbered by its id and that month.
+        if let (false, Some(prev)) = (first, m.add(-1)) {
+            for c in self.counties.iter().filter(|c| c.idx % 7 == 0) {
+                let e = Event::NoticeIssued(NoticeIssued {
+                    county: c.id.clone(),
+                    month: prev,
+                    doc_number: text(&format!("{}财库〔{}〕{}号", c.id, prev.year(), prev)),
+                    status: NoticeStatus::Low,
+                    guarantee_level: Ratio::from_units(4500),
+                    issued_on: m.first_day().add_days(1),
+                });
+                items.push((
+                    2,
+                    9,
+                    c.idx,
+                    0,
+                    Generated {
+                        county: Some(c.idx),
+                        event: e,
+                    },
+                    false,
+                ));
+            }
+        }
         items.sort_by_key(|t| (t.0, t.1, t.2, t.3));
         let last = m.last_day();
         let mut reversed = Vec::new();

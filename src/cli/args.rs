@@ -296,6 +296,10 @@ pub struct PositionArgs {
     /// Print the JSON object of SPEC §6.1
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    /// Language, unit, width and --out.
+    #[serde(default)]
+    pub paper: PaperArgs,
 }
 
 /// Arguments of `monitor`.
@@ -320,6 +324,10 @@ pub struct MonitorArgs {
     /// Only this county (with --daily)
     #[arg(long, value_name = "ID")]
     pub county: Option<String>,
+    #[command(flatten)]
+    /// Language, unit, width and --out.
+    #[serde(default)]
+    pub paper: PaperArgs,
 }
 
 /// Arguments of `plan`.
@@ -340,6 +348,10 @@ pub struct PlanArgs {
     /// issued_on of the plan_issued event [default: today, UTC]
     #[arg(long, value_name = "DATE", value_parser = parse_date, requires = "issue")]
     pub issued_on: Option<crate::values::Date>,
+    #[command(flatten)]
+    /// Language, unit, width and --out.
+    #[serde(default)]
+    pub paper: PaperArgs,
 }
 
 /// Arguments of `forecast`.
@@ -357,6 +369,10 @@ pub struct ForecastArgs {
     /// Print the JSON object of SPEC §6.4
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    /// Language, unit, width and --out.
+    #[serde(default)]
+    pub paper: PaperArgs,
 }
 
 /// Arguments of `replay`.
@@ -368,6 +384,81 @@ pub struct ReplayArgs {
     /// Print the JSON object of SPEC §5 (replay)
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    /// Language, unit, width and --out.
+    #[serde(default)]
+    pub paper: PaperArgs,
+}
+
+/// How a read command's answer is written for people: language, unit, table width,
+/// and a file (`--out`) instead of standard output.
+#[derive(clap::Args, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct PaperArgs {
+    /// Language of tables and files: zh (中文) or en [env: SANBAO_LANG] [default: zh
+    /// when the locale (LC_ALL, LC_MESSAGES, LANG) is Chinese, else en; files written
+    /// with --out: zh unless SANBAO_LANG says otherwise]. JSON never changes
+    #[arg(long, value_name = "LANG", value_parser = parse_lang)]
+    pub lang: Option<crate::lang::Lang>,
+    /// Unit of amounts in tables and files: yuan (元, two decimals) or wan (万元, six
+    /// decimals, so every cent is kept). JSON is always in yuan
+    #[arg(long, value_name = "UNIT", value_parser = parse_unit, default_value = "yuan")]
+    pub unit: crate::lang::Unit,
+    /// Print every table row on one line, however wide (by default wide tables are cut
+    /// into parts that fit 120 columns, each repeating the county)
+    #[arg(long)]
+    pub wide: bool,
+    /// Write the answer to FILE instead of standard output; the extension picks the
+    /// format: .xlsx (one sheet per section, with a title block tracing it to the
+    /// log), .csv (UTF-8 with BOM; one file NAME-SECTION.csv per section when there
+    /// are several) or .json (the --json object). Written to a temporary name, then
+    /// renamed: a failure leaves no partial file
+    #[arg(long, value_name = "FILE", conflicts_with = "json")]
+    pub out: Option<PathBuf>,
+}
+
+impl PaperArgs {
+    /// Settles the language on the client's side (before a command is forwarded to a
+    /// server, whose environment is not the user's): `--lang`, else `SANBAO_LANG`,
+    /// else Chinese for a file and the locale's language for a terminal.
+    pub fn settle(&mut self) {
+        if self.lang.is_none() {
+            let asked = std::env::var("SANBAO_LANG")
+                .ok()
+                .and_then(|v| crate::lang::Lang::parse(&v));
+            self.lang = Some(match (asked, &self.out) {
+                (Some(l), _) => l,
+                (None, Some(_)) => crate::lang::Lang::Zh,
+                (None, None) => crate::lang::Lang::from_env(),
+            });
+        }
+    }
+}
+
+impl Command {
+    /// Settles what depends on the user's environment before the command runs here
+    /// or is forwarded ([`PaperArgs::settle`]).
+    pub fn settle(&mut self) {
+        match self {
+            Command::Position(a) => a.paper.settle(),
+            Command::Monitor(a) => a.paper.settle(),
+            Command::Plan(a) => a.paper.settle(),
+            Command::Forecast(a) => a.paper.settle(),
+            Command::Replay(a) => a.paper.settle(),
+            _ => {}
+        }
+    }
+}
+
+fn parse_lang(s: &str) -> Result<crate::lang::Lang, String> {
+    match s {
+        "zh" => Ok(crate::lang::Lang::Zh),
+        "en" => Ok(crate::lang::Lang::En),
+        _ => Err("give zh or en".to_string()),
+    }
+}
+
+fn parse_unit(s: &str) -> Result<crate::lang::Unit, String> {
+    crate::lang::Unit::parse(s).ok_or_else(|| "give yuan or wan".to_string())
 }
 
 fn parse_date(s: &str) -> Result<crate::values::Date, String> {

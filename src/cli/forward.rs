@@ -79,6 +79,11 @@ mod tag {
     pub const SYNC: u8 = b'S';
     pub const EXIT: u8 = b'X';
     pub const NOT_RUN: u8 = b'N';
+    /// A paper file starts (`--out` of a read command): its path as the client gave
+    /// it; the FILE frames that follow are its bytes.
+    pub const PAPER: u8 = b'P';
+    /// Every paper file is complete: the client renames them all into place.
+    pub const PAPERS_DONE: u8 = b'D';
 }
 
 /// What a client asks the server to run.
@@ -168,6 +173,18 @@ impl Remote {
     /// Whether the client's reports are in colour.
     pub(crate) fn colour(&self) -> bool {
         self.colour
+    }
+
+    /// Sends `files` (path as the client named it, bytes) to the client, which
+    /// writes each to a temporary file beside its path and renames them all into
+    /// place once the last is complete.
+    pub(crate) fn papers(self: &Arc<Remote>, files: &[(PathBuf, Vec<u8>)]) -> std::io::Result<()> {
+        for (path, bytes) in files {
+            use std::os::unix::ffi::OsStrExt;
+            self.send(tag::PAPER, path.as_os_str().as_bytes())?;
+            self.sink(Stream::File).write_all(bytes)?;
+        }
+        self.send(tag::PAPERS_DONE, &[])
     }
 
     fn send(&self, tag: u8, payload: &[u8]) -> std::io::Result<()> {
@@ -425,6 +442,9 @@ pub(crate) fn forward(
         ),
         _ => None,
     };
+    // Paper files (`--out` of a read command) being received, renamed into place
+    // only once all are complete (dropped, they vanish).
+    let mut papers: Vec<(PathBuf, tempfile::NamedTempFile)> = Vec::new();
     let shown = if size > 0 {
         output::progress_bytes(size, "importing")
     } else {
@@ -465,6 +485,26 @@ pub(crate) fn forward(
             tag::STDERR => {
                 let mut e = std::io::stderr().lock();
                 e.write_all(&bytes).and_then(|()| e.flush())
+            }
+            tag::PAPER => {
+                use std::os::unix::ffi::OsStrExt;
+                let path = PathBuf::from(std::ffi::OsStr::from_bytes(&bytes));
+                papers.push((path.clone(), output::temp_beside(&path)?));
+                Ok(())
+            }
+            tag::PAPERS_DONE => {
+                output::persist_all(std::mem::take(&mut papers))?;
+                Ok(())
+            }
+            tag::FILE if !papers.is_empty() => {
+                let (path, f) = papers.last_mut().expect("not empty");
+                if let Err(e) = f.write_all(&bytes) {
+                    return Err(CliError::io(format!(
+                        "cannot write {}: {e}",
+                        path.display()
+                    )));
+                }
+                Ok(())
             }
             tag::FILE | tag::CUT | tag::SYNC => match file.as_mut() {
                 Some(f) => match t {

@@ -24,6 +24,7 @@ mod args;
 mod forward;
 mod maintain;
 pub mod output;
+mod papers;
 mod plan;
 mod read;
 mod run;
@@ -33,8 +34,8 @@ mod target;
 mod write;
 
 pub use args::{
-    Cli, Command, ForecastArgs, MonitorArgs, PlanArgs, PositionArgs, ReplayArgs, TimeArgs,
-    TokenCommand,
+    Cli, Command, ForecastArgs, MonitorArgs, PaperArgs, PlanArgs, PositionArgs, ReplayArgs,
+    TimeArgs, TokenCommand,
 };
 pub use run::{data_dir, main_with_args};
 pub use target::open_with_state;

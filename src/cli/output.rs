@@ -1,6 +1,7 @@
-//! Printing: progress bars on a terminal (hidden otherwise), aligned tables with
-//! colour only on a terminal (and never with `NO_COLOR`), one-line JSON, and writing
-//! to standard output where a closed pipe (`| head`) is not an error. Shared by every
+//! Printing: progress bars on a terminal (hidden otherwise), whether reports are in
+//! colour (only on a terminal, never with `NO_COLOR`; the tables themselves are
+//! [`crate::report::text`]), one-line JSON, paper files written whole or not at all,
+//! and writing to standard output where a closed pipe (`| head`) is not an error. Shared by every
 //! command that prints a report (`position`, `monitor`, `replay`, `plan`, `forecast`).
 //!
 //! Commands reach their standard streams (and an `--out FILE`) only through
@@ -13,12 +14,8 @@
 
 use super::forward::{Remote, Stream};
 use crate::error::CliError;
-use crate::money::{Money, Ratio};
-use crate::query::Status;
-use crate::values::Date;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -104,6 +101,60 @@ pub(crate) fn create_file(path: &Path) -> std::io::Result<Box<dyn OutFile>> {
     }
 }
 
+/// A temporary file in the directory of `path`, to be renamed onto it once complete
+/// (so a failure never leaves a partial file at `path`).
+pub(crate) fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile, CliError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    tempfile::Builder::new()
+        .prefix(".sanbao-")
+        .suffix(".part")
+        .tempfile_in(dir)
+        .map_err(|e| {
+            // tempfile adds the temporary name, which the user never asked for.
+            let e = e.to_string();
+            let e = e.split(" at path ").next().unwrap_or(&e).to_string();
+            CliError::io(format!("cannot write {}: {e}", path.display()))
+        })
+}
+
+/// Makes every temporary file durable and renames it onto its path, in order.
+pub(crate) fn persist_all(
+    files: Vec<(std::path::PathBuf, tempfile::NamedTempFile)>,
+) -> Result<(), CliError> {
+    for (path, f) in &files {
+        f.as_file()
+            .sync_all()
+            .map_err(|e| CliError::io(format!("cannot write {}: {e}", path.display())))?;
+    }
+    for (path, f) in files {
+        f.persist(&path)
+            .map_err(|e| CliError::io(format!("cannot write {}: {}", path.display(), e.error)))?;
+    }
+    Ok(())
+}
+
+/// Writes paper files (`--out` of a read command): all to temporary names first, then
+/// each renamed into place, so bad input or a failure leaves no partial file. For a
+/// forwarded command the client writes them, beside its own paths.
+pub(crate) fn write_papers(files: &[(std::path::PathBuf, Vec<u8>)]) -> Result<(), CliError> {
+    if let Some(r) = remote() {
+        return r
+            .papers(files)
+            .map_err(|e| CliError::io(format!("cannot send the files to the client: {e}")));
+    }
+    let mut temps = Vec::with_capacity(files.len());
+    for (path, bytes) in files {
+        let mut t = temp_beside(path)?;
+        t.write_all(bytes)
+            .map_err(|e| CliError::io(format!("cannot write {}: {e}", path.display())))?;
+        temps.push((path.clone(), t));
+    }
+    persist_all(temps)
+}
+
 /// Writes one line to the running command's standard error (a failure to write it
 /// is ignored: there is nowhere left to say so).
 pub(crate) fn note(line: &str) {
@@ -176,14 +227,6 @@ pub(crate) struct Style {
     color: bool,
 }
 
-/// ANSI codes of the styles used.
-pub(crate) const RED_BOLD: &str = "1;31";
-pub(crate) const YELLOW: &str = "33";
-pub(crate) const GREEN: &str = "32";
-pub(crate) const CYAN: &str = "36";
-pub(crate) const DIM: &str = "2";
-pub(crate) const BOLD: &str = "1";
-
 impl Style {
     /// Colour when stdout is a terminal and `NO_COLOR` is not set (for a forwarded
     /// command: the client's stdout and environment).
@@ -196,200 +239,8 @@ impl Style {
         }
     }
 
-    pub(crate) fn paint(&self, code: &str, s: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    }
-
-    pub(crate) fn bold(&self, s: &str) -> String {
-        self.paint(BOLD, s)
-    }
-}
-
-/// A report's heading: what, as of which date, known at which seq.
-pub(crate) fn header(
-    out: &mut String,
-    style: &Style,
-    what: &str,
-    as_of: Option<Date>,
-    at_seq: u64,
-) {
-    let date = as_of.map_or_else(|| "— (the log is empty)".to_string(), |d| d.to_string());
-    let _ = writeln!(
-        out,
-        "{}",
-        style.bold(&format!("{what} as of {date} · known at seq {at_seq}"))
-    );
-}
-
-/// A section title.
-pub(crate) fn section(out: &mut String, style: &Style, title: &str) {
-    let _ = writeln!(out, "{}", style.bold(title));
-}
-
-/// A blank line, the section's title, then its table, or `  EMPTY` when the table has
-/// no row.
-pub(crate) fn titled_table(out: &mut String, style: &Style, title: &str, t: &Table, empty: &str) {
-    let _ = writeln!(out);
-    section(out, style, title);
-    if t.is_empty() {
-        let _ = writeln!(out, "  {empty}");
-    } else {
-        t.render(out, style);
-    }
-}
-
-/// Column alignment.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Align {
-    Left,
-    Right,
-}
-pub(crate) const L: Align = Align::Left;
-pub(crate) const R: Align = Align::Right;
-
-/// One table cell: its text and an optional ANSI style.
-pub(crate) struct Cell {
-    text: String,
-    code: Option<&'static str>,
-}
-
-impl Cell {
-    pub(crate) fn plain(text: impl Into<String>) -> Cell {
-        Cell {
-            text: text.into(),
-            code: None,
-        }
-    }
-    pub(crate) fn styled(text: impl Into<String>, code: &'static str) -> Cell {
-        Cell {
-            text: text.into(),
-            code: Some(code),
-        }
-    }
-    pub(crate) fn money(m: Money) -> Cell {
-        Cell::plain(m.grouped())
-    }
-    pub(crate) fn opt_money(m: Option<Money>) -> Cell {
-        m.map_or_else(|| Cell::styled("—", DIM), Cell::money)
-    }
-    pub(crate) fn ratio(r: Ratio) -> Cell {
-        Cell::plain(r.to_string())
-    }
-    pub(crate) fn opt_ratio(r: Option<Ratio>) -> Cell {
-        r.map_or_else(|| Cell::styled("—", DIM), Cell::ratio)
-    }
-}
-
-/// A table with aligned columns; widths count East Asian wide characters as two.
-pub(crate) struct Table {
-    heads: Vec<(&'static str, Align)>,
-    rows: Vec<Vec<Cell>>,
-}
-
-impl Table {
-    pub(crate) fn new(heads: &[(&'static str, Align)]) -> Table {
-        Table {
-            heads: heads.to_vec(),
-            rows: Vec::new(),
-        }
-    }
-
-    /// True when no row was added.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
-    pub(crate) fn row(&mut self, cells: Vec<Cell>) {
-        debug_assert_eq!(cells.len(), self.heads.len());
-        self.rows.push(cells);
-    }
-
-    pub(crate) fn render(&self, out: &mut String, style: &Style) {
-        let n = self.heads.len();
-        let mut widths: Vec<usize> = self.heads.iter().map(|(h, _)| width(h)).collect();
-        for r in &self.rows {
-            for (i, c) in r.iter().enumerate().take(n) {
-                widths[i] = widths[i].max(width(&c.text));
-            }
-        }
-        let line = |out: &mut String, cells: Vec<(String, Option<&str>)>| {
-            out.push_str("  ");
-            let last = cells.len().saturating_sub(1);
-            for (i, (text, code)) in cells.into_iter().enumerate() {
-                let pad = widths[i] - width(&text);
-                let painted = match code {
-                    Some(c) => style.paint(c, &text),
-                    None => text,
-                };
-                let align = self.heads[i].1;
-                if align == Align::Right {
-                    out.push_str(&" ".repeat(pad));
-                    out.push_str(&painted);
-                } else {
-                    out.push_str(&painted);
-                    if i != last {
-                        out.push_str(&" ".repeat(pad));
-                    }
-                }
-                if i != last {
-                    out.push_str("  ");
-                }
-            }
-            out.push('\n');
-        };
-        line(
-            out,
-            self.heads
-                .iter()
-                .map(|(h, _)| (h.to_string(), Some(DIM)))
-                .collect(),
-        );
-        for r in &self.rows {
-            line(out, r.iter().map(|c| (c.text.clone(), c.code)).collect());
-        }
-    }
-}
-
-/// Display width of a string on a terminal (`unicode-width`): East Asian wide and
-/// fullwidth characters count two columns, combining marks none, others one.
-pub(crate) fn width(s: &str) -> usize {
-    unicode_width::UnicodeWidthStr::width(s)
-}
-
-/// A monitoring status, coloured by how urgent it is.
-pub(crate) fn status_cell(s: Status) -> Cell {
-    let code = match s {
-        Status::Warning => RED_BOLD,
-        Status::Low => YELLOW,
-        Status::Normal => GREEN,
-        Status::Idle => CYAN,
-        Status::Unknown => DIM,
-    };
-    Cell::styled(s.as_str(), code)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tables_align_wide_characters_and_paint_only_when_asked() {
-        let mut t = Table::new(&[("county", L), ("amount", R)]);
-        t.row(vec![Cell::plain("绥中县"), Cell::styled("1.00", RED_BOLD)]);
-        t.row(vec![Cell::plain("xy"), Cell::plain("12,345.00")]);
-        let mut plain = String::new();
-        t.render(&mut plain, &Style { color: false });
-        assert_eq!(
-            plain,
-            "  county     amount\n  绥中县       1.00\n  xy      12,345.00\n"
-        );
-        let mut tty = String::new();
-        t.render(&mut tty, &Style { color: true });
-        assert!(tty.contains("\x1b[1;31m1.00\x1b[0m"), "{tty:?}");
-        assert!(!plain.contains('\x1b'));
+    /// Whether this style paints.
+    pub(crate) fn colour(&self) -> bool {
+        self.color
     }
 }

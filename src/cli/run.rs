@@ -114,7 +114,8 @@ fn holder_words(command: &Command) -> String {
 
 /// Runs the parsed command line: through the server that holds the directory when
 /// one does ([`forward`]), else here. Answers the exit code.
-fn run(cli: Cli) -> u8 {
+fn run(mut cli: Cli) -> u8 {
+    cli.command.settle();
     let dir = data_dir(cli.data);
     if !(cli.wait.is_finite() && cli.wait >= 0.0) {
         eprintln!(

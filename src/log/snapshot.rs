@@ -30,9 +30,10 @@ pub const FILE_NAME: &str = "state.snapshot";
 const MAGIC: &[u8; 16] = b"sanbao-snapshot\n";
 
 /// The snapshot format this version writes and reads. 2 since the state holds the
-/// planning policies (`planning_policy_set`); a snapshot of format 1 is ignored with a
-/// warning and the log is folded instead, then a new snapshot is written.
-pub const SNAPSHOT_FORMAT: u8 = 2;
+/// planning policies (`planning_policy_set`), 3 since it holds the notices
+/// (`notice_issued`); a snapshot of an older format is ignored with a warning and the
+/// log is folded instead, then a new snapshot is written.
+pub const SNAPSHOT_FORMAT: u8 = 3;
 
 /// Bytes before the state: magic, version, seq, hash.
 const HEADER: usize = 16 + 1 + 8 + 32;

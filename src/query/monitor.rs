@@ -34,7 +34,7 @@ use crate::money::{Money, Ratio};
 use crate::query::history::{self, Attention, TightMonths, WatchHistory};
 use crate::query::{avg_monthly_outflow, Status};
 use crate::state::{County, Report, State};
-use crate::values::{AccountKind, CountyId, Date, FiscalYear, Fund, Month};
+use crate::values::{AccountKind, CountyId, Date, FiscalYear, Fund, Month, NoticeStatus, Text};
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -70,6 +70,52 @@ pub struct Monitor {
     pub tight_months: Vec<TightMonths>,
     /// 关注: counties at status `low` on as_of (contract v2); not on the watch list.
     pub attention: Vec<Attention>,
+    /// 提示函 sent in as_of's month, on or before as_of, and not reversed by then
+    /// (`notice_issued`, issue 16), by county, date, seq.
+    pub notices: Vec<NoticeRow>,
+}
+
+/// A 提示函 (`notice_issued`) as `monitor` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct NoticeRow {
+    /// County id.
+    pub county: CountyId,
+    /// The month the notice is about.
+    pub month: Month,
+    /// Its document number (文号).
+    pub doc_number: Text,
+    /// The status it warned of.
+    pub status: NoticeStatus,
+    /// The level it warned of.
+    pub guarantee_level: Ratio,
+    /// The day it was sent.
+    pub issued_on: Date,
+    /// The record that holds it.
+    pub seq: u64,
+}
+
+/// The notices sent in `d`'s month on or before `d`, not reversed on or before `d`.
+pub fn notices_of(state: &State, d: Date) -> Vec<NoticeRow> {
+    let mut v: Vec<NoticeRow> = state
+        .notices
+        .iter()
+        .filter(|n| {
+            n.issued_on.month() == d.month()
+                && n.issued_on <= d
+                && n.reversed_on.map_or(true, |r| r > d)
+        })
+        .map(|n| NoticeRow {
+            county: n.county.clone(),
+            month: n.month,
+            doc_number: n.doc_number.clone(),
+            status: n.status,
+            guarantee_level: n.guarantee_level,
+            issued_on: n.issued_on,
+            seq: n.seq,
+        })
+        .collect();
+    v.sort_by(|a, b| (&a.county, a.issued_on, a.seq).cmp(&(&b.county, b.issued_on, b.seq)));
+    v
 }
 
 /// One county's guarantee level and the lines in force on as_of.
@@ -255,8 +301,10 @@ pub fn monitor(state: &State, as_of: Option<Date>) -> Monitor {
         watch_history: Vec::new(),
         tight_months: Vec::new(),
         attention: Vec::new(),
+        notices: Vec::new(),
     };
     let Some(d) = as_of else { return m };
+    m.notices = notices_of(state, d);
     // `State::counties` iterates by id, and each county's rows are pushed in their own
     // order, so every list comes out in the order of §8.20 without sorting.
     for c in state.counties().filter(|c| c.registered_on <= d) {
@@ -508,7 +556,7 @@ mod tests {
             serde_json::to_string(&monitor(&State::new(), None)).unwrap(),
             concat!(
                 r#"{"as_of":null,"at_seq":0,"counties":[],"payroll":[],"direct_overdue":[],"discrepancies":[],"watchlist":[],"#,
-                r#""arrears":[],"payroll_history":[],"watch_history":[],"tight_months":[],"attention":[]}"#
+                r#""arrears":[],"payroll_history":[],"watch_history":[],"tight_months":[],"attention":[],"notices":[]}"#
             )
         );
     }
@@ -523,7 +571,7 @@ mod tests {
                 r#"{"as_of":"2021-01-01","at_seq":1,"counties":[{"county":"a","cash":"100.00","avg_monthly_outflow":null,"#,
                 r#""guarantee_level":null,"status":"unknown","warning_line":"0.3000","alert_line":"0.5000","idle_line":"1.5000"}],"#,
                 r#""payroll":[],"direct_overdue":[],"discrepancies":[],"watchlist":[],"#,
-                r#""arrears":[],"payroll_history":[],"watch_history":[],"tight_months":[],"attention":[]}"#
+                r#""arrears":[],"payroll_history":[],"watch_history":[],"tight_months":[],"attention":[],"notices":[]}"#
             )
         );
     }

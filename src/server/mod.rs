@@ -33,6 +33,7 @@ pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod papers;
 pub mod params;
 pub mod routes;
 pub mod sse;

@@ -24,6 +24,7 @@
 use super::answers;
 use super::routes::ROUTES;
 use crate::event::Event;
+use crate::report::build;
 use crate::schema::out::{MoneyOut, RatioOut};
 use schemars::gen::{SchemaGenerator, SchemaSettings};
 use schemars::JsonSchema;
@@ -214,6 +215,63 @@ fn get_op(id: &str, summary: &str, params: Vec<Value>, ok: Value, errors: &[&str
     })
 }
 
+/// The paper parameters of a read route whose report has `sections`.
+fn paper_params(sections: &[&str]) -> Vec<Value> {
+    vec![
+        param(
+            "format",
+            "query",
+            false,
+            json!({"type": "string", "enum": ["json", "xlsx", "csv"], "default": "json"}),
+            "json (the answer below), xlsx (a workbook: one sheet per section, with a title block naming the query and the head hash) or csv (one section, UTF-8 with BOM)",
+        ),
+        param(
+            "lang",
+            "query",
+            false,
+            json!({"type": "string", "enum": ["zh", "en"], "default": "zh"}),
+            "language of an xlsx or csv answer's heads and words",
+        ),
+        param(
+            "unit",
+            "query",
+            false,
+            json!({"type": "string", "enum": ["yuan", "wan"], "default": "yuan"}),
+            "unit of an xlsx or csv answer's amounts: yuan (two decimals) or wan (万元, six decimals)",
+        ),
+        param(
+            "section",
+            "query",
+            false,
+            json!({"type": "string", "enum": sections}),
+            "the section a csv answer holds (only with format=csv; required when the answer has several)",
+        ),
+    ]
+}
+
+/// A read route: its JSON answer, or the paper of `?format=`.
+fn paper_op(
+    id: &str,
+    summary: &str,
+    mut params: Vec<Value>,
+    ok: Value,
+    errors: &[&str],
+    sections: &[&str],
+) -> Value {
+    params.extend(paper_params(sections));
+    let mut op = get_op(id, summary, params, ok, errors);
+    let content = &mut op["responses"]["200"]["content"];
+    content[super::papers::XLSX_TYPE] = json!({"schema": {"type": "string", "format": "binary"}});
+    content["text/csv"] = json!({"schema": {"type": "string"}});
+    op["responses"]["200"]["headers"] = json!({
+        "Content-Disposition": {
+            "description": "for xlsx and csv: attachment; filename=\"NAME.xlsx\" or \"NAME-SECTION.csv\"",
+            "schema": {"type": "string"}
+        }
+    });
+    op
+}
+
 fn idempotency_key(description: &str) -> Value {
     param(
         "Idempotency-Key",
@@ -353,7 +411,7 @@ pub(super) fn stream_events(_: &mut Doc) -> Value {
 
 /// `GET /v1/positions`.
 pub(super) fn positions(d: &mut Doc) -> Value {
-    get_op(
+    paper_op(
         "positions",
         "SPEC §6.1 (any role)",
         vec![
@@ -369,28 +427,31 @@ pub(super) fn positions(d: &mut Doc) -> Value {
         ],
         d.answer::<crate::query::position::Position>(),
         &["400", "401", "403", "404", "503"],
+        build::POSITION_SECTIONS,
     )
 }
 
 /// `GET /v1/monitor`.
 pub(super) fn monitor(d: &mut Doc) -> Value {
-    get_op(
+    paper_op(
         "monitor",
         "SPEC §6.2 (any role)",
         vec![as_of(), at_seq()],
         d.answer::<crate::query::monitor::Monitor>(),
         READ_ERRORS,
+        build::MONITOR_SECTIONS,
     )
 }
 
 /// `GET /v1/plans/{month}`.
 pub(super) fn plan(d: &mut Doc) -> Value {
-    get_op(
+    paper_op(
         "plan",
         "SPEC §6.3 (any role)",
         vec![month_path(), at_seq()],
         d.answer::<crate::query::plan::Plan>(),
         READ_ERRORS,
+        build::PLAN_SECTIONS,
     )
 }
 
@@ -407,7 +468,7 @@ pub(super) fn issue_plan(d: &mut Doc) -> Value {
 
 /// `GET /v1/forecast`.
 pub(super) fn forecast(d: &mut Doc) -> Value {
-    get_op(
+    paper_op(
         "forecast",
         "SPEC §6.4 (any role)",
         vec![
@@ -423,6 +484,7 @@ pub(super) fn forecast(d: &mut Doc) -> Value {
         ],
         d.answer::<crate::query::forecast::Forecast>(),
         READ_ERRORS,
+        build::FORECAST_SECTIONS,
     )
 }
 
@@ -439,12 +501,13 @@ pub(super) fn verify(d: &mut Doc) -> Value {
 
 /// `GET /v1/replay`.
 pub(super) fn replay(d: &mut Doc) -> Value {
-    get_op(
+    paper_op(
         "replay",
-        "rebuild from the log alone, verify the chain up to N, recompute every issued plan (any role)",
+        "rebuild from the log alone, verify the chain up to N, recompute every issued plan (any role); a broken chain answers its JSON whatever the format",
         vec![as_of(), at_seq()],
         d.answer::<answers::Replay>(),
         READ_ERRORS,
+        build::REPLAY_SECTIONS,
     )
 }
 

@@ -49,6 +49,11 @@ impl Params {
         self.0.get(name).map(String::as_str)
     }
 
+    /// A text parameter as given.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.get(name)
+    }
+
     /// A non-negative integer parameter.
     pub fn u64(&self, name: &str) -> Result<Option<u64>, ApiError> {
         self.get(name)

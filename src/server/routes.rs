@@ -16,6 +16,7 @@ use super::answers::{
 };
 use super::auth::{Principal, Role};
 use super::error::ApiError;
+use super::papers::{self, PaperQuery};
 use super::params::Params;
 use super::{json_bytes, json_response, openapi, sse, AppState, BodyTimedOut, MAX_BODY_BYTES};
 use crate::event::{check_idempotency_key, Event, EventError, IJson, InputEvent};
@@ -23,6 +24,7 @@ use crate::log::writer::MAX_BATCH_EVENTS;
 use crate::log::{self, Verified};
 use crate::query::{forecast::forecast, monitor::monitor, plan::plan, position::position};
 use crate::replay;
+use crate::report::build::{self, Ctx};
 use crate::state::State;
 use crate::values::{Date, Month};
 use axum::body::{Body, Bytes};
@@ -643,8 +645,12 @@ async fn stream_events(Shared(app): Shared<AppState>, headers: HeaderMap, uri: U
 /// `GET /v1/positions?as_of&at_seq&county` (§6.1); an unknown county is a 404.
 async fn positions(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Uri) -> Answer {
     app.authenticate(&headers)?;
-    let p = Params::parse(uri.query(), &["as_of", "at_seq", "county"])?;
+    let p = Params::parse(
+        uri.query(),
+        &papers::allowed(&["as_of", "at_seq", "county"]),
+    )?;
     let (as_of, at_seq, county) = (p.date("as_of")?, p.u64("at_seq")?, p.county("county")?);
+    let paper = PaperQuery::parse(&p, build::POSITION_SECTIONS)?;
     at_state(&app, at_seq, move |st| {
         if let Some(id) = &county {
             let d = as_of.or(st.max_effective_date);
@@ -665,21 +671,37 @@ async fn positions(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Uri) 
                 Some(_) => {}
             }
         }
-        Ok(json_response(
-            StatusCode::OK,
-            &position(st, as_of, county.as_ref()),
-        ))
+        let answer = position(st, as_of, county.as_ref());
+        if paper.is_json() {
+            return Ok(json_response(StatusCode::OK, &answer));
+        }
+        let r = build::position(&answer, &Ctx::of(st, paper.lang, paper.unit));
+        paper.respond(&r, &stem("position", answer.as_of))
     })
     .await
+}
+
+/// A paper's file name: the report's name and its date, when there is one.
+fn stem(name: &str, date: Option<crate::values::Date>) -> String {
+    match date {
+        Some(d) => format!("{name}-{d}"),
+        None => name.to_string(),
+    }
 }
 
 /// `GET /v1/monitor?as_of&at_seq` (§6.2).
 async fn monitor_route(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Uri) -> Answer {
     app.authenticate(&headers)?;
-    let p = Params::parse(uri.query(), &["as_of", "at_seq"])?;
+    let p = Params::parse(uri.query(), &papers::allowed(&["as_of", "at_seq"]))?;
     let (as_of, at_seq) = (p.date("as_of")?, p.u64("at_seq")?);
+    let paper = PaperQuery::parse(&p, build::MONITOR_SECTIONS)?;
     at_state(&app, at_seq, move |st| {
-        Ok(json_response(StatusCode::OK, &monitor(st, as_of)))
+        let answer = monitor(st, as_of);
+        if paper.is_json() {
+            return Ok(json_response(StatusCode::OK, &answer));
+        }
+        let r = build::monitor(&answer, &Ctx::of(st, paper.lang, paper.unit));
+        paper.respond(&r, &stem("monitor", answer.as_of))
     })
     .await
 }
@@ -693,10 +715,16 @@ async fn plan_route(
 ) -> Answer {
     app.authenticate(&headers)?;
     let month = month_of(month)?;
-    let p = Params::parse(uri.query(), &["at_seq"])?;
+    let p = Params::parse(uri.query(), &papers::allowed(&["at_seq"]))?;
     let at_seq = p.u64("at_seq")?;
+    let paper = PaperQuery::parse(&p, build::PLAN_SECTIONS)?;
     at_state(&app, at_seq, move |st| {
-        Ok(json_response(StatusCode::OK, &plan(st, month)))
+        let answer = plan(st, month);
+        if paper.is_json() {
+            return Ok(json_response(StatusCode::OK, &answer));
+        }
+        let r = build::plan(&answer, &Ctx::of(st, paper.lang, paper.unit));
+        paper.respond(&r, &format!("plan-{month}"))
     })
     .await
 }
@@ -704,7 +732,8 @@ async fn plan_route(
 /// `GET /v1/forecast?from&months&at_seq` (§6.4).
 async fn forecast_route(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Uri) -> Answer {
     app.authenticate(&headers)?;
-    let p = Params::parse(uri.query(), &["from", "months", "at_seq"])?;
+    let p = Params::parse(uri.query(), &papers::allowed(&["from", "months", "at_seq"]))?;
+    let paper = PaperQuery::parse(&p, build::FORECAST_SECTIONS)?;
     let from = p.month("from")?.ok_or_else(|| {
         ApiError::bad_request("from", "from (the first month, YYYY-MM) is required")
     })?;
@@ -717,10 +746,12 @@ async fn forecast_route(Shared(app): Shared<AppState>, headers: HeaderMap, uri: 
     }
     let at_seq = p.u64("at_seq")?;
     at_state(&app, at_seq, move |st| {
-        Ok(json_response(
-            StatusCode::OK,
-            &forecast(st, from, months as u32),
-        ))
+        let answer = forecast(st, from, months as u32);
+        if paper.is_json() {
+            return Ok(json_response(StatusCode::OK, &answer));
+        }
+        let r = build::forecast(&answer, &Ctx::of(st, paper.lang, paper.unit));
+        paper.respond(&r, &format!("forecast-{from}"))
     })
     .await
 }
@@ -750,8 +781,9 @@ async fn verify_route(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Ur
 /// `GET /v1/replay?as_of&at_seq`: rebuilt from the log alone.
 async fn replay_route(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Uri) -> Answer {
     app.authenticate(&headers)?;
-    let p = Params::parse(uri.query(), &["as_of", "at_seq"])?;
+    let p = Params::parse(uri.query(), &papers::allowed(&["as_of", "at_seq"]))?;
     let (as_of, at_seq) = (p.date("as_of")?, p.u64("at_seq")?);
+    let paper = PaperQuery::parse(&p, build::REPLAY_SECTIONS)?;
     blocking(move || {
         let head = app.durable_head();
         let n = at_seq.unwrap_or(head);
@@ -762,6 +794,10 @@ async fn replay_route(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Ur
             ));
         }
         let answer = match replay::replay(app.store(), n, as_of, |_| {})? {
+            replay::Replayed::Done { report, state } if !paper.is_json() => {
+                let r = build::replay(&report, &Ctx::of(&state, paper.lang, paper.unit));
+                return paper.respond(&r, &stem("replay", report.position.as_of));
+            }
             replay::Replayed::Done { report, .. } => answers::Replay::Done(report),
             replay::Replayed::Broken {
                 first_bad_seq,

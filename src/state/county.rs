@@ -46,6 +46,27 @@ pub struct PolicyEntry {
     pub policy: PlanningPolicy,
 }
 
+/// A `notice_issued` (提示函) as held in the state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeEntry {
+    /// Seq of the record.
+    pub seq: u64,
+    /// The county warned.
+    pub county: CountyId,
+    /// The month it is about.
+    pub month: Month,
+    /// Its document number.
+    pub doc_number: Text,
+    /// The status warned of.
+    pub status: NoticeStatus,
+    /// The level warned of.
+    pub guarantee_level: Ratio,
+    /// The day it was sent.
+    pub issued_on: Date,
+    /// Set once reversed: the reversal's date.
+    pub reversed_on: Option<Date>,
+}
+
 /// A dated amount that a reversal may cancel from its own date onward.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {

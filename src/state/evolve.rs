@@ -49,6 +49,10 @@ pub(super) enum Effect {
         county: u32,
         idx: u32,
     },
+    /// A `notice_issued`: index into `State::notices`. Moves no money.
+    Notice {
+        idx: u32,
+    },
 }
 
 /// A reversible record as the state remembers it.
@@ -123,7 +127,7 @@ impl State {
         let x = Money::from_cents(amount.cents() * sign);
         match effect {
             Effect::CityFunds => self.city.add(d, x),
-            Effect::Allocation { .. } | Effect::Needs { .. } => {}
+            Effect::Allocation { .. } | Effect::Needs { .. } | Effect::Notice { .. } => {}
             Effect::Transfer { county, .. }
             | Effect::Grant { county }
             | Effect::Advance { county, .. } => {
@@ -181,6 +185,9 @@ impl State {
                     .entry
                     .reversed_on = on;
             }
+            Effect::Notice { idx } => {
+                self.notices[idx as usize].reversed_on = on;
+            }
             _ => {}
         }
     }
@@ -237,6 +244,20 @@ impl State {
                     policy: e.policy,
                 });
                 return None;
+            }
+            (Event::NoticeIssued(e), _) => {
+                self.notices.push(NoticeEntry {
+                    seq,
+                    county: e.county.clone(),
+                    month: e.month,
+                    doc_number: e.doc_number.clone(),
+                    status: e.status,
+                    guarantee_level: e.guarantee_level,
+                    issued_on: e.issued_on,
+                    reversed_on: None,
+                });
+                let idx = (self.notices.len() - 1) as u32;
+                (Effect::Notice { idx }, Money::ZERO)
             }
             (Event::EventReversed(e), _) => {
                 let t = self.target(e.reverses_seq)?;
@@ -398,6 +419,9 @@ impl State {
             }
             Event::PlanningPolicySet(_) => {
                 self.policies.pop();
+            }
+            Event::NoticeIssued(_) => {
+                self.notices.pop();
             }
             Event::EventReversed(e) => {
                 if let Some(t) = self.target(e.reverses_seq) {

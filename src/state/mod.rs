@@ -76,6 +76,8 @@ pub struct State {
     pub plans_issued: Vec<(u64, PlanIssued)>,
     /// Every `planning_policy_set`, in seq order (see [`State::policy_at`]).
     pub policies: Vec<PolicyEntry>,
+    /// Every `notice_issued`, in seq order (reversed ones marked).
+    pub notices: Vec<NoticeEntry>,
     /// Reversible records by seq − 1 (None for other kinds).
     targets: Vec<Option<Slot>>,
     /// Amounts of targets that do not fit in a [`Slot`], by seq.

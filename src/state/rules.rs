@@ -190,6 +190,30 @@ impl State {
                 }
             }
             Event::EventReversed(e) => self.check_reversal(e)?,
+            Event::NoticeIssued(e) => {
+                if let Some(n) = self.notices.iter().find(|n| n.doc_number == e.doc_number) {
+                    return Err(err(
+                        "doc_number",
+                        format!(
+                            "{} is already the number of the notice of record {} ({} {}); a document number is used once in a log",
+                            e.doc_number.as_str(), n.seq, n.county, n.month
+                        ),
+                    ));
+                }
+                if let Some(n) = self
+                    .notices
+                    .iter()
+                    .find(|n| n.county == e.county && n.month == e.month && n.reversed_on.is_none())
+                {
+                    return Err(err(
+                        "month",
+                        format!(
+                            "{} already has the notice {} for {} (record {}); reverse it first to send another",
+                            e.county, n.doc_number.as_str(), e.month, n.seq
+                        ),
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -209,7 +233,7 @@ impl State {
             return Err(err(
                 f,
                 format!(
-                    "record {} cannot be reversed: only city_funds_received, allocation_notified, transfer_allocated, emergency_dispatched, payroll_deposited, wages_paid, revenue_collected, expenditure_paid and needs_budgeted can",
+                    "record {} cannot be reversed: only city_funds_received, allocation_notified, transfer_allocated, emergency_dispatched, payroll_deposited, wages_paid, revenue_collected, expenditure_paid, needs_budgeted and notice_issued can",
                     e.reverses_seq
                 ),
             ));
@@ -276,7 +300,10 @@ impl State {
                     f,
                 )?;
             }
-            Effect::WagesPaid { .. } | Effect::Expenditure { .. } | Effect::Needs { .. } => {}
+            Effect::WagesPaid { .. }
+            | Effect::Expenditure { .. }
+            | Effect::Needs { .. }
+            | Effect::Notice { .. } => {}
         }
         Ok(())
     }

@@ -30,6 +30,7 @@ struct StateRef<'a> {
     targets: &'a [Option<Slot>],
     wide_amounts: &'a BTreeMap<u64, Money>,
     policies: &'a [PolicyEntry],
+    notices: &'a [NoticeEntry],
 }
 
 /// The stored form of a [`State`], owned for reading (same members, same order).
@@ -46,6 +47,7 @@ struct StateOwned {
     targets: Vec<Option<Slot>>,
     wide_amounts: BTreeMap<u64, Money>,
     policies: Vec<PolicyEntry>,
+    notices: Vec<NoticeEntry>,
 }
 
 impl Serialize for State {
@@ -62,6 +64,7 @@ impl Serialize for State {
             targets: &self.targets,
             wide_amounts: &self.wide_amounts,
             policies: &self.policies,
+            notices: &self.notices,
         }
         .serialize(s)
     }
@@ -126,6 +129,7 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
                 idx,
             } => (idx as usize) < ledger(ci, &key)?.dispatches.len(),
             Effect::Needs { county: ci, idx } => (idx as usize) < county(ci)?.needs.len(),
+            Effect::Notice { idx } => (idx as usize) < o.notices.len(),
             Effect::Grant { county: ci }
             | Effect::Deposit { county: ci, .. }
             | Effect::WagesPaid { county: ci, .. }
@@ -158,6 +162,7 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
         targets: o.targets,
         wide_amounts: o.wide_amounts,
         policies: o.policies,
+        notices: o.notices,
     })
 }
 
