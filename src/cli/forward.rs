@@ -13,7 +13,11 @@
 //! appends through the server's writer keep the seqs gap-free, with group commit.
 //!
 //! Forwarded: `init`, `append`, `import`, `export` (also `--salvage`), `verify`,
-//! `position`, `monitor`, `plan` (also `--issue`), `forecast`, `replay`, `demo`.
+//! `position`, `monitor`, `plan` (also `--issue`), `forecast`, `chart`, `replay`,
+//! `demo`. A `chart`'s file is staged by the client ([`output::Staged`]: a temporary
+//! file beside `--out`, created at the first byte the server sends) and renamed into
+//! place only when the command ends with exit 0; otherwise it is removed, so a
+//! forwarded chart leaves no partial file either.
 //! Refused while a server holds DIR: `truncate` (it rewrites the files the server
 //! reads; [`refusal`]). Run where they are: `restore` (its DIR must be empty),
 //! `serve` and `follow` (they wait for the lock and name its holder), `status` and
@@ -276,6 +280,7 @@ pub(crate) fn forwarded(command: &Command) -> bool {
             | Command::Monitor(_)
             | Command::Plan(_)
             | Command::Forecast(_)
+            | Command::Chart(_)
             | Command::Replay(_)
             | Command::Demo
     )
@@ -425,6 +430,12 @@ pub(crate) fn forward(
         ),
         _ => None,
     };
+    // A chart's file: staged at its first byte, renamed into place on exit 0.
+    let chart_out = match &command {
+        Command::Chart(a) => Some(a.chart.out().out.clone()),
+        _ => None,
+    };
+    let mut staged: Option<output::Staged> = None;
     let shown = if size > 0 {
         output::progress_bytes(size, "importing")
     } else {
@@ -466,6 +477,22 @@ pub(crate) fn forward(
                 let mut e = std::io::stderr().lock();
                 e.write_all(&bytes).and_then(|()| e.flush())
             }
+            tag::FILE if chart_out.is_some() => {
+                let path = chart_out.as_deref().expect("checked");
+                let s = match staged.as_mut() {
+                    Some(s) => s,
+                    None => staged.insert(output::Staged::create(path)?),
+                };
+                s.write_all(&bytes)?;
+                Ok(())
+            }
+            tag::EXIT => {
+                let code = bytes.first().copied().unwrap_or(1);
+                if let (0, Some(s)) = (code, staged.take()) {
+                    s.commit()?;
+                }
+                return Ok(Some(code));
+            }
             tag::FILE | tag::CUT | tag::SYNC => match file.as_mut() {
                 Some(f) => match t {
                     tag::FILE => f.write_all(&bytes),
@@ -477,7 +504,6 @@ pub(crate) fn forward(
                 },
                 None => Ok(()),
             },
-            tag::EXIT => return Ok(Some(bytes.first().copied().unwrap_or(1))),
             other => {
                 return Err(CliError::io(format!(
                     "the server holding {} sent a frame sanbao does not know ({other})",

@@ -104,6 +104,103 @@ pub(crate) fn create_file(path: &Path) -> std::io::Result<Box<dyn OutFile>> {
     }
 }
 
+/// A file written whole or not at all: the bytes go to a new temporary file beside
+/// `path` (`.NAME.PID.N.tmp`, in the same directory so the rename cannot cross file
+/// systems), which [`Staged::commit`] syncs and renames over `path`. Dropped without
+/// a commit (an error, a failed command), the temporary file is removed and `path`
+/// is as it was. Used by `chart` here, and by the client of a forwarded `chart`.
+pub(crate) struct Staged {
+    path: std::path::PathBuf,
+    tmp: std::path::PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl Staged {
+    /// Creates the temporary file for `path` (an error names `path`: exit 1).
+    pub(crate) fn create(path: &Path) -> Result<Staged, CliError> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let fail =
+            |e: std::io::Error| CliError::io(format!("cannot write {}: {e}", path.display()));
+        let name = path
+            .file_name()
+            .ok_or_else(|| fail(std::io::ErrorKind::InvalidInput.into()))?
+            .to_string_lossy()
+            .into_owned();
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        loop {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+            {
+                Ok(file) => {
+                    return Ok(Staged {
+                        path: path.to_path_buf(),
+                        tmp,
+                        file: Some(file),
+                    })
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => {}
+                Err(e) => return Err(fail(e)),
+            }
+        }
+    }
+
+    /// Appends bytes to the temporary file.
+    pub(crate) fn write_all(&mut self, bytes: &[u8]) -> Result<(), CliError> {
+        let file = self.file.as_mut().expect("open until commit");
+        file.write_all(bytes)
+            .map_err(|e| CliError::io(format!("cannot write {}: {e}", self.path.display())))
+    }
+
+    /// Syncs the temporary file and renames it to `path`.
+    pub(crate) fn commit(mut self) -> Result<(), CliError> {
+        let fail =
+            |e: std::io::Error| CliError::io(format!("cannot write {}: {e}", self.path.display()));
+        let file = self.file.take().expect("open until commit");
+        file.sync_all().map_err(fail)?;
+        drop(file);
+        std::fs::rename(&self.tmp, &self.path).map_err(fail)?;
+        if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if let Ok(d) = std::fs::File::open(parent) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes `bytes` as the whole of the file `path`, or nothing: through [`Staged`]
+/// here; for a forwarded command, as the bytes of its `--out` file, which its client
+/// stages the same way and renames only when the command succeeds.
+pub(crate) fn write_file_whole(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    match remote() {
+        Some(r) => r
+            .sink(Stream::File)
+            .write_all(bytes)
+            .map_err(|e| CliError::io(format!("cannot write {}: {e}", path.display()))),
+        None => {
+            let mut staged = Staged::create(path)?;
+            staged.write_all(bytes)?;
+            staged.commit()
+        }
+    }
+}
+
 /// Writes one line to the running command's standard error (a failure to write it
 /// is ignored: there is nowhere left to say so).
 pub(crate) fn note(line: &str) {

@@ -12,7 +12,7 @@ use super::maintain::{export, restore, salvage, truncate, verify};
 use super::output::{self, emit};
 use super::target::Target;
 use super::write::{append, demo, import};
-use super::{forward, plan, read, serve, status};
+use super::{chart, forward, plan, read, serve, status};
 use crate::error::CliError;
 use crate::log;
 use clap::Parser;
@@ -126,14 +126,28 @@ fn run(cli: Cli) -> u8 {
     let wait = std::time::Duration::from_secs_f64(cli.wait.min(1e9));
     log::store::set_lock_wait(wait, true);
     log::store::set_holder(holder_words(&cli.command), None);
-    match forward::forward(&dir, &cli.command, wait) {
+    let command = with_local_defaults(cli.command);
+    match forward::forward(&dir, &command, wait) {
         Ok(Some(code)) => code,
-        Ok(None) => execute(&Target::Dir(&dir), cli.command),
+        Ok(None) => execute(&Target::Dir(&dir), command),
         Err(e) => {
             eprintln!("error: {}", e.line());
             e.code
         }
     }
+}
+
+/// Fills in the defaults that come from this process's environment before the
+/// command may be sent to a server (whose environment is not the user's): the
+/// language of a chart (`SANBAO_LANG`, else the locale).
+fn with_local_defaults(mut command: Command) -> Command {
+    if let Command::Chart(a) = &mut command {
+        a.chart
+            .out_mut()
+            .lang
+            .get_or_insert_with(crate::lang::Lang::from_env);
+    }
+    command
 }
 
 /// Runs `command` on `target` and answers its exit code, a failure said in one
@@ -190,6 +204,7 @@ fn run_command(t: &Target, command: Command) -> Result<(), CliError> {
         Command::Replay(a) => read::replay(t, a),
         Command::Plan(a) => plan::plan(t, a),
         Command::Forecast(a) => plan::forecast(t, a),
+        Command::Chart(a) => chart::chart(t, a),
         Command::Demo => demo(t),
         Command::Serve {
             listen,
