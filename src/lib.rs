@@ -3,7 +3,8 @@
 //!
 //! The crate is a functional core with a thin imperative shell:
 //! - pure: [`money`], [`values`], [`event`], [`canonical`], [`record`], [`state`],
-//!   [`query`], [`schema`] — no I/O, no clock, deterministic;
+//!   [`query`], [`chart`] (SVG charts of the queries), [`schema`] — no I/O, no clock,
+//!   deterministic;
 //! - shell: [`log`] (sled store and the single writer thread), [`cli`] (the commands
 //!   behind `main.rs`, with [`error`] mapping failures to exit codes), [`server`] (the
 //!   HTTP service), [`follow`] (a standby kept in step with a server's event stream);
@@ -13,6 +14,7 @@
 
 pub mod bench;
 pub mod canonical;
+pub mod chart;
 pub mod cli;
 pub mod error;
 pub mod event;

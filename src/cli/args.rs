@@ -131,6 +131,13 @@ pub enum Command {
     Plan(PlanArgs),
     /// The three-month wage-payment risk forecast (SPEC §6.4)
     Forecast(ForecastArgs),
+    /// Draw a chart as an SVG file: a county's day-end cash with its lines, every
+    /// county's guarantee level, or the wage-cover forecast (issue 16)
+    ///
+    /// The file is written whole or not at all (a temporary file beside it, renamed
+    /// when complete): bad input leaves no file, and an existing FILE as it was.
+    /// Prints nothing on success, like `export --out`.
+    Chart(ChartArgs),
     /// The auditor's command: rebuild everything from the log alone, verify the chain
     /// up to N and recompute every issued plan (exit 5 if anything fails)
     Replay(ReplayArgs),
@@ -444,6 +451,18 @@ impl Command {
             Command::Plan(a) => a.paper.settle(),
             Command::Forecast(a) => a.paper.settle(),
             Command::Replay(a) => a.paper.settle(),
+            Command::Chart(a) => {
+                // A chart is a file: Chinese unless SANBAO_LANG says otherwise.
+                let o = a.chart.out_mut();
+                if o.lang.is_none() {
+                    o.lang = Some(
+                        std::env::var("SANBAO_LANG")
+                            .ok()
+                            .and_then(|v| crate::lang::Lang::parse(&v))
+                            .unwrap_or(crate::lang::Lang::Zh),
+                    );
+                }
+            }
             _ => {}
         }
     }
@@ -459,6 +478,94 @@ fn parse_lang(s: &str) -> Result<crate::lang::Lang, String> {
 
 fn parse_unit(s: &str) -> Result<crate::lang::Unit, String> {
     crate::lang::Unit::parse(s).ok_or_else(|| "give yuan or wan".to_string())
+}
+
+/// Arguments of `chart`.
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ChartArgs {
+    /// Which chart.
+    #[command(subcommand)]
+    pub chart: ChartCommand,
+}
+
+/// The charts of `sanbao chart`.
+#[derive(Subcommand, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub enum ChartCommand {
+    /// One county's day-end cash (库款日终余额), day by day, over the bands of its
+    /// warning, alert and idle lines in yuan (each line × that day's average monthly
+    /// outflow)
+    Cash {
+        /// The county
+        #[arg(long, value_name = "ID")]
+        county: String,
+        /// First day [default: the first day of the month eleven months before --to's]
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        from: Option<crate::values::Date>,
+        /// Last day [default: the latest effective date]
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        to: Option<crate::values::Date>,
+        #[command(flatten)]
+        /// Seq, language and file.
+        out: ChartOut,
+    },
+    /// Every county's guarantee level (库款保障水平) on one date, as bars coloured and
+    /// labelled by status, with each county's three lines marked
+    Levels {
+        /// The date [default: the latest effective date]
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        as_of: Option<crate::values::Date>,
+        #[command(flatten)]
+        /// Seq, language and file.
+        out: ChartOut,
+    },
+    /// Wage cover (工资保障倍数) by county and month, as a heat map coloured and
+    /// labelled by risk (the forecast of SPEC §6.4)
+    Forecast {
+        /// First month of the forecast
+        #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
+        from: crate::values::Month,
+        /// Number of months (1 to 24)
+        #[arg(long, value_name = "K", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=24))]
+        months: u32,
+        #[command(flatten)]
+        /// Seq, language and file.
+        out: ChartOut,
+    },
+}
+
+impl ChartCommand {
+    /// The options every chart takes.
+    pub fn out(&self) -> &ChartOut {
+        match self {
+            ChartCommand::Cash { out, .. }
+            | ChartCommand::Levels { out, .. }
+            | ChartCommand::Forecast { out, .. } => out,
+        }
+    }
+
+    /// The options every chart takes, to fill in.
+    pub fn out_mut(&mut self) -> &mut ChartOut {
+        match self {
+            ChartCommand::Cash { out, .. }
+            | ChartCommand::Levels { out, .. }
+            | ChartCommand::Forecast { out, .. } => out,
+        }
+    }
+}
+
+/// What every chart takes: the knowledge seq, the language and the file.
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ChartOut {
+    /// Only records with seq ≤ N (0..=head) [default: the head]
+    #[arg(long, value_name = "N")]
+    pub at_seq: Option<u64>,
+    /// Language of the labels: zh or en [default: SANBAO_LANG, else zh: a chart is a
+    /// paper for the bureau]
+    #[arg(long, value_name = "LANG", value_parser = parse_lang)]
+    pub lang: Option<crate::lang::Lang>,
+    /// The SVG file to write (its name must end in .svg)
+    #[arg(long, value_name = "FILE.svg")]
+    pub out: PathBuf,
 }
 
 fn parse_date(s: &str) -> Result<crate::values::Date, String> {
@@ -482,6 +589,7 @@ pub(crate) fn command_name(command: &Command) -> &'static str {
         Command::Monitor(_) => "monitor",
         Command::Plan(_) => "plan",
         Command::Forecast(_) => "forecast",
+        Command::Chart(_) => "chart",
         Command::Replay(_) => "replay",
         Command::Demo => "demo",
         Command::Serve { .. } => "serve",

@@ -13,7 +13,11 @@
 //! appends through the server's writer keep the seqs gap-free, with group commit.
 //!
 //! Forwarded: `init`, `append`, `import`, `export` (also `--salvage`), `verify`,
-//! `position`, `monitor`, `plan` (also `--issue`), `forecast`, `replay`, `demo`.
+//! `position`, `monitor`, `plan` (also `--issue`), `forecast`, `chart`, `replay`,
+//! `demo`. The files of `--out` of a read command or a chart (`write_papers`) come
+//! to the client as PAPER frames (the path, then the bytes); it writes each to a
+//! temporary file beside its path and renames them all into place at PAPERS_DONE, so
+//! a forwarded command leaves no partial file either.
 //! Refused while a server holds DIR: `truncate` (it rewrites the files the server
 //! reads; [`refusal`]). Run where they are: `restore` (its DIR must be empty),
 //! `serve` and `follow` (they wait for the lock and name its holder), `status` and
@@ -293,6 +297,7 @@ pub(crate) fn forwarded(command: &Command) -> bool {
             | Command::Monitor(_)
             | Command::Plan(_)
             | Command::Forecast(_)
+            | Command::Chart(_)
             | Command::Replay(_)
             | Command::Demo
     )

@@ -16,11 +16,13 @@
 //! - `write.rs`: append, import and demo (with the built-in [`SAMPLE_EVENTS`]);
 //! - `maintain.rs`: verify, export and `export --salvage`, restore, truncate;
 //! - `read.rs` (position, monitor, replay), `plan.rs` (plan, forecast, `--issue`),
+//!   `chart.rs` (chart cash|levels|forecast: SVG files through [`crate::chart`]),
 //!   `serve.rs` (serve, follow, token), `status.rs` (status), `forward.rs` (a command
 //!   run by the server that holds DIR), [`output`] (tables, colours, progress bars and
 //!   the command's standard streams).
 
 mod args;
+mod chart;
 mod forward;
 mod maintain;
 pub mod output;
@@ -34,8 +36,8 @@ mod target;
 mod write;
 
 pub use args::{
-    Cli, Command, ForecastArgs, MonitorArgs, PaperArgs, PlanArgs, PositionArgs, ReplayArgs,
-    TimeArgs, TokenCommand,
+    ChartArgs, ChartCommand, ChartOut, Cli, Command, ForecastArgs, MonitorArgs, PaperArgs,
+    PlanArgs, PositionArgs, ReplayArgs, TimeArgs, TokenCommand,
 };
 pub use run::{data_dir, main_with_args};
 pub use target::open_with_state;

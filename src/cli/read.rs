@@ -176,7 +176,11 @@ pub fn replay(t: &Target, a: ReplayArgs) -> Result<(), CliError> {
 }
 
 /// `--county` must name a county registered on or before as_of.
-fn check_county(state: &State, id: &CountyId, as_of: Option<Date>) -> Result<(), CliError> {
+pub(super) fn check_county(
+    state: &State,
+    id: &CountyId,
+    as_of: Option<Date>,
+) -> Result<(), CliError> {
     let Some(c) = state.county(id) else {
         let known: Vec<&str> = state.counties().map(|c| c.id.as_str()).collect();
         return Err(CliError::usage(if known.is_empty() {

@@ -12,7 +12,7 @@ use super::maintain::{export, restore, salvage, truncate, verify};
 use super::output::{self, emit};
 use super::target::Target;
 use super::write::{append, demo, import};
-use super::{forward, plan, read, serve, status};
+use super::{chart, forward, plan, read, serve, status};
 use crate::error::CliError;
 use crate::log;
 use clap::Parser;
@@ -191,6 +191,7 @@ fn run_command(t: &Target, command: Command) -> Result<(), CliError> {
         Command::Replay(a) => read::replay(t, a),
         Command::Plan(a) => plan::plan(t, a),
         Command::Forecast(a) => plan::forecast(t, a),
+        Command::Chart(a) => chart::chart(t, a),
         Command::Demo => demo(t),
         Command::Serve {
             listen,
