@@ -3,7 +3,7 @@
 //!
 //! The crate is a functional core with a thin imperative shell:
 //! - pure: [`money`], [`values`], [`event`], [`canonical`], [`record`], [`state`],
-//!   [`query`], [`schema`] — no I/O, no clock, deterministic;
+//!   [`query`], [`schema`], [`letter`] — no I/O, no clock, deterministic;
 //! - shell: [`log`] (sled store and the single writer thread), [`cli`] (the commands
 //!   behind `main.rs`, with [`error`] mapping failures to exit codes), [`server`] (the
 //!   HTTP service), [`follow`] (a standby kept in step with a server's event stream);
@@ -18,6 +18,7 @@ pub mod error;
 pub mod event;
 pub mod follow;
 pub mod lang;
+pub mod letter;
 pub mod log;
 pub mod money;
 pub mod query;
