@@ -3,8 +3,9 @@
 //!
 //! The crate is a functional core with a thin imperative shell:
 //! - pure: [`money`], [`values`], [`event`], [`canonical`], [`record`], [`state`],
-//!   [`query`], [`chart`] (SVG charts of the queries), [`schema`] — no I/O, no clock,
-//!   deterministic;
+//!   [`query`], [`chart`] (SVG charts of the queries), [`report`] (the papers: tables,
+//!   workbooks, CSV), [`letter`] (the 提示函), [`lang`] (the words people read),
+//!   [`schema`] — no I/O, no clock, deterministic;
 //! - shell: [`log`] (sled store and the single writer thread), [`cli`] (the commands
 //!   behind `main.rs`, with [`error`] mapping failures to exit codes), [`server`] (the
 //!   HTTP service), [`follow`] (a standby kept in step with a server's event stream);
@@ -20,6 +21,7 @@ pub mod error;
 pub mod event;
 pub mod follow;
 pub mod lang;
+pub mod letter;
 pub mod log;
 pub mod money;
 pub mod query;

@@ -64,16 +64,40 @@ fn the_sample_citys_chinese_papers_match_their_golden_files() {
     let head = v["head_hash"].as_str().unwrap().to_string();
     let mut failures = Vec::new();
     let tables: &[(&str, &[&str])] = &[
-        ("position-2021-12-31.zh.txt", &["position", "--as-of", "2021-12-31"]),
-        ("monitor-2021-12-31.zh.txt", &["monitor", "--as-of", "2021-12-31"]),
-        ("monitor-2021-06-18.zh.txt", &["monitor", "--as-of", "2021-06-18"]),
+        (
+            "position-2021-12-31.zh.txt",
+            &["position", "--as-of", "2021-12-31"],
+        ),
+        (
+            "monitor-2021-12-31.zh.txt",
+            &["monitor", "--as-of", "2021-12-31"],
+        ),
+        (
+            "monitor-2021-06-18.zh.txt",
+            &["monitor", "--as-of", "2021-06-18"],
+        ),
         (
             "daily-jianchang-2021-12.zh.txt",
-            &["monitor", "--daily", "--from", "2021-12-01", "--to", "2021-12-31", "--county", "jianchang"],
+            &[
+                "monitor",
+                "--daily",
+                "--from",
+                "2021-12-01",
+                "--to",
+                "2021-12-31",
+                "--county",
+                "jianchang",
+            ],
         ),
         ("plan-2022-02.zh.txt", &["plan", "--month", "2022-02"]),
-        ("plan-2022-02.wan.zh.txt", &["plan", "--month", "2022-02", "--unit", "wan"]),
-        ("forecast-2022-01.zh.txt", &["forecast", "--from", "2022-01"]),
+        (
+            "plan-2022-02.wan.zh.txt",
+            &["plan", "--month", "2022-02", "--unit", "wan"],
+        ),
+        (
+            "forecast-2022-01.zh.txt",
+            &["forecast", "--from", "2022-01"],
+        ),
     ];
     for (name, args) in tables {
         let mut a = args.to_vec();
@@ -82,5 +106,31 @@ fn the_sample_citys_chinese_papers_match_their_golden_files() {
         assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
         check(name, &mask_head_hash(&stdout(&o), &head), &mut failures);
     }
+    // One letter: 建昌县's 提示函 for December 2021, as drafted.
+    let letters = tempfile::tempdir().unwrap();
+    let o = run(
+        d,
+        &[
+            "notices",
+            "--month",
+            "2021-12",
+            "--out",
+            letters.path().to_str().unwrap(),
+            "--doc-prefix",
+            "示财库",
+            "--issuer",
+            "示范市财政局",
+            "--issued-on",
+            "2022-01-05",
+        ],
+        "",
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let html = std::fs::read_to_string(letters.path().join("2021-12-jianchang.html")).unwrap();
+    check(
+        "notice-2021-12-jianchang.html",
+        &mask_head_hash(&html, &head),
+        &mut failures,
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -141,6 +141,19 @@ pub enum Command {
     /// The auditor's command: rebuild everything from the log alone, verify the chain
     /// up to N and recompute every issued plan (exit 5 if anything fails)
     Replay(ReplayArgs),
+    /// 提示函: draft the month's notice letters on low guarantee levels (.docx and
+    /// .html, one per county that was at warning or low on any day of the month);
+    /// --issue also records them (notice_issued)
+    ///
+    /// Each letter: title 关于库款保障水平偏低的提示函, document number
+    /// PREFIX〔YEAR〕N号 (N follows the last one issued under PREFIX and the year),
+    /// the county's finance bureau as addressee, the month's facts (month-end cash,
+    /// average monthly outflow, level against the lines, days under each line,
+    /// payroll, direct funds not yet dispatched), the requirements, the issuer and
+    /// date, and a footer naming the record and hash the figures come from. A county
+    /// already noticed for the month gets its letter again under its recorded
+    /// number, and is never issued twice.
+    Notices(NoticesArgs),
     /// Load the sample city shipped in replay/ into an empty DIR and show it
     Demo,
     /// Serve the HTTP API of SPEC §7 until SIGINT or SIGTERM
@@ -382,6 +395,46 @@ pub struct ForecastArgs {
     pub paper: PaperArgs,
 }
 
+/// Arguments of `notices`.
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct NoticesArgs {
+    /// The month the letters are about
+    #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
+    pub month: crate::values::Month,
+    /// The directory to write the letters to (created if missing): MONTH-COUNTY.docx
+    /// and MONTH-COUNTY.html
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Also append one notice_issued per new letter (one atomic batch)
+    #[arg(long)]
+    pub issue: bool,
+    /// The letters' date (成文日期) and the events' issued_on [default: today, UTC]
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub issued_on: Option<crate::values::Date>,
+    /// The prefix of the document numbers (the city's setting: SANBAO_DOC_PREFIX)
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        env = "SANBAO_DOC_PREFIX",
+        default_value = "财库"
+    )]
+    pub doc_prefix: String,
+    /// The issuing authority, as it signs (the city's setting: SANBAO_ISSUER)
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "SANBAO_ISSUER",
+        default_value = "市财政局"
+    )]
+    pub issuer: String,
+    /// Draft from the records with seq ≤ N [default: the head]
+    #[arg(long, value_name = "N")]
+    pub at_seq: Option<u64>,
+    /// Print one JSON object listing the letters
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Arguments of `replay`.
 #[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ReplayArgs {
@@ -591,6 +644,7 @@ pub(crate) fn command_name(command: &Command) -> &'static str {
         Command::Forecast(_) => "forecast",
         Command::Chart(_) => "chart",
         Command::Replay(_) => "replay",
+        Command::Notices(_) => "notices",
         Command::Demo => "demo",
         Command::Serve { .. } => "serve",
         Command::Follow { .. } => "follow",

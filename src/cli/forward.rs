@@ -299,6 +299,7 @@ pub(crate) fn forwarded(command: &Command) -> bool {
             | Command::Forecast(_)
             | Command::Chart(_)
             | Command::Replay(_)
+            | Command::Notices(_)
             | Command::Demo
     )
 }

@@ -25,6 +25,7 @@ mod args;
 mod chart;
 mod forward;
 mod maintain;
+mod notices;
 pub mod output;
 mod papers;
 mod plan;
@@ -36,8 +37,8 @@ mod target;
 mod write;
 
 pub use args::{
-    ChartArgs, ChartCommand, ChartOut, Cli, Command, ForecastArgs, MonitorArgs, PaperArgs,
-    PlanArgs, PositionArgs, ReplayArgs, TimeArgs, TokenCommand,
+    ChartArgs, ChartCommand, ChartOut, Cli, Command, ForecastArgs, MonitorArgs, NoticesArgs,
+    PaperArgs, PlanArgs, PositionArgs, ReplayArgs, TimeArgs, TokenCommand,
 };
 pub use run::{data_dir, main_with_args};
 pub use target::open_with_state;

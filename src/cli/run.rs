@@ -12,7 +12,7 @@ use super::maintain::{export, restore, salvage, truncate, verify};
 use super::output::{self, emit};
 use super::target::Target;
 use super::write::{append, demo, import};
-use super::{chart, forward, plan, read, serve, status};
+use super::{chart, forward, notices, plan, read, serve, status};
 use crate::error::CliError;
 use crate::log;
 use clap::Parser;
@@ -192,6 +192,7 @@ fn run_command(t: &Target, command: Command) -> Result<(), CliError> {
         Command::Plan(a) => plan::plan(t, a),
         Command::Forecast(a) => plan::forecast(t, a),
         Command::Chart(a) => chart::chart(t, a),
+        Command::Notices(a) => notices::notices(t, a),
         Command::Demo => demo(t),
         Command::Serve {
             listen,

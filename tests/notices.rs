@@ -1,0 +1,290 @@
+//! `sanbao notices` (issue 16's 提示函) on the sample city through the real binary:
+//! drafts for the counties at warning or low in the month, `--issue` records one
+//! `notice_issued` per new letter (once: a rerun issues nothing), `monitor` lists the
+//! notices of the as-of month, the event's rules (a number once per log, one notice
+//! per county and month unless reversed), and bad input writes nothing.
+
+mod common;
+
+use common::{append_ok, code, one_error_line, run, stderr, stdout};
+use serde_json::{json, Value};
+use std::path::Path;
+
+fn head(dir: &Path) -> u64 {
+    let v: Value = serde_json::from_str(&stdout(&run(dir, &["verify", "--json"], ""))).unwrap();
+    v["records"].as_u64().unwrap()
+}
+
+fn notices_json(dir: &Path, args: &[&str]) -> Value {
+    let mut a = vec!["notices"];
+    a.extend(args);
+    a.push("--json");
+    let o = run(dir, &a, "");
+    assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).unwrap()
+}
+
+#[test]
+fn the_months_letters_are_drafted_issued_once_and_listed_by_monitor() {
+    let city = tempfile::tempdir().unwrap();
+    let d = city.path();
+    assert_eq!(code(&run(d, &["demo"], "")), 0);
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("letters");
+    let ds = dir.to_str().unwrap();
+
+    // The counties noticed are those monitor --daily shows at warning or low.
+    let daily: Value = serde_json::from_str(&stdout(&run(
+        d,
+        &[
+            "monitor",
+            "--daily",
+            "--from",
+            "2021-12-01",
+            "--to",
+            "2021-12-31",
+            "--json",
+        ],
+        "",
+    )))
+    .unwrap();
+    let tight: Vec<String> = daily["counties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["months"][0]["warning"].as_u64().unwrap() + c["months"][0]["low"].as_u64().unwrap()
+                > 0
+        })
+        .map(|c| c["county"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        !tight.is_empty(),
+        "the sample city has a month that produces letters"
+    );
+
+    let before = head(d);
+    let common = [
+        "--month",
+        "2021-12",
+        "--out",
+        ds,
+        "--doc-prefix",
+        "示财库",
+        "--issued-on",
+        "2022-01-05",
+    ];
+    let draft = notices_json(d, &common);
+    let letters = draft["letters"].as_array().unwrap();
+    let counties: Vec<&str> = letters
+        .iter()
+        .map(|l| l["county"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        counties,
+        tight.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert_eq!(head(d), before, "a draft records nothing");
+    for (i, l) in letters.iter().enumerate() {
+        assert_eq!(l["doc_number"], format!("示财库〔2022〕{}号", i + 1));
+        assert!(l["seq"].is_null());
+        for f in l["files"].as_array().unwrap() {
+            let f = f.as_str().unwrap();
+            let bytes = std::fs::read(f).unwrap();
+            if f.ends_with(".html") {
+                let t = String::from_utf8(bytes).unwrap();
+                assert!(t.contains("关于库款保障水平偏低的提示函"));
+                assert!(t.contains(l["doc_number"].as_str().unwrap()));
+                assert!(
+                    t.contains(&format!("{}财政局", l["name"].as_str().unwrap())),
+                    "addressee"
+                );
+            } else {
+                assert!(bytes.starts_with(b"PK"), "a .docx is a zip");
+            }
+        }
+    }
+    // The status warned of is the month's worst: warning when a day was below the line.
+    let jc = letters.iter().find(|l| l["county"] == "jianchang").unwrap();
+    assert_eq!(jc["status"], "warning");
+
+    let mut issue = common.to_vec();
+    issue.push("--issue");
+    let issued = notices_json(d, &issue);
+    assert_eq!(
+        head(d),
+        before + letters.len() as u64,
+        "one event per letter"
+    );
+    let seqs: Vec<u64> = issued["letters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        seqs,
+        (before + 1..=before + letters.len() as u64).collect::<Vec<_>>()
+    );
+    // Issued again: nothing new, the same numbers.
+    let again = notices_json(d, &issue);
+    assert_eq!(head(d), before + letters.len() as u64);
+    assert_eq!(again["letters"], issued["letters"]);
+
+    // monitor lists the notices sent in the as-of month; not in the month before.
+    let m: Value = serde_json::from_str(&stdout(&run(
+        d,
+        &["monitor", "--as-of", "2022-01-31", "--json"],
+        "",
+    )))
+    .unwrap();
+    let listed: Vec<(String, String)> = m["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["county"].as_str().unwrap().into(),
+                n["doc_number"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = issued["letters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["county"].as_str().unwrap().into(),
+                l["doc_number"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, want);
+    let dec: Value = serde_json::from_str(&stdout(&run(
+        d,
+        &["monitor", "--as-of", "2021-12-31", "--json"],
+        "",
+    )))
+    .unwrap();
+    assert_eq!(dec["notices"], json!([]));
+
+    // The rules: a number is used once; one notice per county and month.
+    let dup_number = json!({"kind":"notice_issued","county":"lianshan","month":"2021-12","doc_number":"示财库〔2022〕1号","status":"low","guarantee_level":"0.4500","issued_on":"2022-01-06"});
+    let o = run(d, &["append"], &dup_number.to_string());
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(one_error_line(&o).contains("doc_number"));
+    let twice = json!({"kind":"notice_issued","county":"jianchang","month":"2021-12","doc_number":"示财库〔2022〕9号","status":"warning","guarantee_level":"0.0986","issued_on":"2022-01-06"});
+    let o = run(d, &["append"], &twice.to_string());
+    assert_eq!(code(&o), 3);
+    assert!(one_error_line(&o).contains("month"));
+    let early = json!({"kind":"notice_issued","county":"lianshan","month":"2022-02","doc_number":"示财库〔2022〕8号","status":"low","guarantee_level":"0.4500","issued_on":"2022-01-06"});
+    assert_eq!(
+        code(&run(d, &["append"], &early.to_string())),
+        3,
+        "a notice before its month begins"
+    );
+    // Reversed, the county may be noticed again, under a new number.
+    let jc_seq = seqs[0];
+    append_ok(
+        d,
+        &json!({"kind":"event_reversed","reverses_seq":jc_seq,"reason":"文号有误，重新发文","on":"2022-01-06"}),
+    );
+    let o = run(d, &["append"], &twice.to_string());
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // monitor on the 6th no longer lists the reversed one.
+    let m: Value = serde_json::from_str(&stdout(&run(
+        d,
+        &["monitor", "--as-of", "2022-01-06", "--json"],
+        "",
+    )))
+    .unwrap();
+    let numbers: Vec<&str> = m["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["doc_number"].as_str().unwrap())
+        .collect();
+    assert!(
+        !numbers.contains(&"示财库〔2022〕1号") && numbers.contains(&"示财库〔2022〕9号"),
+        "{numbers:?}"
+    );
+    // The next draft number follows the greatest used (9).
+    let more = notices_json(
+        d,
+        &[
+            "--month",
+            "2022-01",
+            "--out",
+            ds,
+            "--doc-prefix",
+            "示财库",
+            "--issued-on",
+            "2022-02-03",
+        ],
+    );
+    let first_new = more["letters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["seq"].is_null())
+        .expect("January 2022 has letters to draft");
+    assert_eq!(first_new["doc_number"], "示财库〔2022〕10号");
+}
+
+#[test]
+fn bad_input_is_one_error_and_writes_nothing() {
+    let city = tempfile::tempdir().unwrap();
+    let d = city.path();
+    assert_eq!(code(&run(d, &["demo"], "")), 0);
+    let before = head(d);
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("x");
+    let ds = dir.to_str().unwrap();
+    // A month the log has no day of.
+    let o = run(d, &["notices", "--month", "2030-01", "--out", ds], "");
+    assert_eq!(code(&o), 2);
+    assert!(one_error_line(&o).contains("2030-01"));
+    assert!(!dir.exists());
+    // An unwritable directory (a file in the way): nothing issued, no letter.
+    let blocker = out.path().join("file");
+    std::fs::write(&blocker, b"x").unwrap();
+    let inside = blocker.join("letters");
+    let o = run(
+        d,
+        &[
+            "notices",
+            "--month",
+            "2021-12",
+            "--out",
+            inside.to_str().unwrap(),
+            "--issue",
+            "--issued-on",
+            "2022-01-05",
+        ],
+        "",
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(one_error_line(&o).contains("cannot write"));
+    assert_eq!(
+        head(d),
+        before,
+        "nothing appended when the letters cannot be written"
+    );
+    // A prefix with the year brackets in it.
+    let o = run(
+        d,
+        &[
+            "notices",
+            "--month",
+            "2021-12",
+            "--out",
+            ds,
+            "--doc-prefix",
+            "示〔财〕",
+        ],
+        "",
+    );
+    assert_eq!(code(&o), 2);
+    assert!(!dir.exists());
+}
