@@ -81,7 +81,7 @@ pub struct NoticeFacts {
     /// Of those, days at status `warning` (below the warning line, 预警线), each judged
     /// against the lines in force that day.
     pub days_warning: u32,
-    /// Of those, days at status `low` (below the alert line, 警戒线, not below the
+    /// Of those, days at status `low` (below the alert line, 关注线, not below the
     /// warning line).
     pub days_low: u32,
     /// The month's lowest day-end level and its day (the earliest on ties); `None`
@@ -397,7 +397,7 @@ fn blocks(l: &Letter) -> Vec<Block> {
             let lines = &f.lines;
             match f.status {
                 Status::Warning => write!(s, "，低于预警线（{}）", ratio(lines.warning_line)),
-                Status::Low => write!(s, "，低于警戒线（{}）", ratio(lines.alert_line)),
+                Status::Low => write!(s, "，低于关注线（{}）", ratio(lines.alert_line)),
                 Status::Idle => write!(s, "，高于闲置线（{}）", ratio(lines.idle_line)),
                 Status::Normal | Status::Unknown => Ok(()),
             }
@@ -420,10 +420,10 @@ fn blocks(l: &Letter) -> Vec<Block> {
         .unwrap();
     }
     match (f.days_warning, f.days_low) {
-        (0, 0) => s.push_str("库款保障水平均未低于警戒线"),
+        (0, 0) => s.push_str("库款保障水平均未低于关注线"),
         (w, 0) => write!(s, "库款保障水平有{w}天低于预警线").unwrap(),
-        (0, lo) => write!(s, "库款保障水平有{lo}天低于警戒线").unwrap(),
-        (w, lo) => write!(s, "库款保障水平有{w}天低于预警线、另有{lo}天低于警戒线").unwrap(),
+        (0, lo) => write!(s, "库款保障水平有{lo}天低于关注线").unwrap(),
+        (w, lo) => write!(s, "库款保障水平有{w}天低于预警线、另有{lo}天低于关注线").unwrap(),
     }
     if let Some((d, level)) = f.lowest_level {
         write!(s, "，最低为{}（{}）", ratio(level), cn_day(d, year)).unwrap();
@@ -545,7 +545,7 @@ fn blocks(l: &Letter) -> Vec<Block> {
     reqs.push((
         "加强库款管理。".into(),
         format!(
-            "依法依规组织收入，盘活存量资金，尽快将库款保障水平提升至警戒线（{}）以上。",
+            "依法依规组织收入，盘活存量资金，尽快将库款保障水平提升至关注线（{}）以上。",
             ratio(f.lines.alert_line)
         ),
     ));
@@ -585,7 +585,7 @@ fn blocks(l: &Letter) -> Vec<Block> {
         ),
         ("月末状态".into(), f.status.word(Lang::Zh).to_string()),
         (
-            "预警/警戒/闲置线".into(),
+            "预警/关注/闲置线".into(),
             format!(
                 "{} / {} / {}",
                 ratio(f.lines.warning_line),
@@ -1351,7 +1351,7 @@ mod tests {
             "<p class=\"to\">某县财政局：</p>",
             // Prose in 万元 (half to even at 0.01), the level and lines exact.
             "经监测，截至2021年3月末，你县库款余额41.00万元，月均支出100.00万元，库款保障水平为0.41，低于预警线（0.50），处于预警状态。",
-            "本月31天中，库款保障水平有22天低于预警线、另有9天低于警戒线，最低为0.40（3月1日）。",
+            "本月31天中，库款保障水平有22天低于预警线、另有9天低于关注线，最低为0.40（3月1日）。",
             "工资保障方面，3月工资10.00万元截至月末尚差5.00万元未备足，已超过备付期限（3月8日）23天；\
              4月工资须于4月8日前足额备付（尚差12.00万元）；你县尚欠发3月工资10.00万元，已超过发薪日16天。",
             "直达资金方面，截至月末已下达你县的2021年度直达资金中尚有2.00万元未调拨到位。",
@@ -1359,7 +1359,7 @@ mod tests {
             "三、加快直达资金执行。</span>对尚未调拨到位的直达资金2.00万元，请主动与我局对接",
             "<span class=\"lead\">一、合理安排支出顺序，优先保障“三保”支出。</span>",
             "<span class=\"lead\">四、加强库款管理。</span>",
-            "提升至警戒线（0.60）以上",
+            "提升至关注线（0.60）以上",
             "<p class=\"body\">请于2021年4月12日前将整改情况书面报送我局。</p>\n<p class=\"body\">特此函告。</p>",
             "<p>示范市财政局</p><p class=\"date\">2021年4月2日</p>",
         ] {
@@ -1489,7 +1489,7 @@ mod tests {
         let l = log();
         let b = gather(&l.state, &id("b"), march()).unwrap();
         let h = html(&letter(&b));
-        assert!(h.contains("库款保障水平为5.00，高于闲置线（1.50），处于闲置状态。本月31天中，库款保障水平均未低于警戒线，最低为5.00（3月1日）。"), "{h}");
+        assert!(h.contains("库款保障水平为5.00，高于闲置线（1.50），处于闲置状态。本月31天中，库款保障水平均未低于关注线，最低为5.00（3月1日）。"), "{h}");
         assert!(!h.contains("足额备付工资资金") && !h.contains("工资保障方面"));
     }
 

@@ -5,6 +5,7 @@
 //! answers the same files with their headers.
 
 mod common;
+mod wire;
 
 use calamine::{open_workbook, Data, Reader, Xlsx};
 use common::{code, run, stderr, stdout};
@@ -685,4 +686,97 @@ fn bad_out_says_one_error_and_writes_nothing() {
         before,
         "nothing written"
     );
+}
+
+#[test]
+fn the_read_routes_answer_the_same_papers_over_http() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    assert_eq!(code(&run(&dir, &["demo"], "")), 0);
+    let tokens = wire::RoleTokens::add(&dir);
+    let server = wire::Serve::start(&dir, &[]);
+    let addr = server.addr.clone();
+    let t = tokens.auditor.as_str();
+    let json = wire::get(&addr, "/v1/monitor?as_of=2021-12-31", t);
+    assert_eq!(json.status, 200);
+    let m = json.json();
+    let specs = monitor_specs(&m);
+
+    let x = wire::get(&addr, "/v1/monitor?as_of=2021-12-31&format=xlsx", t);
+    assert_eq!(x.status, 200, "{}", x.text());
+    assert_eq!(
+        x.header("content-type"),
+        Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    );
+    assert_eq!(
+        x.header("content-disposition"),
+        Some("attachment; filename=\"monitor-2021-12-31.xlsx\"")
+    );
+    let file = tmp.path().join("m.xlsx");
+    std::fs::write(&file, &x.body).unwrap();
+    let mut wb: Xlsx<_> = open_workbook(&file).unwrap();
+    let sheets = wb.sheet_names().to_vec();
+    assert_eq!(sheets.len(), specs.len());
+    assert_eq!(sheets[0], "库款保障水平", "Chinese by default");
+    for (sheet, spec) in sheets.iter().zip(&specs) {
+        let (_, rows) = sheet_rows(&mut wb, sheet);
+        compare(
+            &format!("http xlsx/{}", spec.key),
+            &rows,
+            &spec.rows,
+            &spec.cols,
+            2,
+        );
+    }
+
+    // CSV: one section per request.
+    let r = wire::get(&addr, "/v1/monitor?as_of=2021-12-31&format=csv", t);
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["field"], "section", "{}", r.text());
+    for spec in &specs {
+        let r = wire::get(
+            &addr,
+            &format!(
+                "/v1/monitor?as_of=2021-12-31&format=csv&section={}&unit=wan&lang=en",
+                spec.key
+            ),
+            t,
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.header("content-type"), Some("text/csv; charset=utf-8"));
+        assert!(r.body.starts_with(b"\xEF\xBB\xBF"));
+        let mut rd = csv::Reader::from_reader(&r.body[3..]);
+        let rows: Vec<Vec<String>> = rd
+            .records()
+            .map(|rec| rec.unwrap().iter().map(str::to_string).collect())
+            .collect();
+        compare(
+            &format!("http csv/{}", spec.key),
+            &rows,
+            &spec.rows,
+            &spec.cols,
+            6,
+        );
+    }
+    // A single-section answer needs no section; forecast's CSV.
+    let f = wire::get(&addr, "/v1/forecast?from=2022-01&format=csv", t);
+    assert_eq!(f.status, 200, "{}", f.text());
+    assert_eq!(
+        f.header("content-disposition"),
+        Some("attachment; filename=\"forecast-2022-01.csv\"")
+    );
+    // Mistakes are 400s naming the parameter; JSON stays the default.
+    for (q, field) in [
+        ("format=pdf", "format"),
+        ("format=xlsx&section=levels", "section"),
+        ("format=csv&section=nowhere", "section"),
+        ("format=xlsx&lang=fr", "lang"),
+        ("format=xlsx&unit=jin", "unit"),
+    ] {
+        let r = wire::get(&addr, &format!("/v1/monitor?{q}"), t);
+        assert_eq!(r.status, 400, "{q}: {}", r.text());
+        assert_eq!(r.json()["error"]["field"], field, "{q}");
+    }
+    let plain = wire::get(&addr, "/v1/monitor?as_of=2021-12-31&format=json", t);
+    assert_eq!(plain.body, json.body);
 }
