@@ -834,7 +834,7 @@ pub fn cash_svg(c: &CashChart, lang: Lang) -> String {
     );
     let subtitle = match lang {
         Lang::Zh => format!(
-            "{} 至 {}　依据记录至 seq {}　保障线金额 = 保障线 × 月均支出",
+            "{} 至 {}　截至第{}号记录　保障线金额 = 保障线 × 月均支出",
             c.from, c.to, c.at_seq
         ),
         Lang::En => format!(
@@ -1150,7 +1150,7 @@ pub fn levels_svg(c: &LevelsChart, lang: Lang) -> String {
     );
     let subtitle = match lang {
         Lang::Zh => format!(
-            "库款保障水平 = 库款日终余额 ÷ 月均支出　各行标出该县区在用的三条保障线　依据记录至 seq {}",
+            "库款保障水平 = 库款日终余额 ÷ 月均支出　各行标出该县区在用的三条保障线　截至第{}号记录",
             c.at_seq
         ),
         Lang::En => format!(
@@ -1357,7 +1357,7 @@ pub fn forecast_svg(c: &ForecastChart, lang: Lang) -> String {
     };
     let subtitle = match lang {
         Lang::Zh => format!(
-            "工资保障倍数 =（期初库款 + 调度 + 预计收入 − 非工资支出）÷ 工资需求　依据记录至 seq {}",
+            "工资保障倍数 =（月初库款 + 调入资金 + 预计收入 − 非工资支出）÷ 工资需求　截至第{}号记录",
             c.based_on_seq
         ),
         Lang::En => format!(

@@ -123,7 +123,7 @@ impl Term for Reason {
                 lang.pick("库款保障水平低于预警线", "guarantee_level_warning")
             }
             Reason::PayrollLate => lang.pick("工资资金未按时足额备付", "payroll_late"),
-            Reason::DirectOverdue => lang.pick("直达资金未及时下达", "direct_overdue"),
+            Reason::DirectOverdue => lang.pick("直达资金未及时拨付", "direct_overdue"),
             Reason::Discrepancy => lang.pick("报送库款与核算不符", "discrepancy"),
             Reason::WageArrears => lang.pick("存在欠发工资", "wage_arrears"),
         }

@@ -583,7 +583,7 @@ fn blocks(l: &Letter) -> Vec<Block> {
             "库款保障水平".into(),
             f.guarantee_level.map_or_else(dash, ratio),
         ),
-        ("月末状态".into(), f.status.word(Lang::Zh).to_string()),
+        ("期末状态".into(), f.status.word(Lang::Zh).to_string()),
         (
             "预警/关注/闲置线".into(),
             format!(

@@ -5,6 +5,7 @@
 //! per county and month unless reversed), and bad input writes nothing.
 
 mod common;
+mod wire;
 
 use common::{append_ok, code, one_error_line, run, stderr, stdout};
 use serde_json::{json, Value};
@@ -190,6 +191,11 @@ fn the_months_letters_are_drafted_issued_once_and_listed_by_monitor() {
         d,
         &json!({"kind":"event_reversed","reverses_seq":jc_seq,"reason":"文号有误，重新发文","on":"2022-01-06"}),
     );
+    // Not before the reversal's own date: two notices never stand at once.
+    let overlapping = json!({"kind":"notice_issued","county":"jianchang","month":"2021-12","doc_number":"示财库〔2022〕7号","status":"warning","guarantee_level":"0.0986","issued_on":"2022-01-05"});
+    let o = run(d, &["append"], &overlapping.to_string());
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(one_error_line(&o).contains("issued_on"));
     let o = run(d, &["append"], &twice.to_string());
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     // monitor on the 6th no longer lists the reversed one.
@@ -271,6 +277,16 @@ fn bad_input_is_one_error_and_writes_nothing() {
         before,
         "nothing appended when the letters cannot be written"
     );
+    // Issuing is at the head: not with --at-seq.
+    let o = run(
+        d,
+        &[
+            "notices", "--month", "2021-12", "--out", ds, "--issue", "--at-seq", "100",
+        ],
+        "",
+    );
+    assert_eq!(code(&o), 2);
+    assert!(!dir.exists());
     // A prefix with the year brackets in it.
     let o = run(
         d,
@@ -287,4 +303,59 @@ fn bad_input_is_one_error_and_writes_nothing() {
     );
     assert_eq!(code(&o), 2);
     assert!(!dir.exists());
+}
+
+#[test]
+fn through_a_server_the_letters_land_where_the_user_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    assert_eq!(code(&run(&data, &["demo"], "")), 0);
+    let _tokens = wire::RoleTokens::add(&data);
+    let server = wire::Serve::start(&data, &[]);
+    assert!(!server.addr.is_empty());
+    // The user works in another directory and names a relative one.
+    let desk = tmp.path().join("desk");
+    std::fs::create_dir(&desk).unwrap();
+    let o = std::process::Command::new(common::bin())
+        .current_dir(&desk)
+        .args([
+            "--data",
+            data.to_str().unwrap(),
+            "notices",
+            "--month",
+            "2021-12",
+            "--out",
+            "letters",
+        ])
+        .args([
+            "--doc-prefix",
+            "示财库",
+            "--issue",
+            "--issued-on",
+            "2022-01-05",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let letters = v["letters"].as_array().unwrap();
+    assert!(!letters.is_empty());
+    for l in letters {
+        assert!(
+            l["seq"].as_u64().is_some(),
+            "issued through the server's writer"
+        );
+        let county = l["county"].as_str().unwrap();
+        for ext in ["docx", "html"] {
+            let f = desk.join("letters").join(format!("2021-12-{county}.{ext}"));
+            assert!(f.is_file(), "{} written beside the user", f.display());
+        }
+    }
+    // Nothing went elsewhere (the server's own directory holds no letters).
+    assert!(!data.join("letters").exists());
+    assert_eq!(
+        server.head(),
+        v["at_seq"].as_u64().unwrap() + letters.len() as u64
+    );
 }

@@ -155,7 +155,13 @@ pub enum Command {
     /// number, and is never issued twice.
     Notices(NoticesArgs),
     /// Load the sample city shipped in replay/ into an empty DIR and show it
-    Demo,
+    Demo {
+        /// The language of the plan shown (the user's environment, settled before a
+        /// forwarded run)
+        #[arg(skip)]
+        #[serde(default)]
+        lang: Option<crate::lang::Lang>,
+    },
     /// Serve the HTTP API of SPEC §7 until SIGINT or SIGTERM
     ///
     /// Prints `listening on http://ADDR` on standard output once it accepts
@@ -504,6 +510,15 @@ impl Command {
             Command::Plan(a) => a.paper.settle(),
             Command::Forecast(a) => a.paper.settle(),
             Command::Replay(a) => a.paper.settle(),
+            // The server creates the directory: name it as the user meant it.
+            Command::Notices(a) if a.out.is_relative() => {
+                if let Ok(cwd) = std::env::current_dir() {
+                    a.out = cwd.join(&a.out);
+                }
+            }
+            Command::Demo { lang } => {
+                lang.get_or_insert_with(crate::lang::Lang::from_env);
+            }
             Command::Chart(a) => {
                 // A chart is a file: Chinese unless SANBAO_LANG says otherwise.
                 let o = a.chart.out_mut();
@@ -645,7 +660,7 @@ pub(crate) fn command_name(command: &Command) -> &'static str {
         Command::Chart(_) => "chart",
         Command::Replay(_) => "replay",
         Command::Notices(_) => "notices",
-        Command::Demo => "demo",
+        Command::Demo { .. } => "demo",
         Command::Serve { .. } => "serve",
         Command::Follow { .. } => "follow",
         Command::Token(_) => "token",

@@ -14,7 +14,7 @@
 //!
 //! Forwarded: `init`, `append`, `import`, `export` (also `--salvage`), `verify`,
 //! `position`, `monitor`, `plan` (also `--issue`), `forecast`, `chart`, `replay`,
-//! `demo`. The files of `--out` of a read command or a chart (`write_papers`) come
+//! `notices` (also `--issue`), `demo`. The files of `--out` of a read command or a chart (`write_papers`) come
 //! to the client as PAPER frames (the path, then the bytes); it writes each to a
 //! temporary file beside its path and renames them all into place at PAPERS_DONE, so
 //! a forwarded command leaves no partial file either.
@@ -59,7 +59,9 @@ use std::time::{Duration, Instant};
 pub const SOCKET: &str = "sanbao.sock";
 
 /// The version of the wire format; a client and server that differ refuse politely.
-const VERSION: u32 = 1;
+/// 2 since the PAPER frames (`--out` files written by the client) and the papers' and
+/// notices' arguments.
+const VERSION: u32 = 2;
 
 /// Largest frame read; writers send at most [`CHUNK`] bytes of data per frame.
 const MAX_FRAME: usize = 4 << 20;
@@ -300,7 +302,7 @@ pub(crate) fn forwarded(command: &Command) -> bool {
             | Command::Chart(_)
             | Command::Replay(_)
             | Command::Notices(_)
-            | Command::Demo
+            | Command::Demo { .. }
     )
 }
 

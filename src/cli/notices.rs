@@ -70,6 +70,12 @@ pub fn notices(t: &Target, a: NoticesArgs) -> Result<(), CliError> {
             a.doc_prefix
         )));
     }
+    if a.issue && a.at_seq.is_some() {
+        return Err(CliError::usage(
+            "--issue records the notices at the head: draft with --at-seq, issue without it"
+                .to_string(),
+        ));
+    }
     if a.out.as_os_str().is_empty() {
         return Err(CliError::usage("--out DIR: give a directory".to_string()));
     }
@@ -172,7 +178,21 @@ pub fn notices(t: &Target, a: NoticesArgs) -> Result<(), CliError> {
             l.seq = acks.next().map(|a| a.seq);
         }
     }
-    write_papers(&files)?;
+    write_papers(&files).map_err(|e| {
+        let seqs: Vec<String> = letters.iter().filter_map(|l| l.seq).map(|s| s.to_string()).collect();
+        if a.issue && !seqs.is_empty() {
+            CliError {
+                code: e.code,
+                message: format!(
+                    "{} — the notices are recorded (records {}): run notices again without --issue to write their letters",
+                    e.message,
+                    seqs.join(", ")
+                ),
+            }
+        } else {
+            e
+        }
+    })?;
     if a.json {
         return emit(&to_json_line(&json!({
             "month": a.month,

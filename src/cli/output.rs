@@ -129,9 +129,23 @@ pub(crate) fn persist_all(
             .sync_all()
             .map_err(|e| CliError::io(format!("cannot write {}: {e}", path.display())))?;
     }
+    let mut dirs: Vec<std::path::PathBuf> = Vec::new();
     for (path, f) in files {
         f.persist(&path)
             .map_err(|e| CliError::io(format!("cannot write {}: {}", path.display(), e.error)))?;
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    // The renames themselves made durable.
+    for d in dirs {
+        if let Ok(f) = std::fs::File::open(&d) {
+            let _ = f.sync_all();
+        }
     }
     Ok(())
 }

@@ -82,9 +82,9 @@ fn issue(t: &Target, p: &Plan, issued_on: Date) -> Result<u64, CliError> {
 }
 
 /// The readable plan of `month` over `state` (what `plan` prints without `--json`).
-/// In the language of the user's environment, fitted to 120 columns.
-pub(crate) fn plan_text(state: &State, month: crate::values::Month) -> String {
-    let x = Ctx::of(state, Lang::from_env(), Unit::Yuan);
+/// In `lang`, fitted to 120 columns.
+pub(crate) fn plan_text(state: &State, month: crate::values::Month, lang: Lang) -> String {
+    let x = Ctx::of(state, lang, Unit::Yuan);
     let r = build::plan(&compute_plan(state, month), &x);
     crate::report::text::render(
         &r,

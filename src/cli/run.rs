@@ -193,7 +193,7 @@ fn run_command(t: &Target, command: Command) -> Result<(), CliError> {
         Command::Forecast(a) => plan::forecast(t, a),
         Command::Chart(a) => chart::chart(t, a),
         Command::Notices(a) => notices::notices(t, a),
-        Command::Demo => demo(t),
+        Command::Demo { lang } => demo(t, lang.unwrap_or_else(crate::lang::Lang::from_env)),
         Command::Serve {
             listen,
             tokens,

@@ -310,7 +310,7 @@ pub const SAMPLE_EVENTS: &str = include_str!("../../replay/sample-city/events.js
 
 /// `sanbao demo`: loads the sample city into an empty DIR (or keeps the log already
 /// there) and prints next month's dispatch plan.
-pub(super) fn demo(t: &Target) -> Result<(), CliError> {
+pub(super) fn demo(t: &Target, lang: crate::lang::Lang) -> Result<(), CliError> {
     let dir = t.dir();
     let (store, head) = t.store()?;
     drop(store);
@@ -346,7 +346,7 @@ pub(super) fn demo(t: &Target) -> Result<(), CliError> {
         };
         format!(
             "Latest business date {latest}; next month's dispatch plan:\n\n{}\nMore: sanbao --data {} monitor · position · forecast --from {next} · replay · verify\n",
-            plan::plan_text(&state, next),
+            plan::plan_text(&state, next, lang),
             dir.display()
         )
     };

@@ -454,12 +454,12 @@ fn monitor_sections(r: &mut Report, m: &Monitor, x: &Ctx) {
     let mut cols = x.county_cols();
     cols.extend([
         x.c("年度", "fiscal_year", Kind::Int),
-        x.c("未下达直达资金", "undispatched", Kind::Money),
+        x.c("未拨付直达资金", "undispatched", Kind::Money),
     ]);
     let mut s = Section::new(
         "direct_overdue",
         x.pick(
-            "直达资金未及时下达",
+            "直达资金未及时拨付",
             "Direct funds overdue (直达资金 not yet dispatched)",
         ),
         x.pick("直达资金", "direct_overdue"),

@@ -4,7 +4,8 @@
 //! Guarantees: UTF-8 with a byte-order mark (so Excel shows Chinese), RFC 4180
 //! quoting, CRLF line ends; the first line is the column heads; amounts are plain
 //! decimals in the report's unit (yuan with two decimals, 万元 with six: exact to the
-//! cent), ratios four decimals, no value an empty field. No title block: the query
+//! cent), ratios four decimals, no value an empty field; text that a spreadsheet
+//! would run as a formula (beginning with = + - @) is written with a leading `'`. No title block: the query
 //! is in the file's name and in the JSON; a CSV stays a table a machine reads.
 
 use super::{plain, Report, Section};
@@ -36,8 +37,13 @@ pub fn section(r: &Report, s: &Section) -> Result<Vec<u8>, String> {
     w.write_record(s.columns.iter().map(|c| c.head.as_str()))
         .map_err(err)?;
     for row in &s.rows {
-        w.write_record(row.iter().map(|c| plain(&c.value, r.unit)))
-            .map_err(err)?;
+        w.write_record(row.iter().map(|c| match &c.value {
+            // Text a spreadsheet would take for a formula (a county name beginning
+            // with = + - @) is written as text.
+            super::Value::Text(t) if t.starts_with(['=', '+', '-', '@']) => format!("'{t}"),
+            v => plain(v, r.unit),
+        }))
+        .map_err(err)?;
     }
     w.into_inner().map_err(|e| format!("cannot write CSV: {e}"))
 }

@@ -44,13 +44,6 @@ fn build(r: &Report) -> Result<Vec<u8>, XlsxError> {
     for s in &r.sections {
         let ws = wb.add_worksheet();
         ws.set_name(unique_sheet_name(&s.sheet, &mut names))?;
-        ws.write_string_with_format(0, 0, &r.title, &title)?;
-        ws.write_string_with_format(1, 0, &s.title, &bold)?;
-        for (i, (k, v)) in r.meta.iter().enumerate() {
-            let row = 2 + i as u32;
-            ws.write_string(row, 0, k)?;
-            ws.write_string(row, 1, v)?;
-        }
         let h = head_row(r);
         for (c, column) in s.columns.iter().enumerate() {
             ws.write_string_with_format(h, c as u16, &column.head, &head)?;
@@ -89,8 +82,15 @@ fn build(r: &Report) -> Result<Vec<u8>, XlsxError> {
         }
         ws.set_freeze_panes(h + 1, 0)?;
         ws.autofit();
-        // The title block's long texts (a hash) must not widen the first columns.
-        let _ = ws;
+        // The title block is written after the widths are fitted, so its long texts
+        // (a hash) do not widen the table's first columns.
+        ws.write_string_with_format(0, 0, &r.title, &title)?;
+        ws.write_string_with_format(1, 0, &s.title, &bold)?;
+        for (i, (k, v)) in r.meta.iter().enumerate() {
+            let row = 2 + i as u32;
+            ws.write_string(row, 0, k)?;
+            ws.write_string(row, 1, v)?;
+        }
     }
     if r.sections.is_empty() {
         let ws = wb.add_worksheet();

@@ -200,6 +200,23 @@ impl State {
                         ),
                     ));
                 }
+                if let Some(n) = self.notices.iter().find(|n| {
+                    n.county == e.county
+                        && n.month == e.month
+                        && n.reversed_on.is_some_and(|r| r > e.issued_on)
+                }) {
+                    return Err(err(
+                        "issued_on",
+                        format!(
+                            "the notice {} of {} for {} (record {}) is withdrawn only from {}; a new one may be sent from that day",
+                            n.doc_number.as_str(),
+                            e.county,
+                            e.month,
+                            n.seq,
+                            n.reversed_on.expect("reversed")
+                        ),
+                    ));
+                }
                 if let Some(n) = self
                     .notices
                     .iter()
