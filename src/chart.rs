@@ -118,6 +118,31 @@ impl fmt::Display for ChartError {
     }
 }
 
+impl ChartError {
+    /// The refusal in Chinese (the CLI's `error:` line under `--lang zh`).
+    pub fn zh(&self) -> String {
+        match self {
+            ChartError::EmptyLog => "日志中尚无事件，无可绘制".to_string(),
+            ChartError::UnknownCounty(c) => format!("无此县区：{c}"),
+            ChartError::NotRegistered {
+                county,
+                registered_on,
+                to,
+            } => format!("县区 {county} 于 {registered_on} 登记，晚于 {to}"),
+            ChartError::Reversed { from, to } => {
+                format!("起始日期 {from} 晚于截止日期 {to}")
+            }
+            ChartError::TooLong { days } => {
+                format!("区间共 {days} 天，一次最多 {MAX_DAILY_DAYS} 天")
+            }
+            ChartError::NoCounty(d) => format!("{d} 前无登记县区，无可绘制"),
+            ChartError::Months(k) => {
+                format!("{k} 个月：预测图可显示 1 至 {MAX_FORECAST_MONTHS} 个月")
+            }
+        }
+    }
+}
+
 impl std::error::Error for ChartError {}
 
 // ---------------------------------------------------------------------------------

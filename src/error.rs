@@ -14,6 +14,8 @@ pub struct CliError {
     pub code: u8,
     /// The message (one line).
     pub message: String,
+    /// The message in Chinese, where one was written (printed under `--lang zh`).
+    pub zh: Option<String>,
 }
 
 impl CliError {
@@ -22,6 +24,7 @@ impl CliError {
         CliError {
             code: 1,
             message: m.into(),
+            zh: None,
         }
     }
     /// Usage error (exit 2).
@@ -29,6 +32,7 @@ impl CliError {
         CliError {
             code: 2,
             message: m.into(),
+            zh: None,
         }
     }
     /// Invalid event (exit 3).
@@ -36,6 +40,7 @@ impl CliError {
         CliError {
             code: 3,
             message: m.into(),
+            zh: None,
         }
     }
     /// Conflict (exit 4).
@@ -43,6 +48,7 @@ impl CliError {
         CliError {
             code: 4,
             message: m.into(),
+            zh: None,
         }
     }
     /// Verification failed (exit 5).
@@ -50,20 +56,36 @@ impl CliError {
         CliError {
             code: 5,
             message: m.into(),
+            zh: None,
         }
     }
 
     /// An invalid input at `index` of a batch.
     pub fn event(index: Option<usize>, e: &EventError) -> CliError {
         match index {
-            Some(i) => CliError::invalid(format!("event {i}: {e}")),
-            None => CliError::invalid(e.to_string()),
+            Some(i) => CliError::invalid(format!("event {i}: {e}"))
+                .zh(format!("事件 {i}：{}", e.zh_line())),
+            None => CliError::invalid(e.to_string()).zh(e.zh_line()),
         }
+    }
+
+    /// The same error with its message in Chinese.
+    pub fn zh(mut self, m: impl Into<String>) -> CliError {
+        self.zh = Some(m.into());
+        self
     }
 
     /// The message as one line (newlines folded).
     pub fn line(&self) -> String {
         self.message.replace(['\n', '\r'], " ")
+    }
+
+    /// The message as one line in `lang` (English where no Chinese was written).
+    pub fn line_in(&self, lang: crate::lang::Lang) -> String {
+        match (lang, &self.zh) {
+            (crate::lang::Lang::Zh, Some(zh)) => zh.replace(['\n', '\r'], " "),
+            _ => self.line(),
+        }
     }
 }
 

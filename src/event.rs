@@ -422,6 +422,9 @@ pub struct EventError {
     pub field: Option<String>,
     /// What is wrong and, where it helps, what to do.
     pub reason: String,
+    /// The same reason in Chinese, for a person who reads Chinese (the CLI's `error:`
+    /// line under `--lang zh`); the HTTP body keeps `reason`.
+    pub zh: Option<String>,
 }
 
 impl EventError {
@@ -430,6 +433,7 @@ impl EventError {
         EventError {
             field: Some(field.into()),
             reason: reason.into(),
+            zh: None,
         }
     }
 
@@ -438,6 +442,23 @@ impl EventError {
         EventError {
             field: None,
             reason: reason.into(),
+            zh: None,
+        }
+    }
+
+    /// The same error with its reason in Chinese.
+    pub fn zh(mut self, reason: impl Into<String>) -> EventError {
+        self.zh = Some(reason.into());
+        self
+    }
+
+    /// The error for a person who reads Chinese: `字段 F：原因` (the English reason
+    /// where no Chinese one was written).
+    pub fn zh_line(&self) -> String {
+        let reason = self.zh.as_deref().unwrap_or(&self.reason);
+        match &self.field {
+            Some(field) => format!("字段 {field}：{reason}"),
+            None => reason.to_string(),
         }
     }
 }
@@ -470,15 +491,17 @@ fn de_fields<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, EventErro
             }
         };
         if let Some(name) = named("missing field `") {
-            EventError::field(join(name), "is required")
+            EventError::field(join(name), "is required").zh("必填，未填写")
         } else if msg.starts_with("unknown field `") {
             // serde_path_to_error already ends the path with the unknown member.
-            EventError::field(path, format!("is not a field of this kind ({msg})"))
+            let zh = format!("不是该类事件的字段（{msg}）");
+            EventError::field(path, format!("is not a field of this kind ({msg})")).zh(zh)
         } else if let Some(rest) = msg.strip_prefix("invalid type: null") {
             let _ = rest;
-            EventError::field(path, "is required (null given)")
+            EventError::field(path, "is required (null given)").zh("必填，不能为 null")
         } else {
-            EventError::field(path, msg)
+            let zh = format!("格式有误：{msg}");
+            EventError::field(path, msg).zh(zh)
         }
     })
 }
@@ -505,19 +528,20 @@ impl Event {
     /// validates every field and normalizes it.
     pub fn parse_object(v: Value) -> Result<InputEvent, EventError> {
         let Value::Object(mut map) = v else {
-            return Err(EventError::whole(
-                "an event must be a JSON object with a \"kind\"",
-            ));
+            return Err(
+                EventError::whole("an event must be a JSON object with a \"kind\"")
+                    .zh("事件须为带 \"kind\" 的 JSON 对象"),
+            );
         };
         let kind = match map.remove("kind") {
             Some(Value::String(k)) => k,
             Some(_) => {
-                return Err(EventError::field(
-                    "kind",
-                    "must be a string naming the event kind",
-                ))
+                return Err(
+                    EventError::field("kind", "must be a string naming the event kind")
+                        .zh("须为事件类型名称（字符串）"),
+                )
             }
-            None => return Err(EventError::field("kind", "is required")),
+            None => return Err(EventError::field("kind", "is required").zh("必填，未填写")),
         };
         let idempotency_key = match map.remove("idempotency_key") {
             None | Some(Value::Null) => None,
@@ -618,7 +642,7 @@ impl Event {
             if m.is_positive() {
                 Ok(())
             } else {
-                Err(EventError::field(field, "must be greater than 0"))
+                Err(EventError::field(field, "must be greater than 0").zh("须大于 0"))
             }
         }
         match self {
@@ -631,14 +655,16 @@ impl Event {
                         return Err(EventError::field(
                             "schedule",
                             "is required for a pre_notified allocation: a list of {\"month\",\"amount\"}",
-                        ))
+                        )
+                        .zh("提前告知专项须附分月计划：{\"month\",\"amount\"} 列表"))
                     }
                     (Fund::PreNotified, Some(s)) => normalize_schedule(s, e.fiscal_year, e.amount)?,
                     (f, Some(_)) => {
                         return Err(EventError::field(
                             "schedule",
                             format!("is only allowed for pre_notified allocations, not {}", f.as_str()),
-                        ))
+                        )
+                        .zh(format!("只有提前告知专项可附分月计划，{}不可", crate::lang::Term::word(&f, crate::lang::Lang::Zh))))
                     }
                     (_, None) => {}
                 }
@@ -649,7 +675,11 @@ impl Event {
                             "an in_execution allocation must be notified inside its fiscal year {}",
                             e.fiscal_year
                         ),
-                    ));
+                    )
+                    .zh(format!(
+                        "执行中下达补助须在其所属年度（{}年）内下达",
+                        e.fiscal_year
+                    )));
                 }
             }
             Event::TransferAllocated(e) => positive("amount", e.amount)?,
@@ -661,7 +691,8 @@ impl Event {
                     return Err(EventError::field(
                         "payday",
                         format!("must fall inside payroll_month {}", e.payroll_month),
-                    ));
+                    )
+                    .zh(format!("发薪日须在工资月份 {} 之内", e.payroll_month)));
                 }
             }
             Event::WagesPaid(e) => positive("amount", e.amount)?,
@@ -675,19 +706,22 @@ impl Event {
             }
             Event::RiskLinesSet(e) => {
                 if e.warning_line.units() <= 0 {
-                    return Err(EventError::field("warning_line", "must be greater than 0"));
+                    return Err(
+                        EventError::field("warning_line", "must be greater than 0").zh("须大于 0")
+                    );
                 }
                 if e.alert_line <= e.warning_line {
                     return Err(EventError::field(
                         "alert_line",
                         "must be greater than warning_line",
-                    ));
+                    )
+                    .zh("关注线须高于预警线"));
                 }
                 if e.idle_line <= e.alert_line {
-                    return Err(EventError::field(
-                        "idle_line",
-                        "must be greater than alert_line",
-                    ));
+                    return Err(
+                        EventError::field("idle_line", "must be greater than alert_line")
+                            .zh("闲置线须高于关注线"),
+                    );
                 }
             }
             Event::PlanIssued(_) | Event::PlanningPolicySet(_) => {}
@@ -699,7 +733,11 @@ impl Event {
                             "{} is before the month {} the notice is about begins",
                             e.issued_on, e.month
                         ),
-                    ));
+                    )
+                    .zh(format!(
+                        "发文日期 {} 早于所提示的月份 {}",
+                        e.issued_on, e.month
+                    )));
                 }
             }
             Event::EventReversed(e) => {
@@ -707,7 +745,8 @@ impl Event {
                     return Err(EventError::field(
                         "reverses_seq",
                         "must be a record seq, 1 or more",
-                    ));
+                    )
+                    .zh("须为记录号（1 或以上）"));
                 }
             }
         }
@@ -723,10 +762,9 @@ fn normalize_schedule(
     total: Money,
 ) -> Result<(), EventError> {
     if s.is_empty() {
-        return Err(EventError::field(
-            "schedule",
-            "must list at least one month",
-        ));
+        return Err(
+            EventError::field("schedule", "must list at least one month").zh("至少列出一个月"),
+        );
     }
     let mut seen = BTreeSet::new();
     for (i, item) in s.iter().enumerate() {
@@ -734,19 +772,22 @@ fn normalize_schedule(
             return Err(EventError::field(
                 format!("schedule[{i}].month"),
                 format!("{} is outside fiscal year {fy}", item.month),
-            ));
+            )
+            .zh(format!("{} 不在 {fy} 年度内", item.month)));
         }
         if !seen.insert(item.month) {
             return Err(EventError::field(
                 format!("schedule[{i}].month"),
                 format!("{} appears twice", item.month),
-            ));
+            )
+            .zh(format!("{} 重复出现", item.month)));
         }
         if !item.amount.is_positive() {
             return Err(EventError::field(
                 format!("schedule[{i}].amount"),
                 "must be greater than 0",
-            ));
+            )
+            .zh("须大于 0"));
         }
     }
     let sum: Money = s.iter().map(|i| i.amount).sum();
@@ -754,7 +795,8 @@ fn normalize_schedule(
         return Err(EventError::field(
             "schedule",
             format!("amounts add up to {sum}, but amount is {total}: they must be equal"),
-        ));
+        )
+        .zh(format!("分月金额合计 {sum}，与总额 {total} 不等")));
     }
     s.sort_by_key(|i| i.month);
     Ok(())

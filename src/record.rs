@@ -389,6 +389,7 @@ impl Record {
             .map_err(|e| EventError {
                 field: Some(format!("event.{}", e.field.unwrap_or_default())),
                 reason: e.reason,
+                zh: e.zh,
             })?
             .event;
         if event.to_json() != event_json {

@@ -251,6 +251,10 @@ fn bad_input_is_one_error_and_writes_nothing() {
     let o = run(d, &["notices", "--month", "2030-01", "--out", ds], "");
     assert_eq!(code(&o), 2);
     assert!(one_error_line(&o).contains("2030-01"));
+    assert!(
+        one_error_line(&o).contains("日志尚无该月数据"),
+        "notices speak Chinese"
+    );
     assert!(!dir.exists());
     // An unwritable directory (a file in the way): nothing issued, no letter.
     let blocker = out.path().join("file");
@@ -357,5 +361,59 @@ fn through_a_server_the_letters_land_where_the_user_is() {
     assert_eq!(
         server.head(),
         v["at_seq"].as_u64().unwrap() + letters.len() as u64
+    );
+}
+
+#[test]
+fn a_rejected_event_is_told_in_chinese_under_lang_zh() {
+    let city = tempfile::tempdir().unwrap();
+    let d = city.path();
+    assert_eq!(code(&run(d, &["demo"], "")), 0);
+    let bad = json!({"kind":"transfer_allocated","county":"jianchang","fund":"general","fiscal_year":2022,"amount":"999999999999.00","value_date":"2022-02-20"});
+    let zh = std::process::Command::new(common::bin())
+        .args(["--data", d.to_str().unwrap(), "append"])
+        .env("SANBAO_LANG", "zh")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(bad.to_string().as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(zh.status.code(), Some(3));
+    let line = one_error_line(&zh);
+    assert!(line.starts_with("error: 事件 0：字段 amount："), "{line}");
+    assert!(
+        line.contains("透支") || line.contains("未拨付额度"),
+        "{line}"
+    );
+    // The same without SANBAO_LANG (and a C locale) stays English.
+    let en = std::process::Command::new(common::bin())
+        .args(["--data", d.to_str().unwrap(), "append"])
+        .env_remove("SANBAO_LANG")
+        .env("LC_ALL", "C")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(bad.to_string().as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(
+        one_error_line(&en).starts_with("error: event 0: field amount:"),
+        "{}",
+        one_error_line(&en)
     );
 }

@@ -663,7 +663,28 @@ fn bad_out_says_one_error_and_writes_nothing() {
     let missing = out.path().join("no/such/dir/m.xlsx");
     let o = run(d, &["monitor", "--out", missing.to_str().unwrap()], "");
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(common::one_error_line(&o).contains("cannot write"));
+    // A file is Chinese by default, and so is its error.
+    assert!(
+        common::one_error_line(&o).contains("无法写入"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        d,
+        &[
+            "monitor",
+            "--out",
+            missing.to_str().unwrap(),
+            "--lang",
+            "en",
+        ],
+        "",
+    );
+    assert!(
+        common::one_error_line(&o).contains("cannot write"),
+        "{}",
+        stderr(&o)
+    );
     // Bad input: an unknown county writes no file.
     let x = out.path().join("p.xlsx");
     let o = run(

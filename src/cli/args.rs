@@ -501,6 +501,23 @@ impl PaperArgs {
 }
 
 impl Command {
+    /// The language the command was asked to speak (`--lang`, settled), if it has one;
+    /// its `error:` line follows it.
+    pub fn lang(&self) -> Option<crate::lang::Lang> {
+        match self {
+            Command::Position(a) => a.paper.lang,
+            Command::Monitor(a) => a.paper.lang,
+            Command::Plan(a) => a.paper.lang,
+            Command::Forecast(a) => a.paper.lang,
+            Command::Replay(a) => a.paper.lang,
+            Command::Chart(a) => a.chart.out().lang,
+            // The letters are Chinese; so are their errors.
+            Command::Notices(_) => Some(crate::lang::Lang::Zh),
+            Command::Demo { lang } => *lang,
+            _ => None,
+        }
+    }
+
     /// Settles what depends on the user's environment before the command runs here
     /// or is forwarded ([`PaperArgs::settle`]).
     pub fn settle(&mut self) {

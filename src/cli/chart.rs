@@ -34,7 +34,9 @@ pub(super) fn chart(t: &Target, a: ChartArgs) -> Result<(), CliError> {
         ChartCommand::Levels { .. } => "chart levels",
         ChartCommand::Forecast { .. } => "chart forecast",
     };
-    let usage = |e: chart::ChartError| CliError::usage(format!("{name}: {e}"));
+    let usage = |e: chart::ChartError| {
+        CliError::usage(format!("{name}: {e}")).zh(format!("{name}：{}", e.zh()))
+    };
     // Made under the state, written after it is let go.
     let svg = {
         let state = t.state(opts.at_seq)?;

@@ -103,6 +103,9 @@ pub(crate) struct Request {
     dir: PathBuf,
     /// Whether the client's standard output takes colour.
     colour: bool,
+    /// The language of the client's environment (its error lines).
+    #[serde(default)]
+    lang: crate::lang::Lang,
 }
 
 fn write_frame(w: &mut impl Write, tag: u8, payload: &[u8]) -> std::io::Result<()> {
@@ -151,11 +154,12 @@ pub(crate) enum Stream {
 }
 
 /// The client a server-side thread runs a command for: the socket to answer on, the
-/// client's input (taken once) and its colour.
+/// client's input (taken once), its colour and its language.
 pub(crate) struct Remote {
     out: Mutex<UnixStream>,
     input: Mutex<Option<Input>>,
     colour: bool,
+    lang: crate::lang::Lang,
 }
 
 impl Remote {
@@ -179,6 +183,11 @@ impl Remote {
     /// Whether the client's reports are in colour.
     pub(crate) fn colour(&self) -> bool {
         self.colour
+    }
+
+    /// The language of the client's environment.
+    pub(crate) fn lang(&self) -> crate::lang::Lang {
+        self.lang
     }
 
     /// Sends `files` (path as the client named it, bytes) to the client, which
@@ -424,6 +433,7 @@ pub(crate) fn forward(
         command: command.clone(),
         dir: dir.to_path_buf(),
         colour: output::local_colour(),
+        lang: crate::lang::Lang::from_env(),
     };
     let mut writer = stream.try_clone().map_err(lost)?;
     let body = serde_json::to_vec(&request).map_err(|e| CliError::io(e.to_string()))?;
@@ -755,6 +765,7 @@ fn session(stream: UnixStream, app: &AppState) {
             pos: 0,
         })),
         colour: request.colour,
+        lang: request.lang,
     });
     let target = Target::Live {
         dir: &request.dir,

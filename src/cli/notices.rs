@@ -68,26 +68,38 @@ pub fn notices(t: &Target, a: NoticesArgs) -> Result<(), CliError> {
         return Err(CliError::usage(format!(
             "--doc-prefix {:?}: give the prefix of the document number (e.g. 示财库), without 〔〕",
             a.doc_prefix
+        ))
+        .zh(format!(
+            "--doc-prefix {:?}：请给出文号的机关代字（如 示财库），不含〔〕",
+            a.doc_prefix
         )));
     }
     if a.issue && a.at_seq.is_some() {
         return Err(CliError::usage(
             "--issue records the notices at the head: draft with --at-seq, issue without it"
                 .to_string(),
-        ));
+        )
+        .zh("--issue 在日志最新处登记提示函：草拟可用 --at-seq，登记时不要加"));
     }
     if a.out.as_os_str().is_empty() {
-        return Err(CliError::usage("--out DIR: give a directory".to_string()));
+        return Err(
+            CliError::usage("--out DIR: give a directory".to_string()).zh("--out：请给出目录")
+        );
     }
     // Made under the state, written after it is let go.
     let (letters, events, files, at_seq) = {
         let state = t.state(a.at_seq)?;
         let latest = state.max_effective_date.ok_or_else(|| {
             CliError::usage("notices: the log holds no events: there is no month to write about")
+                .zh("日志中尚无事件，无可提示的月份")
         })?;
         if a.month.first_day() > latest {
             return Err(CliError::usage(format!(
                 "notices --month {}: the log has no day of that month yet (its latest date is {latest})",
+                a.month
+            ))
+            .zh(format!(
+                "--month {}：日志尚无该月数据（最新日期为 {latest}）",
                 a.month
             )));
         }
@@ -95,7 +107,8 @@ pub fn notices(t: &Target, a: NoticesArgs) -> Result<(), CliError> {
             return Err(CliError::usage(format!(
                 "--issued-on {issued_on} is before {} begins",
                 a.month
-            )));
+            ))
+            .zh(format!("--issued-on {issued_on} 早于 {} 月初", a.month)));
         }
         let year = issued_on.year();
         let mut next = last_number(
@@ -163,8 +176,10 @@ pub fn notices(t: &Target, a: NoticesArgs) -> Result<(), CliError> {
         (letters, events, files, state.head_seq)
     };
     // The directory must take files before anything is appended.
-    std::fs::create_dir_all(&a.out)
-        .map_err(|e| CliError::io(format!("cannot write {}: {e}", a.out.display())))?;
+    std::fs::create_dir_all(&a.out).map_err(|e| {
+        CliError::io(format!("cannot write {}: {e}", a.out.display()))
+            .zh(format!("无法写入 {}：{e}（cannot write）", a.out.display()))
+    })?;
     super::output::temp_beside(&a.out.join("probe"))?;
     let mut letters = letters;
     if !events.is_empty() {
@@ -188,6 +203,11 @@ pub fn notices(t: &Target, a: NoticesArgs) -> Result<(), CliError> {
                     e.message,
                     seqs.join(", ")
                 ),
+                zh: Some(format!(
+                    "{}——提示函已登记（第{}号记录），不加 --issue 再运行一次即可写出函件",
+                    e.zh.as_deref().unwrap_or(&e.message),
+                    seqs.join("、")
+                )),
             }
         } else {
             e

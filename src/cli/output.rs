@@ -50,6 +50,12 @@ fn remote() -> Option<Arc<Remote>> {
     REMOTE.with(|r| r.borrow().clone())
 }
 
+/// The language of the user's environment: the client's for a forwarded command,
+/// else this process's (`SANBAO_LANG`, the locale).
+pub(crate) fn env_lang() -> crate::lang::Lang {
+    remote().map_or_else(crate::lang::Lang::from_env, |r| r.lang())
+}
+
 /// The running command's standard output (unbuffered: wrap it for many small writes).
 pub(crate) fn stdout() -> Box<dyn Write> {
     match remote() {
@@ -117,6 +123,7 @@ pub(crate) fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile, CliErr
             let e = e.to_string();
             let e = e.split(" at path ").next().unwrap_or(&e).to_string();
             CliError::io(format!("cannot write {}: {e}", path.display()))
+                .zh(format!("无法写入 {}：{e}", path.display()))
         })
 }
 

@@ -43,11 +43,19 @@ pub(crate) fn check(a: &PaperArgs) -> Result<(), CliError> {
             return Err(CliError::usage(format!(
                 "--out {}: give a file name (e.g. monitor.xlsx)",
                 p.display()
+            ))
+            .zh(format!(
+                "--out {}：请给出文件名（如 监测.xlsx）",
+                p.display()
             )));
         }
         if Format::of_path(p).is_none() {
             return Err(CliError::usage(format!(
                 "--out {}: the extension picks the format; use .xlsx, .csv or .json",
+                p.display()
+            ))
+            .zh(format!(
+                "--out {}：扩展名决定格式，请用 .xlsx, .csv or .json（Excel、CSV 或 JSON）",
                 p.display()
             )));
         }

@@ -92,17 +92,22 @@ fn monitor_daily(t: &Target, a: MonitorArgs) -> Result<(), CliError> {
         let state = t.state(a.time.at_seq)?;
         let to = a.to.or(state.max_effective_date).ok_or_else(|| {
             CliError::usage("--daily: the log holds no events; give --to DATE".to_string())
+                .zh("--daily：日志中尚无事件，请给出 --to 日期")
         })?;
         let from = a.from.unwrap_or_else(|| to.month().first_day());
         if from > to {
-            return Err(CliError::usage(format!(
-                "--daily: --from {from} is after --to {to}"
-            )));
+            return Err(
+                CliError::usage(format!("--daily: --from {from} is after --to {to}"))
+                    .zh(format!("--daily：起始日期 {from} 晚于截止日期 {to}")),
+            );
         }
         let days = i64::from(to.to_days() - from.to_days()) + 1;
         if days > MAX_DAILY_DAYS {
             return Err(CliError::usage(format!(
                 "--daily: {from}..{to} is {days} days; at most {MAX_DAILY_DAYS} at a time"
+            ))
+            .zh(format!(
+                "--daily：{from} 至 {to} 共 {days} 天，一次最多 {MAX_DAILY_DAYS} 天"
             )));
         }
         if let Some(id) = &county {
@@ -183,6 +188,18 @@ pub(super) fn check_county(
 ) -> Result<(), CliError> {
     let Some(c) = state.county(id) else {
         let known: Vec<&str> = state.counties().map(|c| c.id.as_str()).collect();
+        let zh = if known.is_empty() {
+            format!(
+                "--county {id}：日志中尚无登记的县区（截至第{}号记录）",
+                state.head_seq
+            )
+        } else {
+            format!(
+                "--county {id}：无此县区（截至第{}号记录）；已登记：{}",
+                state.head_seq,
+                known.join("、")
+            )
+        };
         return Err(CliError::usage(if known.is_empty() {
             format!(
                 "--county {id}: no county is registered in the log (at seq {})",
@@ -194,7 +211,8 @@ pub(super) fn check_county(
                 state.head_seq,
                 known.join(", ")
             )
-        }));
+        })
+        .zh(zh));
     };
     let d = as_of.or(state.max_effective_date);
     if d.map_or(true, |d| c.registered_on > d) {
@@ -202,6 +220,11 @@ pub(super) fn check_county(
             "--county {id}: registered on {}, after the as_of date {}",
             c.registered_on,
             d.map_or_else(|| "(none)".to_string(), |d| d.to_string())
+        ))
+        .zh(format!(
+            "--county {id}：{} 登记，晚于查询日期 {}",
+            c.registered_on,
+            d.map_or_else(|| "（无）".to_string(), |d| d.to_string())
         )));
     }
     Ok(())

@@ -131,7 +131,11 @@ fn run(mut cli: Cli) -> u8 {
         Ok(Some(code)) => code,
         Ok(None) => execute(&Target::Dir(&dir), cli.command),
         Err(e) => {
-            eprintln!("error: {}", e.line());
+            let lang = cli
+                .command
+                .lang()
+                .unwrap_or_else(crate::lang::Lang::from_env);
+            eprintln!("error: {}", e.line_in(lang));
             e.code
         }
     }
@@ -141,10 +145,11 @@ fn run(mut cli: Cli) -> u8 {
 /// `error:` line on the command's standard error. The one entry for a command run
 /// here and one forwarded to the server that holds the directory.
 pub(crate) fn execute(target: &Target, command: Command) -> u8 {
+    let lang = command.lang().unwrap_or_else(output::env_lang);
     match run_command(target, command) {
         Ok(()) => 0,
         Err(e) => {
-            output::note(&format!("error: {}", e.line()));
+            output::note(&format!("error: {}", e.line_in(lang)));
             e.code
         }
     }

@@ -135,6 +135,9 @@ fn beyond_head(n: u64, head: u64) -> CliError {
     CliError::usage(format!(
         "--at-seq {n} is beyond the log's head (seq {head}); use 0..={head}"
     ))
+    .zh(format!(
+        "--at-seq {n} 超出日志最新记录号（{head}）；可用 0..={head}"
+    ))
 }
 
 /// Opens the store and folds its state, with a spinner on a terminal for long logs.

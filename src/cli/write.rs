@@ -201,6 +201,10 @@ impl Importer<'_> {
                 let line = numbers[index.unwrap_or(0).min(numbers.len() - 1)];
                 Err(CliError::invalid(format!(
                     "line {line}: {error} ({imported} events before its batch were imported)"
+                ))
+                .zh(format!(
+                    "第{line}行：{}（此前已导入 {imported} 个事件）",
+                    error.zh_line()
                 )))
             }
             Err(e) => {
@@ -213,6 +217,13 @@ impl Importer<'_> {
                         numbers[numbers.len() - 1],
                         e.message
                     ),
+                    zh: e.zh.map(|zh| {
+                        format!(
+                            "第{}至{}行：{zh}（此前已导入 {imported} 个事件）",
+                            numbers[0],
+                            numbers[numbers.len() - 1]
+                        )
+                    }),
                 })
             }
         }
@@ -344,8 +355,10 @@ pub(super) fn demo(t: &Target, lang: crate::lang::Lang) -> Result<(), CliError> 
         let Some(next) = latest.month().add(1) else {
             return emit("The log ends in 2099-12: there is no next month to plan.\n");
         };
+        // The last whole month: the one whose 提示函 are due.
+        let latest_month = latest.month().add(-1).unwrap_or(latest.month());
         format!(
-            "Latest business date {latest}; next month's dispatch plan:\n\n{}\nMore: sanbao --data {} monitor · position · forecast --from {next} · replay · verify\n",
+            "Latest business date {latest}; next month's dispatch plan:\n\n{}\nMore: sanbao --data {} monitor · position · forecast --from {next} · replay · verify\n中文: monitor --lang zh · monitor --out 监测.xlsx · notices --month {latest_month} --out 提示函/ · chart levels --out levels.svg\n",
             plan::plan_text(&state, next, lang),
             dir.display()
         )

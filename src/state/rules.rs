@@ -14,12 +14,25 @@ fn err(field: &str, reason: String) -> EventError {
     EventError::field(field, reason)
 }
 
+/// An account's name in Chinese, from the English one the rules use.
+fn account_zh(name: &str) -> String {
+    if name == "city.treasury" {
+        "市本级国库库款".to_string()
+    } else if let Some(c) = name.strip_prefix("the treasury of ") {
+        format!("{c} 国库库款")
+    } else if let Some(c) = name.strip_prefix("the wage reserve of ") {
+        format!("{c} 工资库款保障户")
+    } else {
+        name.to_string()
+    }
+}
+
 impl State {
     /// The county named by an event, registered on or before `on` (rule 2).
     fn registered(&self, id: &CountyId, on: Date, field: &str) -> Result<&County, EventError> {
-        let c = self
-            .county(id)
-            .ok_or_else(|| err(field, format!("county {id} is not registered")))?;
+        let c = self.county(id).ok_or_else(|| {
+            err(field, format!("county {id} is not registered")).zh(format!("县区 {id} 未登记"))
+        })?;
         if c.registered_on > on {
             return Err(err(
                 field,
@@ -27,7 +40,11 @@ impl State {
                     "county {id} is registered from {}, after the event's date {on}",
                     c.registered_on
                 ),
-            ));
+            )
+            .zh(format!(
+                "县区 {id} 自 {} 起登记，晚于事件日期 {on}",
+                c.registered_on
+            )));
         }
         Ok(c)
     }
@@ -47,6 +64,15 @@ impl State {
         let (low, at) = acct.min_from(d);
         if low - amount < Money::ZERO {
             let now = acct.through(d);
+            let detail_zh = if at == d {
+                format!("{d} 日终余额 {}", now.grouped())
+            } else {
+                format!(
+                    "{d} 日终余额 {}，其后支出使其在 {at} 降至 {}",
+                    now.grouped(),
+                    low.grouped()
+                )
+            };
             let detail = if at == d {
                 format!("its balance on {d} is {}", now.grouped())
             } else {
@@ -63,7 +89,13 @@ impl State {
                     amount.grouped(),
                     (amount - low).grouped()
                 ),
-            ));
+            )
+            .zh(format!(
+                "{} 将使{}透支：{detail_zh}；库款任何一日日终余额都不得为负（尚缺 {}）",
+                amount.grouped(),
+                account_zh(name),
+                (amount - low).grouped()
+            )));
         }
         Ok(())
     }
@@ -98,7 +130,17 @@ impl State {
                     dis.grouped(),
                     remaining.grouped()
                 ),
-            ));
+            )
+            .zh(format!(
+                "{}金额 {} 超过 {} {fy}年{}未拨付额度：应拨付 {}，已拨付 {}，尚余 {}",
+                if what == "the advance" { "本次垫付" } else { "本次调拨" },
+                amount.grouped(),
+                c.id,
+                crate::lang::Term::word(&fund, crate::lang::Lang::Zh),
+                ent.grouped(),
+                dis.grouped(),
+                remaining.grouped()
+            )));
         }
         Ok(())
     }
@@ -127,7 +169,8 @@ impl State {
                     return Err(err(
                         "county",
                         format!("county {} is already registered", e.county),
-                    ));
+                    )
+                    .zh(format!("县区 {} 已登记", e.county)));
                 }
             }
             Event::CityFundsReceived(_)
@@ -174,7 +217,11 @@ impl State {
                             "{} is beyond the log's head {}",
                             e.based_on_seq, self.head_seq
                         ),
-                    ));
+                    )
+                    .zh(format!(
+                        "{} 超出日志最新记录号 {}",
+                        e.based_on_seq, self.head_seq
+                    )));
                 }
                 let sha = oracle
                     .plan_sha256(self, e.month, e.based_on_seq)
@@ -186,7 +233,11 @@ impl State {
                             "does not reproduce: the plan of {} at seq {} hashes to {sha}",
                             e.month, e.based_on_seq
                         ),
-                    ));
+                    )
+                    .zh(format!(
+                        "无法复现：依据第{}号记录测算的{}调度计划哈希为 {sha}",
+                        e.based_on_seq, e.month
+                    )));
                 }
             }
             Event::EventReversed(e) => self.check_reversal(e)?,
@@ -198,7 +249,14 @@ impl State {
                             "{} is already the number of the notice of record {} ({} {}); a document number is used once in a log",
                             e.doc_number.as_str(), n.seq, n.county, n.month
                         ),
-                    ));
+                    )
+                    .zh(format!(
+                        "文号 {} 已用于第{}号记录的提示函（{} {}）；同一文号只能使用一次",
+                        e.doc_number.as_str(),
+                        n.seq,
+                        n.county,
+                        n.month
+                    )));
                 }
                 if let Some(n) = self.notices.iter().find(|n| {
                     n.county == e.county
@@ -215,7 +273,15 @@ impl State {
                             n.seq,
                             n.reversed_on.expect("reversed")
                         ),
-                    ));
+                    )
+                    .zh(format!(
+                        "{} {}的提示函 {}（第{}号记录）自 {} 起撤销，新函须自该日起发出",
+                        e.county,
+                        e.month,
+                        n.doc_number.as_str(),
+                        n.seq,
+                        n.reversed_on.expect("reversed")
+                    )));
                 }
                 if let Some(n) = self
                     .notices
@@ -228,7 +294,14 @@ impl State {
                             "{} already has the notice {} for {} (record {}); reverse it first to send another",
                             e.county, n.doc_number.as_str(), e.month, n.seq
                         ),
-                    ));
+                    )
+                    .zh(format!(
+                        "{} 已有 {} 的提示函 {}（第{}号记录）；须先撤销再另发",
+                        e.county,
+                        e.month,
+                        n.doc_number.as_str(),
+                        n.seq
+                    )));
                 }
             }
         }
@@ -244,7 +317,11 @@ impl State {
                     "record {} does not exist (the head is {})",
                     e.reverses_seq, self.head_seq
                 ),
-            ));
+            )
+            .zh(format!(
+                "第{}号记录不存在（最新为第{}号）",
+                e.reverses_seq, self.head_seq
+            )));
         }
         let Some(t) = self.target(e.reverses_seq) else {
             return Err(err(
@@ -253,13 +330,18 @@ impl State {
                     "record {} cannot be reversed: only city_funds_received, allocation_notified, transfer_allocated, emergency_dispatched, payroll_deposited, wages_paid, revenue_collected, expenditure_paid, needs_budgeted and notice_issued can",
                     e.reverses_seq
                 ),
-            ));
+            )
+            .zh(format!(
+                "第{}号记录不可冲销：只有资金到账、指标下达、调拨、应急调度、工资备付、工资发放、收入、支出、预算需求和提示函可以冲销",
+                e.reverses_seq
+            )));
         };
         if let Some(on) = t.reversed_on {
             return Err(err(
                 f,
                 format!("record {} is already reversed (on {on})", e.reverses_seq),
-            ));
+            )
+            .zh(format!("第{}号记录已于 {on} 冲销", e.reverses_seq)));
         }
         if e.on < t.date {
             return Err(err(
@@ -268,7 +350,8 @@ impl State {
                     "{} is before the reversed record's own date {}",
                     e.on, t.date
                 ),
-            ));
+            )
+            .zh(format!("冲销日期 {} 早于原记录日期 {}", e.on, t.date)));
         }
         let on = e.on;
         let county = |i: u32| &self.counties[i as usize];
@@ -291,7 +374,15 @@ impl State {
                             (l.entitled_total - t.amount).grouped(),
                             l.dispatched_total.grouped()
                         ),
-                    ));
+                    )
+                    .zh(format!(
+                        "冲销该指标将使 {} {}年{}应拨付 {} 低于已拨付 {}",
+                        county(ci).id,
+                        key.0,
+                        crate::lang::Term::word(&key.1, crate::lang::Lang::Zh),
+                        (l.entitled_total - t.amount).grouped(),
+                        l.dispatched_total.grouped()
+                    )));
                 }
             }
             Effect::Transfer { county: ci, .. }

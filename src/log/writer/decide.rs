@@ -335,6 +335,7 @@ impl Group<'_> {
                 let error = EventError {
                     field: Some(format!("event.{}", error.field.unwrap_or_default())),
                     reason: error.reason,
+                    zh: error.zh,
                 };
                 return Outcome::Refused(AppendError::Invalid {
                     index: Some(i),
