@@ -1,7 +1,9 @@
 //! The CLI's error type and the one table that maps every failure to an exit code
 //! (SPEC §5) — and, for the service, to an HTTP status (SPEC §7).
 //!
-//! Guarantee: every failure a command can meet has exactly one exit code here.
+//! Guarantee: every failure a command can meet has exactly one exit code here. A
+//! failure may also carry its message in Chinese (`zh`), which the CLI prints under
+//! `--lang zh`; the exit code and the `error:` prefix are the same in both.
 
 use crate::event::EventError;
 use crate::log::{AppendError, StoreError};

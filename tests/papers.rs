@@ -648,6 +648,33 @@ fn chinese_tables_fit_120_columns_and_wide_keeps_rows_whole() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).contains("City treasury"));
+    // Even a mistake the argument parser finds is said in the language asked.
+    let o = run(d, &["monitor", "--lang", "zh", "--bogus"], "");
+    assert_eq!(code(&o), 2);
+    assert!(
+        common::one_error_line(&o).starts_with("error: 未知参数："),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        d,
+        &[
+            "monitor",
+            "--lang",
+            "zh",
+            "--as-of",
+            "2021-12-31",
+            "--at-seq",
+            "99999",
+        ],
+        "",
+    );
+    assert_eq!(code(&o), 2);
+    assert!(
+        common::one_error_line(&o).contains("超出日志最新记录号"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -21,7 +21,8 @@ use std::path::PathBuf;
 
 /// Parses the arguments and runs the command; returns the process exit code.
 pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -44,7 +45,15 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 
                 .next()
                 .unwrap_or("usage error")
                 .trim_start_matches("error: ");
-            eprintln!("error: {first} (see 'sanbao --help')");
+            if asked_lang(&args) == crate::lang::Lang::Zh {
+                // The parser's detail stays its own; what went wrong is said in Chinese.
+                eprintln!(
+                    "error: {}：{first}（见 sanbao --help）",
+                    usage_kind_zh(e.kind())
+                );
+            } else {
+                eprintln!("error: {first} (see 'sanbao --help')");
+            }
             return 2;
         }
     };
@@ -61,6 +70,40 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 
         cli.log_format == "json",
     );
     run(cli)
+}
+
+/// The language a command line asks for before it is parsed: `--lang zh|en` among
+/// its words, else `SANBAO_LANG`, else the locale.
+fn asked_lang(args: &[std::ffi::OsString]) -> crate::lang::Lang {
+    let words: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
+    for (i, w) in words.iter().enumerate() {
+        let v = match w.strip_prefix("--lang=") {
+            Some(v) => Some(v),
+            None if *w == "--lang" => words.get(i + 1).copied(),
+            None => None,
+        };
+        if let Some(l) = v.and_then(crate::lang::Lang::parse) {
+            return l;
+        }
+    }
+    crate::lang::Lang::from_env()
+}
+
+/// What kind of usage mistake clap found, in Chinese.
+fn usage_kind_zh(kind: clap::error::ErrorKind) -> &'static str {
+    use clap::error::ErrorKind as K;
+    match kind {
+        K::UnknownArgument => "未知参数",
+        K::InvalidSubcommand => "未知命令",
+        K::InvalidValue | K::ValueValidation | K::InvalidUtf8 => "参数取值无效",
+        K::MissingRequiredArgument => "缺少必填参数",
+        K::MissingSubcommand => "缺少命令",
+        K::ArgumentConflict => "参数不能同时使用",
+        K::NoEquals | K::TooManyValues | K::TooFewValues | K::WrongNumberOfValues => {
+            "参数个数或写法有误"
+        }
+        _ => "用法有误",
+    }
 }
 
 /// Lets a command whose output is piped into a reader that stops early (`| head`)
