@@ -190,7 +190,10 @@ fn a_standby_follows_through_a_killed_and_restarted_primary_and_serves_read_only
     server.kill().unwrap();
     server.wait().unwrap();
     let mut acked = load.join().unwrap();
-    assert!(acked.len() >= 95, "{} appends acknowledged", acked.len());
+    // Head ≥ 100 with 5 records before the load: ≥ 95 load records were durable, but
+    // each of the 4 threads may have had one durable append whose answer the kill
+    // cut off (not counted as acknowledged): at least 91 were answered.
+    assert!(acked.len() >= 91, "{} appends acknowledged", acked.len());
 
     // The primary comes back on the same address; more appends.
     let (mut server, again) = start_serve(&primary, &addr, &[]);
