@@ -99,10 +99,19 @@ impl fmt::Display for CliError {
 
 impl From<StoreError> for CliError {
     fn from(e: StoreError) -> CliError {
+        let zh = match &e {
+            StoreError::Io { dir, msg } => format!("存储出错（{dir}）：{msg}"),
+            StoreError::Damaged { seq, reason } => format!(
+                "日志在第{seq}号记录处损坏：{reason}。可用 `sanbao export --salvage` 与 `sanbao restore` 恢复可校验的记录，或从备机的导出恢复，或截断至最后一条完好记录"
+            ),
+            StoreError::Unopenable { dir, msg } => format!(
+                "{dir} 中的日志无法打开：文件已损坏（{msg}）。`sanbao verify` 指出第一条无法恢复的记录；`sanbao export --salvage --out FILE` 写出其前的全部记录，`sanbao restore --from FILE` 据此新建数据目录"
+            ),
+        };
         match e {
-            StoreError::Io { .. } => CliError::io(e.to_string()),
+            StoreError::Io { .. } => CliError::io(e.to_string()).zh(zh),
             StoreError::Damaged { .. } | StoreError::Unopenable { .. } => {
-                CliError::verification(e.to_string())
+                CliError::verification(e.to_string()).zh(zh)
             }
         }
     }
@@ -112,7 +121,7 @@ impl From<AppendError> for CliError {
     fn from(e: AppendError) -> CliError {
         match &e {
             AppendError::Invalid { index, error } => CliError::event(*index, error),
-            AppendError::Conflict(m) => CliError::conflict(m.clone()),
+            AppendError::Conflict(m, zh) => CliError::conflict(m.clone()).zh(zh.clone()),
             AppendError::Storage(m) => CliError::io(m.clone()),
             AppendError::Closed => CliError::io(e.to_string()),
         }

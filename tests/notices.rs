@@ -417,3 +417,30 @@ fn a_rejected_event_is_told_in_chinese_under_lang_zh() {
         one_error_line(&en)
     );
 }
+
+#[test]
+fn a_conflict_is_told_in_chinese_too() {
+    let city = tempfile::tempdir().unwrap();
+    let d = city.path();
+    assert_eq!(code(&run(d, &["demo"], "")), 0);
+    let ok = json!({"kind":"revenue_collected","county":"jianchang","amount":"1.00","collected_on":"2022-02-20"});
+    let o = std::process::Command::new(common::bin())
+        .args(["--data", d.to_str().unwrap(), "append", "--expect-seq", "7"])
+        .env("SANBAO_LANG", "zh")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(ok.to_string().as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4));
+    let line = one_error_line(&o);
+    assert!(line.starts_with("error: 预期日志最新为第7号记录"), "{line}");
+}

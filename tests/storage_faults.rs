@@ -318,7 +318,7 @@ async fn acks_of_grouped_appends_carry_the_stored_hashes() {
         match c.await.unwrap() {
             Ok(a) => acks.extend(a),
             // A duplicate key in a batch with new events is a conflict: fine here.
-            Err(AppendError::Conflict(_)) => {}
+            Err(AppendError::Conflict(..)) => {}
             Err(e) => panic!("{e}"),
         }
     }

@@ -192,7 +192,7 @@ impl From<AppendError> for ApiError {
     fn from(e: AppendError) -> ApiError {
         match &e {
             AppendError::Invalid { index, error } => ApiError::invalid(*index, error),
-            AppendError::Conflict(m) => ApiError::conflict(m.clone()),
+            AppendError::Conflict(m, _) => ApiError::conflict(m.clone()),
             AppendError::Storage(m) => ApiError::unavailable(m.clone()),
             AppendError::Closed => {
                 ApiError::unavailable("the service is shutting down; nothing was recorded")

@@ -208,10 +208,16 @@ impl Group<'_> {
                 Ok(None) => {}
                 Ok(Some((r, pending))) => {
                     if r.event != e.event {
-                        return Outcome::Refused(AppendError::Conflict(format!(
-                            "event {i}: idempotency key {k:?} was already used for a different event (seq {})",
-                            r.seq
-                        )));
+                        return Outcome::Refused(AppendError::Conflict(
+                            format!(
+                                "event {i}: idempotency key {k:?} was already used for a different event (seq {})",
+                                r.seq
+                            ),
+                            format!(
+                                "事件 {i}：幂等键 {k:?} 已用于另一事件（第{}号记录）",
+                                r.seq
+                            ),
+                        ));
                     }
                     needs_commit |= pending;
                     dups.push(Ack {
@@ -231,14 +237,21 @@ impl Group<'_> {
             }
             return Outcome::Refused(AppendError::Conflict(
                 "the batch mixes events already recorded (same idempotency keys) with new ones: resend only the new events".into(),
+                "本批事件中既有已登记的（幂等键相同），也有新的：请只重发新的事件".into(),
             ));
         }
         if let Some(n) = expect_seq {
             if n != self.state.head_seq {
-                return Outcome::Refused(AppendError::Conflict(format!(
-                    "expected the log's head at seq {n}, but it is at seq {}",
-                    self.state.head_seq
-                )));
+                return Outcome::Refused(AppendError::Conflict(
+                    format!(
+                        "expected the log's head at seq {n}, but it is at seq {}",
+                        self.state.head_seq
+                    ),
+                    format!(
+                        "预期日志最新为第{n}号记录，实际为第{}号",
+                        self.state.head_seq
+                    ),
+                ));
             }
         }
         let mut undos = Vec::with_capacity(batch.len());
@@ -412,6 +425,7 @@ pub(super) fn decide(g: &mut Group<'_>, job: Job) -> Decided {
             let outcome = match &chain {
                 Some(c) if c.is_broken() => Outcome::Refused(AppendError::Conflict(
                     "not written: an earlier batch of the same import was refused or failed".into(),
+                    "未写入：同一次导入中较早的一批已被拒绝或失败".into(),
                 )),
                 _ => g.append(batch, expect_seq),
             };

@@ -88,9 +88,10 @@ pub enum AppendError {
         /// Field and reason.
         error: EventError,
     },
-    /// An idempotency key or expected-head conflict (exit 4, HTTP 409).
+    /// An idempotency key or expected-head conflict (exit 4, HTTP 409): the message,
+    /// and the same in Chinese (the CLI's `error:` line under `--lang zh`).
     #[error("{0}")]
-    Conflict(String),
+    Conflict(String, String),
     /// The disk write or flush failed; nothing was recorded (exit 1).
     #[error("{0}")]
     Storage(String),

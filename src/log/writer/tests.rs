@@ -208,7 +208,7 @@ fn a_refused_batch_breaks_its_chain_and_nothing_after_it_is_written() {
         answers[1]
     );
     assert!(
-        matches!(&answers[2], Err(AppendError::Conflict(m)) if m.contains("not written")),
+        matches!(&answers[2], Err(AppendError::Conflict(m, _)) if m.contains("not written")),
         "{:?}",
         answers[2]
     );
@@ -220,7 +220,7 @@ fn a_refused_batch_breaks_its_chain_and_nothing_after_it_is_written() {
             .wait()
             .await
     });
-    assert!(matches!(later, Err(AppendError::Conflict(_))));
+    assert!(matches!(later, Err(AppendError::Conflict(..))));
     let other = rt
         .block_on(w.append(vec![registration("e0")], None))
         .unwrap();
