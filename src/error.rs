@@ -100,7 +100,10 @@ impl fmt::Display for CliError {
 impl From<StoreError> for CliError {
     fn from(e: StoreError) -> CliError {
         let zh = match &e {
-            StoreError::Io { dir, msg } => format!("存储出错（{dir}）：{msg}"),
+            StoreError::Io { dir, msg } => match held_zh(msg) {
+                Some(zh) => zh,
+                None => format!("存储出错（{dir}）：{msg}"),
+            },
             StoreError::Damaged { seq, reason } => format!(
                 "日志在第{seq}号记录处损坏：{reason}。可用 `sanbao export --salvage` 与 `sanbao restore` 恢复可校验的记录，或从备机的导出恢复，或截断至最后一条完好记录"
             ),
@@ -115,6 +118,22 @@ impl From<StoreError> for CliError {
             }
         }
     }
+}
+
+/// The lock message of `log::store` (“the directory is held by WHO; gave up after S s
+/// (…)[; while it serves, use its HTTP API at URL]”) in Chinese, the holder and the
+/// URL kept as they are.
+fn held_zh(msg: &str) -> Option<String> {
+    let rest = msg.strip_prefix("the directory is held by ")?;
+    let (who, rest) = rest.split_once("; gave up after ")?;
+    let (secs, rest) = rest.split_once(" s (")?;
+    let url = rest
+        .split_once("; while it serves, use its HTTP API at ")
+        .map(|(_, u)| format!("；服务运行期间请用其 HTTP 接口 {u}"))
+        .unwrap_or_default();
+    Some(format!(
+        "数据目录被 {who} 占用；等待 {secs} 秒后放弃（--wait SECONDS 可等更久；`sanbao status` 可查占用者）{url}"
+    ))
 }
 
 impl From<AppendError> for CliError {

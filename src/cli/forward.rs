@@ -329,10 +329,16 @@ fn serving(dir: &Path) -> Option<(u64, String)> {
 /// Why `truncate` is refused while a server holds `dir`, if one does.
 pub(crate) fn refusal(dir: &Path) -> Option<CliError> {
     let (pid, url) = serving(dir)?;
-    Some(CliError::io(format!(
-        "{} is served by sanbao serve (process {pid} on {url}): truncate rewrites the files the server reads, so it needs the directory to itself; nothing was removed. Stop the server (SIGTERM), then run truncate again",
-        dir.display()
-    )))
+    Some(
+        CliError::io(format!(
+            "{} is served by sanbao serve (process {pid} on {url}): truncate rewrites the files the server reads, so it needs the directory to itself; nothing was removed. Stop the server (SIGTERM), then run truncate again",
+            dir.display()
+        ))
+        .zh(format!(
+            "数据目录 {} 正由 sanbao serve 提供服务（进程 {pid}，地址 {url}）：truncate 会改写服务器读取的文件，须独占该目录；未删除任何记录。请先停止服务（SIGTERM），再重新运行 truncate",
+            dir.display()
+        )),
+    )
 }
 
 /// Connects to the server holding `dir`: `None` when no server does (or only a stale
@@ -357,6 +363,11 @@ fn connect(dir: &Path, wait: Duration) -> Result<Option<UnixStream>, CliError> {
         if start.elapsed() >= wait {
             return Err(CliError::io(format!(
                 "{} is held by sanbao serve (process {pid}), which does not take commands on its socket (it is starting or stopping); gave up after {} s (--wait SECONDS waits longer)",
+                dir.display(),
+                wait.as_secs_f64()
+            ))
+            .zh(format!(
+                "数据目录 {} 被 sanbao serve（进程 {pid}）占用，该服务正在启动或停止，其套接字暂不接收命令；等待 {} 秒后放弃（--wait SECONDS 可等更久）",
                 dir.display(),
                 wait.as_secs_f64()
             )));
@@ -402,10 +413,12 @@ pub(crate) fn forward(
     match &mut command {
         Command::Append { file: f, .. } => {
             input = Some(match f.take() {
-                Some(p) if p != Path::new("-") => Box::new(
-                    std::fs::File::open(&p)
-                        .map_err(|e| CliError::io(format!("cannot read the input: {e}")))?,
-                ),
+                Some(p) if p != Path::new("-") => {
+                    Box::new(std::fs::File::open(&p).map_err(|e| {
+                        CliError::io(format!("cannot read the input: {e}"))
+                            .zh(format!("无法读取输入：{e}"))
+                    })?)
+                }
                 _ => Box::new(std::io::stdin()),
             });
         }
@@ -413,8 +426,10 @@ pub(crate) fn forward(
             input = Some(if f == Path::new("-") {
                 Box::new(std::io::stdin())
             } else {
-                let opened = std::fs::File::open(&*f)
-                    .map_err(|e| CliError::io(format!("cannot open {}: {e}", f.display())))?;
+                let opened = std::fs::File::open(&*f).map_err(|e| {
+                    CliError::io(format!("cannot open {}: {e}", f.display()))
+                        .zh(format!("无法打开 {}：{e}", f.display()))
+                })?;
                 size = opened.metadata().map(|m| m.len()).unwrap_or(0);
                 *f = PathBuf::from("-");
                 Box::new(opened)
@@ -425,6 +440,10 @@ pub(crate) fn forward(
     let lost = |e: std::io::Error| {
         CliError::io(format!(
             "the server holding {} did not answer ({e}); for a write, see `sanbao status` for the head before trying again",
+            dir.display()
+        ))
+        .zh(format!(
+            "占用数据目录 {} 的服务器没有应答（{e}）；若是写入命令，请先用 `sanbao status` 查看日志末尾记录号，再决定是否重试",
             dir.display()
         ))
     };
@@ -454,10 +473,10 @@ pub(crate) fn forward(
         _ => return Err(lost(std::io::ErrorKind::InvalidData.into())),
     }
     let mut file: Option<std::fs::File> = match &command {
-        Command::Export { out: Some(p), .. } => Some(
-            std::fs::File::create(p)
-                .map_err(|e| CliError::io(format!("cannot create {}: {e}", p.display())))?,
-        ),
+        Command::Export { out: Some(p), .. } => Some(std::fs::File::create(p).map_err(|e| {
+            CliError::io(format!("cannot create {}: {e}", p.display()))
+                .zh(format!("无法创建 {}：{e}", p.display()))
+        })?),
         _ => None,
     };
     // Paper files (`--out` of a read command) being received, renamed into place
@@ -517,10 +536,10 @@ pub(crate) fn forward(
             tag::FILE if !papers.is_empty() => {
                 let (path, f) = papers.last_mut().expect("not empty");
                 if let Err(e) = f.write_all(&bytes) {
-                    return Err(CliError::io(format!(
-                        "cannot write {}: {e}",
-                        path.display()
-                    )));
+                    return Err(
+                        CliError::io(format!("cannot write {}: {e}", path.display()))
+                            .zh(format!("无法写入 {}：{e}", path.display())),
+                    );
                 }
                 Ok(())
             }
@@ -540,6 +559,10 @@ pub(crate) fn forward(
                 return Err(CliError::io(format!(
                     "the server holding {} sent a frame sanbao does not know ({other})",
                     dir.display()
+                ))
+                .zh(format!(
+                    "占用数据目录 {} 的服务器发来了 sanbao 无法识别的数据帧（{other}）",
+                    dir.display()
                 )))
             }
         };
@@ -548,7 +571,8 @@ pub(crate) fn forward(
             if e.kind() == std::io::ErrorKind::BrokenPipe {
                 return Ok(Some(0));
             }
-            return Err(CliError::io(format!("cannot write the output: {e}")));
+            return Err(CliError::io(format!("cannot write the output: {e}"))
+                .zh(format!("无法写入输出：{e}")));
         }
     }
 }

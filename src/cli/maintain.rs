@@ -27,17 +27,24 @@ pub(super) fn restore(dir: &Path, file: &Path) -> Result<(), CliError> {
                 return Err(CliError::usage(format!(
                     "{} is not empty: restore builds a new data directory (choose a new --data DIR, or move this one away)",
                     dir.display()
+                ))
+                .zh(format!(
+                    "{} 不是空目录：恢复会新建数据目录（请另选 --data DIR，或把此目录移走）",
+                    dir.display()
                 )));
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(CliError::io(format!("cannot read {}: {e}", dir.display()))),
+        Err(e) => {
+            return Err(CliError::io(format!("cannot read {}: {e}", dir.display()))
+                .zh(format!("无法读取 {}：{e}", dir.display())))
+        }
     }
     if !file.is_file() {
-        return Err(CliError::usage(format!(
-            "--from {}: no such file",
-            file.display()
-        )));
+        return Err(
+            CliError::usage(format!("--from {}: no such file", file.display()))
+                .zh(format!("--from {}：文件不存在", file.display())),
+        );
     }
     let name = dir
         .file_name()
@@ -54,6 +61,10 @@ pub(super) fn restore(dir: &Path, file: &Path) -> Result<(), CliError> {
                 return Err(CliError::io(format!(
                     "the restored log holds {records} records, not {}",
                     head.0
+                ))
+                .zh(format!(
+                    "恢复后的日志有 {records} 条记录，而不是 {} 条",
+                    head.0
                 )))
             }
             Verified::Bad {
@@ -62,6 +73,9 @@ pub(super) fn restore(dir: &Path, file: &Path) -> Result<(), CliError> {
             } => {
                 return Err(CliError::verification(format!(
                     "the restored log does not verify at seq {first_bad_seq}: {reason}"
+                ))
+                .zh(format!(
+                    "恢复后的日志在记录号 {first_bad_seq} 处校验未通过：{reason}"
                 )))
             }
         }
@@ -75,12 +89,19 @@ pub(super) fn restore(dir: &Path, file: &Path) -> Result<(), CliError> {
         }
     };
     if dir.exists() {
-        std::fs::remove_dir(dir)
-            .map_err(|e| CliError::io(format!("cannot replace {}: {e}", dir.display())))?;
+        std::fs::remove_dir(dir).map_err(|e| {
+            CliError::io(format!("cannot replace {}: {e}", dir.display()))
+                .zh(format!("无法替换 {}：{e}", dir.display()))
+        })?;
     }
     std::fs::rename(&scratch, dir).map_err(|e| {
         CliError::io(format!(
             "cannot move {} to {}: {e}",
+            scratch.display(),
+            dir.display()
+        ))
+        .zh(format!(
+            "无法将 {} 移动到 {}：{e}",
             scratch.display(),
             dir.display()
         ))
@@ -102,9 +123,14 @@ pub(super) fn restore(dir: &Path, file: &Path) -> Result<(), CliError> {
 /// every check of `verify`, in order, and stops at the first bad one (or at the
 /// first record the head witness says was acknowledged and the store lacks).
 pub(super) fn salvage(t: &Target, out: &Path) -> Result<(), CliError> {
-    let io = |e: std::io::Error| CliError::io(format!("cannot write {}: {e}", out.display()));
-    let file = output::create_file(out)
-        .map_err(|e| CliError::io(format!("cannot create {}: {e}", out.display())))?;
+    let io = |e: std::io::Error| {
+        CliError::io(format!("cannot write {}: {e}", out.display()))
+            .zh(format!("无法写入 {}：{e}", out.display()))
+    };
+    let file = output::create_file(out).map_err(|e| {
+        CliError::io(format!("cannot create {}: {e}", out.display()))
+            .zh(format!("无法创建 {}：{e}", out.display()))
+    })?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let result = match t.audit()? {
         Err((first_bad_seq, reason)) => Verified::Bad {
@@ -172,8 +198,18 @@ pub(super) fn salvage(t: &Target, out: &Path) -> Result<(), CliError> {
             } else {
                 format!("records 1..={n}")
             };
+            let what_zh = if n == 0 {
+                "没有记录".to_string()
+            } else {
+                format!("记录 1..={n}")
+            };
             Err(CliError::verification(format!(
                 "salvaged {what} to {}; stopped at seq {first_bad_seq}: {reason}. `sanbao --data NEWDIR restore --from {}` builds a log of them",
+                out.display(),
+                out.display()
+            ))
+            .zh(format!(
+                "抢救导出结果：{what_zh}，已写入 {}；在记录号 {first_bad_seq} 处停止：{reason}。`sanbao --data NEWDIR restore --from {}` 可用这些记录重建日志",
                 out.display(),
                 out.display()
             )))
@@ -190,12 +226,14 @@ pub(super) fn export(
     out: Option<PathBuf>,
 ) -> Result<(), CliError> {
     let (store, head) = t.store()?;
-    let io = |e: std::io::Error| CliError::io(format!("cannot write the export: {e}"));
+    let io = |e: std::io::Error| {
+        CliError::io(format!("cannot write the export: {e}")).zh(format!("无法写入导出内容：{e}"))
+    };
     let sink: Box<dyn Write> = match &out {
-        Some(p) => Box::new(
-            output::create_file(p)
-                .map_err(|e| CliError::io(format!("cannot create {}: {e}", p.display())))?,
-        ),
+        Some(p) => Box::new(output::create_file(p).map_err(|e| {
+            CliError::io(format!("cannot create {}: {e}", p.display()))
+                .zh(format!("无法创建 {}：{e}", p.display()))
+        })?),
         None => output::stdout(),
     };
     let mut w = BufWriter::with_capacity(1 << 20, sink);
@@ -258,7 +296,8 @@ pub(super) fn verify(t: &Target, as_json: bool) -> Result<(), CliError> {
             }
             Err(CliError::verification(format!(
                 "verification failed at seq {first_bad_seq}: {reason}"
-            )))
+            ))
+            .zh(format!("在记录号 {first_bad_seq} 处校验失败：{reason}")))
         }
     }
 }
@@ -267,10 +306,10 @@ pub(super) fn verify(t: &Target, as_json: bool) -> Result<(), CliError> {
 /// what would be removed, and removes it only with `--yes`.
 pub(super) fn truncate(dir: &Path, after: u64, yes: bool) -> Result<(), CliError> {
     if !Store::exists(dir) {
-        return Err(CliError::usage(format!(
-            "there is no log in {} to truncate",
-            dir.display()
-        )));
+        return Err(
+            CliError::usage(format!("there is no log in {} to truncate", dir.display()))
+                .zh(format!("{} 中没有可截断的日志", dir.display())),
+        );
     }
     let store = Store::open_audit(dir)?;
     let keep = match log::verify_prefix(&store, after)? {
@@ -278,6 +317,10 @@ pub(super) fn truncate(dir: &Path, after: u64, yes: bool) -> Result<(), CliError
         Err((bad, reason)) => {
             return Err(CliError::verification(format!(
             "records 1..={after} do not all verify: seq {bad}: {reason}; keep less (--after {})",
+            bad.saturating_sub(1)
+        ))
+            .zh(format!(
+            "记录 1..={after} 未全部通过校验：记录号 {bad}：{reason}；请少保留一些（--after {}）",
             bad.saturating_sub(1)
         )))
         }
@@ -301,17 +344,30 @@ pub(super) fn truncate(dir: &Path, after: u64, yes: bool) -> Result<(), CliError
             "nothing to remove: seq {after} is the head and records 1..={after} verify\n"
         ));
     }
-    let what = match (past.first(), past.last()) {
-        (Some(a), Some(b)) => format!(
-            "{} stored record{} (seq {a}..={b}) and their idempotency keys",
-            past.len(),
-            if past.len() == 1 { "" } else { "s" }
+    let (what, what_zh) = match (past.first(), past.last()) {
+        (Some(a), Some(b)) => (
+            format!(
+                "{} stored record{} (seq {a}..={b}) and their idempotency keys",
+                past.len(),
+                if past.len() == 1 { "" } else { "s" }
+            ),
+            format!(
+                "已存储的 {} 条记录（记录号 {a}..={b}）及其幂等键",
+                past.len()
+            ),
         ),
-        _ => "no record (only the head entry is rewritten)".to_string(),
+        _ => (
+            "no record (only the head entry is rewritten)".to_string(),
+            "0 条记录（只改写日志头条目）".to_string(),
+        ),
     };
     if !yes {
         return Err(CliError::usage(format!(
             "truncate would remove {what} and make seq {after} the head of {}; this cannot be undone: export what you need (`sanbao export --to {after}`), then run again with --yes",
+            dir.display()
+        ))
+        .zh(format!(
+            "截断将删除{what_zh}，并使记录号 {after} 成为 {} 的最新记录；此操作无法撤销：请先导出所需记录（`sanbao export --to {after}`），再加 --yes 重新运行",
             dir.display()
         )));
     }

@@ -132,14 +132,20 @@ pub(crate) fn persist_all(
     files: Vec<(std::path::PathBuf, tempfile::NamedTempFile)>,
 ) -> Result<(), CliError> {
     for (path, f) in &files {
-        f.as_file()
-            .sync_all()
-            .map_err(|e| CliError::io(format!("cannot write {}: {e}", path.display())))?;
+        f.as_file().sync_all().map_err(|e| {
+            CliError::io(format!("cannot write {}: {e}", path.display()))
+                .zh(format!("无法写入 {}：{e}", path.display()))
+        })?;
     }
     let mut dirs: Vec<std::path::PathBuf> = Vec::new();
     for (path, f) in files {
-        f.persist(&path)
-            .map_err(|e| CliError::io(format!("cannot write {}: {}", path.display(), e.error)))?;
+        f.persist(&path).map_err(|e| {
+            CliError::io(format!("cannot write {}: {}", path.display(), e.error)).zh(format!(
+                "无法写入 {}：{}",
+                path.display(),
+                e.error
+            ))
+        })?;
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => std::path::PathBuf::from("."),
@@ -162,15 +168,18 @@ pub(crate) fn persist_all(
 /// forwarded command the client writes them, beside its own paths.
 pub(crate) fn write_papers(files: &[(std::path::PathBuf, Vec<u8>)]) -> Result<(), CliError> {
     if let Some(r) = remote() {
-        return r
-            .papers(files)
-            .map_err(|e| CliError::io(format!("cannot send the files to the client: {e}")));
+        return r.papers(files).map_err(|e| {
+            CliError::io(format!("cannot send the files to the client: {e}"))
+                .zh(format!("无法把文件发送给客户端：{e}"))
+        });
     }
     let mut temps = Vec::with_capacity(files.len());
     for (path, bytes) in files {
         let mut t = temp_beside(path)?;
-        t.write_all(bytes)
-            .map_err(|e| CliError::io(format!("cannot write {}: {e}", path.display())))?;
+        t.write_all(bytes).map_err(|e| {
+            CliError::io(format!("cannot write {}: {e}", path.display()))
+                .zh(format!("无法写入 {}：{e}", path.display()))
+        })?;
         temps.push((path.clone(), t));
     }
     persist_all(temps)
@@ -237,9 +246,10 @@ pub(crate) fn emit(s: &str) -> Result<(), CliError> {
     match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(CliError::io(format!(
-            "cannot write to standard output: {e}"
-        ))),
+        Err(e) => Err(
+            CliError::io(format!("cannot write to standard output: {e}"))
+                .zh(format!("无法写到标准输出：{e}")),
+        ),
     }
 }
 

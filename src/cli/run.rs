@@ -205,6 +205,10 @@ fn run_command(t: &Target, command: Command) -> Result<(), CliError> {
             return Err(CliError::usage(format!(
                 "sanbao {} does not run through the server",
                 command_name(&command)
+            ))
+            .zh(format!(
+                "sanbao {} 不能经由服务运行",
+                command_name(&command)
             )));
         }
     }
@@ -254,6 +258,9 @@ fn run_command(t: &Target, command: Command) -> Result<(), CliError> {
             if !(shutdown_grace.is_finite() && shutdown_grace >= 0.0) {
                 return Err(CliError::usage(format!(
                     "--shutdown-grace {shutdown_grace}: give a number of seconds, 0 or more"
+                ))
+                .zh(format!(
+                    "--shutdown-grace {shutdown_grace}：请给出秒数（0 或以上）"
                 )));
             }
             let read_only =
@@ -287,9 +294,10 @@ fn run_command(t: &Target, command: Command) -> Result<(), CliError> {
 /// `sanbao completions SHELL`: the script `clap_complete` writes for the command line.
 fn completions(shell: &str) -> Result<(), CliError> {
     use clap::CommandFactory;
-    let shell: clap_complete::Shell = shell
-        .parse()
-        .map_err(|e| CliError::usage(format!("completions {shell}: {e}")))?;
+    let shell: clap_complete::Shell = shell.parse().map_err(|e| {
+        CliError::usage(format!("completions {shell}: {e}"))
+            .zh(format!("completions {shell}：不支持的 shell（{e}）"))
+    })?;
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "sanbao", &mut out);
     emit(&String::from_utf8_lossy(&out))

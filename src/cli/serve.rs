@@ -39,7 +39,11 @@ pub fn token_add(
     role: &str,
     tokens: Option<PathBuf>,
 ) -> Result<(), CliError> {
-    let role = Role::parse(role).map_err(|e| CliError::usage(format!("--role: {e}")))?;
+    let role = Role::parse(role).map_err(|e| {
+        CliError::usage(format!("--role: {e}")).zh(format!(
+            "--role：未知角色 {role:?}；应为 officer、scheduler 或 auditor"
+        ))
+    })?;
     let path = tokens_path(dir, tokens);
     let mut t = Tokens::load(&path)
         .map_err(CliError::io)?
@@ -47,7 +51,7 @@ pub fn token_add(
     let added_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let token = t
         .add(name, role, added_at)
-        .map_err(|e| CliError::usage(format!("--name: {e}")))?;
+        .map_err(|e| CliError::usage(format!("--name: {e}")).zh(format!("--name：{e}")))?;
     t.save(&path).map_err(CliError::io)?;
     println!("{token}");
     eprintln!(
@@ -98,16 +102,20 @@ pub fn token_list(dir: &Path, tokens: Option<PathBuf>, json: bool) -> Result<(),
 pub fn token_remove(dir: &Path, name: &str, tokens: Option<PathBuf>) -> Result<(), CliError> {
     let path = tokens_path(dir, tokens);
     let Some(mut t) = Tokens::load(&path).map_err(CliError::io)? else {
-        return Err(CliError::usage(format!(
-            "no tokens file at {}",
-            path.display()
-        )));
+        return Err(
+            CliError::usage(format!("no tokens file at {}", path.display()))
+                .zh(format!("令牌文件 {} 不存在", path.display())),
+        );
     };
     let before = t.users.len();
     t.users.retain(|u| u.name != name);
     if t.users.len() == before {
         return Err(CliError::usage(format!(
             "--name {name}: no such user in {} (`sanbao token list` shows them)",
+            path.display()
+        ))
+        .zh(format!(
+            "--name {name}：{} 中没有该用户（用 `sanbao token list` 查看全部用户）",
             path.display()
         )));
     }
@@ -140,6 +148,12 @@ fn open_verified(dir: &Path) -> Result<(crate::log::Store, crate::state::State, 
             let d = dir.display();
             Err(CliError::verification(format!(
                 "the log in {d} is damaged at seq {seq}: {reason}; serve refuses to start rather than serve wrong balances. Either restore the log from an export (`sanbao --data NEWDIR import EXPORT.jsonl`, then serve NEWDIR), or keep records 1..={} and drop the rest with `sanbao --data {d} truncate --after {} --yes` (export them first: `sanbao --data {d} export --to {}`)",
+                seq.saturating_sub(1),
+                seq.saturating_sub(1),
+                seq.saturating_sub(1),
+            ))
+            .zh(format!(
+                "数据目录 {d} 中的日志在记录号 {seq} 处已损坏：{reason}；为免提供错误余额，serve 拒绝启动。可任选其一：从导出文件恢复日志（`sanbao --data NEWDIR import EXPORT.jsonl`，然后 serve NEWDIR）；或保留记录 1..={}，用 `sanbao --data {d} truncate --after {} --yes` 删去其余记录（请先导出：`sanbao --data {d} export --to {}`）",
                 seq.saturating_sub(1),
                 seq.saturating_sub(1),
                 seq.saturating_sub(1),
@@ -186,25 +200,35 @@ pub fn serve(
     read_only: Option<Option<String>>,
 ) -> Result<(), CliError> {
     let path = tokens_path(dir, tokens);
+    let tokens_flag = if path == default_tokens_path(dir) {
+        String::new()
+    } else {
+        format!(" --tokens {}", path.display())
+    };
     let how = format!(
         "create one with `sanbao --data {} token add --name NAME --role officer|scheduler|auditor{}`",
         dir.display(),
-        if path == default_tokens_path(dir) {
-            String::new()
-        } else {
-            format!(" --tokens {}", path.display())
-        }
+        tokens_flag
+    );
+    let how_zh = format!(
+        "请用 `sanbao --data {} token add --name NAME --role officer|scheduler|auditor{}` 添加用户",
+        dir.display(),
+        tokens_flag
     );
     let users = match Tokens::load(&path).map_err(CliError::io)? {
         None => {
-            return Err(CliError::usage(format!(
-                "no tokens file at {}: {how}",
-                path.display()
-            )))
+            return Err(
+                CliError::usage(format!("no tokens file at {}: {how}", path.display()))
+                    .zh(format!("令牌文件 {} 不存在：{how_zh}", path.display())),
+            )
         }
         Some(t) if t.users.is_empty() => {
             return Err(CliError::usage(format!(
                 "the tokens file {} holds no user: {how}",
+                path.display()
+            ))
+            .zh(format!(
+                "令牌文件 {} 中没有任何用户：{how_zh}",
                 path.display()
             )))
         }
@@ -215,16 +239,23 @@ pub fn serve(
         .enable_all()
         .thread_name("sanbao-http")
         .build()
-        .map_err(|e| CliError::io(format!("cannot start the runtime: {e}")))?;
+        .map_err(|e| {
+            CliError::io(format!("cannot start the runtime: {e}"))
+                .zh(format!("无法启动运行时：{e}"))
+        })?;
     let bind = |addr: &str| {
         rt.block_on(tokio::net::TcpListener::bind(addr))
-            .map_err(|e| CliError::io(format!("cannot listen on {addr}: {e}")))
+            .map_err(|e| {
+                CliError::io(format!("cannot listen on {addr}: {e}"))
+                    .zh(format!("无法在 {addr} 上监听：{e}"))
+            })
     };
     let listener = bind(&listen.api)?;
     let metrics_listener = listen.metrics.as_deref().map(bind).transpose()?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| CliError::io(format!("cannot read the listening address: {e}")))?;
+    let addr = listener.local_addr().map_err(|e| {
+        CliError::io(format!("cannot read the listening address: {e}"))
+            .zh(format!("无法读取监听地址：{e}"))
+    })?;
     crate::log::store::set_holder(
         if read_only.is_some() {
             "sanbao serve --read-only"
@@ -335,7 +366,9 @@ pub fn serve(
             take_snapshot(dir, &state);
         }
     }
-    result.map_err(|e| CliError::io(format!("the server failed: {e}")))?;
+    result.map_err(|e| {
+        CliError::io(format!("the server failed: {e}")).zh(format!("服务器运行失败：{e}"))
+    })?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -346,16 +379,30 @@ pub fn serve(
 /// output once a second when it changes, and once at the end.
 pub fn follow(dir: &Path, url: &str, token: &str, once: bool) -> Result<(), CliError> {
     use crate::follow::{self, FollowError, Primary};
-    let primary = Primary::parse(url, token).map_err(|e| CliError::usage(e.to_string()))?;
+    let primary = Primary::parse(url, token).map_err(|e| {
+        let zh = if url.starts_with("http://") {
+            format!("URL {url}：主机地址须写成 http://HOST:PORT，不带路径")
+        } else {
+            format!(
+                "URL {url}：主机地址须写成 http://HOST:PORT（sanbao serve 只提供明文 HTTP；如需 TLS，请在主机和备机前面各加一层）"
+            )
+        };
+        CliError::usage(e.to_string()).zh(zh)
+    })?;
     let (store, state, _) = open_verified(dir)?;
-    follow::write_standby_file(dir, &primary)
-        .map_err(|e| CliError::io(format!("cannot write {}: {e}", follow::STANDBY_FILE)))?;
+    follow::write_standby_file(dir, &primary).map_err(|e| {
+        CliError::io(format!("cannot write {}: {e}", follow::STANDBY_FILE))
+            .zh(format!("无法写入 {}：{e}", follow::STANDBY_FILE))
+    })?;
     let reader = store.clone();
     let (writer, thread) = Writer::start(store, state, Box::new(SystemClock));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::io(format!("cannot start the runtime: {e}")))?;
+        .map_err(|e| {
+            CliError::io(format!("cannot start the runtime: {e}"))
+                .zh(format!("无法启动运行时：{e}"))
+        })?;
     let line =
         |seq: u64, hash: &crate::values::Sha256Hex, primary_seq: Option<u64>| match primary_seq {
             Some(p) => format!(
@@ -417,9 +464,19 @@ pub fn follow(dir: &Path, url: &str, token: &str, once: bool) -> Result<(), CliE
         ticker.abort();
         signals.abort();
         let end = r.map_err(|e| match e {
-            FollowError::Diverged { .. } => CliError::verification(e.to_string()),
+            FollowError::Diverged { seq, ref reason } => {
+                let zh = format!("主机的记录号 {seq} 接不上备机的日志：{reason}；该记录未存储");
+                CliError::verification(e.to_string()).zh(zh)
+            }
             FollowError::Usage(m) => CliError::usage(m),
-            e => CliError::io(e.to_string()),
+            FollowError::Refused { status, ref body } => {
+                let zh = format!("主机拒绝了该令牌：HTTP {status}：{body}");
+                CliError::io(e.to_string()).zh(zh)
+            }
+            FollowError::Store(ref m) => {
+                let zh = format!("备机无法存储记录：{m}");
+                CliError::io(e.to_string()).zh(zh)
+            }
         })?;
         let p = follow::primary_head(&primary).await.ok();
         let mut out = std::io::stdout().lock();

@@ -36,6 +36,10 @@ pub fn status(dir: &Path, as_json: bool) -> Result<(), CliError> {
         return Err(CliError::usage(format!(
             "there is no log in {} (`sanbao init` makes one)",
             dir.display()
+        ))
+        .zh(format!(
+            "{} 中没有日志（可用 `sanbao init` 创建）",
+            dir.display()
         )));
     }
     let mut v = json!({

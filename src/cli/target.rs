@@ -120,7 +120,19 @@ impl Target<'_> {
         match self {
             Target::Dir(d) => with_writer(d, f),
             Target::Live { app, .. } => {
-                app.writable().map_err(|e| CliError::io(e.message))?;
+                app.writable().map_err(|e| {
+                    // The only refusal is a read-only standby's; the primary's URL is
+                    // kept when the message names it.
+                    let to = e
+                        .message
+                        .split_once("send writes to the primary at ")
+                        .map(|(_, url)| format!(" {url}"))
+                        .unwrap_or_default();
+                    let zh = format!(
+                        "这是只读备机（sanbao serve --read-only）；未记录任何内容：请将写入发往主机{to}"
+                    );
+                    CliError::io(e.message).zh(zh)
+                })?;
                 f(app.writer(), &runtime()?)
             }
         }
@@ -155,7 +167,10 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::io(format!("cannot start the runtime: {e}")))
+        .map_err(|e| {
+            CliError::io(format!("cannot start the runtime: {e}"))
+                .zh(format!("无法启动运行时：{e}"))
+        })
 }
 
 /// Starts a writer over `dir`, runs `f` with it, then waits for the writer to finish.

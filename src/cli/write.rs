@@ -29,8 +29,12 @@ pub(crate) fn read_input(file: Option<&Path>) -> Result<String, CliError> {
             .and_then(|mut f| f.read_to_end(&mut buf))
             .map(|_| ()),
     }
-    .map_err(|e| CliError::io(format!("cannot read the input: {e}")))?;
-    String::from_utf8(buf).map_err(|_| CliError::invalid("the input is not valid UTF-8"))
+    .map_err(|e| {
+        CliError::io(format!("cannot read the input: {e}")).zh(format!("无法读取输入：{e}"))
+    })?;
+    String::from_utf8(buf).map_err(|_| {
+        CliError::invalid("the input is not valid UTF-8").zh("输入不是有效的 UTF-8 文本")
+    })
 }
 
 fn print_acks(acks: &[Ack]) -> Result<(), CliError> {
@@ -54,17 +58,22 @@ pub(super) fn append(
     let text = read_input(file.as_deref())?;
     let (shape, mut batch) = event::parse_input(&text).map_err(|(i, e)| CliError::event(i, &e))?;
     if let Some(k) = key {
-        event::check_idempotency_key(&k)
-            .map_err(|r| CliError::usage(format!("--idempotency-key {r}")))?;
+        event::check_idempotency_key(&k).map_err(|r| {
+            CliError::usage(format!("--idempotency-key {r}")).zh(format!(
+                "--idempotency-key 须为 1 至 128 个可打印 ASCII 字符（{r}）"
+            ))
+        })?;
         if shape != InputShape::Single {
-            return Err(CliError::usage(
-                "--idempotency-key needs a single event, not a batch",
-            ));
+            return Err(
+                CliError::usage("--idempotency-key needs a single event, not a batch")
+                    .zh("--idempotency-key 只用于单个事件，不能用于一批事件"),
+            );
         }
         if batch[0].idempotency_key.is_some() {
             return Err(CliError::usage(
                 "--idempotency-key needs an event that carries no idempotency_key of its own",
-            ));
+            )
+            .zh("--idempotency-key 只用于自身不带 idempotency_key 的事件"));
         }
         batch[0].idempotency_key = Some(k);
     }
@@ -241,8 +250,10 @@ pub(super) fn import(
     let (input, size): (Box<dyn Read>, u64) = if file == Path::new("-") {
         (output::stdin(), 0)
     } else {
-        let f = std::fs::File::open(file)
-            .map_err(|e| CliError::io(format!("cannot open {}: {e}", file.display())))?;
+        let f = std::fs::File::open(file).map_err(|e| {
+            CliError::io(format!("cannot open {}: {e}", file.display()))
+                .zh(format!("无法打开 {}：{e}", file.display()))
+        })?;
         let size = f.metadata().map(|m| m.len()).unwrap_or(0);
         (Box::new(f), size)
     };
@@ -269,6 +280,10 @@ pub(super) fn import(
                     return Err(CliError::io(format!(
                         "line {n}: cannot read: {e} ({} events before it were imported)",
                         im.imported
+                    ))
+                    .zh(format!(
+                        "第{n}行：无法读取：{e}（此前已导入 {} 个事件）",
+                        im.imported
                     )));
                 }
             };
@@ -284,6 +299,10 @@ pub(super) fn import(
                     return Err(CliError::invalid(format!(
                         "line {n}: a bare event, not an exported record: restore takes exports only (use `sanbao import` to append events) ({} records before it were read)",
                         im.imported
+                    ))
+                    .zh(format!(
+                        "第{n}行：是单个事件而非导出的记录：restore 只接受导出文件（追加事件请用 `sanbao import`）（此前已读入 {} 条记录）",
+                        im.imported
                     )));
                 }
                 Ok(parsed) => im.push(parsed, n)?,
@@ -292,6 +311,11 @@ pub(super) fn import(
                     im.settle()?;
                     return Err(CliError::invalid(format!(
                         "line {n}: {e} ({} events before it were imported)",
+                        im.imported
+                    ))
+                    .zh(format!(
+                        "第{n}行：{}（此前已导入 {} 个事件）",
+                        e.zh_line(),
                         im.imported
                     )));
                 }
