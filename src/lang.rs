@@ -160,6 +160,11 @@ impl Term for AccountKind {
     }
 }
 
+/// A month as Chinese papers write it: `2021年7月`.
+pub fn zh_month(m: crate::values::Month) -> String {
+    format!("{}年{}月", m.year(), m.number())
+}
+
 /// The unit amounts are shown in (`--unit`): 元 with two decimals, or 万元 with six
 /// (1 分 = 0.000001 万元: four decimals of 万元 would round to the yuan, so sanbao
 /// shows six and never loses a cent).

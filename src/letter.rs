@@ -334,7 +334,7 @@ fn cn_day(d: Date, year: i32) -> String {
 
 /// `2021年7月`.
 fn cn_month(m: Month) -> String {
-    format!("{}年{}月", m.year(), m.number())
+    crate::lang::zh_month(m)
 }
 
 /// `7月`, or with its year when that is not `year`.

@@ -11,6 +11,38 @@ use common::{append_ok, code, one_error_line, run, stderr, stdout};
 use serde_json::{json, Value};
 use std::path::Path;
 
+/// Runs `sanbao --data DIR ARGS…` with `env` set (and `unset` removed), `stdin` as input.
+fn run_env(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    unset: &[&str],
+    stdin: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut c = std::process::Command::new(common::bin());
+    c.arg("--data").arg(dir).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    for k in unset {
+        c.env_remove(k);
+    }
+    let mut child = c
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn head(dir: &Path) -> u64 {
     let v: Value = serde_json::from_str(&stdout(&run(dir, &["verify", "--json"], ""))).unwrap();
     v["records"].as_u64().unwrap()
@@ -370,22 +402,13 @@ fn a_rejected_event_is_told_in_chinese_under_lang_zh() {
     let d = city.path();
     assert_eq!(code(&run(d, &["demo"], "")), 0);
     let bad = json!({"kind":"transfer_allocated","county":"jianchang","fund":"general","fiscal_year":2022,"amount":"999999999999.00","value_date":"2022-02-20"});
-    let zh = std::process::Command::new(common::bin())
-        .args(["--data", d.to_str().unwrap(), "append"])
-        .env("SANBAO_LANG", "zh")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin
-                .take()
-                .unwrap()
-                .write_all(bad.to_string().as_bytes())?;
-            c.wait_with_output()
-        })
-        .unwrap();
+    let zh = run_env(
+        d,
+        &["append"],
+        &[("SANBAO_LANG", "zh")],
+        &[],
+        &bad.to_string(),
+    );
     assert_eq!(zh.status.code(), Some(3));
     let line = one_error_line(&zh);
     assert!(line.starts_with("error: 事件 0：字段 amount："), "{line}");
@@ -394,23 +417,13 @@ fn a_rejected_event_is_told_in_chinese_under_lang_zh() {
         "{line}"
     );
     // The same without SANBAO_LANG (and a C locale) stays English.
-    let en = std::process::Command::new(common::bin())
-        .args(["--data", d.to_str().unwrap(), "append"])
-        .env_remove("SANBAO_LANG")
-        .env("LC_ALL", "C")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin
-                .take()
-                .unwrap()
-                .write_all(bad.to_string().as_bytes())?;
-            c.wait_with_output()
-        })
-        .unwrap();
+    let en = run_env(
+        d,
+        &["append"],
+        &[("LC_ALL", "C")],
+        &["SANBAO_LANG"],
+        &bad.to_string(),
+    );
     assert!(
         one_error_line(&en).starts_with("error: event 0: field amount:"),
         "{}",
@@ -424,22 +437,13 @@ fn a_conflict_is_told_in_chinese_too() {
     let d = city.path();
     assert_eq!(code(&run(d, &["demo"], "")), 0);
     let ok = json!({"kind":"revenue_collected","county":"jianchang","amount":"1.00","collected_on":"2022-02-20"});
-    let o = std::process::Command::new(common::bin())
-        .args(["--data", d.to_str().unwrap(), "append", "--expect-seq", "7"])
-        .env("SANBAO_LANG", "zh")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin
-                .take()
-                .unwrap()
-                .write_all(ok.to_string().as_bytes())?;
-            c.wait_with_output()
-        })
-        .unwrap();
+    let o = run_env(
+        d,
+        &["append", "--expect-seq", "7"],
+        &[("SANBAO_LANG", "zh")],
+        &[],
+        &ok.to_string(),
+    );
     assert_eq!(o.status.code(), Some(4));
     let line = one_error_line(&o);
     assert!(line.starts_with("error: 预期日志最新为第7号记录"), "{line}");

@@ -913,7 +913,7 @@ pub fn plan(p: &Plan, x: &Ctx) -> Report {
     let mut s = Section::new(
         "counties",
         match x.lang {
-            Lang::Zh => format!("{}末各县区库款预测", zh_month(p.month)),
+            Lang::Zh => format!("{}末各县区库款预测", crate::lang::zh_month(p.month)),
             Lang::En => format!("County projections for the end of {}", p.month),
         },
         x.pick("县区预测", "projections"),
@@ -1163,13 +1163,6 @@ pub fn replay(rep: &ReplayReport, x: &Ctx) -> Report {
     }
     r.sections.push(s);
     r
-}
-
-/// A month as Chinese papers write it: `2022年2月`.
-pub fn zh_month(m: crate::values::Month) -> String {
-    let t = m.to_string();
-    let (y, mo) = t.split_once('-').unwrap_or((&t, ""));
-    format!("{y}年{}月", mo.trim_start_matches('0'))
 }
 
 /// An amount in the context's unit with its unit's name (for notes and letters).
