@@ -135,17 +135,32 @@ fn arr(v: &Value) -> Vec<Value> {
     v.as_array().cloned().unwrap_or_default()
 }
 
-fn position_specs(p: &Value) -> Vec<Spec> {
-    use Col::*;
-    let funds: Vec<Value> = arr(&p["counties"])
+/// Every `parent[member]` child of every row of `parents`, each marked with its
+/// parent's county (the rows of a section that lists nested JSON flat).
+fn nested(parents: &Value, member: &str) -> Vec<Value> {
+    arr(parents)
         .iter()
-        .flat_map(|c| {
-            arr(&c["funds"]).into_iter().map(move |mut f| {
-                f["county"] = c["county"].clone();
-                f
+        .flat_map(|p| {
+            arr(&p[member]).into_iter().map(move |mut c| {
+                c["county"] = p["county"].clone();
+                c
             })
         })
-        .collect();
+        .collect()
+}
+
+/// The rows of a CSV file's bytes (after its BOM), header excluded.
+fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "BOM");
+    csv::Reader::from_reader(&bytes[3..])
+        .records()
+        .map(|rec| rec.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+fn position_specs(p: &Value) -> Vec<Spec> {
+    use Col::*;
+    let funds = nested(&p["counties"], "funds");
     vec![
         Spec {
             key: "city",
@@ -180,15 +195,7 @@ fn position_specs(p: &Value) -> Vec<Spec> {
 
 fn monitor_specs(m: &Value) -> Vec<Spec> {
     use Col::*;
-    let spells: Vec<Value> = arr(&m["watch_history"])
-        .iter()
-        .flat_map(|h| {
-            arr(&h["spells"]).into_iter().map(move |mut s| {
-                s["county"] = h["county"].clone();
-                s
-            })
-        })
-        .collect();
+    let spells = nested(&m["watch_history"], "spells");
     let late: Vec<Value> = arr(&m["payroll_history"])
         .into_iter()
         .filter(|p| p["days_late"].as_u64().unwrap() > 0)
@@ -343,15 +350,7 @@ fn plan_specs(p: &Value) -> Vec<Spec> {
 
 fn forecast_specs(f: &Value) -> Vec<Spec> {
     use Col::*;
-    let months: Vec<Value> = arr(&f["counties"])
-        .iter()
-        .flat_map(|c| {
-            arr(&c["months"]).into_iter().map(move |mut m| {
-                m["county"] = c["county"].clone();
-                m
-            })
-        })
-        .collect();
+    let months = nested(&f["counties"], "months");
     vec![Spec {
         key: "months",
         rows: months,
@@ -492,12 +491,7 @@ fn check_query(
             out.join(format!("{name}-{}.csv", spec.key))
         };
         let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "BOM");
-        let mut r = csv::Reader::from_reader(&bytes[3..]);
-        let rows: Vec<Vec<String>> = r
-            .records()
-            .map(|rec| rec.unwrap().iter().map(str::to_string).collect())
-            .collect();
+        let rows = csv_rows(&bytes);
         compare(
             &format!("{}", file.display()),
             &rows,
@@ -792,12 +786,8 @@ fn the_read_routes_answer_the_same_papers_over_http() {
         );
         assert_eq!(r.status, 200, "{}", r.text());
         assert_eq!(r.header("content-type"), Some("text/csv; charset=utf-8"));
-        assert!(r.body.starts_with(b"\xEF\xBB\xBF"));
-        let mut rd = csv::Reader::from_reader(&r.body[3..]);
-        let rows: Vec<Vec<String>> = rd
-            .records()
-            .map(|rec| rec.unwrap().iter().map(str::to_string).collect())
-            .collect();
+
+        let rows = csv_rows(&r.body);
         compare(
             &format!("http csv/{}", spec.key),
             &rows,

@@ -15,12 +15,11 @@
 
 use super::args::{ChartArgs, ChartCommand};
 use super::output;
-use super::read::check_county;
+use super::read::{check_county, county_arg};
 use super::Target;
 use crate::chart;
 use crate::error::CliError;
 use crate::lang::Lang;
-use crate::values::CountyId;
 use std::path::Path;
 
 /// `sanbao chart …`.
@@ -44,8 +43,7 @@ pub(super) fn chart(t: &Target, a: ChartArgs) -> Result<(), CliError> {
             ChartCommand::Cash {
                 county, from, to, ..
             } => {
-                let id = CountyId::parse(&county)
-                    .map_err(|e| CliError::usage(format!("--county: {e}")))?;
+                let id = county_arg(&county)?;
                 let to = to.or(state.max_effective_date).ok_or_else(|| {
                     CliError::usage("chart cash: the log holds no events; give --to DATE")
                 })?;

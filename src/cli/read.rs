@@ -31,11 +31,7 @@ use crate::values::{CountyId, Date};
 /// the command, not an empty answer.
 pub fn position(t: &Target, a: PositionArgs) -> Result<(), CliError> {
     papers::check(&a.paper)?;
-    let county = a
-        .county
-        .as_deref()
-        .map(|s| CountyId::parse(s).map_err(|e| CliError::usage(format!("--county: {e}"))))
-        .transpose()?;
+    let county = a.county.as_deref().map(county_arg).transpose()?;
     let paper = {
         let state = t.state(a.time.at_seq)?;
         if let Some(id) = &county {
@@ -83,11 +79,7 @@ pub fn monitor(t: &Target, a: MonitorArgs) -> Result<(), CliError> {
 /// [`MAX_DAILY_DAYS`] days, a known county registered by `to`) before anything is
 /// computed; every mistake is a usage error (exit 2).
 fn monitor_daily(t: &Target, a: MonitorArgs) -> Result<(), CliError> {
-    let county = a
-        .county
-        .as_deref()
-        .map(|s| CountyId::parse(s).map_err(|e| CliError::usage(format!("--county: {e}"))))
-        .transpose()?;
+    let county = a.county.as_deref().map(county_arg).transpose()?;
     let paper = {
         let state = t.state(a.time.at_seq)?;
         let to = a.to.or(state.max_effective_date).ok_or_else(|| {
@@ -178,6 +170,12 @@ pub fn replay(t: &Target, a: ReplayArgs) -> Result<(), CliError> {
         )));
     }
     Ok(())
+}
+
+/// A `--county` id as typed, or a usage error naming the flag.
+pub(super) fn county_arg(s: &str) -> Result<CountyId, CliError> {
+    CountyId::parse(s)
+        .map_err(|e| CliError::usage(format!("--county: {e}")).zh(format!("--county：{e}")))
 }
 
 /// `--county` must name a county registered on or before as_of.
