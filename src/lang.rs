@@ -165,6 +165,14 @@ pub fn zh_month(m: crate::values::Month) -> String {
     format!("{}年{}月", m.year(), m.number())
 }
 
+/// A month for a title in `lang`: `2021年4月` in Chinese, `2021-04` in English.
+pub fn zh_month_in(m: crate::values::Month, lang: Lang) -> String {
+    match lang {
+        Lang::Zh => zh_month(m),
+        Lang::En => m.to_string(),
+    }
+}
+
 /// The unit amounts are shown in (`--unit`): 元 with two decimals, or 万元 with six
 /// (1 分 = 0.000001 万元: four decimals of 万元 would round to the yuan, so sanbao
 /// shows six and never loses a cent).

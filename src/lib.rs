@@ -8,7 +8,7 @@
 //!   [`schema`] — no I/O, no clock, deterministic;
 //! - shell: [`log`] (sled store and the single writer thread), [`cli`] (the commands
 //!   behind `main.rs`, with [`error`] mapping failures to exit codes), [`server`] (the
-//!   HTTP service), [`follow`] (a standby kept in step with a server's event stream);
+//!   HTTP service), [`desk`] (the web pages it serves), [`follow`] (a standby kept in step with a server's event stream);
 //! - measurement: [`bench`](mod@bench) (the seeded workload generator of `sanbao-bench`).
 //!
 //! See ARCHITECTURE.md for the map and the invariants.
@@ -17,6 +17,7 @@ pub mod bench;
 pub mod canonical;
 pub mod chart;
 pub mod cli;
+pub mod desk;
 pub mod error;
 pub mod event;
 pub mod follow;

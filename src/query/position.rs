@@ -112,10 +112,16 @@ pub fn position(state: &State, as_of: Option<Date>, county: Option<&CountyId>) -
     Position {
         as_of,
         at_seq: state.head_seq,
-        city: CityPosition {
-            treasury: state.city.through(d),
-        },
+        city: city_position(state, d),
         counties,
+    }
+}
+
+/// The city's position at the end of `d` ([`position`]'s `city` member, alone: the
+/// desk's overview shows it without the counties' funds).
+pub fn city_position(state: &State, d: Date) -> CityPosition {
+    CityPosition {
+        treasury: state.city.through(d),
     }
 }
 

@@ -1,7 +1,8 @@
 //! Papers (issue 16): one document model for every answer a person reads — the
 //! tables of `position`, `monitor`, `plan`, `forecast`, `replay` and `monitor
-//! --daily` — and its three renderings: aligned text for a terminal ([`text`]), an
-//! Excel workbook ([`xlsx`]) and CSV files ([`csv`]).
+//! --daily` — and its four renderings: aligned text for a terminal ([`text`]), an
+//! Excel workbook ([`xlsx`]), CSV files ([`csv`]) and HTML tables for the web desk
+//! ([`html`]).
 //!
 //! A [`Report`] is built from a query's output by [`build`] in one language and one
 //! unit; it holds typed values (amounts as [`Money`], levels as [`Ratio`]), never
@@ -15,6 +16,7 @@
 
 pub mod build;
 pub mod csv;
+pub mod html;
 pub mod text;
 pub mod xlsx;
 

@@ -252,6 +252,20 @@ impl Tokens {
     }
 }
 
+impl Tokens {
+    /// The user whose stored token hash is `token_sha256` (a desk session keeps the
+    /// hash, never the token, and asks again at each request).
+    pub fn by_hash(&self, token_sha256: &str) -> Option<Principal> {
+        self.users
+            .iter()
+            .find(|u| u.token_sha256 == token_sha256)
+            .map(|u| Principal {
+                name: u.name.clone(),
+                role: u.role,
+            })
+    }
+}
+
 /// The tokens file as a running service sees it: reloaded when it changes on disk.
 pub struct TokenFile {
     path: PathBuf,

@@ -111,6 +111,8 @@ struct Inner {
     read_only: Option<Option<String>>,
     /// Requests and forwarded commands counted for `/metrics`.
     metrics: metrics::Metrics,
+    /// The desk's sign-in sessions.
+    sessions: crate::desk::session::Sessions,
 }
 
 /// What every handler shares: the writer, a store handle for reading history, the
@@ -149,6 +151,7 @@ impl AppState {
             streams: Arc::new(Semaphore::new(limits.max_streams)),
             read_only: None,
             metrics: metrics::Metrics::default(),
+            sessions: crate::desk::session::Sessions::default(),
         }))
     }
 
@@ -208,6 +211,16 @@ impl AppState {
             return Err("a failed write could not be taken back: nothing is written until the service is restarted");
         }
         Ok(())
+    }
+
+    /// The desk's sign-in sessions.
+    pub fn sessions(&self) -> &crate::desk::session::Sessions {
+        &self.0.sessions
+    }
+
+    /// The users, as the tokens file says now.
+    pub fn tokens(&self) -> &TokenFile {
+        &self.0.tokens
     }
 
     /// The single writer.

@@ -123,6 +123,7 @@ pub fn router(app: AppState) -> Router {
         router = router.route(path, with_other_methods_405(methods, allowed_methods(path)));
     }
     router
+        .merge(crate::desk::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             app.limits().body_read,
@@ -304,7 +305,11 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
 /// Reads the whole body, at most [`MAX_BODY_BYTES`] (413 beyond, without reading
 /// further when Content-Length already says so), within `limit` (408 after, from
 /// [`body_deadline`]).
-async fn read_body(headers: &HeaderMap, body: Body, limit: Duration) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: Duration,
+) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::too_large(format!(
             "the body is over {MAX_BODY_BYTES} bytes (1 MiB); send large loads in several batches"
