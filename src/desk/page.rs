@@ -3,7 +3,7 @@
 //! language switch, not-found.
 
 use super::form::{enc, Form, Msg};
-use super::session::{self, COOKIE};
+use super::session::COOKIE;
 use super::Shared;
 use super::{form_body, html, lang_of, see_other, App, Cx, LANG_COOKIE};
 use crate::lang::Lang;
