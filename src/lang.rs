@@ -165,6 +165,32 @@ pub fn zh_month(m: crate::values::Month) -> String {
     format!("{}年{}月", m.year(), m.number())
 }
 
+/// The name of an event kind for a person (`payroll_deposited` → 工资保障户备付);
+/// the kind itself for a kind this build does not know.
+pub fn kind_word<'a>(kind: &'a str, lang: Lang) -> &'a str {
+    let (zh, en) = match kind {
+        "county_registered" => ("县区登记", "county registered"),
+        "city_funds_received" => ("市级资金到账", "city funds received"),
+        "allocation_notified" => ("指标下达", "allocation notified"),
+        "transfer_allocated" => ("资金调拨", "transfer allocated"),
+        "emergency_dispatched" => ("应急调度", "emergency dispatched"),
+        "payroll_deposited" => ("工资保障户备付", "payroll deposited"),
+        "wage_bill_declared" => ("工资申报", "wage bill declared"),
+        "wages_paid" => ("工资发放", "wages paid"),
+        "revenue_collected" => ("收入入库", "revenue collected"),
+        "expenditure_paid" => ("支出拨付", "expenditure paid"),
+        "balance_reported" => ("库款余额报送", "balance reported"),
+        "needs_budgeted" => ("三保预算", "needs budgeted"),
+        "risk_lines_set" => ("风险线设定", "risk lines set"),
+        "plan_issued" => ("调度计划签发", "plan issued"),
+        "event_reversed" => ("冲正", "event reversed"),
+        "planning_policy_set" => ("计划口径设定", "planning policy set"),
+        "notice_issued" => ("提示函", "notice issued"),
+        other => return other,
+    };
+    lang.pick(zh, en)
+}
+
 /// A month for a title in `lang`: `2021年4月` in Chinese, `2021-04` in English.
 pub fn zh_month_in(m: crate::values::Month, lang: Lang) -> String {
     match lang {
@@ -246,6 +272,17 @@ fn wan_text(m: Money, group: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_event_kind_has_a_chinese_name() {
+        for k in crate::event::KINDS {
+            let zh = kind_word(k, Lang::Zh);
+            assert_ne!(zh, *k, "{k} has no Chinese name");
+            assert!(!zh.is_ascii(), "{k}: {zh}");
+            assert_ne!(kind_word(k, Lang::En), *k, "{k}");
+        }
+        assert_eq!(kind_word("future_kind", Lang::Zh), "future_kind");
+    }
 
     #[test]
     fn locale_and_codes() {
