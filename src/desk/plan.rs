@@ -96,11 +96,7 @@ pub fn render(st: &State, month: Month, lang: Lang, scheduler: bool) -> Markup {
     let link = |id: &str| super::overview::county_href(id);
     html! {
         (rhtml::meta(&report))
-        dl.meta #plan-hash {
-            div { dt { "based_on_seq" } dd data-based-on-seq=(p.based_on_seq) { (p.based_on_seq) } }
-            div { dt { "plan_sha256" } dd data-plan-sha256=(hash) { (hash) } }
-        }
-        section #issues {
+        section #issues data-based-on-seq=(p.based_on_seq) data-plan-sha256=(hash) {
             h2 { (t("签发情况", "Issues")) }
             @if issued.is_empty() {
                 p.empty #not-issued { (t("本月计划尚未签发。", "This month's plan has not been issued.")) }
