@@ -363,7 +363,7 @@ fn defaults(form: &EventForm) -> Form {
 /// What a re-displayed form says: the reason beside a field, or at the top.
 struct Problem<'a> {
     field: Option<&'a str>,
-    text: &'a str,
+    text: String,
 }
 
 fn control(
@@ -426,7 +426,7 @@ fn form_markup(
     let top = problem
         .as_ref()
         .filter(|_| at_field.is_none())
-        .map(|p| p.text);
+        .map(|p| p.text.as_str());
     html! {
         p.about { (cx.t(form.about.0, form.about.1)) }
         @if let Some(text) = top { (flash("bad", text)) }
@@ -438,7 +438,7 @@ fn form_markup(
             input type="hidden" name="idempotency_key" value=(key);
             @for f in form.fields {
                 @let id = format!("f-{}", f.name);
-                @let err = at_field.filter(|n| *n == f.name).and(problem.as_ref()).map(|p| p.text);
+                @let err = at_field.filter(|n| *n == f.name).and(problem.as_ref()).map(|p| p.text.as_str());
                 @let described = [
                     f.hint.map(|_| format!("hint-{}", f.name)),
                     err.map(|_| format!("err-{}", f.name)),
@@ -663,12 +663,19 @@ pub async fn submit(
             } else {
                 key
             };
+            let mut text = cx.say(&r.msg).to_string();
+            if r.status == StatusCode::CONFLICT {
+                text.push_str(cx.t(
+                    "。本表单此前已记录过内容不同的一笔，未作新的记录；下方表单已换用新的提交编号，如确需另录一笔，请核对后再提交。",
+                    ". This form already recorded a different entry, and nothing new was recorded; the form below now has a new submission key: check it and submit again only if another entry is really meant.",
+                ));
+            }
             let problem = Problem {
                 field: r
                     .field
                     .as_deref()
                     .filter(|_| r.status == StatusCode::UNPROCESSABLE_ENTITY),
-                text: cx.say(&r.msg),
+                text,
             };
             let body = form_markup(&cx, form, &values, &key, &list, Some(problem));
             html(r.status, page::page(&cx, Nav::Forms, title, body))

@@ -41,7 +41,11 @@ impl Desk {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("data");
         let o = wire::run(&dir, &["demo"]);
-        assert!(o.status.success(), "demo: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "demo: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         Desk::on(tmp, dir)
     }
 
@@ -50,7 +54,11 @@ impl Desk {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("data");
         let o = wire::run(&dir, &["init"]);
-        assert!(o.status.success(), "init: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "init: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         Desk::on(tmp, dir)
     }
 
@@ -75,8 +83,14 @@ impl Desk {
     pub fn sign_in(&self, token: &str) -> String {
         let r = self.post_form("/desk/sign-in", "", &[("token", token), ("next", "/")]);
         assert_eq!(r.status, 303, "sign-in: {}", r.text());
-        let set = r.header("set-cookie").expect("a session cookie").to_string();
-        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+        let set = r
+            .header("set-cookie")
+            .expect("a session cookie")
+            .to_string();
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+            "{set}"
+        );
         set.split(';').next().unwrap().to_string()
     }
 
@@ -155,5 +169,8 @@ pub fn text_of(html: &str) -> String {
             _ => {}
         }
     }
-    unescape(&out).split_whitespace().collect::<Vec<_>>().join(" ")
+    unescape(&out)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
