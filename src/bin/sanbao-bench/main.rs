@@ -38,6 +38,7 @@
 
 mod append;
 mod common;
+mod desk;
 mod http;
 mod plan;
 mod replay;
@@ -53,6 +54,7 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use append::{append, import};
 use common::{loadavg, machine, Scratch};
+use desk::desk;
 use http::{http, HttpArgs};
 use plan::plan;
 use replay::{replay, replay_child, state_child};
@@ -182,6 +184,22 @@ enum Cmd {
         #[arg(long)]
         sanbao: Option<PathBuf>,
     },
+    /// The web desk's pages (issue 17) at a province's scale: a log of N events over C
+    /// counties served, each page asked for `runs` times by a signed-in officer
+    Desk {
+        /// Events in the log (1,000,000 over 3,000 counties is about a year)
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Counties in the history
+        #[arg(long, default_value_t = 3000)]
+        counties: u32,
+        /// Requests of each page (each timed)
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// The sanbao binary [default: next to this one]
+        #[arg(long)]
+        sanbao: Option<PathBuf>,
+    },
     /// (internal) one replay measurement in this fresh process
     #[command(hide = true)]
     ReplayChild {
@@ -270,6 +288,12 @@ fn main() {
             runs,
             sanbao,
         } => startup(&scratch, cli.seed, events, counties, runs, sanbao),
+        Cmd::Desk {
+            events,
+            counties,
+            runs,
+            sanbao,
+        } => desk(&scratch, cli.seed, events, counties, runs, sanbao),
         Cmd::ReplayChild { .. } => unreachable!("handled above"),
     };
     let mut params = params;
