@@ -1,12 +1,13 @@
 //! 总览: the city treasury, one card per county (cash, 库款保障水平 on a small gauge
 //! against its lines, its status as a coloured label *and* a word), the 重点关注地区
-//! watch list with its reasons, the next paydays with their deposit deadlines, direct
-//! funds overdue, wage arrears and reported balances that disagree.
+//! watch list with its reasons, the next paydays (months not yet paid) with their
+//! deposit deadlines and status, direct funds overdue, wage arrears and reported
+//! balances that disagree.
 //!
 //! Every figure is [`crate::query::monitor::monitor_today`]'s (equal, member for
 //! member, to `/v1/monitor`'s, without the year of history the overview does not
-//! show) and [`crate::query::position::position`]'s city treasury, through the report
-//! model for the tables.
+//! show) and [`crate::query::position::city_position`]'s city treasury, through the
+//! report model for the tables.
 
 use super::form::Msg;
 use super::page::{self, flash, Nav};
@@ -14,7 +15,7 @@ use super::Shared;
 use super::{html, read_state, signed_in, App, Cx, Unread};
 use crate::lang::{Lang, Term, Unit};
 use crate::money::Ratio;
-use crate::query::monitor::{monitor_today, Monitor, MonitorCounty};
+use crate::query::monitor::{monitor_today, Monitor, MonitorCounty, PayrollStatus};
 use crate::query::position::city_position;
 use crate::query::Status;
 use crate::report::build::{self, Ctx};
@@ -85,7 +86,7 @@ pub fn gauge(c: &MonitorCounty, lang: Lang) -> Markup {
         html! { rect class=(cls) x=(format!("{from:.1}")) y="4" width=(format!("{:.1}", (to - from).max(0.0))) height="10" {} }
     };
     html! {
-        svg.gauge viewBox="0 0 240 30" role="img" aria-label=(title) {
+        svg.gauge viewBox="0 0 240 30" role="img" {
             title { (title) }
             (zone("z-w", 2.0, x(w, max)))
             (zone("z-a", x(w, max), x(a, max)))
@@ -126,12 +127,23 @@ fn card(c: &MonitorCounty, name: &str, x: &Ctx) -> Markup {
 /// The overview's body over `st`, as of `as_of` (the latest effective date when
 /// `None`): pure, so that the bench renders it without a server.
 pub fn render(st: &State, as_of: Option<Date>, lang: Lang) -> Markup {
-    let m: Monitor = monitor_today(st, as_of);
+    let mut m: Monitor = monitor_today(st, as_of);
+    // The next paydays: the monitor's payroll rows not yet paid (a paid month needs
+    // nothing more; at a province's scale the paid half would double the page).
+    m.payroll.retain(|p| p.status != PayrollStatus::Paid);
     let treasury = m
         .as_of
         .map_or(crate::money::Money::ZERO, |d| city_position(st, d).treasury);
     let x = Ctx::of(st, lang, Unit::Yuan);
-    let report = build::monitor(&m, &x);
+    let mut report = build::monitor(&m, &x);
+    if let Some(s) = report.sections.iter_mut().find(|s| s.key == "payroll") {
+        s.title = lang
+            .pick(
+                "近期发薪日（未发放的工资月份；备付截止日 = 发薪日前7天）",
+                "Next paydays (months not yet paid; deposit deadline = payday − 7 days)",
+            )
+            .to_string();
+    }
     let count = |s: Status| m.counties.iter().filter(|c| c.status == s).count();
     let t = |zh, en| lang.pick(zh, en);
     let link = |id: &str| county_href(id);
