@@ -619,6 +619,30 @@ impl Event {
         }
     }
 
+    /// The amount the event moves or states, if it has one: `amount` (the opening
+    /// treasury of a registration, the balance of a report), for a person's tables.
+    pub fn amount(&self) -> Option<Money> {
+        match self {
+            Event::CountyRegistered(e) => Some(e.opening_treasury),
+            Event::CityFundsReceived(e) => Some(e.amount),
+            Event::AllocationNotified(e) => Some(e.amount),
+            Event::TransferAllocated(e) => Some(e.amount),
+            Event::EmergencyDispatched(e) => Some(e.amount),
+            Event::PayrollDeposited(e) => Some(e.amount),
+            Event::WageBillDeclared(e) => Some(e.amount),
+            Event::WagesPaid(e) => Some(e.amount),
+            Event::RevenueCollected(e) => Some(e.amount),
+            Event::ExpenditurePaid(e) => Some(e.amount),
+            Event::BalanceReported(e) => Some(e.balance),
+            Event::NeedsBudgeted(e) => Some(e.amount),
+            Event::RiskLinesSet(_)
+            | Event::PlanIssued(_)
+            | Event::EventReversed(_)
+            | Event::PlanningPolicySet(_)
+            | Event::NoticeIssued(_) => None,
+        }
+    }
+
     /// True for the kinds an `event_reversed` may target (SPEC §3).
     pub fn is_reversible(&self) -> bool {
         matches!(

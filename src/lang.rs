@@ -167,7 +167,7 @@ pub fn zh_month(m: crate::values::Month) -> String {
 
 /// The name of an event kind for a person (`payroll_deposited` → 工资保障户备付);
 /// the kind itself for a kind this build does not know.
-pub fn kind_word<'a>(kind: &'a str, lang: Lang) -> &'a str {
+pub fn kind_word(kind: &str, lang: Lang) -> &str {
     let (zh, en) = match kind {
         "county_registered" => ("县区登记", "county registered"),
         "city_funds_received" => ("市级资金到账", "city funds received"),

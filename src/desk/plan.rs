@@ -92,24 +92,28 @@ pub fn render(st: &State, month: Month, lang: Lang, scheduler: bool) -> Markup {
     let issued = issues_of(st, month);
     let hash = p.plan_sha256.to_hex();
     let t = |zh, en| lang.pick(zh, en);
-    let current = issued.first().is_some_and(|(_, _, h, _)| *h == hash);
+    // Records after the issue in force (after its own record) that the issued plan could
+    // not know: a plan's hash covers its `based_on_seq`, so it cannot tell by itself
+    // whether they change the plan; the scheduler is told how many there are.
+    let newer = issued
+        .first()
+        .map(|(seq, ..)| st.head_seq.saturating_sub(*seq));
     let link = |id: &str| super::overview::county_href(id);
     html! {
         (rhtml::meta(&report))
-        dl.meta #plan-hash {
-            div { dt { "based_on_seq" } dd data-based-on-seq=(p.based_on_seq) { (p.based_on_seq) } }
-            div { dt { "plan_sha256" } dd data-plan-sha256=(hash) { (hash) } }
-        }
-        section #issues {
+        section #issues data-based-on-seq=(p.based_on_seq) data-plan-sha256=(hash) {
             h2 { (t("签发情况", "Issues")) }
             @if issued.is_empty() {
                 p.empty #not-issued { (t("本月计划尚未签发。", "This month's plan has not been issued.")) }
             } @else {
-                @if current {
-                    (flash("good", t("本计划已签发，现行有效。", "This plan is issued and in force.")))
-                } @else {
-                    (flash("warn", t("日志在最近一次签发后有新记录：下表为按最新记录重算的计划，与已签发的计划不同。",
-                                     "The log has new records since the last issue: the plan below is recomputed and differs from the one issued.")))
+                @match newer {
+                    Some(0) => (flash("good", t("本月计划已签发，现行有效；签发后日志无新记录。",
+                                                 "This month's plan is issued and in force; the log has no record since.")))
+                    Some(n) => (flash("info", &match lang {
+                        Lang::Zh => format!("本月计划已签发，现行有效。签发后日志新增 {n} 条记录；下方为按最新记录重算的计划，如需按其调度可重新签发。"),
+                        Lang::En => format!("This month's plan is issued and in force. The log has {n} records since; the plan below is recomputed from the latest record and may be issued again."),
+                    }))
+                    None => {}
                 }
                 table.data #issued-list {
                     thead { tr {
@@ -127,8 +131,8 @@ pub fn render(st: &State, month: Month, lang: Lang, scheduler: bool) -> Markup {
                     }
                 }
             }
-            @if scheduler && !current {
-                p { a.button #issue-link href=(format!("/desk/plans/{month}/issue")) { (t("签发本月计划…", "Issue this plan…")) } }
+            @if scheduler {
+                p { a.button #issue-link href=(format!("/desk/plans/{month}/issue")) { @if issued.is_empty() { (t("签发本月计划…", "Issue this plan…")) } @else { (t("按最新记录重新签发…", "Issue again from the latest record…")) } } }
             }
         }
         (rhtml::notes(&report))

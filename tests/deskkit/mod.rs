@@ -41,7 +41,11 @@ impl Desk {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("data");
         let o = wire::run(&dir, &["demo"]);
-        assert!(o.status.success(), "demo: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "demo: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         Desk::on(tmp, dir)
     }
 
@@ -50,7 +54,11 @@ impl Desk {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("data");
         let o = wire::run(&dir, &["init"]);
-        assert!(o.status.success(), "init: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "init: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         Desk::on(tmp, dir)
     }
 
@@ -75,8 +83,14 @@ impl Desk {
     pub fn sign_in(&self, token: &str) -> String {
         let r = self.post_form("/desk/sign-in", "", &[("token", token), ("next", "/")]);
         assert_eq!(r.status, 303, "sign-in: {}", r.text());
-        let set = r.header("set-cookie").expect("a session cookie").to_string();
-        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+        let set = r
+            .header("set-cookie")
+            .expect("a session cookie")
+            .to_string();
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+            "{set}"
+        );
         set.split(';').next().unwrap().to_string()
     }
 
@@ -155,5 +169,42 @@ pub fn text_of(html: &str) -> String {
             _ => {}
         }
     }
-    unescape(&out).split_whitespace().collect::<Vec<_>>().join(" ")
+    unescape(&out)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The rows of the table `<table … data-section="KEY">` in `html` (a report section
+/// rendered by the desk), each as its cells' texts; `None` when the page has no such
+/// table.
+pub fn section_rows(html: &str, key: &str) -> Option<Vec<Vec<String>>> {
+    let at = html.find(&format!("data-section=\"{key}\""))?;
+    let rest = &html[at..];
+    let table = &rest[..rest.find("</table>")?];
+    let body = &table[table.find("<tbody>")?..];
+    Some(
+        body.split("<tr")
+            .skip(1)
+            .map(|tr| {
+                tr.split("<td")
+                    .skip(1)
+                    .map(|td| {
+                        let inner = &td[td.find('>').map_or(0, |i| i + 1)..];
+                        text_of(&inner[..inner.find("</td>").unwrap_or(inner.len())])
+                    })
+                    .collect()
+            })
+            .collect(),
+    )
+}
+
+/// An amount as the desk shows it ("1,234.56") back to the API's text ("1234.56").
+pub fn ungroup(s: &str) -> String {
+    s.replace(',', "")
+}
+
+/// The log's head seq (`GET /healthz`).
+pub fn head(d: &Desk) -> u64 {
+    d.get("/healthz", "").json()["head_seq"].as_u64().unwrap()
 }
