@@ -534,23 +534,16 @@ async fn officer(c: &Client, desk: &Desk, base: &str) -> u64 {
 async fn scheduler(c: &Client, desk: &Desk, base: &str, head: u64) -> (String, String, String) {
     sign_in(c, base, &desk.tokens.scheduler, false).await;
     c.goto(&format!("{base}/desk/plans")).await.expect("plans");
-    wait_css(c, "#plan-hash").await;
+    let issues = wait_css(c, "section#issues[data-based-on-seq][data-plan-sha256]").await;
     let plan_path = here(c).await;
     let m = plan_path
         .strip_prefix("/desk/plans/")
         .unwrap_or_else(|| panic!("/desk/plans went to {plan_path}"))
         .to_string();
     assert_eq!(m, "2022-03", "the month after the sample's last date");
-    let based = attr(
-        &wait_css(c, "#plan-hash [data-based-on-seq]").await,
-        "data-based-on-seq",
-    )
-    .await;
-    let hash = attr(
-        &wait_css(c, "#plan-hash [data-plan-sha256]").await,
-        "data-plan-sha256",
-    )
-    .await;
+    let based = attr(&issues, "data-based-on-seq").await;
+    let hash = attr(&issues, "data-plan-sha256").await;
+    wait_css(c, "section#issues #not-issued").await;
     assert_eq!(
         based,
         head.to_string(),
@@ -575,6 +568,8 @@ async fn scheduler(c: &Client, desk: &Desk, base: &str, head: u64) -> (String, S
     assert_eq!(issue_seq, head + 1);
     let state = wait_css(c, "table#issued-list tbody tr[data-seq] span.issued").await;
     assert_eq!(state.text().await.unwrap(), "现行");
+    let said = wait_css(c, "section#issues p.flash.good").await;
+    assert!(said.text().await.unwrap().contains("现行有效"));
     assert!(here(c).await.starts_with(&format!("/desk/plans/{m}")));
     shot(c, "issued").await;
     let rec = record(desk, issue_seq);
