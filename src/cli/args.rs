@@ -162,10 +162,11 @@ pub enum Command {
         #[serde(default)]
         lang: Option<crate::lang::Lang>,
     },
-    /// Serve the HTTP API of SPEC §7 until SIGINT or SIGTERM
+    /// Serve the HTTP API of SPEC §7 and the web desk until SIGINT or SIGTERM
     ///
     /// Prints `listening on http://ADDR` on standard output once it accepts
-    /// connections. Needs a tokens file (see `sanbao token add`). Logs go to stderr
+    /// connections, then `desk: http://ADDR/`: the web desk in Chinese, on the same
+    /// address (sign in there with a token). Needs a tokens file (see `sanbao token add`). Logs go to stderr
     /// (RUST_LOG, default info).
     ///
     /// Starts from DIR/state.snapshot when it matches the log, verifying every record

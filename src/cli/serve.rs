@@ -10,7 +10,8 @@
 //! --after SEQ --yes`, which never runs by itself) rather than serve wrong balances.
 //! Then it starts the single writer, binds `--listen` (default `127.0.0.1:8080`; port 0 lets
 //! the OS choose), prints `listening on http://ADDR` on standard output once it
-//! accepts connections, and serves until SIGINT or SIGTERM. Then it stops accepting,
+//! accepts connections (then `desk: http://ADDR/`, the web desk's address), and serves
+//! until SIGINT or SIGTERM. Then it stops accepting,
 //! lets requests in flight finish — every append already handed to the writer is
 //! answered after it is durable — ends event streams, stops the writer and exits 0.
 //!
@@ -326,6 +327,9 @@ pub fn serve(
             tracing::info!(addr = %m, "metrics without a token");
             let _ = writeln!(out, "metrics on http://{m}/metrics");
         }
+        // The web desk (issue 17), on the same address: after the lines above, which
+        // scripts read first.
+        let _ = writeln!(out, "desk: http://{addr}/");
         let _ = out.flush();
     }
     let result = rt.block_on(async move {

@@ -254,6 +254,18 @@ fn confirm_form(
     }
 }
 
+/// The issue date the confirmation proposes: today, when the plan's month has not
+/// begun; else the plan's basis date (a plan looked at after its month began — a
+/// history's, say — is dated as of the day it was computed for, not years later,
+/// which would move the log's latest date). The scheduler may change it.
+pub fn default_issued_on(month: Month, basis: Date, today: Date) -> Date {
+    if today < month.first_day() {
+        today
+    } else {
+        basis
+    }
+}
+
 /// `GET /desk/plans/{month}/issue`: the confirmation (scheduler only; 403 otherwise).
 pub async fn confirm(
     Shared(app): App,
@@ -277,17 +289,17 @@ pub async fn confirm(
     if cx.session.who.role != Role::Scheduler {
         return refuse_role(&cx, &title);
     }
-    let (based, hash) = match read_state(&app, None, move |st| {
+    let (based, hash, basis) = match read_state(&app, None, move |st| {
         let p = compute_plan(st, month);
-        (p.based_on_seq, p.plan_sha256.to_hex())
+        (p.based_on_seq, p.plan_sha256.to_hex(), p.basis_date)
     })
     .await
     {
         Ok(v) => v,
         Err(u) => return page::unread(&cx, Nav::Plan, &title, u),
     };
-    let today = Date::today_utc().to_string();
-    let body = confirm_form(&cx, month, based, &hash, &today, &new_form_key(), None);
+    let on = default_issued_on(month, basis, Date::today_utc()).to_string();
+    let body = confirm_form(&cx, month, based, &hash, &on, &new_form_key(), None);
     html(StatusCode::OK, page::page(&cx, Nav::Plan, &title, body))
 }
 
@@ -352,5 +364,20 @@ pub async fn issue(
             );
             html(r.status, page::page(&cx, Nav::Plan, &title, body))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_proposed_issue_date_never_jumps_past_the_plans_month() {
+        let m = Month::parse("2022-03").unwrap();
+        let basis = Date::parse("2022-02-28").unwrap();
+        let before = Date::parse("2022-02-25").unwrap();
+        assert_eq!(default_issued_on(m, basis, before), before);
+        let years_later = Date::parse("2026-12-06").unwrap();
+        assert_eq!(default_issued_on(m, basis, years_later), basis);
     }
 }
