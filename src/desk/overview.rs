@@ -61,6 +61,20 @@ fn x(r: Ratio, max: i64) -> f64 {
     2.0 + w * (r.units().clamp(0, max) as f64) / (max as f64)
 }
 
+/// Where the lines' labels go under a gauge: each under its line, kept inside the
+/// gauge, and left out when it would overlap the one before (its line is still drawn
+/// as a zone edge, and its value is in the gauge's title).
+fn ticks(lines: &[Ratio], max: i64) -> Vec<(f64, Ratio)> {
+    let mut out: Vec<(f64, Ratio)> = Vec::new();
+    for &r in lines {
+        let px = x(r, max).clamp(14.0, 226.0);
+        if out.last().map_or(true, |(prev, _)| px - prev >= 28.0) {
+            out.push((px, r));
+        }
+    }
+    out
+}
+
 /// The gauge of a level against its three lines: four zones (预警, 偏低, 正常, 闲置)
 /// and a mark at the level (none when the level is unknown). The zones' words are in
 /// its title, and the level and status are written beside it on the card.
@@ -92,8 +106,8 @@ pub fn gauge(c: &MonitorCounty, lang: Lang) -> Markup {
             (zone("z-a", x(w, max), x(a, max)))
             (zone("z-n", x(a, max), x(i, max)))
             (zone("z-i", x(i, max), 238.0))
-            @for (r, anchor) in [(w, "end"), (a, "middle"), (i, "start")] {
-                text x=(format!("{:.1}", x(r, max))) y="26" text-anchor=(anchor) { (r) }
+            @for (px, r) in ticks(&[w, a, i], max) {
+                text x=(format!("{px:.1}")) y="26" text-anchor="middle" { (r) }
             }
             @if let Some(l) = level {
                 @let px = x(l, max);
