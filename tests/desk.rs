@@ -354,6 +354,11 @@ fn sign_in_trades_the_token_for_a_session_and_sign_out_ends_it() {
             "{p}"
         );
     }
+    // `/` is the desk for a browser only: an API client (no text/html in Accept) gets
+    // SPEC §7's JSON 404, as before the desk.
+    let api_root = wire::get(d.addr(), "/", "");
+    assert_eq!(api_root.status, 404);
+    assert_eq!(api_root.json()["error"]["code"], "not_found");
     let form = d.get("/desk/sign-in?next=%2Fdesk%2Fforecast", "");
     assert_eq!(form.status, 200);
     assert_eq!(input_value(&form.text(), "next").unwrap(), "/desk/forecast");

@@ -194,8 +194,24 @@ pub fn render(st: &State, as_of: Option<Date>, lang: Lang) -> Markup {
     }
 }
 
-/// `GET /?as_of=DATE&at_seq=N`.
+/// Whether a request asks for HTML (a browser's `Accept`).
+pub fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains("text/html"))
+}
+
+/// `GET /?as_of=DATE&at_seq=N`: the overview for a browser (a request that accepts
+/// `text/html`); for any other client `/` stays what it was in SPEC §7, a JSON 404
+/// naming `/openapi.json`, so that API clients see no change.
 pub async fn page(Shared(app): App, headers: HeaderMap, uri: Uri) -> Response {
+    if !wants_html(&headers) {
+        return axum::response::IntoResponse::into_response(
+            crate::server::routes::not_found(uri).await,
+        );
+    }
     let cx = match signed_in(&app, &headers, &uri) {
         Ok(cx) => cx,
         Err(r) => return r,

@@ -211,7 +211,8 @@ async fn trace(Shared(app): Shared<AppState>, req: Request, next: Next) -> Respo
     resp
 }
 
-async fn not_found(uri: Uri) -> ApiError {
+/// The JSON 404 of a path that is no route (SPEC §7).
+pub(crate) async fn not_found(uri: Uri) -> ApiError {
     ApiError::not_found(format!(
         "no route {}; see /openapi.json for the routes",
         uri.path()

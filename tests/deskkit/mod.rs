@@ -96,7 +96,8 @@ impl Desk {
 
     /// GET `path` with `cookie` (a `Cookie` header value, or "" for none).
     pub fn get(&self, path: &str, cookie: &str) -> Resp {
-        let mut h = vec![];
+        // As a browser asks: `/` is the desk only for a client that accepts HTML.
+        let mut h = vec![("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")];
         if !cookie.is_empty() {
             h.push(("Cookie", cookie));
         }
@@ -106,7 +107,10 @@ impl Desk {
     /// POST a form to `path` with `cookie`.
     pub fn post_form(&self, path: &str, cookie: &str, pairs: &[(&str, &str)]) -> Resp {
         let body = encode(pairs);
-        let mut h = vec![("Content-Type", "application/x-www-form-urlencoded")];
+        let mut h = vec![
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Accept", "text/html,application/xhtml+xml,*/*;q=0.8"),
+        ];
         if !cookie.is_empty() {
             h.push(("Cookie", cookie));
         }

@@ -27,7 +27,9 @@ fn exchange(
 ) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect(addr).expect("connect to the server");
     s.set_read_timeout(Some(Duration::from_secs(600))).ok();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: text/html\r\n"
+    );
     if !cookie.is_empty() {
         req.push_str(&format!("Cookie: {cookie}\r\n"));
     }
