@@ -582,3 +582,76 @@ fn an_empty_log_gives_pages_not_errors() {
     }
     assert!(text_of(&d.get("/", &c).text()).contains("日志中还没有县区"));
 }
+
+#[test]
+fn hostile_queries_and_forms_never_get_a_5xx_and_write_nothing() {
+    let d = Desk::sample();
+    let c = d.sign_in(&d.tokens.officer);
+    let csrf = input_value(&d.get("/", &c).text(), "csrf").unwrap();
+    let values = [
+        "",
+        "-1",
+        "18446744073709551616",
+        "99999999999999999999999",
+        "0",
+        "%zz",
+        "%00",
+        "%E5%8E",
+        "2021-02-29",
+        "9999-12-31",
+        "0000-01",
+        "<script>alert(1)</script>",
+        "县区",
+        "a+b",
+        &"9".repeat(5000),
+    ];
+    let pages = [
+        ("/", &["as_of", "at_seq"][..]),
+        ("/desk/counties/jianchang", &["as_of", "at_seq"][..]),
+        ("/desk/plans", &["month"][..]),
+        ("/desk/plans/2022-03", &["at_seq", "issued"][..]),
+        ("/desk/forecast", &["from", "months", "at_seq"][..]),
+        ("/desk/journal", &["before", "after", "county", "kind"][..]),
+        ("/desk/audit", &["at_seq", "verify"][..]),
+        ("/desk/sign-in", &["next"][..]),
+    ];
+    let before = head(&d);
+    for (page, params) in pages {
+        for p in params {
+            for v in values {
+                let path = format!("{page}?{p}={v}");
+                let r = d.get(&path, &c);
+                assert!(r.status < 500, "{path}: {}", r.status);
+                assert!(
+                    !r.text().contains("<script>alert"),
+                    "{path} echoes markup unescaped"
+                );
+            }
+        }
+    }
+    for v in values {
+        for path in [
+            format!("/desk/counties/{v}"),
+            format!("/desk/plans/{v}"),
+            format!("/desk/forms/{v}"),
+        ] {
+            let path = path.replace(' ', "%20");
+            let r = d.get(&path, &c);
+            assert!(r.status < 500, "{path}: {}", r.status);
+        }
+        let fields: Vec<(&str, &str)> = ["county", "payroll_month", "amount", "deposited_on"]
+            .iter()
+            .map(|k| (*k, v))
+            .chain([("csrf", csrf.as_str()), ("idempotency_key", v)])
+            .collect();
+        let r = d.post_form("/desk/forms/payroll_deposited", &c, &fields);
+        assert!(r.status < 500, "form with {v:?}: {}", r.status);
+        let r = d.post_form(
+            "/desk/plans/2022-03/issue",
+            &c,
+            &[("csrf", &csrf), ("based_on_seq", v), ("plan_sha256", v)],
+        );
+        assert!(r.status < 500, "issue with {v:?}: {}", r.status);
+    }
+    assert_eq!(head(&d), before, "no hostile input was recorded");
+}
