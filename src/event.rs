@@ -619,11 +619,11 @@ impl Event {
         }
     }
 
-    /// The amount the event moves or states, if it has one: `amount` (the opening
-    /// treasury of a registration, the balance of a report), for a person's tables.
+    /// The amount the event moves or states, if it has one: its `amount` (the balance
+    /// of a report), for a person's tables; none for a registration, whose two opening
+    /// balances are not one amount.
     pub fn amount(&self) -> Option<Money> {
         match self {
-            Event::CountyRegistered(e) => Some(e.opening_treasury),
             Event::CityFundsReceived(e) => Some(e.amount),
             Event::AllocationNotified(e) => Some(e.amount),
             Event::TransferAllocated(e) => Some(e.amount),
@@ -635,7 +635,8 @@ impl Event {
             Event::ExpenditurePaid(e) => Some(e.amount),
             Event::BalanceReported(e) => Some(e.balance),
             Event::NeedsBudgeted(e) => Some(e.amount),
-            Event::RiskLinesSet(_)
+            Event::CountyRegistered(_)
+            | Event::RiskLinesSet(_)
             | Event::PlanIssued(_)
             | Event::EventReversed(_)
             | Event::PlanningPolicySet(_)

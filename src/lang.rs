@@ -165,7 +165,7 @@ pub fn zh_month(m: crate::values::Month) -> String {
     format!("{}年{}月", m.year(), m.number())
 }
 
-/// The name of an event kind for a person (`payroll_deposited` → 工资保障户备付);
+/// The name of an event kind for a person (`payroll_deposited` → 工资库款保障户备付);
 /// the kind itself for a kind this build does not know.
 pub fn kind_word(kind: &str, lang: Lang) -> &str {
     let (zh, en) = match kind {
@@ -174,7 +174,7 @@ pub fn kind_word(kind: &str, lang: Lang) -> &str {
         "allocation_notified" => ("指标下达", "allocation notified"),
         "transfer_allocated" => ("资金调拨", "transfer allocated"),
         "emergency_dispatched" => ("应急调度", "emergency dispatched"),
-        "payroll_deposited" => ("工资保障户备付", "payroll deposited"),
+        "payroll_deposited" => ("工资库款保障户备付", "payroll deposited"),
         "wage_bill_declared" => ("工资申报", "wage bill declared"),
         "wages_paid" => ("工资发放", "wages paid"),
         "revenue_collected" => ("收入入库", "revenue collected"),
@@ -185,7 +185,7 @@ pub fn kind_word(kind: &str, lang: Lang) -> &str {
         "plan_issued" => ("调度计划签发", "plan issued"),
         "event_reversed" => ("冲正", "event reversed"),
         "planning_policy_set" => ("计划口径设定", "planning policy set"),
-        "notice_issued" => ("提示函", "notice issued"),
+        "notice_issued" => ("印发提示函", "notice issued"),
         other => return other,
     };
     lang.pick(zh, en)

@@ -384,6 +384,52 @@ fn sign_in_trades_the_token_for_a_session_and_sign_out_ends_it() {
         "the cookie is not the token"
     );
 
+    // Nor through a tab, a newline or a backslash that a browser would drop or bend,
+    // nor to a path it cannot send as it is; and never from another site.
+    for next in [
+        "/\t/evil.example/",
+        "/\n/evil.example",
+        "/\\evil.example",
+        "/desk/县",
+        "http://evil.example/",
+    ] {
+        let r = d.post_form(
+            "/desk/sign-in",
+            "",
+            &[("token", &d.tokens.officer), ("next", next)],
+        );
+        assert_eq!(r.header("location"), Some("/"), "{next:?}");
+        assert_eq!(
+            d.get(
+                &format!(
+                    "/desk/lang/en?back={}",
+                    &deskkit::encode(&[("x", next)])[2..]
+                ),
+                ""
+            )
+            .header("location"),
+            Some("/"),
+            "{next:?}"
+        );
+    }
+    for (h, v) in [
+        ("Origin", "http://evil.example"),
+        ("Sec-Fetch-Site", "cross-site"),
+    ] {
+        let body = deskkit::encode(&[("token", &d.tokens.officer), ("next", "/")]);
+        let r = wire::request(
+            d.addr(),
+            "POST",
+            "/desk/sign-in",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                (h, v),
+            ],
+            Some(body.as_bytes()),
+        );
+        assert_eq!(r.status, 403, "{h}: {v}");
+        assert!(r.header("set-cookie").is_none());
+    }
     let c = d.sign_in(&d.tokens.officer);
     let home = d.get("/", &c);
     assert_eq!(home.status, 200);
@@ -473,6 +519,8 @@ fn bad_input_gives_the_page_with_a_message_never_a_5xx() {
         ("/desk/forecast?months=0", 400, "月数", "months"),
         ("/desk/forecast?from=2022-99", 400, "年-月", "YYYY-MM"),
         ("/desk/nothing-here", 404, "没有页面", "no page"),
+        ("/desk/counties/%FF", 400, "格式不对", "not a county"),
+        ("/desk/plans/%FF", 400, "年-月", "YYYY-MM"),
     ];
     for (path, status, zh, en_word) in cases {
         let r = d.get(path, &c);
@@ -575,9 +623,15 @@ fn pages_are_self_contained_and_the_county_and_forecast_pages_read_the_queries()
 fn an_empty_log_gives_pages_not_errors() {
     let d = Desk::empty();
     let c = d.sign_in(&d.tokens.scheduler);
-    for p in ["/", "/desk/forecast", "/desk/plans/2021-01"] {
+    for p in [
+        "/",
+        "/desk/forecast",
+        "/desk/plans/2021-01",
+        "/desk/journal",
+        "/desk/audit",
+    ] {
         let r = d.get(p, &c);
-        assert!(r.status < 500, "{p}: {}", r.status);
+        assert_eq!(r.status, 200, "{p}: {}", r.text());
         assert!(r.header("content-type").unwrap().starts_with("text/html"));
     }
     assert!(text_of(&d.get("/", &c).text()).contains("日志中还没有县区"));

@@ -369,7 +369,7 @@ fn every_form_renders_in_chinese_and_in_english() {
             "{kind}"
         );
     }
-    assert!(text_of(&index).contains("工资保障户备付"));
+    assert!(text_of(&index).contains("工资库款保障户备付"));
 
     let mut keys = Vec::new();
     for (kind, zh, en_word) in FORMS {

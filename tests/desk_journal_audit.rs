@@ -455,6 +455,44 @@ fn the_journal_stream_sends_new_records_to_a_signed_in_desk() {
     append(&d, &json!([revenue("jianchang", 1), revenue("beigang", 2)]));
     assert_eq!(next_record(&mut reader, &mut pending).0, seq + 1);
     assert_eq!(next_record(&mut reader, &mut pending).0, seq + 2);
+
+    // A second session's stream ends when that session is signed out: the next
+    // record is not sent to it.
+    let other = d.sign_in(&d.tokens.officer);
+    let (status, _, mut gone) = open(
+        &d,
+        &format!("/desk/journal/stream?from={}", seq + 3),
+        &other,
+        None,
+    );
+    assert_eq!(status, 200);
+    let csrf = deskkit::input_value(&d.get("/", &other).text(), "csrf").unwrap();
+    assert_eq!(
+        d.post_form("/desk/sign-out", &other, &[("csrf", &csrf)])
+            .status,
+        303
+    );
+    append(&d, &revenue("jianchang", 3));
+    assert_eq!(
+        next_record(&mut reader, &mut pending).0,
+        seq + 3,
+        "the live session still gets it"
+    );
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = gone
+            .read_line(&mut line)
+            .expect("the stream ends within the socket's timeout");
+        if n == 0 || line == "0\r\n" {
+            break;
+        }
+        seen.push_str(&line);
+    }
+    assert!(
+        !seen.contains(&format!("id: {}", seq + 3)),
+        "sent after sign-out: {seen}"
+    );
     drop(reader);
 
     // Last-Event-ID resumes after it (history from the store).
@@ -465,10 +503,10 @@ fn the_journal_stream_sends_new_records_to_a_signed_in_desk() {
 
     // The first page now starts at the new head, and names the stream's start.
     let p = page(&d, "/desk/journal", &cookie, 200);
-    assert_eq!(seqs(&p)[0], seq + 2);
+    assert_eq!(seqs(&p)[0], seq + 3);
     assert_eq!(
         attr_of(&p, "journal-live", "data-from"),
-        Some((seq + 3).to_string())
+        Some((seq + 4).to_string())
     );
 }
 
@@ -529,7 +567,7 @@ fn the_audit_page_verifies_replays_and_exports_as_the_api_does() {
         attr_of(&p, "verify-result", "data-head-hash").as_deref(),
         v["head_hash"].as_str()
     );
-    assert!(text_of(&p).contains("链条完整"));
+    assert!(text_of(&p).contains("哈希链完整"));
 
     // Replay at the plan's seq: as /v1/replay?at_seq=N.
     let api = d.api(&format!("/v1/replay?at_seq={issued_at}"), &d.tokens.auditor);

@@ -12,8 +12,8 @@ pub const JS_PATH: &str = "/desk/assets/desk.js";
 
 /// The style sheet.
 pub const CSS: &str = include_str!("static/desk.css");
-/// The script: the journal's live rows and the language switch's memory. Every page
-/// works without it.
+/// The script: the journal's live rows. Every page works without it (the language
+/// switch is a link; the server remembers the choice in a cookie).
 pub const JS: &str = include_str!("static/desk.js");
 
 /// `GET /desk/assets/{name}`: the style sheet or the script (public: the sign-in page

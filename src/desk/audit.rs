@@ -72,7 +72,7 @@ fn verify_block(cx: &Cx, checked: Option<&Checked>) -> Markup {
                 Some(Checked::Ok { records, head_hash }) => {
                     div #verify-result data-ok="true" data-records=(records) data-head-hash=(head_hash) {
                         (flash("good", &match cx.lang {
-                            Lang::Zh => format!("链条完整：已校验 {records} 条记录，全部无误。"),
+                            Lang::Zh => format!("哈希链完整：已校验 {records} 条记录，全部无误。"),
                             Lang::En => format!("The chain holds: {records} records verified."),
                         }))
                         dl.meta {
@@ -84,7 +84,7 @@ fn verify_block(cx: &Cx, checked: Option<&Checked>) -> Markup {
                 Some(Checked::Bad { first_bad_seq, reason }) => {
                     div #verify-result data-ok="false" data-first-bad-seq=(first_bad_seq) {
                         (flash("bad", &match cx.lang {
-                            Lang::Zh => format!("链条断开：第一条有问题的记录号为 {first_bad_seq}。原因：{reason}"),
+                            Lang::Zh => format!("哈希链断裂：第一条有问题的记录号为 {first_bad_seq}。原因：{reason}"),
                             Lang::En => format!("The chain breaks at seq {first_bad_seq}: {reason}"),
                         }))
                     }
@@ -128,7 +128,7 @@ fn replay_block(
                 Some(Replay::Broken { first_bad_seq, reason }) => {
                     div #replay-result data-ok="false" data-first-bad-seq=(first_bad_seq) {
                         (flash("bad", &match cx.lang {
-                            Lang::Zh => format!("回放中止：链条在记录号 {first_bad_seq} 处断开。原因：{reason}"),
+                            Lang::Zh => format!("回放中止：哈希链在记录号 {first_bad_seq} 处断裂。原因：{reason}"),
                             Lang::En => format!("Replay stopped: the chain breaks at seq {first_bad_seq}: {reason}"),
                         }))
                     }

@@ -131,7 +131,7 @@ pub fn render(
         div.stats {
             div.stat { div.k { (t("状态", "Status")) } div.v { (status_label(row.status, lang)) } }
             div.stat data-cash=(row.cash.to_string()) {
-                div.k { (t("库款（国库＋工资保障户）", "Cash (treasury + wage reserve)")) }
+                div.k { (t("库款（国库＋工资库款保障户）", "Cash (treasury + wage reserve)")) }
                 div.v { (x.unit.grouped(row.cash)) " " (x.unit.name(lang)) }
             }
             div.stat {
@@ -144,7 +144,7 @@ pub fn render(
             }
         }
         section.chart #cash-chart {
-            h2 { (t("库款日终余额与保障线（近十二个月）", "Day-end cash and its lines (twelve months)")) }
+            h2 { (t("库款日终余额与预警线、关注线、闲置线（近十二个月）", "Day-end cash and its warning, alert and idle lines (twelve months)")) }
             @match &chart {
                 Ok(svg) => { (maud::PreEscaped(svg)) }
                 Err(m) => { p.empty { (m.get(lang)) } }
@@ -184,8 +184,9 @@ pub async fn page(
     Shared(app): App,
     headers: HeaderMap,
     uri: Uri,
-    Path(raw): Path<String>,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Response {
+    let raw = super::segment(path);
     let cx = match signed_in(&app, &headers, &uri) {
         Ok(cx) => cx,
         Err(r) => return r,

@@ -43,12 +43,12 @@ pub fn render(st: &State, from: Month, months: u32, lang: Lang) -> Result<Markup
             div { dt { (t("依据记录号", "based on seq")) } dd { (f.based_on_seq) } }
             div { dt { (t("金额单位", "amounts in")) } dd { (unit.name(lang)) } }
         }
-        p.note { (t("工资保障倍数 = 预计可用于发薪的库款 ÷ 当月工资需求；低于 1 为高风险，1 至 1.2 为中风险。",
+        p.note { (t("工资保障倍数 = 预计可用于发薪的库款 ÷ 当月工资需求；低于 1 为高风险，不低于 1、低于 1.2 为中风险，不低于 1.2 为低风险。",
                     "Wage cover = cash expected for wages ÷ the month's wage need; below 1 is high risk, 1 to 1.2 medium.")) }
         div.stats {
             @for r in [Risk::High, Risk::Medium, Risk::Low] {
-                div.stat { div.k { span class={ "label " (match r { Risk::High => "warning", Risk::Medium => "low", Risk::Low => "normal" }) } { (r.word(lang)) } }
-                           div.v { (count(r)) " " (t("个县区月", "county-months")) } }
+                div.stat { div.k { span class={ "label " (match r { Risk::High => "warning", Risk::Medium => "low", Risk::Low => "normal" }) } { (r.word(lang)) (t("风险", " risk")) } }
+                           div.v { (count(r)) " " (t("个县区·月", "county-months")) } }
             }
         }
         div.scroll {
@@ -65,7 +65,7 @@ pub fn render(st: &State, from: Month, months: u32, lang: Lang) -> Result<Markup
                                 td class={ "cell " (risk_class(x.risk)) } data-month=(x.month.to_string())
                                     data-cover=(x.wage_cover.map_or_else(String::new, |r| r.to_string()))
                                     title=(format!("{} {}", t("工资需求", "wage need"), unit.grouped(x.wage_need))) {
-                                    strong { (x.risk.word(lang)) }
+                                    strong { (x.risk.word(lang)) (t("风险", "")) }
                                     span.w { (x.wage_cover.map_or_else(|| "—".to_string(), |r| r.to_string())) }
                                 }
                             }
@@ -85,7 +85,16 @@ pub async fn page(Shared(app): App, headers: HeaderMap, uri: Uri) -> Response {
         Err(r) => return r,
     };
     let q = super::query(&uri);
-    let title = cx.t("未来三个月工资保障风险评估", "Wage risk forecast");
+    let title_of = |from: Option<Month>, months: u32| match (cx.lang, from) {
+        (Lang::Zh, Some(f)) => format!(
+            "工资发放风险预测（{}起 {months} 个月）",
+            crate::lang::zh_month(f)
+        ),
+        (Lang::Zh, None) => "工资发放风险预测".to_string(),
+        (Lang::En, Some(f)) => format!("Wage risk forecast ({months} months from {f})"),
+        (Lang::En, None) => "Wage risk forecast".to_string(),
+    };
+    let title = &title_of(None, 3);
     let mut problems = Vec::new();
     let from = q.month("from").unwrap_or_else(|m| {
         problems.push(m);
@@ -150,7 +159,7 @@ pub async fn page(Shared(app): App, headers: HeaderMap, uri: Uri) -> Response {
         page::page(
             &cx,
             Nav::Forecast,
-            title,
+            &title_of(shown_from, months),
             shown(&cx, &problems, picker(shown_from), body),
         ),
     )

@@ -1,4 +1,4 @@
-//! 业务录入: the officer's five forms — 市级资金到账, 资金调拨, 工资保障户备付, 应急调度,
+//! 业务录入: the officer's five forms — 市级资金到账, 资金调拨, 工资库款保障户备付, 应急调度,
 //! 库款余额报送 — each a page `GET /desk/forms/{kind}` whose inputs are named exactly
 //! as the event's fields (SPEC §3), and its `POST`, which records the event through the
 //! one write path ([`super::append_one`]).
@@ -472,8 +472,8 @@ fn not_officer(cx: &Cx) -> Response {
                 page::role_word(cx.session.who.role, Lang::Zh)
             ),
             format!(
-                "Only officers record events here. You are signed in as an {}: you may read, not record.",
-                cx.session.who.role
+                "Only officers record events here. You are signed in as {}: you may read, not record.",
+                super::a_role(cx.session.who.role)
             ),
         ),
     )
@@ -538,8 +538,9 @@ pub async fn show(
     Shared(app): App,
     headers: HeaderMap,
     uri: Uri,
-    Path(kind): Path<String>,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Response {
+    let kind = super::segment(path);
     let cx = match signed_in(&app, &headers, &uri) {
         Ok(cx) => cx,
         Err(r) => return r,
@@ -617,9 +618,10 @@ pub async fn submit(
     Shared(app): App,
     headers: HeaderMap,
     uri: Uri,
-    Path(kind): Path<String>,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
     body: axum::body::Body,
 ) -> Response {
+    let kind = super::segment(path);
     let values = form_body(&app, &headers, body).await;
     let cx = match signed_in(&app, &headers, &uri) {
         Ok(cx) => cx,
@@ -636,11 +638,13 @@ pub async fn submit(
         .get("idempotency_key")
         .filter(|k| crate::event::check_idempotency_key(k).is_ok())
         .map_or_else(new_form_key, str::to_string);
-    let result = append_one(&cx, event_json(form, &values), &key).await;
+    // The county list is read first: once the event is recorded, the answer must say
+    // so, whatever happens after.
     let list = match counties(&cx).await {
         Ok(l) => l,
         Err(u) => return page::unread(&cx, Nav::Forms, title, u),
     };
+    let result = append_one(&cx, event_json(form, &values), &key).await;
     match result {
         Ok(ack) => {
             tracing::info!(

@@ -29,6 +29,7 @@ use crate::record::Record;
 use crate::values::CountyId;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
+use futures_util::StreamExt;
 use maud::{html as markup, Markup};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -565,7 +566,7 @@ fn plain(status: StatusCode, m: &Msg) -> Response {
 /// for a signed-in desk user. No session is a 401; a malformed `from` or
 /// `Last-Event-ID` a 400; the stream cap reached a 503 with `Retry-After`.
 pub async fn stream(Shared(app): App, headers: HeaderMap, uri: Uri) -> Response {
-    if signed_in(&app, &headers, &uri).is_err() {
+    let Ok(cx) = signed_in(&app, &headers, &uri) else {
         return plain(
             StatusCode::UNAUTHORIZED,
             &Msg::new(
@@ -573,7 +574,7 @@ pub async fn stream(Shared(app): App, headers: HeaderMap, uri: Uri) -> Response 
                 "not signed in (or the session expired); sign in and reload the page",
             ),
         );
-    }
+    };
     let from = match super::query(&uri).u64("from") {
         Ok(v) => v,
         Err(m) => return plain(StatusCode::BAD_REQUEST, &named("from", m)),
@@ -621,7 +622,19 @@ pub async fn stream(Shared(app): App, headers: HeaderMap, uri: Uri) -> Response 
             .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         return r;
     };
-    crate::server::sse::stream(app, start, permit)
+    // The stream lives only as long as its session: each chunk (a record, or the
+    // keep-alive comment every few seconds) is sent only while the session is live, so
+    // sign-out, 8 hours idle or the user's removal ends an open live journal too.
+    let id = cx.session.id.clone();
+    let live = app.clone();
+    let (parts, body) = crate::server::sse::stream(app, start, permit).into_parts();
+    let chunks = body.into_data_stream().take_while(move |_| {
+        let ok = live
+            .sessions()
+            .alive(live.tokens(), &id, std::time::Instant::now());
+        std::future::ready(ok)
+    });
+    Response::from_parts(parts, axum::body::Body::from_stream(chunks))
 }
 
 #[cfg(test)]

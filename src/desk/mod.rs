@@ -133,14 +133,23 @@ pub fn signed_in(app: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Cx, R
     }
 }
 
-/// A `303 See Other` to `to`.
+/// A `303 See Other` to `to` (to the overview when `to` cannot be a header value).
 pub fn see_other(to: &str) -> Response {
     let mut r = Response::new(axum::body::Body::empty());
     *r.status_mut() = StatusCode::SEE_OTHER;
-    if let Ok(v) = HeaderValue::from_str(to) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
+    let v = HeaderValue::from_str(to).unwrap_or_else(|_| HeaderValue::from_static("/"));
+    r.headers_mut().insert(header::LOCATION, v);
     r
+}
+
+/// "a" or "an" before a role's name, for English messages.
+pub fn a_role(r: crate::server::auth::Role) -> String {
+    match r {
+        crate::server::auth::Role::Officer | crate::server::auth::Role::Auditor => {
+            format!("an {r}")
+        }
+        crate::server::auth::Role::Scheduler => format!("a {r}"),
+    }
 }
 
 /// An HTML answer.
@@ -228,6 +237,15 @@ pub async fn form_body(app: &AppState, headers: &HeaderMap, body: axum::body::Bo
     }
 }
 
+/// A page's path segment: the text, or "" when it could not be read (not UTF-8, say),
+/// so the page's own check says what is wrong, in the reader's language, instead of
+/// the framework's plain-text 400.
+pub fn segment(
+    p: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+) -> String {
+    p.map(|axum::extract::Path(s)| s).unwrap_or_default()
+}
+
 /// `Shared` re-exported for the pages' handlers.
 pub type App = Shared<AppState>;
 
@@ -278,8 +296,8 @@ pub async fn append_one(
                     page::role_word(cx.session.who.role, Lang::Zh)
                 ),
                 format!(
-                    "an {} may not record {kind}; nothing was recorded",
-                    cx.session.who.role
+                    "{} may not record {kind}; nothing was recorded",
+                    a_role(cx.session.who.role)
                 ),
             ),
         });

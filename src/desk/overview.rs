@@ -180,7 +180,11 @@ pub fn render(st: &State, as_of: Option<Date>, lang: Lang) -> Markup {
             }
         }
         @if m.counties.is_empty() {
-            (flash("info", t("日志中还没有县区。", "No county is in the log yet.")))
+            @if st.county_count() == 0 {
+                (flash("info", t("日志中还没有县区。", "No county is in the log yet.")))
+            } @else {
+                (flash("info", t("截至该日尚无已登记的县区。", "No county was registered by that date.")))
+            }
         }
         section #cards {
             h2 { (t("各县区库款保障水平", "Counties' guarantee levels")) }

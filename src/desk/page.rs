@@ -3,7 +3,7 @@
 //! language switch, not-found.
 
 use super::form::{enc, Form, Msg};
-use super::session::COOKIE;
+use super::session::{self, COOKIE};
 use super::Shared;
 use super::{form_body, html, lang_of, see_other, App, Cx, LANG_COOKIE};
 use crate::lang::Lang;
@@ -61,7 +61,7 @@ fn switch(lang: Lang, here: &str) -> Markup {
         Lang::En => ("zh", "中文"),
     };
     html! {
-        a.lang href=(format!("/desk/lang/{to}?back={}", enc(here))) hreflang=(to) data-lang=(to) { (word) }
+        a.lang href=(format!("/desk/lang/{to}?back={}", enc(here))) hreflang=(to) { (word) }
     }
 }
 
@@ -97,7 +97,7 @@ pub fn page(cx: &Cx, nav: Nav, title: &str, body: Markup) -> Markup {
                         (switch(cx.lang, &cx.here))
                         form.inline method="post" action="/desk/sign-out" {
                             input type="hidden" name="csrf" value=(cx.session.csrf);
-                            button type="submit" { (t("退出", "Sign out")) }
+                            button type="submit" { (t("退出登录", "Sign out")) }
                         }
                     }
                 }
@@ -151,11 +151,34 @@ pub fn time_picker(
     }
 }
 
-/// Where sign-in may send the user back to: a local path, else the overview.
-fn local(next: Option<&str>) -> &str {
+/// Where sign-in and the language switch may send the user back to: a path of this
+/// site — `/`, then printable ASCII without a space or `\\` (a tab or a newline, which
+/// browsers drop from a `Location`, could otherwise turn `/\t/host` into `//host`),
+/// never `//` — else the overview.
+pub fn local(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        Some(n)
+            if n.starts_with('/')
+                && !n[1..].starts_with('/')
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
+            n
+        }
         _ => "/",
+    }
+}
+
+/// Whether a request comes from another site (its `Sec-Fetch-Site` says so, or its
+/// `Origin` names another host than its `Host`): sign-in refuses it, so another site
+/// cannot sign a reader in under someone else's token.
+pub fn cross_site(headers: &HeaderMap) -> bool {
+    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    if h("sec-fetch-site") == Some("cross-site") {
+        return true;
+    }
+    match (h("origin"), h("host")) {
+        (Some(o), Some(host)) => o.split_once("://").map_or(true, |(_, a)| a != host),
+        _ => false,
     }
 }
 
@@ -199,6 +222,19 @@ pub async fn sign_in(Shared(app): App, headers: HeaderMap, body: axum::body::Bod
     let f = form_body(&app, &headers, body).await;
     let lang = lang_of(&headers);
     let next = local(f.get("next")).to_string();
+    if cross_site(&headers) {
+        return html(
+            StatusCode::FORBIDDEN,
+            sign_in_page(
+                lang,
+                &next,
+                Some(lang.pick(
+                    "登录请求来自其他网站，已拒绝。请直接在本页登录。",
+                    "The sign-in came from another site and was refused; sign in on this page.",
+                )),
+            ),
+        );
+    }
     let Some(token) = f.get("token") else {
         return html(
             StatusCode::UNAUTHORIZED,
@@ -222,6 +258,10 @@ pub async fn sign_in(Shared(app): App, headers: HeaderMap, body: axum::body::Bod
             ),
         ),
         Some(s) => {
+            // A session this browser still had ends: one browser, one session.
+            if let Some(old) = session::cookie(&headers, COOKIE) {
+                app.sessions().end(old);
+            }
             tracing::info!(user = %s.who.name, role = %s.who.role, "desk sign-in");
             let mut r = see_other(&next);
             if let Ok(v) = HeaderValue::from_str(&format!(

@@ -104,13 +104,13 @@ pub fn render(st: &State, month: Month, lang: Lang, scheduler: bool) -> Markup {
         section #issues data-based-on-seq=(p.based_on_seq) data-plan-sha256=(hash) {
             h2 { (t("签发情况", "Issues")) }
             @if issued.is_empty() {
-                p.empty #not-issued { (t("本月计划尚未签发。", "This month's plan has not been issued.")) }
+                p.empty #not-issued { (t("该月计划尚未签发。", "This month's plan has not been issued.")) }
             } @else {
                 @match newer {
-                    Some(0) => (flash("good", t("本月计划已签发，现行有效；签发后日志无新记录。",
+                    Some(0) => (flash("good", t("该月计划已签发，现行有效；签发后日志无新记录。",
                                                  "This month's plan is issued and in force; the log has no record since.")))
                     Some(n) => (flash("info", &match lang {
-                        Lang::Zh => format!("本月计划已签发，现行有效。签发后日志新增 {n} 条记录；下方为按最新记录重算的计划，如需按其调度可重新签发。"),
+                        Lang::Zh => format!("该月计划已签发，现行有效。签发后日志新增 {n} 条记录；下方为按最新记录重算的计划，如需按其调度可重新签发。"),
                         Lang::En => format!("This month's plan is issued and in force. The log has {n} records since; the plan below is recomputed from the latest record and may be issued again."),
                     }))
                     None => {}
@@ -132,7 +132,7 @@ pub fn render(st: &State, month: Month, lang: Lang, scheduler: bool) -> Markup {
                 }
             }
             @if scheduler {
-                p { a.button #issue-link href=(format!("/desk/plans/{month}/issue")) { @if issued.is_empty() { (t("签发本月计划…", "Issue this plan…")) } @else { (t("按最新记录重新签发…", "Issue again from the latest record…")) } } }
+                p { a.button #issue-link href=(format!("/desk/plans/{month}/issue")) { @if issued.is_empty() { (t("签发该月计划…", "Issue this plan…")) } @else { (t("按最新记录重新签发…", "Issue again from the latest record…")) } } }
             }
         }
         (rhtml::notes(&report))
@@ -155,8 +155,9 @@ pub async fn page(
     Shared(app): App,
     headers: HeaderMap,
     uri: Uri,
-    Path(raw): Path<String>,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Response {
+    let raw = super::segment(path);
     let cx = match signed_in(&app, &headers, &uri) {
         Ok(cx) => cx,
         Err(r) => return r,
@@ -214,8 +215,8 @@ fn refuse_role(cx: &Cx, title: &str) -> Response {
                 page::role_word(cx.session.who.role, Lang::Zh)
             ),
             format!(
-                "an {} may not issue plans; a scheduler issues them. Nothing was recorded.",
-                cx.session.who.role
+                "{} may not issue plans; a scheduler issues them. Nothing was recorded.",
+                super::a_role(cx.session.who.role)
             ),
         ),
     )
@@ -271,8 +272,9 @@ pub async fn confirm(
     Shared(app): App,
     headers: HeaderMap,
     uri: Uri,
-    Path(raw): Path<String>,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Response {
+    let raw = super::segment(path);
     let cx = match signed_in(&app, &headers, &uri) {
         Ok(cx) => cx,
         Err(r) => return r,
@@ -309,9 +311,10 @@ pub async fn issue(
     Shared(app): App,
     headers: HeaderMap,
     uri: Uri,
-    Path(raw): Path<String>,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
     body: axum::body::Body,
 ) -> Response {
+    let raw = super::segment(path);
     let f: Form = form_body(&app, &headers, body).await;
     let cx = match signed_in(&app, &headers, &uri) {
         Ok(cx) => cx,
@@ -337,8 +340,8 @@ pub async fn issue(
     let issued_on = f.get("issued_on").unwrap_or("").to_string();
     let key = f
         .get("idempotency_key")
-        .map(str::to_string)
-        .unwrap_or_else(new_form_key);
+        .filter(|k| crate::event::check_idempotency_key(k).is_ok())
+        .map_or_else(new_form_key, str::to_string);
     let v = json!({
         "kind": "plan_issued",
         "month": month,

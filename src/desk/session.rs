@@ -8,8 +8,9 @@
 //!   carry;
 //! - a session unused for [`IDLE`] (8 hours) is over; sign-out removes it on the
 //!   server, so its cookie is worthless afterwards;
-//! - ids and CSRF tokens are 32 bytes from the operating system's CSPRNG, compared in
-//!   constant time; at most [`MAX_SESSIONS`] live at once (the least recently used
+//! - ids and CSRF tokens are 32 bytes from the operating system's CSPRNG (a CSRF token
+//!   is compared in constant time; an id is a key of the session table, unguessable
+//!   rather than compared); at most [`MAX_SESSIONS`] live at once (the least recently used
 //!   goes first), so memory is bounded.
 
 use crate::server::auth::{Principal, TokenFile};
@@ -102,23 +103,41 @@ impl Sessions {
 
     /// The session of cookie value `id`, touched at `now`; `None` when there is none,
     /// it was idle too long (it is then removed) or its user is no longer in `tokens`.
+    /// The tokens file is consulted outside the sessions' lock.
     pub fn get(&self, tokens: &TokenFile, id: &str, now: Instant) -> Option<Session> {
+        let hash = self.live_hash(id, now)?;
+        let who = tokens.current().by_hash(&hash);
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        let e = map.get_mut(id)?;
-        if now.saturating_duration_since(e.last_seen) >= self.idle {
-            map.remove(id);
-            return None;
-        }
-        let Some(who) = tokens.current().by_hash(&e.token_sha256) else {
+        let Some(who) = who else {
             map.remove(id);
             return None;
         };
+        let e = map.get_mut(id)?;
         e.last_seen = now;
         Some(Session {
             id: id.to_string(),
             who,
             csrf: e.csrf.clone(),
         })
+    }
+
+    /// Whether the session `id` is still live at `now` (not idle too long, its user
+    /// still in `tokens`), without touching it: an open live journal asks this, so a
+    /// forgotten tab does not keep a session alive.
+    pub fn alive(&self, tokens: &TokenFile, id: &str, now: Instant) -> bool {
+        self.live_hash(id, now)
+            .is_some_and(|h| tokens.current().by_hash(&h).is_some())
+    }
+
+    /// The token hash of a session not idle too long (an idle one is removed).
+    fn live_hash(&self, id: &str, now: Instant) -> Option<String> {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let e = map.get(id)?;
+        if now.saturating_duration_since(e.last_seen) >= self.idle {
+            map.remove(id);
+            return None;
+        }
+        Some(e.token_sha256.clone())
     }
 
     /// Ends the session `id` (sign-out).
@@ -192,6 +211,10 @@ mod tests {
         // Unused for the idle time, it is over (and removed).
         assert!(s.get(&tf, &one.id, t0 + Duration::from_secs(298)).is_none());
         assert!(s.get(&tf, &one.id, t0 + Duration::from_secs(299)).is_none());
+        // Asking whether it is alive does not touch it.
+        let three = s.sign_in(&tf, &a, t0).unwrap();
+        assert!(s.alive(&tf, &three.id, t0 + Duration::from_secs(99)));
+        assert!(!s.alive(&tf, &three.id, t0 + Duration::from_secs(100)));
         // Sign-out ends it on the server.
         let two = s.sign_in(&tf, &b, t0).unwrap();
         assert!(s.get(&tf, &two.id, t0).is_some());
