@@ -199,33 +199,6 @@ pub fn scan(
     }
 }
 
-/// `1234567.80` grouped by thousands (`1,234,567.80`), as
-/// [`crate::money::Money::grouped`] writes it (the live script does the same).
-pub fn grouped(plain: &str) -> String {
-    let (sign, rest) = plain.strip_prefix('-').map_or(("", plain), |r| ("-", r));
-    let (int, frac) = rest.split_once('.').unwrap_or((rest, ""));
-    let mut out = String::with_capacity(plain.len() + int.len() / 3);
-    out.push_str(sign);
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if !frac.is_empty() {
-        out.push('.');
-        out.push_str(frac);
-    }
-    out
-}
-
-/// The amount (or the reported balance) of an event's JSON, as stored.
-fn amount_of(ev: &Value) -> Option<&str> {
-    ev.get("amount")
-        .or_else(|| ev.get("balance"))
-        .and_then(Value::as_str)
-}
-
 /// One record as a row of the journal (the live script builds the same cells).
 pub fn row(r: &Record, names: &BTreeMap<String, String>, lang: Lang) -> Markup {
     let kind = r.event.kind();
@@ -236,7 +209,8 @@ pub fn row(r: &Record, names: &BTreeMap<String, String>, lang: Lang) -> Markup {
         (Some(c), _) => names.get(c).cloned(),
         _ => None,
     };
-    let amount = amount_of(&ev);
+    // The amount or reported balance, as the county page and the live script show it.
+    let amount = r.event.amount();
     let hash = r.hash.to_hex();
     markup! {
         tr data-seq=(r.seq) data-kind=(kind) data-county=[county.as_deref()] {
@@ -247,7 +221,7 @@ pub fn row(r: &Record, names: &BTreeMap<String, String>, lang: Lang) -> Markup {
                     span.cid { (c) } @if let Some(n) = &name { " " (n) }
                 }
             }
-            td.n data-amount=[amount] { @if let Some(a) = amount { (grouped(a)) } }
+            td.n data-amount=[amount.map(|a| a.to_string())] { @if let Some(a) = amount { (a.grouped()) } }
             td.t { (r.event.effective_date().to_string()) }
             td.t.hash data-hash=(hash) { (hash) }
         }
@@ -640,15 +614,6 @@ pub async fn stream(Shared(app): App, headers: HeaderMap, uri: Uri) -> Response 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn desk_journal_groups_amounts_as_money_does() {
-        for s in ["0.00", "12.30", "1234.56", "123456.7", "100000000.00"] {
-            let m = crate::money::Money::parse_amount(s).unwrap();
-            assert_eq!(grouped(&m.to_string()), m.grouped(), "{s}");
-        }
-        assert_eq!(grouped("-1234567.80"), "-1,234,567.80");
-    }
 
     #[test]
     fn desk_journal_names_a_date_field_for_every_kind() {
