@@ -72,6 +72,27 @@ fn month_path(cx: &Cx, raw: &str) -> Result<Month, Response> {
     })
 }
 
+/// What the plan pages start with: the signed-in context, the month of the path and
+/// the page's title (`2022年3月 调度计划`); or the answer to give instead (a redirect to
+/// sign in, the page saying the month is malformed).
+#[allow(clippy::result_large_err)]
+fn month_page(
+    app: &crate::server::AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    raw: &str,
+    word: (&'static str, &'static str),
+) -> Result<(Cx, Month, String), Response> {
+    let cx = signed_in(app, headers, uri)?;
+    let month = month_path(&cx, raw)?;
+    let title = format!(
+        "{} {}",
+        crate::lang::zh_month_in(month, cx.lang),
+        cx.t(word.0, word.1)
+    );
+    Ok((cx, month, title))
+}
+
 /// The issues of `month` in the log, newest first: (seq, based_on_seq, hash, issued_on).
 fn issues_of(st: &State, month: Month) -> Vec<(u64, u64, String, Date)> {
     let mut v: Vec<_> = st
@@ -158,19 +179,11 @@ pub async fn page(
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Response {
     let raw = super::segment(path);
-    let cx = match signed_in(&app, &headers, &uri) {
-        Ok(cx) => cx,
-        Err(r) => return r,
-    };
-    let month = match month_path(&cx, &raw) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    let title = format!(
-        "{} {}",
-        crate::lang::zh_month_in(month, cx.lang),
-        cx.t("调度计划", "dispatch plan")
-    );
+    let (cx, month, title) =
+        match month_page(&app, &headers, &uri, &raw, ("调度计划", "dispatch plan")) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
     let q = super::query(&uri);
     let at_seq = match q.u64("at_seq") {
         Ok(v) => v,
@@ -275,19 +288,11 @@ pub async fn confirm(
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Response {
     let raw = super::segment(path);
-    let cx = match signed_in(&app, &headers, &uri) {
-        Ok(cx) => cx,
-        Err(r) => return r,
-    };
-    let month = match month_path(&cx, &raw) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    let title = format!(
-        "{} {}",
-        crate::lang::zh_month_in(month, cx.lang),
-        cx.t("调度计划签发", "plan: issue")
-    );
+    let (cx, month, title) =
+        match month_page(&app, &headers, &uri, &raw, ("调度计划签发", "plan: issue")) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
     if cx.session.who.role != Role::Scheduler {
         return refuse_role(&cx, &title);
     }
@@ -316,19 +321,11 @@ pub async fn issue(
 ) -> Response {
     let raw = super::segment(path);
     let f: Form = form_body(&app, &headers, body).await;
-    let cx = match signed_in(&app, &headers, &uri) {
-        Ok(cx) => cx,
-        Err(r) => return r,
-    };
-    let month = match month_path(&cx, &raw) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    let title = format!(
-        "{} {}",
-        crate::lang::zh_month_in(month, cx.lang),
-        cx.t("调度计划签发", "plan: issue")
-    );
+    let (cx, month, title) =
+        match month_page(&app, &headers, &uri, &raw, ("调度计划签发", "plan: issue")) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
     if !cx.session.csrf_ok(f.get("csrf")) {
         return page::refused_csrf(&cx, Nav::Plan);
     }
