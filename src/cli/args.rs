@@ -351,6 +351,17 @@ pub struct MonitorArgs {
     /// Only this county (with --daily)
     #[arg(long, value_name = "ID")]
     pub county: Option<String>,
+    /// What-if: suppose the events of FILE (one object, a JSON array or JSON Lines,
+    /// as `append` reads; - for standard input) appended after the head, each checked
+    /// by the rules in order, and answer over them. Nothing is written; the answer
+    /// says "hypothetical": N
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["at_seq"])]
+    pub with: Option<PathBuf>,
+    /// The text of --with FILE, read by the client before the command runs here or
+    /// is forwarded (a server never opens a client's path).
+    #[arg(skip)]
+    #[serde(default)]
+    pub with_input: Option<super::whatif::WithInput>,
     #[command(flatten)]
     /// Language, unit, width and --out.
     #[serde(default)]
@@ -375,6 +386,17 @@ pub struct PlanArgs {
     /// issued_on of the plan_issued event [default: today, UTC]
     #[arg(long, value_name = "DATE", value_parser = parse_date, requires = "issue")]
     pub issued_on: Option<crate::values::Date>,
+    /// What-if: suppose the events of FILE (one object, a JSON array or JSON Lines,
+    /// as `append` reads; - for standard input) appended after the head, each checked
+    /// by the rules in order, and answer over them. Nothing is written; the answer
+    /// says "hypothetical": N and carries no plan_sha256 (a what-if plan cannot be issued)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["at_seq", "issue"])]
+    pub with: Option<PathBuf>,
+    /// The text of --with FILE, read by the client before the command runs here or
+    /// is forwarded (a server never opens a client's path).
+    #[arg(skip)]
+    #[serde(default)]
+    pub with_input: Option<super::whatif::WithInput>,
     #[command(flatten)]
     /// Language, unit, width and --out.
     #[serde(default)]
@@ -396,6 +418,17 @@ pub struct ForecastArgs {
     /// Print the JSON object of SPEC §6.4
     #[arg(long)]
     pub json: bool,
+    /// What-if: suppose the events of FILE (one object, a JSON array or JSON Lines,
+    /// as `append` reads; - for standard input) appended after the head, each checked
+    /// by the rules in order, and answer over them. Nothing is written; the answer
+    /// says "hypothetical": N
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["at_seq"])]
+    pub with: Option<PathBuf>,
+    /// The text of --with FILE, read by the client before the command runs here or
+    /// is forwarded (a server never opens a client's path).
+    #[arg(skip)]
+    #[serde(default)]
+    pub with_input: Option<super::whatif::WithInput>,
     #[command(flatten)]
     /// Language, unit, width and --out.
     #[serde(default)]
@@ -520,13 +553,23 @@ impl Command {
     }
 
     /// Settles what depends on the user's environment before the command runs here
-    /// or is forwarded ([`PaperArgs::settle`]).
+    /// or is forwarded ([`PaperArgs::settle`]), and reads a what-if's `--with FILE` on
+    /// the user's side.
     pub fn settle(&mut self) {
         match self {
             Command::Position(a) => a.paper.settle(),
-            Command::Monitor(a) => a.paper.settle(),
-            Command::Plan(a) => a.paper.settle(),
-            Command::Forecast(a) => a.paper.settle(),
+            Command::Monitor(a) => {
+                a.paper.settle();
+                a.with_input = a.with.as_deref().map(super::whatif::read);
+            }
+            Command::Plan(a) => {
+                a.paper.settle();
+                a.with_input = a.with.as_deref().map(super::whatif::read);
+            }
+            Command::Forecast(a) => {
+                a.paper.settle();
+                a.with_input = a.with.as_deref().map(super::whatif::read);
+            }
             Command::Replay(a) => a.paper.settle(),
             // The server creates the directory: name it as the user meant it.
             Command::Notices(a) if a.out.is_relative() => {

@@ -34,6 +34,7 @@ mod run;
 mod serve;
 mod status;
 mod target;
+mod whatif;
 mod write;
 
 pub use args::{

@@ -6,12 +6,16 @@
 //! when standard output is a terminal — colour on shortfalls, warning statuses,
 //! emergency recommendations and high risks.
 //!
+//! With `--with FILE` both answer a what-if over hypothetical events ([`whatif`]):
+//! nothing is written, and a what-if plan has no `plan_sha256` (it cannot be issued).
+//!
 //! `plan --issue` prints the plan as usual, then appends `plan_issued` through the
 //! single writer (which recomputes the plan at `based_on_seq` and refuses a hash that
 //! does not reproduce) and prints `issued: seq N` on standard error.
 
-use super::output::{to_json_line, Style};
+use super::output::Style;
 use super::papers;
+use super::whatif;
 use super::{ForecastArgs, PlanArgs, Target};
 use crate::error::CliError;
 use crate::event::Event;
@@ -26,16 +30,17 @@ use serde_json::json;
 /// `sanbao plan` (SPEC §6.3, §8.31).
 pub fn plan(t: &Target, a: PlanArgs) -> Result<(), CliError> {
     papers::check(&a.paper)?;
+    let events = whatif::events(a.with.as_deref(), a.with_input.as_ref())?;
     // Made under the state, which is let go before delivering and issuing.
     let (p, paper) = {
-        let state = t.state(a.at_seq)?;
+        let (state, n) = whatif::state(t, a.at_seq, events)?;
         let p = compute_plan(&state, a.month);
         let x = Ctx::of(&state, papers::lang(&a.paper), a.paper.unit);
         let paper = papers::make(
             &a.paper,
             a.json,
-            || to_json_line(&p),
-            || build::plan(&p, &x),
+            || whatif::json_line(&p, n, true),
+            || whatif::mark(build::plan(&p, &x), n),
         )?;
         (p, paper)
     };
@@ -51,15 +56,16 @@ pub fn plan(t: &Target, a: PlanArgs) -> Result<(), CliError> {
 /// `sanbao forecast` (SPEC §6.4).
 pub fn forecast(t: &Target, a: ForecastArgs) -> Result<(), CliError> {
     papers::check(&a.paper)?;
+    let events = whatif::events(a.with.as_deref(), a.with_input.as_ref())?;
     let paper = {
-        let state = t.state(a.at_seq)?;
+        let (state, n) = whatif::state(t, a.at_seq, events)?;
         let f = compute_forecast(&state, a.from, a.months);
         let x = Ctx::of(&state, papers::lang(&a.paper), a.paper.unit);
         papers::make(
             &a.paper,
             a.json,
-            || to_json_line(&f),
-            || build::forecast(&f, &x),
+            || whatif::json_line(&f, n, false),
+            || whatif::mark(build::forecast(&f, &x), n),
         )?
     };
     paper.deliver()

@@ -6,6 +6,9 @@
 //! person: aligned columns, amounts with thousands separators, and statuses in colour
 //! when — and only when — standard output is a terminal (and `NO_COLOR` is unset).
 //!
+//! `monitor --with FILE` (also with `--daily`) answers a what-if over hypothetical
+//! events ([`whatif`]), writing nothing.
+//!
 //! `replay` is the auditor's path: it never uses a snapshot or cache; it reads the log
 //! once, checking each record up to N (decode, seq, hash, chain, with
 //! [`crate::log::verify_each`]) before folding it, and exits 5 when the chain breaks or
@@ -14,6 +17,7 @@
 
 use super::output::{emit, to_json_line};
 use super::papers::{self, Paper};
+use super::whatif;
 use super::{MonitorArgs, PositionArgs, ReplayArgs, Target};
 use crate::error::CliError;
 use crate::query::daily::{daily as compute_daily, MAX_DAILY_DAYS};
@@ -52,8 +56,9 @@ pub fn position(t: &Target, a: PositionArgs) -> Result<(), CliError> {
 /// `sanbao monitor` (SPEC §6.2), or with `--daily` the daily series (按日监测).
 pub fn monitor(t: &Target, a: MonitorArgs) -> Result<(), CliError> {
     papers::check(&a.paper)?;
+    let events = whatif::events(a.with.as_deref(), a.with_input.as_ref())?;
     if a.daily {
-        return monitor_daily(t, a);
+        return monitor_daily(t, a, events);
     }
     if a.from.is_some() || a.to.is_some() || a.county.is_some() {
         return Err(CliError::usage(
@@ -62,14 +67,14 @@ pub fn monitor(t: &Target, a: MonitorArgs) -> Result<(), CliError> {
     }
     // Made under the state, delivered after it is let go.
     let paper = {
-        let state = t.state(a.time.at_seq)?;
+        let (state, n) = whatif::state(t, a.time.at_seq, events)?;
         let m = compute_monitor(&state, a.time.as_of);
         let x = Ctx::of(&state, papers::lang(&a.paper), a.paper.unit);
         papers::make(
             &a.paper,
             a.json,
-            || to_json_line(&m),
-            || build::monitor(&m, &x),
+            || whatif::json_line(&m, n, false),
+            || whatif::mark(build::monitor(&m, &x), n),
         )?
     };
     paper.deliver()
@@ -78,10 +83,14 @@ pub fn monitor(t: &Target, a: MonitorArgs) -> Result<(), CliError> {
 /// `sanbao monitor --daily`: the range is checked (from ≤ to, at most
 /// [`MAX_DAILY_DAYS`] days, a known county registered by `to`) before anything is
 /// computed; every mistake is a usage error (exit 2).
-fn monitor_daily(t: &Target, a: MonitorArgs) -> Result<(), CliError> {
+fn monitor_daily(
+    t: &Target,
+    a: MonitorArgs,
+    events: Option<Vec<crate::event::InputEvent>>,
+) -> Result<(), CliError> {
     let county = a.county.as_deref().map(county_arg).transpose()?;
     let paper = {
-        let state = t.state(a.time.at_seq)?;
+        let (state, n) = whatif::state(t, a.time.at_seq, events)?;
         let to = a.to.or(state.max_effective_date).ok_or_else(|| {
             CliError::usage("--daily: the log holds no events; give --to DATE".to_string())
                 .zh("--daily：日志中尚无事件，请给出 --to 日期")
@@ -110,8 +119,8 @@ fn monitor_daily(t: &Target, a: MonitorArgs) -> Result<(), CliError> {
         papers::make(
             &a.paper,
             a.json,
-            || to_json_line(&s),
-            || build::daily(&s, &x),
+            || whatif::json_line(&s, n, false),
+            || whatif::mark(build::daily(&s, &x), n),
         )?
     };
     paper.deliver()

@@ -1,6 +1,7 @@
 //! Read models over the folded state: position (§6.1), monitor (§6.2) with its
 //! contract-v2 history (`history`) and its daily series (`daily`), plan (§6.3),
-//! forecast (§6.4). Pure functions of the state and their arguments.
+//! forecast (§6.4), and what-if answers over hypothetical events (`whatif`, issue 18).
+//! Pure functions of the state and their arguments.
 
 pub mod daily;
 pub mod forecast;
@@ -8,6 +9,7 @@ pub mod history;
 pub mod monitor;
 pub mod plan;
 pub mod position;
+pub mod whatif;
 
 use crate::state::State;
 use crate::values::{Month, Sha256Hex};
