@@ -268,6 +268,7 @@ fn real_answers_validate_against_the_schema_their_route_documents() {
     );
     let a = &f.tokens.auditor;
     let at = |p: &str| get(f.addr(), p, a);
+    let funds = json!({"kind":"city_funds_received","fund":"general","amount":"7.00","received_on":"2021-01-20"}).to_string();
     let cases: Vec<(&str, &str, Resp)> = vec![
         ("get", "/healthz", get(f.addr(), "/healthz", "")),
         ("get", "/readyz", get(f.addr(), "/readyz", "")),
@@ -285,6 +286,27 @@ fn real_answers_validate_against_the_schema_their_route_documents() {
         ("get", "/v1/plans/{month}", plan),
         ("post", "/v1/plans/{month}/issue", issued),
         ("get", "/v1/forecast", at("/v1/forecast?from=2021-02")),
+        (
+            "post",
+            "/v1/plans/{month}/what-if",
+            post(f.addr(), "/v1/plans/2021-02/what-if", a, &funds, &[]),
+        ),
+        (
+            "post",
+            "/v1/forecast/what-if",
+            post(
+                f.addr(),
+                "/v1/forecast/what-if?from=2021-02",
+                a,
+                &funds,
+                &[],
+            ),
+        ),
+        (
+            "post",
+            "/v1/monitor/what-if",
+            post(f.addr(), "/v1/monitor/what-if", a, &funds, &[]),
+        ),
         ("get", "/v1/verify", at("/v1/verify")),
         ("get", "/v1/replay", at("/v1/replay")),
         ("get", "/v1/replay", at("/v1/replay?at_seq=0")),

@@ -1,7 +1,8 @@
 //! What-if (issue 18) through the real binary on the sample city: `plan`, `forecast`
 //! and `monitor --with FILE` answer over hypothetical events, checked by the rules as
-//! if appended after the head, and write nothing — not in DIR alone, and not through
-//! a running `serve` that the commands are forwarded to.
+//! if appended after the head, and write nothing — not in DIR alone, not through a
+//! running `serve` that the commands are forwarded to, and not through its routes
+//! `POST /v1/plans/{month}/what-if`, `/v1/forecast/what-if`, `/v1/monitor/what-if`.
 //!
 //! "Nothing written" is checked by hashing every file of DIR before and after. The
 //! one file every command rewrites, even a plain read, is `sanbao.lock` (the note of
@@ -333,7 +334,7 @@ fn a_whatif_forwarded_to_a_running_server_writes_nothing_and_answers_the_same() 
             stdout(&o)
         })
         .collect();
-    wire::add_token(dir, "auditor", "auditor");
+    let token = wire::add_token(dir, "auditor", "auditor");
     let mut serve = wire::Serve::start_with(dir, &["--snapshot-after", "0"]);
     let head_before = serve.head();
     let before = hashes(dir);
@@ -351,6 +352,71 @@ fn a_whatif_forwarded_to_a_running_server_writes_nothing_and_answers_the_same() 
     let o = run(dir, &["monitor", "--with", &bad], "");
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(one_error_line(&o).contains("amount"));
+
+    // Over HTTP, with an auditor's token (a what-if writes nothing, so any role).
+    let plain = wire::get(&serve.addr, "/v1/plans/2022-03", &token).json();
+    let funds = format!("[{FUNDS}]");
+    let r = wire::post(
+        &serve.addr,
+        "/v1/plans/2022-03/what-if",
+        &token,
+        &funds,
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let what = r.json();
+    assert_eq!(what["hypothetical"], 1);
+    assert!(what.get("plan_sha256").is_none());
+    assert_eq!(
+        money(&what["city_available"]) - money(&plain["city_available"]),
+        100_000
+    );
+    let cli: Value = serde_json::from_str(&alone[0]).unwrap();
+    let r = wire::post(
+        &serve.addr,
+        "/v1/plans/2022-03/what-if",
+        &token,
+        &std::fs::read_to_string(&f).unwrap(),
+        &[],
+    );
+    assert_eq!(r.json(), cli, "HTTP and the command line answer the same");
+    let r = wire::post(
+        &serve.addr,
+        "/v1/forecast/what-if?from=2022-03&months=2",
+        &token,
+        &revenue().to_string(),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["hypothetical"], 1);
+    assert_eq!(r.json()["months"], 2);
+    let r = wire::post(
+        &serve.addr,
+        "/v1/monitor/what-if?as_of=2022-02-20",
+        &token,
+        &revenue().to_string(),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["hypothetical"], 1);
+    // Refused: 422 naming the event; a bad parameter: 400; none: 422; no token: 401.
+    let r = wire::post(
+        &serve.addr,
+        "/v1/monitor/what-if",
+        &token,
+        &format!("[{},{}]", revenue(), std::fs::read_to_string(&bad).unwrap()),
+        &[],
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json()["error"]["index"], 1);
+    assert_eq!(r.json()["error"]["field"], "amount");
+    let r = wire::post(&serve.addr, "/v1/forecast/what-if", &token, &funds, &[]);
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = wire::post(&serve.addr, "/v1/plans/2022-03/what-if", &token, "[]", &[]);
+    assert_eq!(r.status, 422, "{}", r.text());
+    let r = wire::post(&serve.addr, "/v1/plans/2022-03/what-if", "", &funds, &[]);
+    assert_eq!(r.status, 401, "{}", r.text());
+
     assert_eq!(serve.head(), head_before);
     assert_eq!(
         hashes(dir),

@@ -142,6 +142,31 @@ fn cases(plan: &Value) -> Vec<Case> {
             allowed: &[Caller::Scheduler],
             public: false,
         },
+        // What-if (issue 18): it writes nothing, so every role may ask.
+        Case {
+            method: "POST",
+            route: "/v1/plans/{month}/what-if",
+            path: "/v1/plans/2021-02/what-if".into(),
+            body: Some(revenue.to_string()),
+            allowed: READERS,
+            public: false,
+        },
+        Case {
+            method: "POST",
+            route: "/v1/forecast/what-if",
+            path: "/v1/forecast/what-if?from=2021-02".into(),
+            body: Some(revenue.to_string()),
+            allowed: READERS,
+            public: false,
+        },
+        Case {
+            method: "POST",
+            route: "/v1/monitor/what-if",
+            path: "/v1/monitor/what-if".into(),
+            body: Some(json!([revenue]).to_string()),
+            allowed: READERS,
+            public: false,
+        },
     ]
 }
 

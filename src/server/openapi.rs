@@ -44,6 +44,9 @@ const COMPONENTS: &str = "#/components/schemas/";
 /// keeps each one once, under its type's name).
 pub struct Doc {
     gen: SchemaGenerator,
+    /// What-if answers to derive from a component: (its name, the base component,
+    /// whether `plan_sha256` leaves it).
+    what_ifs: Vec<(String, String, bool)>,
 }
 
 impl Doc {
@@ -54,7 +57,19 @@ impl Doc {
         });
         Doc {
             gen: settings.into_generator(),
+            what_ifs: Vec::new(),
         }
+    }
+
+    /// The schema of a what-if's answer over `T` (issue 18): `T`'s object with the
+    /// member `hypothetical` (the number of supposed events) and, when `plan`, without
+    /// `plan_sha256` (a what-if plan cannot be issued); a component `WhatIf{T}`.
+    pub fn what_if<T: JsonSchema>(&mut self, plan: bool) -> Value {
+        self.answer::<T>();
+        let base = T::schema_name();
+        let name = format!("WhatIf{base}");
+        self.what_ifs.push((name.clone(), base, plan));
+        r(&name)
     }
 
     /// The schema of answer (or request body) type `T`: a `$ref` to its component
@@ -81,6 +96,26 @@ impl Doc {
         for v in defs.values_mut() {
             swap_refs(v, &[("Amount", &money), ("Ratio", &ratio)]);
             close_objects(v);
+        }
+        for (name, base, plan) in std::mem::take(&mut self.what_ifs) {
+            let mut v = defs[&base].clone();
+            let props = v["properties"].as_object_mut().expect("an object schema");
+            if plan {
+                props.remove("plan_sha256");
+            }
+            props.insert(
+                "hypothetical".into(),
+                json!({"type": "integer", "minimum": 1, "maximum": crate::query::whatif::MAX_HYPOTHETICAL,
+                       "description": "how many hypothetical events the answer supposes after the head"}),
+            );
+            let required = v["required"].as_array_mut().expect("required members");
+            required.retain(|m| m != "plan_sha256");
+            required.push(json!("hypothetical"));
+            v["description"] = json!(format!(
+                "a what-if's {base}: computed over the head and the hypothetical events, nothing written{}",
+                if plan { "; no plan_sha256 (it cannot be issued)" } else { "" }
+            ));
+            defs.insert(name, v);
         }
         defs
     }
@@ -352,6 +387,57 @@ pub(super) fn append_events(d: &mut Doc) -> Value {
         ]}))},
         "responses": responses("201", "recorded (or duplicates of records already there), durable on disk", d.answer::<Vec<crate::log::Ack>>(), APPEND_ERRORS)
     })
+}
+
+/// A what-if's operation (issue 18): the events in the body, the answer over them.
+fn what_if_op(id: &str, summary: &str, params: Vec<Value>, ok: Value) -> Value {
+    json!({
+        "operationId": id, "summary": summary, "parameters": params,
+        "requestBody": {"required": true, "content": json_content(json!({"oneOf": [
+            r("Event"), {"type": "array", "minItems": 1, "maxItems": crate::query::whatif::MAX_HYPOTHETICAL, "items": r("Event")}
+        ]}))},
+        "responses": responses("200", "the answer over the head and the hypothetical events; nothing was written", ok,
+            &["400", "401", "403", "408", "413", "415", "422", "503"])
+    })
+}
+
+/// `POST /v1/monitor/what-if`.
+pub(super) fn monitor_what_if(d: &mut Doc) -> Value {
+    what_if_op(
+        "monitorWhatIf",
+        "SPEC §6.2 over the head and the hypothetical events of the body (one event or an array), each checked by the rules as if appended after the head, in order; writes nothing (any role)",
+        vec![as_of()],
+        d.what_if::<crate::query::monitor::Monitor>(false),
+    )
+}
+
+/// `POST /v1/plans/{month}/what-if`.
+pub(super) fn plan_what_if(d: &mut Doc) -> Value {
+    what_if_op(
+        "planWhatIf",
+        "SPEC §6.3 over the head and the hypothetical events of the body, checked as if appended; writes nothing, and the answer has no plan_sha256: a what-if cannot be issued (any role)",
+        vec![month_path()],
+        d.what_if::<crate::query::plan::Plan>(true),
+    )
+}
+
+/// `POST /v1/forecast/what-if`.
+pub(super) fn forecast_what_if(d: &mut Doc) -> Value {
+    what_if_op(
+        "forecastWhatIf",
+        "SPEC §6.4 over the head and the hypothetical events of the body, checked as if appended; writes nothing (any role)",
+        vec![
+            param("from", "query", true, r("Month"), "first month"),
+            param(
+                "months",
+                "query",
+                false,
+                json!({"type": "integer", "minimum": 1, "maximum": 120, "default": 3}),
+                "number of months",
+            ),
+        ],
+        d.what_if::<crate::query::forecast::Forecast>(false),
+    )
 }
 
 /// `GET /v1/events`.

@@ -78,9 +78,12 @@ pub const ROUTES: &[Route] = &[
     Route { method: "get", path: "/v1/events/stream", public: false, handler: || get(stream_events), doc: openapi::stream_events },
     Route { method: "get", path: "/v1/positions", public: false, handler: || get(positions), doc: openapi::positions },
     Route { method: "get", path: "/v1/monitor", public: false, handler: || get(monitor_route), doc: openapi::monitor },
+    Route { method: "post", path: "/v1/monitor/what-if", public: false, handler: || post(monitor_what_if), doc: openapi::monitor_what_if },
     Route { method: "get", path: "/v1/plans/{month}", public: false, handler: || get(plan_route), doc: openapi::plan },
     Route { method: "post", path: "/v1/plans/{month}/issue", public: false, handler: || post(issue_plan), doc: openapi::issue_plan },
+    Route { method: "post", path: "/v1/plans/{month}/what-if", public: false, handler: || post(plan_what_if), doc: openapi::plan_what_if },
     Route { method: "get", path: "/v1/forecast", public: false, handler: || get(forecast_route), doc: openapi::forecast },
+    Route { method: "post", path: "/v1/forecast/what-if", public: false, handler: || post(forecast_what_if), doc: openapi::forecast_what_if },
     Route { method: "get", path: "/v1/verify", public: false, handler: || get(verify_route), doc: openapi::verify },
     Route { method: "get", path: "/v1/replay", public: false, handler: || get(replay_route), doc: openapi::replay },
 ];
@@ -758,6 +761,125 @@ async fn forecast_route(Shared(app): Shared<AppState>, headers: HeaderMap, uri: 
         }
         let r = build::forecast(&answer, &Ctx::of(st, paper.lang, paper.unit));
         paper.respond(&r, &format!("forecast-{from}"))
+    })
+    .await
+}
+
+// ---- what-if (issue 18) ------------------------------------------------------------
+
+/// Answers a what-if: the body's events (one or an array; any role, as they are only
+/// supposed) checked over the head as if appended, in order, and the query's answer
+/// over them as [`crate::query::whatif::what_if_json`] writes it. `ask` reads the
+/// query parameters (after the body, before the events, in the SPEC's order of
+/// refusals) and answers the query to run. Nothing is written: the writer is never
+/// asked, and the state is read and cloned.
+async fn what_if<T, F>(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    plan: bool,
+    ask: impl FnOnce() -> Result<F, ApiError>,
+) -> Answer
+where
+    T: serde::Serialize,
+    F: FnOnce(&State) -> T + Send + 'static,
+{
+    let (_, value) = authorized_body(app, headers, body, &Role::ALL, "").await?;
+    let query = ask()?;
+    let values = match value {
+        Value::Array(items) => items,
+        v => vec![v],
+    };
+    if values.is_empty() {
+        return Err(ApiError::invalid(
+            None,
+            &EventError::whole("the what-if holds no event"),
+        ));
+    }
+    if values.len() > crate::query::whatif::MAX_HYPOTHETICAL {
+        return Err(ApiError::too_large(format!(
+            "the what-if holds {} events; at most {} per request",
+            values.len(),
+            crate::query::whatif::MAX_HYPOTHETICAL
+        )));
+    }
+    let mut events = Vec::with_capacity(values.len());
+    for (i, v) in values.into_iter().enumerate() {
+        events.push(Event::parse_object(v).map_err(|e| ApiError::invalid(Some(i), &e))?);
+    }
+    let n = events.len();
+    let app = app.clone();
+    blocking(move || {
+        let supposed = {
+            let st = app.state();
+            let mut past = |seq: u64, month: Month| {
+                let s = app.past_state(seq).map_err(|e| e.to_string())?;
+                crate::query::plan_sha256(&s, month)
+            };
+            crate::query::whatif::suppose(&st, events, &mut past)
+                .map_err(|r| ApiError::invalid(r.index, &r.error))?
+        };
+        let answer = query(&supposed);
+        let text = crate::query::whatif::what_if_json(&answer, n, plan)
+            .map_err(|e| ApiError::unavailable(format!("cannot write the answer: {e}")))?;
+        Ok(json_bytes(
+            StatusCode::OK,
+            text.trim_end().as_bytes().to_vec(),
+        ))
+    })
+    .await
+}
+
+/// `POST /v1/monitor/what-if?as_of` (§6.2 over hypothetical events).
+async fn monitor_what_if(
+    Shared(app): Shared<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Answer {
+    what_if(&app, &headers, body, false, || {
+        let as_of = Params::parse(uri.query(), &["as_of"])?.date("as_of")?;
+        Ok(move |st: &State| monitor(st, as_of))
+    })
+    .await
+}
+
+/// `POST /v1/plans/{month}/what-if` (§6.3 over hypothetical events; no plan_sha256).
+async fn plan_what_if(
+    Shared(app): Shared<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    month: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    body: Body,
+) -> Answer {
+    what_if(&app, &headers, body, true, || {
+        let month = month_of(month)?;
+        Params::parse(uri.query(), &[])?;
+        Ok(move |st: &State| plan(st, month))
+    })
+    .await
+}
+
+/// `POST /v1/forecast/what-if?from&months` (§6.4 over hypothetical events).
+async fn forecast_what_if(
+    Shared(app): Shared<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Answer {
+    what_if(&app, &headers, body, false, || {
+        let p = Params::parse(uri.query(), &["from", "months"])?;
+        let from = p.month("from")?.ok_or_else(|| {
+            ApiError::bad_request("from", "from (the first month, YYYY-MM) is required")
+        })?;
+        let months = p.u64("months")?.unwrap_or(3);
+        if !(1..=120).contains(&months) {
+            return Err(ApiError::bad_request(
+                "months",
+                format!("months must be 1..=120, not {months}"),
+            ));
+        }
+        Ok(move |st: &State| forecast(st, from, months as u32))
     })
     .await
 }
