@@ -38,7 +38,8 @@ mod write;
 
 pub use args::{
     ChartArgs, ChartCommand, ChartOut, Cli, Command, ForecastArgs, MonitorArgs, NoticesArgs,
-    PaperArgs, PlanArgs, PositionArgs, ReplayArgs, TimeArgs, TokenCommand,
+    PaperArgs, PlanArgs, PlanCommand, PlanExecuteArgs, PlanStatusArgs, PositionArgs, ReplayArgs,
+    TimeArgs, TokenCommand,
 };
 pub use run::{data_dir, main_with_args};
 pub use target::open_with_state;
