@@ -273,3 +273,87 @@ fn execute_without_an_issued_plan_is_refused() {
     assert_eq!(code(&run(dir, &["plan"], "")), 2);
     assert_eq!(code(&run(dir, &["plan", "execute"], "")), 2);
 }
+
+mod wire;
+
+#[test]
+fn over_http_and_through_a_running_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let (plan, plan_seq) = sample_with_plan(&dir);
+    let funded = plan["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| cents(&l["funded"]) > 0)
+        .count();
+    let tokens = wire::RoleTokens::add(&dir);
+    let mut server = wire::Serve::start(&dir, &[]);
+    let addr = server.addr.clone();
+    let path = "/v1/plans/2022-03/execute";
+
+    // Only an officer executes; an auditor reads the status.
+    let r = wire::post(&addr, path, &tokens.auditor, "{}", &[]);
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = wire::post(&addr, path, &tokens.officer, r#"{"dry_run":true}"#, &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let dry = r.json();
+    assert_eq!(dry["plan_seq"], plan_seq);
+    assert_eq!(dry["events"].as_array().unwrap().len(), funded);
+    assert_eq!(dry["acks"], json!([]));
+    let head = server.head();
+
+    // The CLI, forwarded to the server, prints the same events for its dry run.
+    let cli_dry = lines(&ok(
+        &dir,
+        &["plan", "execute", "--month", "2022-03", "--dry-run"],
+    ));
+    assert_eq!(&Value::Array(cli_dry), &dry["events"]);
+    assert_eq!(server.head(), head, "dry runs write nothing");
+
+    let r = wire::post(&addr, path, &tokens.officer, "{}", &[]);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["acks"].as_array().unwrap().len(), funded);
+    assert_eq!(r.json()["events"], dry["events"]);
+    assert_eq!(server.head(), head + funded as u64);
+    // Again, over HTTP and from the CLI: nothing more.
+    let r = wire::post(&addr, path, &tokens.officer, "{}", &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["already_recorded"], funded);
+    assert_eq!(r.json()["events"], json!([]));
+    assert_eq!(ok(&dir, &["plan", "execute", "--month", "2022-03"]), "");
+    assert_eq!(server.head(), head + funded as u64);
+
+    let status = wire::get(&addr, "/v1/plans/2022-03/status", &tokens.auditor);
+    assert_eq!(status.status, 200, "{}", status.text());
+    let s = status.json();
+    assert_eq!(s["total_remaining"], "0.00");
+    assert_eq!(s["total_dispatched"], plan["total_funded"]);
+    let cli: Value = serde_json::from_str(&ok(
+        &dir,
+        &["plan", "status", "--month", "2022-03", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(cli, s, "the CLI through the server answers the same");
+
+    let r = wire::post(
+        &addr,
+        "/v1/plans/2022-04/execute",
+        &tokens.officer,
+        "{}",
+        &[],
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    let r = wire::post(
+        &addr,
+        path,
+        &tokens.officer,
+        r#"{"value_date":"2022-02-30"}"#,
+        &[],
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    let r = wire::post(&addr, path, &tokens.officer, r#"{"nope":1}"#, &[]);
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(server.head(), head + funded as u64);
+    server.terminate();
+}

@@ -47,5 +47,6 @@ pub use write::SAMPLE_EVENTS;
 
 // For the command modules beside this one (`super::Target`, `super::execute`, …).
 pub(crate) use args::command_name;
+pub(crate) use plan::{prepare_execution, status_of};
 pub(crate) use run::execute;
 pub(crate) use target::Target;

@@ -24,7 +24,7 @@ use super::papers;
 use super::write::print_acks;
 use super::{ForecastArgs, PlanArgs, PlanCommand, PlanExecuteArgs, PlanStatusArgs, Target};
 use crate::error::CliError;
-use crate::event::Event;
+use crate::event::{Event, InputEvent};
 use crate::lang::{Lang, Unit};
 use crate::money::Money;
 use crate::query::execution::{execution_batch, latest_issued, plan_status, PlanStatus};
@@ -145,10 +145,26 @@ fn issued_plan(
     Ok(Some((seq, p)))
 }
 
-/// `sanbao plan execute` (issue 18): appends the transfers of the latest issued plan
-/// of the month that are not yet in the log, as one atomic batch.
-fn execute(t: &Target, a: PlanExecuteArgs) -> Result<(), CliError> {
-    let month = a.month;
+/// What executing the latest issued plan of a month would append: the
+/// `plan_issued` record's seq, the number of funded lines, and the transfers of the
+/// lines not yet recorded (their keys looked up in the store), in the plan's order.
+pub(crate) struct Execution {
+    /// The seq of the `plan_issued` record executed.
+    pub plan_seq: u64,
+    /// The plan's lines with funded > 0.
+    pub funded: usize,
+    /// The transfers still missing.
+    pub batch: Vec<InputEvent>,
+}
+
+/// Prepares the execution of the latest issued plan of `month` (the CLI's `plan
+/// execute` and `POST /v1/plans/{month}/execute`): exit 3 when the month has no issued
+/// plan, 5 when the issued plan does not reproduce. Writes nothing.
+pub(crate) fn prepare_execution(
+    t: &Target,
+    month: Month,
+    value_date: Option<Date>,
+) -> Result<Execution, CliError> {
     let Some((plan_seq, p)) = issued_plan(t, month, None)? else {
         return Err(CliError::invalid(format!(
             "no plan of {month} is issued: issue one first (sanbao plan --month {month} --issue); nothing was written"
@@ -157,25 +173,54 @@ fn execute(t: &Target, a: PlanExecuteArgs) -> Result<(), CliError> {
             "{month} 尚无已印发的计划：请先印发（sanbao plan --month {month} --issue）；未写入任何内容"
         )));
     };
-    let value_date = a.value_date.unwrap_or_else(|| month.first_day());
+    let value_date = value_date.unwrap_or_else(|| month.first_day());
     let funded = p.lines.iter().filter(|l| l.funded > Money::ZERO).count();
-    let batch = {
-        let (store, _) = t.store()?;
-        let mut failed = None;
-        let batch = execution_batch(&p, plan_seq, value_date, |k| {
-            match store.idempotency_seq(k) {
-                Ok(found) => found.is_some(),
-                Err(e) => {
-                    failed.get_or_insert(e);
-                    true
-                }
+    let (store, _) = t.store()?;
+    let mut failed = None;
+    let batch = execution_batch(&p, plan_seq, value_date, |k| {
+        match store.idempotency_seq(k) {
+            Ok(found) => found.is_some(),
+            Err(e) => {
+                failed.get_or_insert(e);
+                true
             }
-        });
-        if let Some(e) = failed {
-            return Err(e.into());
         }
-        batch
-    };
+    });
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    Ok(Execution {
+        plan_seq,
+        funded,
+        batch,
+    })
+}
+
+/// The latest issued plan of `month` against the log up to `at_seq` (the head when
+/// `None`): `plan status` and `GET /v1/plans/{month}/status`.
+pub(crate) fn status_of(
+    t: &Target,
+    month: Month,
+    at_seq: Option<u64>,
+) -> Result<PlanStatus, CliError> {
+    let issued = issued_plan(t, month, at_seq)?;
+    let state = t.state(at_seq)?;
+    Ok(plan_status(
+        &state,
+        month,
+        issued.as_ref().map(|(s, p)| (*s, p)),
+    ))
+}
+
+/// `sanbao plan execute` (issue 18): appends the transfers of the latest issued plan
+/// of the month that are not yet in the log, as one atomic batch.
+fn execute(t: &Target, a: PlanExecuteArgs) -> Result<(), CliError> {
+    let month = a.month;
+    let Execution {
+        plan_seq,
+        funded,
+        batch,
+    } = prepare_execution(t, month, a.value_date)?;
     let done = funded - batch.len();
     if a.dry_run {
         let mut text = String::new();
@@ -211,11 +256,7 @@ fn execute(t: &Target, a: PlanExecuteArgs) -> Result<(), CliError> {
 /// `sanbao plan status` (issue 18): the latest issued plan of the month against the
 /// transfers dispatched for it.
 fn status(t: &Target, a: PlanStatusArgs) -> Result<(), CliError> {
-    let issued = issued_plan(t, a.month, a.at_seq)?;
-    let s = {
-        let state = t.state(a.at_seq)?;
-        plan_status(&state, a.month, issued.as_ref().map(|(s, p)| (*s, p)))
-    };
+    let s = status_of(t, a.month, a.at_seq)?;
     if a.json {
         return emit(&to_json_line(&s)?);
     }

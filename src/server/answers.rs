@@ -241,3 +241,37 @@ mod tests {
         });
     }
 }
+
+/// The body of `POST /v1/plans/{month}/execute` (issue 18): both members optional; the
+/// body may be `{}`. This type is its shape.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ExecuteRequest {
+    /// value_date of the transfers; absent or `null` is the first day of the month.
+    value_date: Option<Date>,
+    /// `true`: answer the events that would be appended and write nothing.
+    dry_run: Option<bool>,
+}
+
+/// `POST /v1/plans/{month}/execute`: what the execution of the latest issued plan of
+/// the month appended (201), or would append (`dry_run`, 200), or that nothing was
+/// missing (200).
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct ExecuteAnswer {
+    /// The plan month.
+    pub month: crate::values::Month,
+    /// The seq of the `plan_issued` record executed.
+    pub plan_seq: u64,
+    /// The plan's lines with funded > 0.
+    pub funded_lines: u64,
+    /// Lines whose transfer was already in the log (left out).
+    pub already_recorded: u64,
+    /// Whether nothing was written on purpose (`dry_run`).
+    pub dry_run: bool,
+    /// The transfers appended (or that would be), each with its `idempotency_key`,
+    /// in the plan's line order.
+    pub events: Vec<serde_json::Value>,
+    /// One acknowledgement per appended event (empty for a dry run).
+    pub acks: Vec<crate::log::Ack>,
+}
