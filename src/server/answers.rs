@@ -254,9 +254,9 @@ pub struct ExecuteRequest {
     dry_run: Option<bool>,
 }
 
-/// `POST /v1/plans/{month}/execute`: what the execution of the latest issued plan of
-/// the month appended (201), or would append (`dry_run`, 200), or that nothing was
-/// missing (200).
+/// `POST /v1/plans/{month}/execute` when it writes nothing (200): what a dry run
+/// would append, or that every transfer of the plan is already recorded. (When it
+/// appends, it answers 201 with the acknowledgements, as every append does.)
 #[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct ExecuteAnswer {
     /// The plan month.
@@ -267,11 +267,9 @@ pub struct ExecuteAnswer {
     pub funded_lines: u64,
     /// Lines whose transfer was already in the log (left out).
     pub already_recorded: u64,
-    /// Whether nothing was written on purpose (`dry_run`).
+    /// Whether this was a dry run (else nothing was missing).
     pub dry_run: bool,
-    /// The transfers appended (or that would be), each with its `idempotency_key`,
-    /// in the plan's line order.
+    /// The transfers that would be appended, each with its `idempotency_key`, in the
+    /// plan's line order (empty when nothing is missing).
     pub events: Vec<serde_json::Value>,
-    /// One acknowledgement per appended event (empty for a dry run).
-    pub acks: Vec<crate::log::Ack>,
 }

@@ -468,16 +468,15 @@ pub(super) fn issue_plan(d: &mut Doc) -> Value {
 
 /// `POST /v1/plans/{month}/execute`.
 pub(super) fn execute_plan(d: &mut Doc) -> Value {
-    let answer = d.answer::<answers::ExecuteAnswer>();
     let mut rs = responses(
         "201",
-        "the missing transfers of the latest issued plan, appended as one batch",
-        answer.clone(),
+        "the missing transfers of the latest issued plan, appended as one batch: one acknowledgement each",
+        d.answer::<Vec<crate::log::Ack>>(),
         APPEND_ERRORS,
     );
     rs["200"] = json!({
-        "description": "a dry run (nothing written), or every transfer already recorded",
-        "content": json_content(answer)
+        "description": "a dry run (nothing written: the events that would be appended), or every transfer already recorded",
+        "content": json_content(d.answer::<answers::ExecuteAnswer>())
     });
     json!({
         "operationId": "executePlan",

@@ -593,7 +593,9 @@ fn api_error_of(e: crate::error::CliError) -> ApiError {
 }
 
 /// `POST /v1/plans/{month}/execute` (officer, issue 18): appends, as one atomic batch,
-/// the transfers of the latest issued plan of the month that are not yet recorded.
+/// the transfers of the latest issued plan of the month that are not yet recorded
+/// (201 with their acknowledgements); a dry run, or a plan with nothing missing,
+/// answers 200 with [`answers::ExecuteAnswer`] and writes nothing.
 async fn execute_plan(
     Shared(app): Shared<AppState>,
     headers: HeaderMap,
@@ -671,28 +673,19 @@ async fn execute_plan(
             v
         })
         .collect();
-    let already = (ex.funded - ex.batch.len()) as u64;
-    let appended = !dry_run && !ex.batch.is_empty();
-    let acks = if appended {
-        app.writer().append(ex.batch, None).await?
-    } else {
-        Vec::new()
-    };
+    if !dry_run && !ex.batch.is_empty() {
+        let acks = app.writer().append(ex.batch, None).await?;
+        return Ok(json_response(StatusCode::CREATED, &acks));
+    }
     let answer = answers::ExecuteAnswer {
         month,
         plan_seq: ex.plan_seq,
         funded_lines: ex.funded as u64,
-        already_recorded: already,
+        already_recorded: (ex.funded - ex.batch.len()) as u64,
         dry_run,
         events,
-        acks,
     };
-    let status = if appended {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok(json_response(status, &answer))
+    Ok(json_response(StatusCode::OK, &answer))
 }
 
 // ---- reads --------------------------------------------------------------------------
