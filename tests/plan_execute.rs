@@ -378,3 +378,53 @@ fn over_http_and_through_a_running_server() {
 fn export_over(addr: &str, token: &str) -> Vec<Value> {
     wire::all_records(addr, token)
 }
+
+#[test]
+fn reversed_transfers_count_nowhere_and_a_line_the_plan_lacks_is_off_plan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    sample_with_plan(dir);
+    let acks = lines(&ok(dir, &["plan", "execute", "--month", "2022-03"]));
+    let first = acks[0]["seq"].as_u64().unwrap();
+    let first_event = export(dir)[first as usize - 1]["event"].clone();
+    common::append_ok(
+        dir,
+        &json!([
+            {"kind":"event_reversed","reverses_seq":first,"reason":"returned","on":"2022-03-02"},
+            {"kind":"allocation_notified","county":"beigang","fund":"in_execution","fiscal_year":2022,
+             "program":"p","amount":"100.00","notified_on":"2022-03-02"},
+            {"kind":"transfer_allocated","county":"beigang","fund":"in_execution","fiscal_year":2022,
+             "amount":"100.00","value_date":"2022-03-03","plan_month":"2022-03"}
+        ]),
+    );
+    let head = export(dir).len() as u64;
+    let s: Value = serde_json::from_str(&ok(
+        dir,
+        &["plan", "status", "--month", "2022-03", "--json"],
+    ))
+    .unwrap();
+    let line = s["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["county"] == first_event["county"] && l["fund"] == first_event["fund"])
+        .unwrap();
+    assert_eq!(line["dispatched"], "0.00");
+    assert_eq!(line["remaining"], first_event["amount"]);
+    assert_eq!(s["total_remaining"], first_event["amount"]);
+    assert_eq!(
+        s["off_plan"],
+        json!([{"seq":head,"county":"beigang","fund":"in_execution","fiscal_year":2022,
+                "amount":"100.00","plan_month":"2022-03","why":"no_line"}])
+    );
+    // Dispatched on lines plus off the lines' covering is the log's unreversed sum.
+    let logged: i64 = transfers_of(dir, "2022-03")
+        .iter()
+        .filter(|r| r["seq"] != first)
+        .map(|r| cents(&r["event"]["amount"]))
+        .sum();
+    assert_eq!(cents(&s["total_dispatched"]), logged);
+    // The reversed line's key is in the log: execute does not pay it again.
+    ok(dir, &["plan", "execute", "--month", "2022-03"]);
+    assert_eq!(export(dir).len() as u64, head);
+}
