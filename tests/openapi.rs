@@ -266,6 +266,18 @@ fn real_answers_validate_against_the_schema_their_route_documents() {
         &issue.to_string(),
         &[],
     );
+    let o = &f.tokens.officer;
+    let dry = post(
+        f.addr(),
+        "/v1/plans/2021-02/execute",
+        o,
+        r#"{"dry_run":true}"#,
+        &[],
+    );
+    let executed = post(f.addr(), "/v1/plans/2021-02/execute", o, "{}", &[]);
+    assert_eq!(executed.status, 201, "{}", executed.text());
+    let again = post(f.addr(), "/v1/plans/2021-02/execute", o, "{}", &[]);
+    let unissued = post(f.addr(), "/v1/plans/2021-05/execute", o, "{}", &[]);
     let a = &f.tokens.auditor;
     let at = |p: &str| get(f.addr(), p, a);
     let funds = json!({"kind":"city_funds_received","fund":"general","amount":"7.00","received_on":"2021-01-20"}).to_string();
@@ -285,6 +297,20 @@ fn real_answers_validate_against_the_schema_their_route_documents() {
         ("get", "/v1/monitor", at("/v1/monitor?at_seq=0")),
         ("get", "/v1/plans/{month}", plan),
         ("post", "/v1/plans/{month}/issue", issued),
+        ("post", "/v1/plans/{month}/execute", dry),
+        ("post", "/v1/plans/{month}/execute", executed),
+        ("post", "/v1/plans/{month}/execute", again),
+        ("post", "/v1/plans/{month}/execute", unissued),
+        (
+            "get",
+            "/v1/plans/{month}/status",
+            at("/v1/plans/2021-02/status"),
+        ),
+        (
+            "get",
+            "/v1/plans/{month}/status",
+            at("/v1/plans/2021-05/status?at_seq=1"),
+        ),
         ("get", "/v1/forecast", at("/v1/forecast?from=2021-02")),
         (
             "post",

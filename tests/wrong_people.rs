@@ -107,6 +107,12 @@ fn cases(plan: &Value) -> Vec<Case> {
         get("/v1/positions", "/v1/positions", READERS, false),
         get("/v1/monitor", "/v1/monitor", READERS, false),
         get("/v1/plans/{month}", "/v1/plans/2021-02", READERS, false),
+        get(
+            "/v1/plans/{month}/status",
+            "/v1/plans/2021-02/status",
+            READERS,
+            false,
+        ),
         get("/v1/forecast", "/v1/forecast?from=2021-02", READERS, false),
         get("/v1/verify", "/v1/verify", READERS, false),
         get("/v1/replay", "/v1/replay", READERS, false),
@@ -165,6 +171,14 @@ fn cases(plan: &Value) -> Vec<Case> {
             path: "/v1/monitor/what-if".into(),
             body: Some(json!([revenue]).to_string()),
             allowed: READERS,
+            public: false,
+        },
+        Case {
+            method: "POST",
+            route: "/v1/plans/{month}/execute",
+            path: "/v1/plans/2021-02/execute".into(),
+            body: Some(json!({"dry_run": true}).to_string()),
+            allowed: &[Caller::Officer],
             public: false,
         },
     ]

@@ -368,12 +368,18 @@ pub struct MonitorArgs {
     pub paper: PaperArgs,
 }
 
-/// Arguments of `plan`.
+/// Arguments of `plan` (and its subcommands `plan execute`, `plan status`).
 #[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct PlanArgs {
+    /// Execute an issued plan, or compare it with what was dispatched (instead of
+    /// printing the plan)
+    #[command(subcommand)]
+    #[serde(default)]
+    pub command: Option<PlanCommand>,
     /// The plan month
-    #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
-    pub month: crate::values::Month,
+    #[arg(long, value_name = "YYYY-MM", value_parser = parse_month, required = true)]
+    pub month: Option<crate::values::Month>,
     /// Plan from the records with seq ≤ N [default: the head]
     #[arg(long, value_name = "N")]
     pub at_seq: Option<u64>,
@@ -401,6 +407,58 @@ pub struct PlanArgs {
     /// Language, unit, width and --out.
     #[serde(default)]
     pub paper: PaperArgs,
+}
+
+/// The subcommands of `plan` (issue 18).
+#[derive(Subcommand, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub enum PlanCommand {
+    /// Execute the latest issued plan of the month: one atomic batch of
+    /// transfer_allocated, one per funded line
+    ///
+    /// The plan is recomputed at the issued based_on_seq and must give the issued
+    /// plan_sha256 (else exit 5). Each transfer: amount = the line's funded amount,
+    /// plan_month = the month, reference `plan MONTH seq N` (N: the plan_issued
+    /// record), idempotency key `plan-exec:N:COUNTY:FUND:FISCAL_YEAR`. Lines whose key
+    /// is already in the log are left out, so running it again appends only what is
+    /// missing and never pays twice. Prints one line per appended event, as `append`
+    /// does, and a summary on standard error. No issued plan for the month: exit 3.
+    Execute(PlanExecuteArgs),
+    /// The latest issued plan of the month against what was dispatched for it
+    ///
+    /// Per line: funded in the plan, dispatched (unreversed transfers with plan_month
+    /// the month), remaining and over-plan; transfers with plan_month the month that
+    /// no issued plan or no line covers, or that go beyond their line, are listed off
+    /// plan.
+    Status(PlanStatusArgs),
+}
+
+/// Arguments of `plan execute`.
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PlanExecuteArgs {
+    /// The plan month (its latest plan_issued is executed)
+    #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
+    pub month: crate::values::Month,
+    /// value_date of the transfers [default: the first day of the month]
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub value_date: Option<crate::values::Date>,
+    /// Print the events that would be appended (JSON Lines, with their idempotency
+    /// keys: `append` takes them as they are) and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Arguments of `plan status`.
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PlanStatusArgs {
+    /// The plan month
+    #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
+    pub month: crate::values::Month,
+    /// Count the records with seq ≤ N [default: the head]
+    #[arg(long, value_name = "N")]
+    pub at_seq: Option<u64>,
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `forecast`.

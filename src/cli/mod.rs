@@ -39,7 +39,8 @@ mod write;
 
 pub use args::{
     ChartArgs, ChartCommand, ChartOut, Cli, Command, ForecastArgs, MonitorArgs, NoticesArgs,
-    PaperArgs, PlanArgs, PositionArgs, ReplayArgs, TimeArgs, TokenCommand,
+    PaperArgs, PlanArgs, PlanCommand, PlanExecuteArgs, PlanStatusArgs, PositionArgs, ReplayArgs,
+    TimeArgs, TokenCommand,
 };
 pub use run::{data_dir, main_with_args};
 pub use target::open_with_state;
@@ -47,5 +48,6 @@ pub use write::SAMPLE_EVENTS;
 
 // For the command modules beside this one (`super::Target`, `super::execute`, …).
 pub(crate) use args::command_name;
+pub(crate) use plan::{prepare_execution, status_of};
 pub(crate) use run::execute;
 pub(crate) use target::Target;

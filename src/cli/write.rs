@@ -37,7 +37,8 @@ pub(crate) fn read_input(file: Option<&Path>) -> Result<String, CliError> {
     })
 }
 
-fn print_acks(acks: &[Ack]) -> Result<(), CliError> {
+/// Prints one acknowledgement line per event: `{"duplicate","hash","seq"}`.
+pub(super) fn print_acks(acks: &[Ack]) -> Result<(), CliError> {
     let mut out = BufWriter::new(output::stdout());
     for a in acks {
         serde_json::to_writer(&mut out, a).map_err(|e| CliError::io(e.to_string()))?;

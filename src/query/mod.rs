@@ -1,9 +1,11 @@
 //! Read models over the folded state: position (§6.1), monitor (§6.2) with its
 //! contract-v2 history (`history`) and its daily series (`daily`), plan (§6.3),
-//! forecast (§6.4), and what-if answers over hypothetical events (`whatif`, issue 18).
+//! forecast (§6.4), what-if answers over hypothetical events (`whatif`, issue 18),
+//! and an issued plan's execution and status (`execution`, issue 18).
 //! Pure functions of the state and their arguments.
 
 pub mod daily;
+pub mod execution;
 pub mod forecast;
 pub mod history;
 pub mod monitor;

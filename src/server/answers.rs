@@ -241,3 +241,35 @@ mod tests {
         });
     }
 }
+
+/// The body of `POST /v1/plans/{month}/execute` (issue 18): both members optional; the
+/// body may be `{}`. This type is its shape.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ExecuteRequest {
+    /// value_date of the transfers; absent or `null` is the first day of the month.
+    value_date: Option<Date>,
+    /// `true`: answer the events that would be appended and write nothing.
+    dry_run: Option<bool>,
+}
+
+/// `POST /v1/plans/{month}/execute` when it writes nothing (200): what a dry run
+/// would append, or that every transfer of the plan is already recorded. (When it
+/// appends, it answers 201 with the acknowledgements, as every append does.)
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct ExecuteAnswer {
+    /// The plan month.
+    pub month: crate::values::Month,
+    /// The seq of the `plan_issued` record executed.
+    pub plan_seq: u64,
+    /// The plan's lines with funded > 0.
+    pub funded_lines: u64,
+    /// Lines whose transfer was already in the log (left out).
+    pub already_recorded: u64,
+    /// Whether this was a dry run (else nothing was missing).
+    pub dry_run: bool,
+    /// The transfers that would be appended, each with its `idempotency_key`, in the
+    /// plan's line order (empty when nothing is missing).
+    pub events: Vec<serde_json::Value>,
+}

@@ -552,6 +552,38 @@ pub(super) fn issue_plan(d: &mut Doc) -> Value {
     })
 }
 
+/// `POST /v1/plans/{month}/execute`.
+pub(super) fn execute_plan(d: &mut Doc) -> Value {
+    let mut rs = responses(
+        "201",
+        "the missing transfers of the latest issued plan, appended as one batch: one acknowledgement each",
+        d.answer::<Vec<crate::log::Ack>>(),
+        APPEND_ERRORS,
+    );
+    rs["200"] = json!({
+        "description": "a dry run (nothing written: the events that would be appended), or every transfer already recorded",
+        "content": json_content(d.answer::<answers::ExecuteAnswer>())
+    });
+    json!({
+        "operationId": "executePlan",
+        "summary": "execute the latest issued plan of the month (officer, issue 18): one transfer_allocated per funded line not yet recorded (keys plan-exec:SEQ:COUNTY:FUND:FISCAL_YEAR), as one atomic batch; 422 when no plan of the month is issued",
+        "parameters": [month_path()],
+        "requestBody": {"required": true, "content": json_content(d.answer::<answers::ExecuteRequest>())},
+        "responses": rs
+    })
+}
+
+/// `GET /v1/plans/{month}/status`.
+pub(super) fn plan_status(d: &mut Doc) -> Value {
+    get_op(
+        "planStatus",
+        "the latest issued plan of the month against the transfers with that plan_month: per line funded, dispatched, remaining, over-plan, and the off-plan transfers (any role, issue 18)",
+        vec![month_path(), at_seq()],
+        d.answer::<crate::query::execution::PlanStatus>(),
+        READ_ERRORS,
+    )
+}
+
 /// `GET /v1/forecast`.
 pub(super) fn forecast(d: &mut Doc) -> Value {
     paper_op(

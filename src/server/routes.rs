@@ -82,6 +82,8 @@ pub const ROUTES: &[Route] = &[
     Route { method: "get", path: "/v1/plans/{month}", public: false, handler: || get(plan_route), doc: openapi::plan },
     Route { method: "post", path: "/v1/plans/{month}/issue", public: false, handler: || post(issue_plan), doc: openapi::issue_plan },
     Route { method: "post", path: "/v1/plans/{month}/what-if", public: false, handler: || post(plan_what_if), doc: openapi::plan_what_if },
+    Route { method: "post", path: "/v1/plans/{month}/execute", public: false, handler: || post(execute_plan), doc: openapi::execute_plan },
+    Route { method: "get", path: "/v1/plans/{month}/status", public: false, handler: || get(plan_status_route), doc: openapi::plan_status },
     Route { method: "get", path: "/v1/forecast", public: false, handler: || get(forecast_route), doc: openapi::forecast },
     Route { method: "post", path: "/v1/forecast/what-if", public: false, handler: || post(forecast_what_if), doc: openapi::forecast_what_if },
     Route { method: "get", path: "/v1/verify", public: false, handler: || get(verify_route), doc: openapi::verify },
@@ -581,6 +583,114 @@ async fn issue_plan(
     Ok(json_response(StatusCode::CREATED, &acks))
 }
 
+/// A failure of the command-line side of a plan's execution or status, as the
+/// service answers it: usage 400, invalid 422, conflict 409, store errors as the
+/// store's, and a plan that does not reproduce (damaged data) 409 naming it.
+fn api_error_of(e: crate::error::CliError) -> ApiError {
+    match e.code {
+        2 => ApiError::bad_request("month", e.message),
+        3 => ApiError::invalid(None, &EventError::whole(e.message)),
+        4 | 5 => ApiError::conflict(e.message),
+        _ => ApiError::unavailable(e.message),
+    }
+}
+
+/// `POST /v1/plans/{month}/execute` (officer, issue 18): appends, as one atomic batch,
+/// the transfers of the latest issued plan of the month that are not yet recorded
+/// (201 with their acknowledgements); a dry run, or a plan with nothing missing,
+/// answers 200 with [`answers::ExecuteAnswer`] and writes nothing.
+async fn execute_plan(
+    Shared(app): Shared<AppState>,
+    headers: HeaderMap,
+    month: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    body: Body,
+) -> Answer {
+    let (_, value) = authorized_body(
+        &app,
+        &headers,
+        body,
+        &[Role::Officer],
+        "executing a plan appends transfers: it needs an officer's token",
+    )
+    .await?;
+    app.writable()?;
+    let month = month_of(month)?;
+    let Value::Object(m) = value else {
+        return Err(ApiError::invalid(
+            None,
+            &EventError::whole("the body must be an object {\"value_date\"?,\"dry_run\"?}"),
+        ));
+    };
+    if let Some(k) = m
+        .keys()
+        .find(|k| !["value_date", "dry_run"].contains(&k.as_str()))
+    {
+        return Err(ApiError::invalid(
+            None,
+            &EventError::field(
+                k.clone(),
+                "is not a member of this request (value_date, dry_run; the month is in the path)",
+            ),
+        ));
+    }
+    let value_date = match m.get("value_date") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(d)) => Some(
+            Date::parse(d)
+                .map_err(|e| ApiError::invalid(None, &EventError::field("value_date", e)))?,
+        ),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                None,
+                &EventError::field("value_date", "must be a date YYYY-MM-DD or null"),
+            ))
+        }
+    };
+    let dry_run = match m.get("dry_run") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                None,
+                &EventError::field("dry_run", "must be true, false or null"),
+            ))
+        }
+    };
+    let ready = app.clone();
+    let ex = blocking(move || {
+        let target = crate::cli::Target::Live {
+            dir: std::path::Path::new("."),
+            app: &ready,
+        };
+        crate::cli::prepare_execution(&target, month, value_date).map_err(api_error_of)
+    })
+    .await?;
+    let events: Vec<Value> = ex
+        .batch
+        .iter()
+        .map(|e| {
+            let mut v = e.event.to_json();
+            if let (Some(o), Some(k)) = (v.as_object_mut(), &e.idempotency_key) {
+                o.insert("idempotency_key".into(), json!(k));
+            }
+            v
+        })
+        .collect();
+    if !dry_run && !ex.batch.is_empty() {
+        let acks = app.writer().append(ex.batch, None).await?;
+        return Ok(json_response(StatusCode::CREATED, &acks));
+    }
+    let answer = answers::ExecuteAnswer {
+        month,
+        plan_seq: ex.plan_seq,
+        funded_lines: ex.funded as u64,
+        already_recorded: (ex.funded - ex.batch.len()) as u64,
+        dry_run,
+        events,
+    };
+    Ok(json_response(StatusCode::OK, &answer))
+}
+
 // ---- reads --------------------------------------------------------------------------
 
 /// `GET /v1/events?from=SEQ&limit=N`.
@@ -734,6 +844,33 @@ async fn plan_route(
         }
         let r = build::plan(&answer, &Ctx::of(st, paper.lang, paper.unit));
         paper.respond(&r, &format!("plan-{month}"))
+    })
+    .await
+}
+
+/// `GET /v1/plans/{month}/status?at_seq` (any role, issue 18): the latest issued plan
+/// of the month against the transfers dispatched for it.
+async fn plan_status_route(
+    Shared(app): Shared<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    month: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Answer {
+    app.authenticate(&headers)?;
+    let month = month_of(month)?;
+    let p = Params::parse(uri.query(), &["at_seq"])?;
+    let at_seq = p.u64("at_seq")?;
+    let ready = app.clone();
+    blocking(move || {
+        let target = crate::cli::Target::Live {
+            dir: std::path::Path::new("."),
+            app: &ready,
+        };
+        let answer = crate::cli::status_of(&target, month, at_seq).map_err(|e| match e.code {
+            2 => ApiError::bad_request("at_seq", e.message),
+            _ => api_error_of(e),
+        })?;
+        Ok(json_response(StatusCode::OK, &answer))
     })
     .await
 }

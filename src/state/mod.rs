@@ -78,10 +78,32 @@ pub struct State {
     pub policies: Vec<PolicyEntry>,
     /// Every `notice_issued`, in seq order (reversed ones marked).
     pub notices: Vec<NoticeEntry>,
+    /// Every applied `transfer_allocated` that names a `plan_month`, in seq order
+    /// (what `plan status` compares with the issued plans; reversed ones are told by
+    /// [`State::is_reversed`]).
+    pub plan_transfers: Vec<PlanTransfer>,
     /// Reversible records by seq − 1 (None for other kinds).
     targets: Vec<Option<Slot>>,
     /// Amounts of targets that do not fit in a [`Slot`], by seq.
     wide_amounts: BTreeMap<u64, Money>,
+}
+
+/// A `transfer_allocated` that names a `plan_month`, as the state keeps it for
+/// `plan status` (issue 18): the record's seq and the members that place it on a line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanTransfer {
+    /// The record's seq.
+    pub seq: u64,
+    /// County.
+    pub county: CountyId,
+    /// Fund class.
+    pub fund: Fund,
+    /// Fiscal year of the entitlement drawn on.
+    pub fiscal_year: FiscalYear,
+    /// Amount.
+    pub amount: Money,
+    /// The plan month the transfer says it carries out.
+    pub plan_month: Month,
 }
 
 /// What [`State::undo`] needs to take back the last applied record.
@@ -191,6 +213,18 @@ impl State {
             self.targets.resize(idx + 1, None);
         }
         let target = self.forward(&rec.event, rec.seq);
+        if let (Event::TransferAllocated(e), Some(_)) = (&rec.event, &target) {
+            if let Some(plan_month) = e.plan_month {
+                self.plan_transfers.push(PlanTransfer {
+                    seq: rec.seq,
+                    county: e.county.clone(),
+                    fund: e.fund,
+                    fiscal_year: e.fiscal_year,
+                    amount: e.amount,
+                    plan_month,
+                });
+            }
+        }
         self.targets[idx] = target.map(|t| self.pack(rec.seq, t));
     }
 
@@ -230,6 +264,9 @@ impl State {
         let idx = (seq - 1) as usize;
         let target = self.targets[idx].take().map(|s| self.unpack(seq, s));
         self.wide_amounts.remove(&seq);
+        if self.plan_transfers.last().is_some_and(|p| p.seq == seq) {
+            self.plan_transfers.pop();
+        }
         self.backward(&rec.event, target, u.new_county);
         self.targets.truncate(idx);
         self.head_seq = u.prev_head_seq;

@@ -31,6 +31,7 @@ struct StateRef<'a> {
     wide_amounts: &'a BTreeMap<u64, Money>,
     policies: &'a [PolicyEntry],
     notices: &'a [NoticeEntry],
+    plan_transfers: &'a [PlanTransfer],
 }
 
 /// The stored form of a [`State`], owned for reading (same members, same order).
@@ -48,6 +49,7 @@ struct StateOwned {
     wide_amounts: BTreeMap<u64, Money>,
     policies: Vec<PolicyEntry>,
     notices: Vec<NoticeEntry>,
+    plan_transfers: Vec<PlanTransfer>,
 }
 
 impl Serialize for State {
@@ -65,6 +67,7 @@ impl Serialize for State {
             wide_amounts: &self.wide_amounts,
             policies: &self.policies,
             notices: &self.notices,
+            plan_transfers: &self.plan_transfers,
         }
         .serialize(s)
     }
@@ -149,6 +152,16 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
     if wide_slots != o.wide_amounts.len() {
         return Err("snapshot: amounts held for records that have none".into());
     }
+    let mut last = 0;
+    for p in &o.plan_transfers {
+        if p.seq <= last || p.seq > o.head_seq {
+            return Err(format!(
+                "snapshot: plan transfer at seq {} out of order or past the head",
+                p.seq
+            ));
+        }
+        last = p.seq;
+    }
     Ok(State {
         head_seq: o.head_seq,
         head_hash: o.head_hash,
@@ -163,6 +176,7 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
         wide_amounts: o.wide_amounts,
         policies: o.policies,
         notices: o.notices,
+        plan_transfers: o.plan_transfers,
     })
 }
 
