@@ -399,6 +399,18 @@ fn a_whatif_forwarded_to_a_running_server_writes_nothing_and_answers_the_same() 
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["hypothetical"], 1);
+    // A null member, which the documented Event schema has no room for: 422 naming it.
+    let mut with_null = revenue();
+    with_null["category"] = Value::Null;
+    let r = wire::post(
+        &serve.addr,
+        "/v1/monitor/what-if",
+        &token,
+        &with_null.to_string(),
+        &[],
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json()["error"]["field"], "category");
     // Refused: 422 naming the event; a bad parameter: 400; none: 422; no token: 401.
     let r = wire::post(
         &serve.addr,

@@ -942,6 +942,21 @@ where
     }
     let mut events = Vec::with_capacity(values.len());
     for (i, v) in values.into_iter().enumerate() {
+        // The body is documented as the `Event` schema, which has no null member: a
+        // what-if answers 200 for whatever it takes, so it takes only what it documents
+        // (leave an optional member out rather than send null).
+        let null = v
+            .as_object()
+            .and_then(|m| m.iter().find(|(_, x)| x.is_null()).map(|(k, _)| k.clone()));
+        if let Some(k) = null {
+            return Err(ApiError::invalid(
+                Some(i),
+                &EventError::field(
+                    k,
+                    "must not be null in a what-if: leave an optional member out",
+                ),
+            ));
+        }
         events.push(Event::parse_object(v).map_err(|e| ApiError::invalid(Some(i), &e))?);
     }
     let n = events.len();
