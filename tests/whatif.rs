@@ -262,6 +262,17 @@ fn a_refused_hypothetical_event_exits_3_naming_it_and_nothing_is_written() {
     let o = run(dir, &["monitor", "--with", "/nonexistent/whatif.json"], "");
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(one_error_line(&o).contains("--with"));
+    // plan execute and plan status read the log as it is: --with is a usage error there.
+    let good = write(tmp.path(), "good.json", &revenue());
+    for sub in ["execute", "status"] {
+        let o = run(
+            dir,
+            &["plan", "--with", &good, sub, "--month", "2022-03"],
+            "",
+        );
+        assert_eq!(code(&o), 2, "{sub}: {}", stderr(&o));
+        assert!(one_error_line(&o).contains("--with"), "{sub}");
+    }
     assert_eq!(head(dir), before_head);
     assert_eq!(hashes(dir), before, "no file of DIR changed");
 }

@@ -41,6 +41,12 @@ use serde_json::json;
 
 /// `sanbao plan` (SPEC §6.3, §8.31).
 pub fn plan(t: &Target, a: PlanArgs) -> Result<(), CliError> {
+    if a.command.is_some() && a.with.is_some() {
+        return Err(CliError::usage(
+            "--with supposes events for `plan --month M` itself; plan execute and plan status read the log as it is",
+        )
+        .zh("--with 只用于 plan --month M 的假设测算；plan execute 与 plan status 按日志实际记录办理"));
+    }
     match a.command {
         Some(PlanCommand::Execute(e)) => return execute(t, e),
         Some(PlanCommand::Status(s)) => return status(t, s),
