@@ -251,10 +251,35 @@ fn status_sums_equal_the_log_and_off_plan_transfers_are_listed() {
                 "amount":"5.00","plan_month":"2022-06","why":"no_issued_plan"}])
     );
 
-    // For people: a table with the totals and the off-plan list.
-    let text = ok(dir, &["plan", "status", "--month", "2022-03"]);
-    assert!(text.contains("beyond_line"), "{text}");
-    assert!(text.contains("total"), "{text}");
+    // For people: the report model's table with the totals and the off-plan list, in
+    // the user's language.
+    let people = |lang: &str| {
+        let o = std::process::Command::new(common::bin())
+            .arg("--data")
+            .arg(dir)
+            .args(["plan", "status", "--month", "2022-03"])
+            .env("SANBAO_LANG", lang)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let en = people("en");
+    assert!(
+        en.contains("beyond its line") && en.contains("total funded"),
+        "{en}"
+    );
+    let zh = people("zh");
+    for w in [
+        "调度计划执行情况",
+        "计划外调拨",
+        "超出计划安排数",
+        "财力性资金",
+        "北港工业区",
+    ] {
+        assert!(zh.contains(w), "{w}: {zh}");
+    }
+    assert!(zh.contains("合计：计划安排数"), "{zh}");
 }
 
 #[test]

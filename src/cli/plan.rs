@@ -268,116 +268,17 @@ fn execute(t: &Target, a: PlanExecuteArgs) -> Result<(), CliError> {
 /// `sanbao plan status` (issue 18): the latest issued plan of the month against the
 /// transfers dispatched for it.
 fn status(t: &Target, a: PlanStatusArgs) -> Result<(), CliError> {
-    let s = status_of(t, a.month, a.at_seq)?;
+    let issued = issued_plan(t, a.month, a.at_seq)?;
+    let state = t.state(a.at_seq)?;
+    let s = plan_status(&state, a.month, issued.as_ref().map(|(s, p)| (*s, p)));
     if a.json {
         return emit(&to_json_line(&s)?);
     }
-    emit(&status_text(&s))
-}
-
-/// `plan status` for people: one aligned table of the lines, then the off-plan
-/// transfers, amounts with thousands separators.
-fn status_text(s: &PlanStatus) -> String {
-    let mut out = match s.plan_seq {
-        Some(seq) => format!(
-            "Plan {} (issued at seq {seq}, based on seq {}) against transfers up to seq {}\n\n",
-            s.month,
-            s.based_on_seq.unwrap_or(0),
-            s.at_seq
-        ),
-        None => format!(
-            "No plan of {} is issued (records up to seq {})\n\n",
-            s.month, s.at_seq
-        ),
-    };
-    let mut rows = vec![[
-        "county".to_string(),
-        "fund".into(),
-        "fiscal_year".into(),
-        "funded".into(),
-        "dispatched".into(),
-        "remaining".into(),
-        "over_plan".into(),
-    ]];
-    for l in &s.lines {
-        rows.push([
-            l.county.as_str().to_string(),
-            l.fund.as_str().into(),
-            l.fiscal_year.get().to_string(),
-            l.funded.grouped(),
-            l.dispatched.grouped(),
-            l.remaining.grouped(),
-            l.over_plan.grouped(),
-        ]);
-    }
-    rows.push([
-        "total".into(),
-        String::new(),
-        String::new(),
-        s.total_funded.grouped(),
-        s.lines
-            .iter()
-            .map(|l| l.dispatched)
-            .sum::<Money>()
-            .grouped(),
-        s.total_remaining.grouped(),
-        s.total_over_plan.grouped(),
-    ]);
-    out.push_str(&table(&rows));
-    if s.off_plan.is_empty() {
-        out.push_str("\nNo off-plan transfers.\n");
-    } else {
-        out.push_str("\nOff plan:\n");
-        let mut rows = vec![[
-            "seq".to_string(),
-            "county".into(),
-            "fund".into(),
-            "fiscal_year".into(),
-            "amount".into(),
-            "plan_month".into(),
-            "why".into(),
-        ]];
-        for o in &s.off_plan {
-            rows.push([
-                o.seq.to_string(),
-                o.county.as_str().to_string(),
-                o.fund.as_str().into(),
-                o.fiscal_year.get().to_string(),
-                o.amount.grouped(),
-                o.plan_month.to_string(),
-                serde_json::to_value(o.why)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-            ]);
-        }
-        out.push_str(&table(&rows));
-    }
-    out
-}
-
-/// Rows aligned in columns: text to the left, figures (from the fourth column of a
-/// line table, the fifth of an off-plan table) to the right.
-fn table<const N: usize>(rows: &[[String; N]]) -> String {
-    let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..N).map(width).collect();
-    let mut out = String::new();
-    for r in rows {
-        let cells: Vec<String> = r
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let pad = widths[i] - c.chars().count();
-                let figure = c.starts_with(|ch: char| ch.is_ascii_digit() || ch == '-') && i > 0;
-                if figure {
-                    format!("{}{c}", " ".repeat(pad))
-                } else {
-                    format!("{c}{}", " ".repeat(pad))
-                }
-            })
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
+    // For people: the report model's table, in the user's language.
+    let x = Ctx::of(&state, super::output::env_lang(), Unit::Yuan);
+    emit(&crate::report::text::render(
+        &build::plan_status(&s, &x),
+        Style::detect().colour(),
+        Some(crate::report::text::DEFAULT_WIDTH),
+    ))
 }

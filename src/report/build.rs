@@ -11,6 +11,7 @@ use super::{col, Cell, Kind, Report, Section, Tone};
 use crate::lang::{Lang, Term, Unit};
 use crate::money::Money;
 use crate::query::daily::Daily;
+use crate::query::execution::{OffPlanWhy, PlanStatus};
 use crate::query::forecast::{Forecast, Risk};
 use crate::query::monitor::{Monitor, PayrollStatus, Reason};
 use crate::query::plan::Plan;
@@ -980,6 +981,130 @@ pub fn plan(p: &Plan, x: &Ctx) -> Report {
         }
     }
     r.sections.push(s);
+    r
+}
+
+/// `plan status` (issue 18): the issued plan's lines against the transfers that name
+/// its month, and the transfers off the plan.
+pub fn plan_status(s: &PlanStatus, x: &Ctx) -> Report {
+    let mut r = Report {
+        name: "plan-status",
+        lang: x.lang,
+        unit: x.unit,
+        title: match x.lang {
+            Lang::Zh => format!("{} 调度计划执行情况", crate::lang::zh_month(s.month)),
+            Lang::En => format!("Plan {} against transfers", s.month),
+        },
+        meta: vec![
+            (x.pick("计划月份", "month").to_string(), s.month.to_string()),
+            (
+                x.pick("签发记录号", "issued at seq").to_string(),
+                s.plan_seq
+                    .map_or_else(|| "—".to_string(), |n| n.to_string()),
+            ),
+            (
+                x.pick("依据记录号", "based on seq").to_string(),
+                s.based_on_seq
+                    .map_or_else(|| "—".to_string(), |n| n.to_string()),
+            ),
+            (
+                x.pick("截至记录号", "transfers up to seq").to_string(),
+                s.at_seq.to_string(),
+            ),
+            (
+                x.pick("合计：计划安排数", "total funded").to_string(),
+                x.unit.grouped(s.total_funded),
+            ),
+            (
+                x.pick("已拨付（含计划外）", "dispatched (off plan included)")
+                    .to_string(),
+                x.unit.grouped(s.total_dispatched),
+            ),
+            (
+                x.pick("未拨付", "remaining").to_string(),
+                x.unit.grouped(s.total_remaining),
+            ),
+            (
+                x.pick("超计划", "over plan").to_string(),
+                x.unit.grouped(s.total_over_plan),
+            ),
+            x.unit_meta(),
+        ],
+        notes: Vec::new(),
+        sections: Vec::new(),
+    };
+    if s.plan_seq.is_none() {
+        r.notes.push((
+            Tone::Warn,
+            x.pick("该月计划尚未签发。", "No plan of this month is issued.")
+                .to_string(),
+        ));
+    }
+    let mut cols = x.county_cols();
+    cols.extend([
+        x.c("资金类别", "fund", Kind::Text),
+        x.c("年度", "fiscal year", Kind::Int),
+        x.c("计划安排数", "funded", Kind::Money),
+        x.c("已拨付", "dispatched", Kind::Money),
+        x.c("未拨付", "remaining", Kind::Money),
+        x.c("超计划", "over plan", Kind::Money),
+    ]);
+    let mut lines = Section::new(
+        "lines",
+        x.pick("分县区执行情况", "Lines"),
+        x.pick("分县区执行情况", "lines"),
+        cols,
+        x.none(),
+    )
+    .keys(2);
+    for l in &s.lines {
+        let mut row = x.county(&l.county, Tone::Plain).to_vec();
+        row.extend([
+            Cell::text(l.fund.word(x.lang)),
+            Cell::int(i64::from(l.fiscal_year.get())),
+            Cell::money(l.funded),
+            Cell::money(l.dispatched),
+            Cell::money(l.remaining),
+            Cell::shortfall(l.over_plan),
+        ]);
+        lines.row(row);
+    }
+    r.sections.push(lines);
+    let mut cols = vec![x.c("记录号", "seq", Kind::Int)];
+    cols.extend(x.county_cols());
+    cols.extend([
+        x.c("资金类别", "fund", Kind::Text),
+        x.c("年度", "fiscal year", Kind::Int),
+        x.c("金额", "amount", Kind::Money),
+        x.c("所属计划月份", "plan month", Kind::Text),
+        x.c("原因", "why", Kind::Text),
+    ]);
+    let mut off = Section::new(
+        "off_plan",
+        x.pick("计划外调拨", "Off-plan transfers"),
+        x.pick("计划外调拨", "off plan"),
+        cols,
+        x.pick("（无计划外调拨）", "(no off-plan transfer)"),
+    )
+    .keys(3);
+    for o in &s.off_plan {
+        let mut row = vec![Cell::int(o.seq as i64)];
+        row.extend(x.county(&o.county, Tone::Plain));
+        let why = match o.why {
+            OffPlanWhy::NoIssuedPlan => x.pick("该月计划未签发", "no issued plan"),
+            OffPlanWhy::NoLine => x.pick("计划无此项安排", "no line in the plan"),
+            OffPlanWhy::BeyondLine => x.pick("超出计划安排数", "beyond its line"),
+        };
+        row.extend([
+            Cell::text(o.fund.word(x.lang)),
+            Cell::int(i64::from(o.fiscal_year.get())),
+            Cell::money(o.amount),
+            Cell::text(o.plan_month.to_string()),
+            Cell::toned(why, Tone::Bad),
+        ]);
+        off.row(row);
+    }
+    r.sections.push(off);
     r
 }
 
