@@ -1,5 +1,7 @@
 //! The fifteen event kinds of SPEC §3, and the kinds SPEC §9 adds (so far
-//! `planning_policy_set`): their typed form, strict parsing from JSON,
+//! `planning_policy_set`, `notice_issued`, `emergency_requested`,
+//! `emergency_approved`, `approval_limit_set`, and `transfer_allocated`'s optional
+//! `off_plan_reason`): their typed form, strict parsing from JSON,
 //! the field-level validation that needs no state, and normalization.
 //!
 //! Guarantees:
@@ -87,7 +89,12 @@ pub struct AllocationNotified {
 }
 
 /// `transfer_allocated` (调拨): city.treasury → county treasury, against an entitlement.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+///
+/// Its serde form is written by hand ([`Serialize`] below) so that `off_plan_reason`
+/// (contract v2, issue 18) is left out of JSON, and so of the canonical text and every
+/// hash, when absent: a transfer recorded before it existed keeps its hash. The
+/// storage codec (bincode, not human-readable) always carries it, last.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferAllocated {
     /// County.
@@ -106,6 +113,32 @@ pub struct TransferAllocated {
     /// Optional reference text.
     #[serde(default)]
     pub reference: Option<Text>,
+    /// Why a transfer beyond its line of the month's issued plan is made (contract
+    /// v2): such a transfer is refused without it. Absent (never written `null`) when
+    /// not given.
+    #[serde(default)]
+    pub off_plan_reason: Option<Text>,
+}
+
+impl Serialize for TransferAllocated {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let with_reason = !s.is_human_readable() || self.off_plan_reason.is_some();
+        let mut st = s.serialize_struct("TransferAllocated", 7 + usize::from(with_reason))?;
+        st.serialize_field("county", &self.county)?;
+        st.serialize_field("fund", &self.fund)?;
+        st.serialize_field("fiscal_year", &self.fiscal_year)?;
+        st.serialize_field("amount", &self.amount)?;
+        st.serialize_field("value_date", &self.value_date)?;
+        st.serialize_field("plan_month", &self.plan_month)?;
+        st.serialize_field("reference", &self.reference)?;
+        if with_reason {
+            st.serialize_field("off_plan_reason", &self.off_plan_reason)?;
+        } else {
+            st.skip_field("off_plan_reason")?;
+        }
+        st.end()
+    }
 }
 
 /// `emergency_dispatched` (应急调度): city.treasury → county treasury.
@@ -312,6 +345,54 @@ pub struct NoticeIssued {
     pub issued_on: Date,
 }
 
+/// `emergency_requested` (contract v2, issue 18): an officer asks for emergency money
+/// (应急调度申请) for `county`. Moves no money: the dispatch is made when a second
+/// person approves it ([`EmergencyApproved`]). Rules: the county exists by
+/// `value_date`; a pending request may be withdrawn with `event_reversed`, an
+/// approved one not (reverse its dispatch instead).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmergencyRequested {
+    /// County.
+    pub county: CountyId,
+    /// Amount asked for, > 0.
+    pub amount: Money,
+    /// Effective date of the dispatch asked for.
+    pub value_date: Date,
+    /// `grant` or `advance`, as the dispatch will be.
+    pub mode: EmergencyMode,
+    /// Why.
+    pub reason: Text,
+}
+
+/// `emergency_approved` (contract v2, issue 18): a user of role `approver` — not the
+/// one who requested it — approves the request recorded at `request_seq`. The writer
+/// then appends the `emergency_dispatched` itself, right after, with the request's
+/// county, amount, value date, mode and reason, and `approved_by` = the approving
+/// user's name from the tokens file. Not reversible (reverse the dispatch).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmergencyApproved {
+    /// The seq of the `emergency_requested` approved.
+    pub request_seq: u64,
+    /// Effective date of the approval.
+    pub approved_on: Date,
+}
+
+/// `approval_limit_set` (contract v2, issue 18): from `effective_from` on, an
+/// `emergency_dispatched` recorded directly (not through a request and an approval)
+/// may move at most `amount` (0 allowed: every emergency dispatch then needs two
+/// persons). City-wide, moves no money, not reversible: a later setting replaces it.
+/// Without any, there is no limit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalLimitSet {
+    /// The largest direct dispatch, ≥ 0.
+    pub amount: Money,
+    /// Effective date.
+    pub effective_from: Date,
+}
+
 macro_rules! events {
     ($($variant:ident($ty:ident) = $kind:literal),* $(,)?) => {
         /// One normalized event. (The derived serde form is the binary store codec —
@@ -390,6 +471,132 @@ events! {
     // SPEC §9 kinds go after the v1 kinds: the store codec numbers variants in order.
     PlanningPolicySet(PlanningPolicySet) = "planning_policy_set",
     NoticeIssued(NoticeIssued) = "notice_issued",
+    EmergencyRequested(EmergencyRequested) = "emergency_requested",
+    EmergencyApproved(EmergencyApproved) = "emergency_approved",
+    ApprovalLimitSet(ApprovalLimitSet) = "approval_limit_set",
+}
+
+/// The storage codec of events as records of formats 1 and 2 hold them (logs written
+/// before contract v2's `off_plan_reason` and `recorded_by`): the same variants in the
+/// same order as [`Event`] had then, with `transfer_allocated` of seven fields.
+///
+/// Guarantees: every event stored in those formats decodes through [`Legacy`] into
+/// the [`Event`] it was (`off_plan_reason` absent), and every [`Event`] without an
+/// `off_plan_reason` or a kind added since converts back ([`Legacy::from_event`]), so
+/// old stored forms can still be written for compatibility tests. These types must
+/// never change: they describe bytes already on disks.
+pub mod legacy {
+    use super::*;
+
+    /// `transfer_allocated` as formats 1 and 2 stored it.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct TransferAllocatedV1 {
+        county: CountyId,
+        fund: Fund,
+        fiscal_year: FiscalYear,
+        amount: Money,
+        value_date: Date,
+        plan_month: Option<Month>,
+        reference: Option<Text>,
+    }
+
+    /// An event as formats 1 and 2 stored it (the variants of `Event` before
+    /// contract v2's third kind, in their order).
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[allow(missing_docs)]
+    pub enum Legacy {
+        CountyRegistered(CountyRegistered),
+        CityFundsReceived(CityFundsReceived),
+        AllocationNotified(AllocationNotified),
+        TransferAllocated(TransferAllocatedV1),
+        EmergencyDispatched(EmergencyDispatched),
+        PayrollDeposited(PayrollDeposited),
+        WageBillDeclared(WageBillDeclared),
+        WagesPaid(WagesPaid),
+        RevenueCollected(RevenueCollected),
+        ExpenditurePaid(ExpenditurePaid),
+        BalanceReported(BalanceReported),
+        NeedsBudgeted(NeedsBudgeted),
+        RiskLinesSet(RiskLinesSet),
+        PlanIssued(PlanIssued),
+        EventReversed(EventReversed),
+        PlanningPolicySet(PlanningPolicySet),
+        NoticeIssued(NoticeIssued),
+    }
+
+    impl From<Legacy> for Event {
+        fn from(l: Legacy) -> Event {
+            match l {
+                Legacy::CountyRegistered(e) => Event::CountyRegistered(e),
+                Legacy::CityFundsReceived(e) => Event::CityFundsReceived(e),
+                Legacy::AllocationNotified(e) => Event::AllocationNotified(e),
+                Legacy::TransferAllocated(e) => Event::TransferAllocated(TransferAllocated {
+                    county: e.county,
+                    fund: e.fund,
+                    fiscal_year: e.fiscal_year,
+                    amount: e.amount,
+                    value_date: e.value_date,
+                    plan_month: e.plan_month,
+                    reference: e.reference,
+                    off_plan_reason: None,
+                }),
+                Legacy::EmergencyDispatched(e) => Event::EmergencyDispatched(e),
+                Legacy::PayrollDeposited(e) => Event::PayrollDeposited(e),
+                Legacy::WageBillDeclared(e) => Event::WageBillDeclared(e),
+                Legacy::WagesPaid(e) => Event::WagesPaid(e),
+                Legacy::RevenueCollected(e) => Event::RevenueCollected(e),
+                Legacy::ExpenditurePaid(e) => Event::ExpenditurePaid(e),
+                Legacy::BalanceReported(e) => Event::BalanceReported(e),
+                Legacy::NeedsBudgeted(e) => Event::NeedsBudgeted(e),
+                Legacy::RiskLinesSet(e) => Event::RiskLinesSet(e),
+                Legacy::PlanIssued(e) => Event::PlanIssued(e),
+                Legacy::EventReversed(e) => Event::EventReversed(e),
+                Legacy::PlanningPolicySet(e) => Event::PlanningPolicySet(e),
+                Legacy::NoticeIssued(e) => Event::NoticeIssued(e),
+            }
+        }
+    }
+
+    impl Legacy {
+        /// The old stored form of `e`, if it has one (none for an `off_plan_reason` or
+        /// a kind added since).
+        pub fn from_event(e: &Event) -> Option<Legacy> {
+            Some(match e.clone() {
+                Event::CountyRegistered(e) => Legacy::CountyRegistered(e),
+                Event::CityFundsReceived(e) => Legacy::CityFundsReceived(e),
+                Event::AllocationNotified(e) => Legacy::AllocationNotified(e),
+                Event::TransferAllocated(e) => {
+                    if e.off_plan_reason.is_some() {
+                        return None;
+                    }
+                    Legacy::TransferAllocated(TransferAllocatedV1 {
+                        county: e.county,
+                        fund: e.fund,
+                        fiscal_year: e.fiscal_year,
+                        amount: e.amount,
+                        value_date: e.value_date,
+                        plan_month: e.plan_month,
+                        reference: e.reference,
+                    })
+                }
+                Event::EmergencyDispatched(e) => Legacy::EmergencyDispatched(e),
+                Event::PayrollDeposited(e) => Legacy::PayrollDeposited(e),
+                Event::WageBillDeclared(e) => Legacy::WageBillDeclared(e),
+                Event::WagesPaid(e) => Legacy::WagesPaid(e),
+                Event::RevenueCollected(e) => Legacy::RevenueCollected(e),
+                Event::ExpenditurePaid(e) => Legacy::ExpenditurePaid(e),
+                Event::BalanceReported(e) => Legacy::BalanceReported(e),
+                Event::NeedsBudgeted(e) => Legacy::NeedsBudgeted(e),
+                Event::RiskLinesSet(e) => Legacy::RiskLinesSet(e),
+                Event::PlanIssued(e) => Legacy::PlanIssued(e),
+                Event::EventReversed(e) => Legacy::EventReversed(e),
+                Event::PlanningPolicySet(e) => Legacy::PlanningPolicySet(e),
+                Event::NoticeIssued(e) => Legacy::NoticeIssued(e),
+                #[allow(unreachable_patterns)]
+                _ => return None,
+            })
+        }
+    }
 }
 
 /// The JSON Schema of one kind: the struct's schema plus a required constant `kind`
@@ -593,6 +800,9 @@ impl Event {
             Event::EventReversed(e) => e.on,
             Event::PlanningPolicySet(e) => e.effective_from,
             Event::NoticeIssued(e) => e.issued_on,
+            Event::EmergencyRequested(e) => e.value_date,
+            Event::EmergencyApproved(e) => e.approved_on,
+            Event::ApprovalLimitSet(e) => e.effective_from,
         }
     }
 
@@ -612,10 +822,13 @@ impl Event {
             Event::NeedsBudgeted(e) => Some(&e.county),
             Event::RiskLinesSet(e) => e.county.as_ref(),
             Event::NoticeIssued(e) => Some(&e.county),
+            Event::EmergencyRequested(e) => Some(&e.county),
             Event::CityFundsReceived(_)
             | Event::PlanIssued(_)
             | Event::EventReversed(_)
-            | Event::PlanningPolicySet(_) => None,
+            | Event::PlanningPolicySet(_)
+            | Event::EmergencyApproved(_)
+            | Event::ApprovalLimitSet(_) => None,
         }
     }
 
@@ -635,7 +848,10 @@ impl Event {
             Event::ExpenditurePaid(e) => Some(e.amount),
             Event::BalanceReported(e) => Some(e.balance),
             Event::NeedsBudgeted(e) => Some(e.amount),
-            Event::CountyRegistered(_)
+            Event::EmergencyRequested(e) => Some(e.amount),
+            Event::ApprovalLimitSet(e) => Some(e.amount),
+            Event::EmergencyApproved(_)
+            | Event::CountyRegistered(_)
             | Event::RiskLinesSet(_)
             | Event::PlanIssued(_)
             | Event::EventReversed(_)
@@ -658,6 +874,7 @@ impl Event {
                 | Event::ExpenditurePaid(_)
                 | Event::NeedsBudgeted(_)
                 | Event::NoticeIssued(_)
+                | Event::EmergencyRequested(_)
         )
     }
 
@@ -709,6 +926,21 @@ impl Event {
             }
             Event::TransferAllocated(e) => positive("amount", e.amount)?,
             Event::EmergencyDispatched(e) => positive("amount", e.amount)?,
+            Event::EmergencyRequested(e) => positive("amount", e.amount)?,
+            Event::EmergencyApproved(e) => {
+                if e.request_seq == 0 {
+                    return Err(EventError::field(
+                        "request_seq",
+                        "must be a record seq, 1 or more",
+                    )
+                    .zh("须为记录号（1 或以上）"));
+                }
+            }
+            Event::ApprovalLimitSet(e) => {
+                if e.amount.is_negative() {
+                    return Err(EventError::field("amount", "must be 0 or more").zh("不得为负"));
+                }
+            }
             Event::PayrollDeposited(e) => positive("amount", e.amount)?,
             Event::WageBillDeclared(e) => {
                 positive("amount", e.amount)?;

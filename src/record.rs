@@ -8,8 +8,13 @@
 //!   which is most of the text) and [`HashPrefix::finish`] (the chain's part), so the
 //!   first step can run on the caller's thread before the writer gives the record its
 //!   place in the chain.
-//! - Two stored forms, each behind its own format-version byte; any other version
-//!   byte is refused, never guessed at:
+//! - `recorded_by` (contract v2: the user who appended the record) is a member of the
+//!   hashed text only when present, between `recorded_at` and `seq`, so every record
+//!   written before it keeps its hash and an auditor's script needs no change.
+//! - Four stored forms, each behind its own format-version byte; any other version
+//!   byte is refused, never guessed at. Formats 1 and 2 are what logs written before
+//!   contract v2 hold, read with the event codec of that time
+//!   ([`crate::event::legacy`]); 3 and 4 are what is written now:
 //!   - [`FORMAT_V1`], self-contained: bincode 1.3 of the whole record (fixed-int,
 //!     little-endian: bincode's `serialize` defaults, pinned by the crate version);
 //!   - [`FORMAT_V2`], compact, for records inside a block: the hash (32 bytes), then
@@ -18,7 +23,10 @@
 //!     the record's place gives ([`Record::decode_at`]): its block's key and the block's
 //!     stored `prev_hash` for its first record, the stored hash of the record before it
 //!     for the others. Both are still covered by the stored hash, so a record read at
-//!     the wrong place, or after a changed predecessor, fails its hash check.
+//!     the wrong place, or after a changed predecessor, fails its hash check;
+//!   - [`FORMAT_V3`], compact as format 2, with `recorded_by` after the idempotency
+//!     key and the event in today's codec: what blocks are given now;
+//!   - [`FORMAT_V4`], self-contained as format 1, of today's record.
 
 use crate::event::{Event, EventError};
 use crate::values::Sha256Hex;
@@ -31,8 +39,14 @@ use sha2::{Digest, Sha256};
 /// The version byte of the self-contained stored form ([`Record::encode`]).
 pub const FORMAT_V1: u8 = 1;
 
-/// The version byte of the compact stored form ([`Record::encode_compact_into`]).
+/// The version byte of the compact stored form of logs written before contract v2.
 pub const FORMAT_V2: u8 = 2;
+
+/// The version byte of the compact stored form ([`Record::encode_compact_into`]).
+pub const FORMAT_V3: u8 = 3;
+
+/// The version byte of the self-contained stored form ([`Record::encode`]).
+pub const FORMAT_V4: u8 = 4;
 
 /// Bytes of the compact form before its bincode part: version, hash, `recorded_at`.
 const COMPACT_HEAD: usize = 1 + 32 + 8;
@@ -47,18 +61,38 @@ fn compact_codec() -> impl Options {
         .reject_trailing_bytes()
 }
 
-/// The compact form's bincode part, as written.
+/// The compact form's bincode part, as written (format 3).
 #[derive(Serialize)]
 struct CompactRef<'a> {
     idempotency_key: &'a Option<String>,
+    recorded_by: &'a Option<String>,
     event: &'a Event,
 }
 
-/// The compact form's bincode part, as read.
+/// The compact form's bincode part, as read (format 3).
 #[derive(Deserialize)]
 struct CompactOwned {
     idempotency_key: Option<String>,
+    recorded_by: Option<String>,
     event: Event,
+}
+
+/// Format 2's bincode part, as read.
+#[derive(Deserialize)]
+struct CompactV2 {
+    idempotency_key: Option<String>,
+    event: crate::event::legacy::Legacy,
+}
+
+/// A record as format 1 holds it (before `recorded_by`, events in the old codec).
+#[derive(Serialize, Deserialize)]
+struct RecordV1 {
+    seq: u64,
+    recorded_at_us: i64,
+    idempotency_key: Option<String>,
+    prev_hash: Sha256Hex,
+    hash: Sha256Hex,
+    event: crate::event::legacy::Legacy,
 }
 
 /// The pinned bincode configuration of format 1: fixed-width little-endian integers
@@ -82,6 +116,9 @@ pub struct Record {
     pub recorded_at_us: i64,
     /// The event's idempotency key, if any.
     pub idempotency_key: Option<String>,
+    /// The user who appended the record (contract v2): a tokens-file user's name, or
+    /// `local` for the command line; absent in records written before it.
+    pub recorded_by: Option<String>,
     /// Hash of the previous record (zeros for seq 1).
     pub prev_hash: Sha256Hex,
     /// This record's hash.
@@ -178,8 +215,8 @@ pub fn parse_recorded_at(s: &str) -> Result<i64, String> {
 /// threads; the writer, which alone knows seq, time and previous hash, only
 /// [`finish`](HashPrefix::finish)es it.
 ///
-/// `HashPrefix::new(e, k).finish(prev, at, seq)` equals the hash of
-/// `Record { seq, recorded_at_us: at, idempotency_key: k, prev_hash: prev, event: e }`
+/// `HashPrefix::new(e, k).finish(prev, at, by, seq)` equals the hash of
+/// `Record { seq, recorded_at_us: at, idempotency_key: k, recorded_by: by, prev_hash: prev, event: e }`
 /// (tested for every event kind against the `serde_json::Value` route).
 #[derive(Clone)]
 pub struct HashPrefix(Sha256);
@@ -194,11 +231,17 @@ impl HashPrefix {
         HashPrefix(Sha256::new_with_prefix(&o))
     }
 
-    /// Hashes the rest of the text (previous hash, time of recording, seq) and
-    /// returns the record's hash.
-    pub fn finish(self, prev_hash: Sha256Hex, recorded_at_us: i64, seq: u64) -> Sha256Hex {
+    /// Hashes the rest of the text (previous hash, time of recording, who recorded
+    /// it, seq) and returns the record's hash.
+    pub fn finish(
+        self,
+        prev_hash: Sha256Hex,
+        recorded_at_us: i64,
+        recorded_by: Option<&str>,
+        seq: u64,
+    ) -> Sha256Hex {
         let mut o = Vec::with_capacity(160);
-        push_chain_tail(&mut o, prev_hash, recorded_at_us, seq);
+        push_chain_tail(&mut o, prev_hash, recorded_at_us, recorded_by, seq);
         let mut h = self.0;
         h.update(&o);
         Sha256Hex(h.finalize().into())
@@ -217,26 +260,51 @@ fn push_key_and_prev_opening(o: &mut Vec<u8>, idempotency_key: Option<&str>) {
 }
 
 /// The canonical text from `prev_hash`'s digits to the closing brace (previous hash,
-/// time of recording, seq): the chain's part, the same in the hashed text and the
-/// export line.
-fn push_chain_tail(o: &mut Vec<u8>, prev_hash: Sha256Hex, recorded_at_us: i64, seq: u64) {
+/// time of recording, who recorded it when known, seq): the chain's part, the same in
+/// the hashed text and the export line.
+fn push_chain_tail(
+    o: &mut Vec<u8>,
+    prev_hash: Sha256Hex,
+    recorded_at_us: i64,
+    recorded_by: Option<&str>,
+    seq: u64,
+) {
     let mut hex = [0u8; 64];
     hex::encode_to_slice(prev_hash.0, &mut hex).expect("64 hex digits");
     o.extend_from_slice(&hex);
     o.extend_from_slice(b"\",\"recorded_at\":\"");
     // The timestamp is plain ASCII: nothing in it needs escaping.
     write_recorded_at(recorded_at_us, o);
-    o.extend_from_slice(b"\",\"seq\":");
+    o.push(b'"');
+    if let Some(by) = recorded_by {
+        o.extend_from_slice(b",\"recorded_by\":");
+        crate::canonical::push_str(o, by);
+    }
+    o.extend_from_slice(b",\"seq\":");
     crate::canonical::push_int(o, i128::from(seq));
     o.push(b'}');
 }
 
 impl Record {
-    /// Builds the next record after `prev_hash`, computing its hash.
+    /// Builds the next record after `prev_hash`, computing its hash (with no
+    /// `recorded_by`: see [`Record::new_by`]).
     pub fn new(
         seq: u64,
         recorded_at_us: i64,
         idempotency_key: Option<String>,
+        prev_hash: Sha256Hex,
+        event: Event,
+    ) -> Record {
+        Record::new_by(seq, recorded_at_us, idempotency_key, None, prev_hash, event)
+    }
+
+    /// Builds the next record after `prev_hash`, recorded by `recorded_by`, computing
+    /// its hash.
+    pub fn new_by(
+        seq: u64,
+        recorded_at_us: i64,
+        idempotency_key: Option<String>,
+        recorded_by: Option<String>,
         prev_hash: Sha256Hex,
         event: Event,
     ) -> Record {
@@ -245,6 +313,7 @@ impl Record {
             seq,
             recorded_at_us,
             idempotency_key,
+            recorded_by,
             prev_hash,
             event,
             prefix,
@@ -259,6 +328,7 @@ impl Record {
         seq: u64,
         recorded_at_us: i64,
         idempotency_key: Option<String>,
+        recorded_by: Option<String>,
         prev_hash: Sha256Hex,
         event: Event,
         prefix: HashPrefix,
@@ -266,9 +336,10 @@ impl Record {
         Record {
             seq,
             recorded_at_us,
+            hash: prefix.finish(prev_hash, recorded_at_us, recorded_by.as_deref(), seq),
             idempotency_key,
+            recorded_by,
             prev_hash,
-            hash: prefix.finish(prev_hash, recorded_at_us, seq),
             event,
         }
     }
@@ -288,12 +359,15 @@ impl Record {
             "recorded_at".into(),
             Value::String(format_recorded_at(self.recorded_at_us)),
         );
+        if let Some(by) = &self.recorded_by {
+            m.insert("recorded_by".into(), Value::String(by.clone()));
+        }
         m.insert("seq".into(), Value::from(self.seq));
         m
     }
 
     /// The canonical JSON of the record with its `hash` (members sorted: event, hash,
-    /// idempotency_key, prev_hash, recorded_at, seq), written straight from the typed
+    /// idempotency_key, prev_hash, recorded_at, recorded_by when present, seq), written straight from the typed
     /// record. Equal to the canonical form of [`Record::to_json`] (tested).
     fn canonical(&self) -> Vec<u8> {
         let mut o = Vec::with_capacity(384);
@@ -305,7 +379,13 @@ impl Record {
         o.extend_from_slice(&hex);
         o.push(b'"');
         push_key_and_prev_opening(&mut o, self.idempotency_key.as_deref());
-        push_chain_tail(&mut o, self.prev_hash, self.recorded_at_us, self.seq);
+        push_chain_tail(
+            &mut o,
+            self.prev_hash,
+            self.recorded_at_us,
+            self.recorded_by.as_deref(),
+            self.seq,
+        );
         o
     }
 
@@ -314,6 +394,7 @@ impl Record {
         HashPrefix::new(&self.event, self.idempotency_key.as_deref()).finish(
             self.prev_hash,
             self.recorded_at_us,
+            self.recorded_by.as_deref(),
             self.seq,
         )
     }
@@ -336,12 +417,13 @@ impl Record {
         let Value::Object(mut m) = v else {
             return Err(EventError::whole("a record must be a JSON object"));
         };
-        const MEMBERS: [&str; 6] = [
+        const MEMBERS: [&str; 7] = [
             "event",
             "hash",
             "idempotency_key",
             "prev_hash",
             "recorded_at",
+            "recorded_by",
             "seq",
         ];
         if let Some(k) = m.keys().find(|k| !MEMBERS.contains(&k.as_str())) {
@@ -376,6 +458,19 @@ impl Record {
                 ))
             }
         };
+        let recorded_by = match m.remove("recorded_by") {
+            None => None,
+            Some(Value::String(by)) => {
+                check_recorded_by(&by).map_err(|r| EventError::field("recorded_by", r))?;
+                Some(by)
+            }
+            Some(_) => {
+                return Err(EventError::field(
+                    "recorded_by",
+                    "must be a user's name (a string), or absent",
+                ))
+            }
+        };
         let event_json = m
             .remove("event")
             .ok_or_else(|| EventError::field("event", "is required"))?;
@@ -399,6 +494,7 @@ impl Record {
             seq,
             recorded_at_us,
             idempotency_key,
+            recorded_by,
             prev_hash,
             hash,
             event,
@@ -413,7 +509,7 @@ impl Record {
         Ok(r)
     }
 
-    /// The stored bytes: version byte + bincode.
+    /// The self-contained stored bytes ([`FORMAT_V4`]): version byte + bincode.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(160);
         self.encode_into(&mut out);
@@ -422,38 +518,73 @@ impl Record {
 
     /// Appends the stored form ([`Record::encode`]) to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
-        out.push(FORMAT_V1);
+        out.push(FORMAT_V4);
         codec().serialize_into(out, self).expect("records encode");
     }
 
-    /// Decodes the self-contained stored form; an unknown version byte (the compact
-    /// form included: it needs its place, [`Record::decode_at`]) or bad encoding is an
-    /// error.
+    /// The self-contained form of logs written before contract v2 ([`FORMAT_V1`]),
+    /// for tests that must show such logs still read; `None` for a record it cannot
+    /// hold (one with `recorded_by`, an `off_plan_reason` or a kind added since).
+    pub fn encode_v1(&self) -> Option<Vec<u8>> {
+        if self.recorded_by.is_some() {
+            return None;
+        }
+        let old = RecordV1 {
+            seq: self.seq,
+            recorded_at_us: self.recorded_at_us,
+            idempotency_key: self.idempotency_key.clone(),
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+            event: crate::event::legacy::Legacy::from_event(&self.event)?,
+        };
+        let mut out = vec![FORMAT_V1];
+        codec().serialize_into(&mut out, &old).expect("records encode");
+        Some(out)
+    }
+
+    /// Decodes a self-contained stored form (format 1 or 4); an unknown version byte
+    /// (the compact forms included: they need their place, [`Record::decode_at`]) or
+    /// bad encoding is an error.
     pub fn decode(bytes: &[u8]) -> Result<Record, String> {
         match bytes.split_first() {
             Some((&FORMAT_V1, rest)) => {
+                let r: RecordV1 = codec()
+                    .deserialize(rest)
+                    .map_err(|e| format!("record does not decode: {e}"))?;
+                checked_time(Record {
+                    seq: r.seq,
+                    recorded_at_us: r.recorded_at_us,
+                    idempotency_key: r.idempotency_key,
+                    recorded_by: None,
+                    prev_hash: r.prev_hash,
+                    hash: r.hash,
+                    event: r.event.into(),
+                })
+            }
+            Some((&FORMAT_V4, rest)) => {
                 let r: Record = codec()
                     .deserialize(rest)
                     .map_err(|e| format!("record does not decode: {e}"))?;
                 checked_time(r)
             }
-            Some((&FORMAT_V2, _)) => {
-                Err("a compact record (format 2) is only read at its place in a block".into())
-            }
+            Some((&(FORMAT_V2 | FORMAT_V3), _)) => Err(
+                "a compact record (format 2 or 3) is only read at its place in a block".into(),
+            ),
             Some((v, _)) => Err(format!("unknown record format version {v}")),
             None => Err("empty record".into()),
         }
     }
 
-    /// Appends the compact stored form ([`FORMAT_V2`], see the module doc): what a
+    /// Appends the compact stored form ([`FORMAT_V3`], see the module doc): what a
     /// block holds. About half the bytes of the self-contained form (64 against 127
     /// per record in the benchmark's mix of events).
     pub fn encode_compact_into(&self, out: &mut Vec<u8>) {
-        out.push(FORMAT_V2);
+        out.push(FORMAT_V3);
         out.extend_from_slice(&self.hash.0);
         out.extend_from_slice(&self.recorded_at_us.to_le_bytes());
         let tail = CompactRef {
             idempotency_key: &self.idempotency_key,
+            recorded_by: &self.recorded_by,
             event: &self.event,
         };
         compact_codec()
@@ -465,24 +596,35 @@ impl Record {
     /// whose stored hash is `prev_hash`. A compact record takes both from there; a
     /// self-contained one carries its own (which verify compares with its place).
     pub fn decode_at(bytes: &[u8], seq: u64, prev_hash: Sha256Hex) -> Result<Record, String> {
-        if bytes.first() != Some(&FORMAT_V2) {
-            return Record::decode(bytes);
-        }
+        let version = match bytes.first() {
+            Some(&v @ (FORMAT_V2 | FORMAT_V3)) => v,
+            _ => return Record::decode(bytes),
+        };
         let Some(head) = bytes.get(..COMPACT_HEAD) else {
             return Err("record is cut short".into());
         };
         let hash = Sha256Hex(head[1..33].try_into().expect("32 bytes"));
         let recorded_at_us = i64::from_le_bytes(head[33..].try_into().expect("8 bytes"));
-        let tail: CompactOwned = compact_codec()
-            .deserialize(&bytes[COMPACT_HEAD..])
-            .map_err(|e| format!("record does not decode: {e}"))?;
+        let undecodable = |e: bincode::Error| format!("record does not decode: {e}");
+        let (idempotency_key, recorded_by, event) = if version == FORMAT_V2 {
+            let tail: CompactV2 = compact_codec()
+                .deserialize(&bytes[COMPACT_HEAD..])
+                .map_err(undecodable)?;
+            (tail.idempotency_key, None, tail.event.into())
+        } else {
+            let tail: CompactOwned = compact_codec()
+                .deserialize(&bytes[COMPACT_HEAD..])
+                .map_err(undecodable)?;
+            (tail.idempotency_key, tail.recorded_by, tail.event)
+        };
         checked_time(Record {
             seq,
             recorded_at_us,
-            idempotency_key: tail.idempotency_key,
+            idempotency_key,
+            recorded_by,
             prev_hash,
             hash,
-            event: tail.event,
+            event,
         })
     }
 
@@ -490,12 +632,26 @@ impl Record {
     /// compact record after it takes as its `prev_hash`.
     pub fn stored_hash(bytes: &[u8]) -> Option<Sha256Hex> {
         match bytes.first() {
-            Some(&FORMAT_V2) => bytes
+            Some(&(FORMAT_V2 | FORMAT_V3)) => bytes
                 .get(1..33)
                 .map(|h| Sha256Hex(h.try_into().expect("32 bytes"))),
             _ => Record::decode(bytes).ok().map(|r| r.hash),
         }
     }
+}
+
+/// The name of the command line in `recorded_by` (a record appended through a CLI
+/// command, also when a running server carries it out for the command).
+pub const LOCAL: &str = "local";
+
+/// Checks a `recorded_by`: a user's name as the tokens file allows it (1 to 64
+/// characters, no spaces or control characters).
+pub fn check_recorded_by(by: &str) -> Result<(), String> {
+    let n = by.chars().count();
+    if n == 0 || n > 64 || by.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("must be a user's name: 1 to 64 characters, without spaces or control characters".into());
+    }
+    Ok(())
 }
 
 /// Refuses a decoded record whose `recorded_at` no calendar can show.
@@ -608,13 +764,30 @@ mod tests {
         for (i, e) in events.into_iter().enumerate() {
             kinds.insert(e.event.kind());
             let key = (i % 3 == 0).then(|| format!("key-\"{i}\"\\"));
-            let r = Record::new(
+            // recorded_by absent, a plain name and one that needs escaping.
+            let by = match i % 4 {
+                0 => None,
+                1 => Some("li.wei".to_string()),
+                2 => Some("王\"芳\\".to_string()),
+                _ => Some(LOCAL.to_string()),
+            };
+            let mut event = e.event;
+            if let (Event::TransferAllocated(t), 1) = (&mut event, i % 2) {
+                t.off_plan_reason = Some(crate::values::Text::parse("汛期\"应急\"").unwrap());
+            }
+            let r = Record::new_by(
                 i as u64 + 1,
                 1_795_766_400_000_000 + i as i64,
                 key,
+                by,
                 prev,
-                e.event,
+                event,
             );
+            let mut c = Vec::new();
+            r.encode_compact_into(&mut c);
+            assert_eq!(Record::decode_at(&c, r.seq, r.prev_hash).unwrap(), r);
+            assert_eq!(Record::decode(&r.encode()).unwrap(), r);
+            assert_eq!(Record::from_export(r.to_json()).unwrap(), r);
             let slow = crate::canonical::to_canonical_string(&r.to_json());
             assert_eq!(r.to_json_line(), slow, "record {}", r.seq);
             let mut body = r.to_json();
@@ -652,5 +825,55 @@ mod tests {
                 .as_deref(),
             Some("event")
         );
+    }
+
+    /// Records of the sample city stored by the code before contract v2 (captured from
+    /// its `encode` and `encode_compact_into`): kind, seq, prev_hash, hash, format 1
+    /// and format 2 bytes.
+    const LEGACY: &[(&str, u64, &str, &str, &str, &str)] = &[
+    ("transfer_allocated", 44, "5506b2814d50f84c5bf9661082931f2aacb6b35518b903decbf4898a5151259f", "1119327fdb08f8cf3498ea63112705a208c0dbdfeca9dacdb86eb903cb7fc4ac", "012c000000000000002b205f723d6106000103000000000000006b34335506b2814d50f84c5bf9661082931f2aacb6b35518b903decbf4898a5151259f1119327fdb08f8cf3498ea63112705a208c0dbdfeca9dacdb86eb903cb7fc4ac03000000070000000000000062656967616e6700000000e50780d1f00800000000000000000000000003420b0000013e00000000000000e5b882e8b4a2e694bfe5b18032303231e5b9b431e69c88e8b4a2e58a9be680a7e8bdace7a7bbe694afe4bb98e8b083e5baa6efbc88e8999ae69e84efbc89", "021119327fdb08f8cf3498ea63112705a208c0dbdfeca9dacdb86eb903cb7fc4ac2b205f723d61060001036b3433030762656967616e6700fbe507fc00a3e111fc0684160000013ee5b882e8b4a2e694bfe5b18032303231e5b9b431e69c88e8b4a2e58a9be680a7e8bdace7a7bbe694afe4bb98e8b083e5baa6efbc88e8999ae69e84efbc89"),
+    ("emergency_dispatched", 1196, "ed399440711b88695458b470d8f50abb67672ae4c7a1b55f06478295367f0a3d", "b73fefbde540829400224f4c8c99c198de33c2cbe074dec289b0ee1f3fe6eb39", "01ac04000000000000ab245f723d6106000105000000000000006b31313935ed399440711b88695458b470d8f50abb67672ae4c7a1b55f06478295367f0a3db73fefbde540829400224f4c8c99c198de33c2cbe074dec289b0ee1f3fe6eb390400000008000000000000007375697a686f6e6700f90295000000000000000000000000d7420b00000000005c0000000000000032303231e5b9b438e69c88e4b88ae697ace5bcbae9998de99ba8e887b4e781beefbc8ce4bf9de99a9ce58f97e781bee7bea4e4bc97e59fbae69cace7949fe6b4bbe5928ce69591e781bee694afe587baefbc88e6a0b7e4be8befbc892100000000000000e5b882e694bfe5ba9ce5b8b8e58aa1e4bc9ae8aeaeefbc88e8999ae69e84efbc89", "02b73fefbde540829400224f4c8c99c198de33c2cbe074dec289b0ee1f3fe6eb39ab245f723d61060001056b3131393504087375697a686f6e67fd00f2052a01000000fcae851600005c32303231e5b9b438e69c88e4b88ae697ace5bcbae9998de99ba8e887b4e781beefbc8ce4bf9de99a9ce58f97e781bee7bea4e4bc97e59fbae69cace7949fe6b4bbe5928ce69591e781bee694afe587baefbc88e6a0b7e4be8befbc8921e5b882e694bfe5ba9ce5b8b8e58aa1e4bc9ae8aeaeefbc88e8999ae69e84efbc89"),
+    ("planning_policy_set", 1496, "d969a1cb85d2f11625b0724e65fbe94f6292a217d4b833c23c45f8197710d707", "20990b25ddefb5c518f0ecb4e304dc03931c42336d1ec092fb64a7974a0e03e0", "01d805000000000000d7255f723d6106000105000000000000006b31343935d969a1cb85d2f11625b0724e65fbe94f6292a217d4b833c23c45f8197710d70720990b25ddefb5c518f0ecb4e304dc03931c42336d1ec092fb64a7974a0e03e00f000000010000000f430b00", "0220990b25ddefb5c518f0ecb4e304dc03931c42336d1ec092fb64a7974a0e03e0d7255f723d61060001056b313439350f01fc1e861600"),
+    ];
+
+    #[test]
+    fn records_stored_before_contract_v2_still_read_and_keep_their_hashes() {
+        for (kind, seq, prev, hash, v1, v2) in LEGACY {
+            let prev = Sha256Hex::parse(prev).unwrap();
+            let from_v1 = Record::decode(&hex::decode(v1).unwrap()).unwrap();
+            let from_v2 = Record::decode_at(&hex::decode(v2).unwrap(), *seq, prev).unwrap();
+            assert_eq!(from_v1, from_v2, "{kind}");
+            assert_eq!(from_v1.event.kind(), *kind);
+            assert_eq!(from_v1.recorded_by, None);
+            assert_eq!(from_v1.hash.to_hex(), *hash);
+            assert_eq!(from_v1.compute_hash().to_hex(), *hash, "{kind}: hash unchanged");
+            assert!(!from_v1.to_json_line().contains("recorded_by"));
+            assert!(!from_v1.to_json_line().contains("off_plan_reason"));
+            // The old form is written again byte for byte.
+            assert_eq!(hex::encode(from_v1.encode_v1().unwrap()), *v1, "{kind}");
+            // What is written now reads back the same.
+            let mut c = Vec::new();
+            from_v1.encode_compact_into(&mut c);
+            assert_eq!(c[0], FORMAT_V3);
+            assert_eq!(Record::decode_at(&c, *seq, prev).unwrap(), from_v1);
+        }
+        assert!(LEGACY.iter().any(|l| l.0 == "transfer_allocated"));
+    }
+
+    #[test]
+    fn recorded_by_is_hashed_between_recorded_at_and_seq() {
+        let mut r = sample();
+        r.recorded_by = Some("li.wei".into());
+        r.hash = r.compute_hash();
+        assert_ne!(r.hash.to_hex(), PY_RECORD_HASH);
+        let line = r.to_json_line();
+        assert!(line.ends_with(",\"recorded_at\":\"2026-11-27T08:00:00.000000Z\",\"recorded_by\":\"li.wei\",\"seq\":1}"), "{line}");
+        assert_eq!(r.encode_v1(), None);
+        let mut bad = r.to_json();
+        bad["recorded_by"] = json!("li wei");
+        assert_eq!(Record::from_export(bad).unwrap_err().field.as_deref(), Some("recorded_by"));
+        let mut forged = r.to_json();
+        forged["recorded_by"] = json!("zhang.san");
+        assert_eq!(Record::from_export(forged).unwrap_err().field.as_deref(), Some("hash"));
     }
 }

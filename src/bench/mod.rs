@@ -17,6 +17,7 @@ pub fn unhashed_record(seq: u64, event: Event) -> Record {
         seq,
         recorded_at_us: 0,
         idempotency_key: None,
+        recorded_by: None,
         prev_hash: GENESIS,
         hash: GENESIS,
         event,

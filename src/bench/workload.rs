@@ -556,6 +556,7 @@ impl CountySim {
                 value_date: day(m, d),
                 plan_month: Some(m),
                 reference: None,
+                off_plan_reason: None,
             }),
             reversed: false,
         }

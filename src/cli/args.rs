@@ -288,10 +288,13 @@ pub enum TokenCommand {
     },
     /// Add a user and print its new token once (the file keeps only its SHA-256)
     Add {
-        /// The user's name (shown in the service's logs)
+        /// The user's name (shown in the service's logs, and in the `recorded_by` of
+        /// every record the user appends; `local` is the command line's)
         #[arg(long, value_name = "NAME")]
         name: String,
-        /// officer (appends events), scheduler (plans and issues plans) or auditor (reads)
+        /// officer (appends events), scheduler (plans and issues plans), approver
+        /// (approves emergency requests, sets the direct-dispatch limit) or auditor
+        /// (reads)
         #[arg(long, value_name = "ROLE")]
         role: String,
         /// Tokens file [default: DIR/tokens.json]

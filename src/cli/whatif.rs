@@ -20,7 +20,7 @@ use crate::lang::Lang;
 use crate::query::whatif;
 use crate::report::{Report, Tone};
 use crate::state::State;
-use crate::values::{Month, Sha256Hex};
+use crate::values::Month;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::Path;
@@ -127,7 +127,7 @@ pub(super) fn state<'t>(
     };
     let n = events.len();
     let base = t.state(None)?;
-    let mut past = |seq: u64, month: Month| -> Result<Sha256Hex, String> {
+    let mut past = |seq: u64, month: Month| -> Result<crate::state::PlanFacts, String> {
         let s: std::sync::Arc<State> = match t {
             Target::Live { app, .. } => app.past_state(seq).map_err(|e| e.to_string())?,
             Target::Dir(d) => std::sync::Arc::new(
@@ -136,9 +136,9 @@ pub(super) fn state<'t>(
                     .1,
             ),
         };
-        crate::query::plan_sha256(&s, month)
+        Ok(crate::query::plan_facts(&s, month))
     };
-    let supposed = whatif::suppose(&base, events, &mut past)
+    let supposed = whatif::suppose(&base, Some(crate::record::LOCAL), events, &mut past)
         .map_err(|r| CliError::event(r.index, &r.error))?;
     drop(base);
     Ok((StateRef::Owned(Box::new(supposed)), Some(n)))

@@ -78,7 +78,7 @@ pub(super) fn append(
         }
         batch[0].idempotency_key = Some(k);
     }
-    let acks = t.with_writer(|w, rt| Ok(rt.block_on(w.append(batch, expect_seq))?))?;
+    let acks = t.with_writer(|w, rt| Ok(rt.block_on(w.append_as(crate::record::LOCAL, batch, expect_seq))?))?;
     print_acks(&acks)
 }
 
@@ -150,7 +150,7 @@ impl Importer<'_> {
     /// a continued export) are written at once.
     fn flush(&mut self) -> Result<(), CliError> {
         if !self.events.is_empty() {
-            let batch = Prepared::new(std::mem::take(&mut self.events));
+            let batch = Prepared::new(std::mem::take(&mut self.events)).by(crate::record::LOCAL);
             if self.in_flight.len() == IMPORT_IN_FLIGHT {
                 self.settle_oldest()?;
             }
@@ -357,7 +357,7 @@ pub(super) fn demo(t: &Target, lang: crate::lang::Lang) -> Result<(), CliError> 
         let n = events.len();
         t.with_writer(|w, rt| {
             for chunk in events.chunks(crate::log::writer::MAX_BATCH_EVENTS) {
-                rt.block_on(w.append(chunk.to_vec(), None))?;
+                rt.block_on(w.append_as(crate::record::LOCAL, chunk.to_vec(), None))?;
             }
             Ok(())
         })?;

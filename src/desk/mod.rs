@@ -145,9 +145,9 @@ pub fn see_other(to: &str) -> Response {
 /// "a" or "an" before a role's name, for English messages.
 pub fn a_role(r: crate::server::auth::Role) -> String {
     match r {
-        crate::server::auth::Role::Officer | crate::server::auth::Role::Auditor => {
-            format!("an {r}")
-        }
+        crate::server::auth::Role::Officer
+        | crate::server::auth::Role::Auditor
+        | crate::server::auth::Role::Approver => format!("an {r}"),
         crate::server::auth::Role::Scheduler => format!("a {r}"),
     }
 }
@@ -316,7 +316,7 @@ pub async fn append_one(
     let acks = cx
         .app
         .writer()
-        .append(vec![input], None)
+        .append_as(&cx.session.who.name, vec![input], None)
         .await
         .map_err(|e| match e {
             crate::log::AppendError::Invalid { error, .. } => Refusal::of_event(&error),

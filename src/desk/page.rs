@@ -39,6 +39,7 @@ pub fn role_word(r: Role, lang: Lang) -> &'static str {
         Role::Officer => lang.pick("经办人员", "officer"),
         Role::Scheduler => lang.pick("调度人员", "scheduler"),
         Role::Auditor => lang.pick("审计人员", "auditor"),
+        Role::Approver => lang.pick("审批人员", "approver"),
     }
 }
 

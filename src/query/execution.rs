@@ -18,7 +18,7 @@
 use super::plan::Plan;
 use crate::event::{Event, InputEvent, TransferAllocated};
 use crate::money::Money;
-use crate::state::State;
+use crate::state::{PlanLineKey, State};
 use crate::values::{CountyId, Date, FiscalYear, Fund, Month, Text};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -58,14 +58,18 @@ pub fn execution_reference(month: Month, plan_seq: u64) -> String {
 }
 
 /// The batch that executes `plan` (recomputed for the `plan_issued` at record
-/// `plan_seq`): one `transfer_allocated` per line with `funded > 0`, amount = funded,
-/// dated `value_date`, with `plan_month`, `reference` and the line's
-/// [`execution_key`]. Lines whose key `done` answers true (already recorded) are left
-/// out.
+/// `plan_seq`): one `transfer_allocated` per line with `funded > 0`, amount = what
+/// the line still lacks (funded less what `dispatched` says is already dispatched on
+/// it with `plan_month` = the plan's month: by hand, or by executing an earlier
+/// issue of the month), dated `value_date`, with `plan_month`, `reference` and the
+/// line's [`execution_key`]. Lines whose key `done` answers true (already recorded),
+/// and lines with nothing left to dispatch, are left out; so no transfer of the batch
+/// goes beyond its line (the rule of [`crate::state::State::check`]).
 pub fn execution_batch(
     plan: &Plan,
     plan_seq: u64,
     value_date: Date,
+    dispatched: impl Fn(&PlanLineKey) -> Money,
     mut done: impl FnMut(&str) -> bool,
 ) -> Vec<InputEvent> {
     let reference =
@@ -78,15 +82,21 @@ pub fn execution_batch(
             if done(&key) {
                 return None;
             }
+            let already = dispatched(&(plan.month, l.county.clone(), l.fund, l.fiscal_year));
+            let amount = l.funded - already;
+            if amount <= Money::ZERO {
+                return None;
+            }
             Some(InputEvent {
                 event: Event::TransferAllocated(TransferAllocated {
                     county: l.county.clone(),
                     fund: l.fund,
                     fiscal_year: l.fiscal_year,
-                    amount: l.funded,
+                    amount,
                     value_date,
                     plan_month: Some(plan.month),
                     reference: Some(reference.clone()),
+                    off_plan_reason: None,
                 }),
                 idempotency_key: Some(key),
             })

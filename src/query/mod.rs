@@ -23,6 +23,22 @@ pub fn plan_sha256(state: &State, month: Month) -> Result<Sha256Hex, String> {
     Ok(plan::plan(state, month).plan_sha256)
 }
 
+/// What the rules need of the plan of `month` computed from `state`: its hash and
+/// each line's funded amount (what a [`crate::state::PlanOracle`] answers).
+pub fn plan_facts(state: &State, month: Month) -> crate::state::PlanFacts {
+    let p = plan::plan(state, month);
+    let mut funded = std::collections::BTreeMap::new();
+    for l in &p.lines {
+        *funded
+            .entry((l.county.clone(), l.fund, l.fiscal_year))
+            .or_insert(Money::ZERO) += l.funded;
+    }
+    crate::state::PlanFacts {
+        plan_sha256: p.plan_sha256,
+        funded,
+    }
+}
+
 use crate::money::{round_cent_div, Money, Ratio};
 use crate::state::{County, Lines};
 use crate::values::Date;

@@ -20,8 +20,9 @@
 
 use crate::event::{EventError, InputEvent};
 use crate::record::Record;
-use crate::state::{PlanOracle, State};
-use crate::values::{Month, Sha256Hex};
+use crate::state::{PlanFacts, PlanOracle, State};
+use crate::values::Month;
+use std::sync::Arc;
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -41,7 +42,7 @@ pub struct Refused {
 /// The plan hash of a month at a seq of the real log before the head, for a
 /// hypothetical `plan_issued` based on an older record (never asked for the head
 /// itself: that plan is computed from the base state).
-pub type PastPlan<'a> = dyn FnMut(u64, Month) -> Result<Sha256Hex, String> + 'a;
+pub type PastPlan<'a> = dyn FnMut(u64, Month) -> Result<PlanFacts, String> + 'a;
 
 /// Checks a hypothetical `plan_issued`: from the state at hand when `based_on_seq` is
 /// its head or the base's, from `past` when it is an older seq, else from the base state
@@ -50,39 +51,52 @@ struct Oracle<'a, 'p> {
     base: &'a State,
     records: &'a [Record],
     past: &'a mut PastPlan<'p>,
+    /// Plans of the real log already recomputed (a what-if of many planned transfers
+    /// asks for the same plan again and again).
+    cache: &'a mut HashMap<(Month, u64), Arc<PlanFacts>>,
 }
 
 impl PlanOracle for Oracle<'_, '_> {
-    fn plan_sha256(
+    fn plan(
         &mut self,
         state: &State,
         month: Month,
         based_on_seq: u64,
-    ) -> Result<Sha256Hex, String> {
+    ) -> Result<Arc<PlanFacts>, String> {
         if based_on_seq == state.head_seq {
-            return super::plan_sha256(state, month);
+            return Ok(Arc::new(super::plan_facts(state, month)));
         }
-        if based_on_seq == self.base.head_seq {
-            return super::plan_sha256(self.base, month);
+        if let Some(f) = self.cache.get(&(month, based_on_seq)) {
+            return Ok(f.clone());
         }
-        if based_on_seq < self.base.head_seq {
-            return (self.past)(based_on_seq, month);
+        let facts = if based_on_seq == self.base.head_seq {
+            super::plan_facts(self.base, month)
+        } else if based_on_seq < self.base.head_seq {
+            (self.past)(based_on_seq, month)?
+        } else {
+            let mut s = self.base.clone();
+            for r in self.records.iter().take_while(|r| r.seq <= based_on_seq) {
+                s.fold(r);
+            }
+            super::plan_facts(&s, month)
+        };
+        let facts = Arc::new(facts);
+        if based_on_seq <= self.base.head_seq {
+            self.cache.insert((month, based_on_seq), facts.clone());
         }
-        let mut s = self.base.clone();
-        for r in self.records.iter().take_while(|r| r.seq <= based_on_seq) {
-            s.fold(r);
-        }
-        super::plan_sha256(&s, month)
+        Ok(facts)
     }
 }
 
-/// The state `base` would have if `events` were appended after its head, in order,
-/// each checked by the rules against the state that includes the ones before it; or
-/// the first one refused. `base` is never changed; `past` answers the plan hash of a
-/// month at a seq < `base.head_seq` (only asked for a hypothetical `plan_issued`
-/// based on an older record).
+/// The state `base` would have if `events` were appended after its head by `by` (the
+/// `recorded_by` of an append), in order, each checked by the rules against the state
+/// that includes the ones before it — an approval followed by the dispatch the
+/// writer would append — or the first one refused. `base` is never changed; `past`
+/// answers the plan of a month at a seq < `base.head_seq` (asked for a hypothetical
+/// `plan_issued` based on an older record, or a transfer naming a planned month).
 pub fn suppose(
     base: &State,
+    by: Option<&str>,
     events: Vec<InputEvent>,
     past: &mut PastPlan<'_>,
 ) -> Result<State, Refused> {
@@ -115,27 +129,34 @@ pub fn suppose(
     let mut state = base.clone();
     let mut records: Vec<Record> = Vec::with_capacity(events.len());
     let at = base.last_recorded_at_us;
+    let mut cache = HashMap::new();
     for (i, e) in events.into_iter().enumerate() {
-        let mut oracle = Oracle {
-            base,
-            records: &records,
-            past: &mut *past,
-        };
-        state
-            .check(&e.event, &mut oracle)
-            .map_err(|error| Refused {
-                index: Some(i),
-                error,
-            })?;
-        let r = Record::new(
-            state.head_seq + 1,
-            at,
-            e.idempotency_key,
-            state.head_hash,
-            e.event,
-        );
-        state.apply(&r);
-        records.push(r);
+        let mut next = Some((e.event, e.idempotency_key));
+        while let Some((event, key)) = next.take() {
+            let mut oracle = Oracle {
+                base,
+                records: &records,
+                past: &mut *past,
+                cache: &mut cache,
+            };
+            state
+                .check_by(&event, by, &mut oracle)
+                .map_err(|error| Refused {
+                    index: Some(i),
+                    error,
+                })?;
+            let r = Record::new_by(
+                state.head_seq + 1,
+                at,
+                key,
+                by.map(str::to_string),
+                state.head_hash,
+                event,
+            );
+            state.apply(&r);
+            records.push(r);
+            next = state.dispatch_of_approval(state.head_seq).map(|d| (d, None));
+        }
     }
     Ok(state)
 }
@@ -181,7 +202,7 @@ mod tests {
     #[test]
     fn whatif_refuses_empty_and_names_the_refused_event() {
         let base = State::new();
-        let e = suppose(&base, vec![], &mut no_past).unwrap_err();
+        let e = suppose(&base, None, vec![], &mut no_past).unwrap_err();
         assert_eq!(e.index, None);
         let reg = ev(
             serde_json::json!({"kind":"county_registered","county":"a","name":"A","registered_on":"2021-01-01"}),
@@ -189,13 +210,13 @@ mod tests {
         let bad = ev(
             serde_json::json!({"kind":"expenditure_paid","county":"a","amount":"5.00","paid_on":"2021-01-02","category":"other"}),
         );
-        let e = suppose(&base, vec![reg.clone(), bad], &mut no_past).unwrap_err();
+        let e = suppose(&base, None, vec![reg.clone(), bad], &mut no_past).unwrap_err();
         assert_eq!(e.index, Some(1), "spending money the county does not have");
         assert_eq!(base, State::new(), "the base is untouched");
-        let s = suppose(&base, vec![reg.clone()], &mut no_past).unwrap();
+        let s = suppose(&base, None, vec![reg.clone()], &mut no_past).unwrap();
         assert_eq!(s.head_seq, 1);
         assert_eq!(s.county_count(), 1);
-        let twice = suppose(&base, vec![reg.clone(), reg], &mut no_past).unwrap_err();
+        let twice = suppose(&base, None, vec![reg.clone(), reg], &mut no_past).unwrap_err();
         assert_eq!(twice.index, Some(1));
     }
 

@@ -34,11 +34,17 @@ pub enum Role {
     Scheduler,
     /// Reads only: events, positions, monitor, plans, forecast, verify, replay.
     Auditor,
+    /// Approves emergency requests and sets the limit on direct emergency dispatches
+    /// (contract v2, issue 18: two-person approval), and reads.
+    Approver,
 }
 
 impl Role {
     /// Every role, in the order of SPEC §7.
-    pub const ALL: [Role; 3] = [Role::Officer, Role::Scheduler, Role::Auditor];
+    pub const ALL: [Role; 4] = [Role::Officer, Role::Scheduler, Role::Auditor, Role::Approver];
+
+    /// The kinds only an approver appends.
+    pub const APPROVER_KINDS: [&'static str; 2] = ["emergency_approved", "approval_limit_set"];
 
     /// The role's name as written in the tokens file and in logs.
     pub fn as_str(self) -> &'static str {
@@ -46,23 +52,25 @@ impl Role {
             Role::Officer => "officer",
             Role::Scheduler => "scheduler",
             Role::Auditor => "auditor",
+            Role::Approver => "approver",
         }
     }
 
-    /// Parses `officer`, `scheduler` or `auditor`.
+    /// Parses `officer`, `scheduler`, `auditor` or `approver`.
     pub fn parse(s: &str) -> Result<Role, String> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown role {s:?}; expected officer, scheduler or auditor"))
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
+            format!("unknown role {s:?}; expected officer, scheduler, auditor or approver")
+        })
     }
 
     /// May this role append an event of `kind`? Officers append every kind but
-    /// `plan_issued`; schedulers append only `plan_issued`; auditors nothing.
+    /// `plan_issued` and the approver's; schedulers append only `plan_issued`;
+    /// approvers only `emergency_approved` and `approval_limit_set`; auditors nothing.
     pub fn may_append(self, kind: &str) -> bool {
         match self {
-            Role::Officer => kind != "plan_issued",
+            Role::Officer => kind != "plan_issued" && !Role::APPROVER_KINDS.contains(&kind),
             Role::Scheduler => kind == "plan_issued",
+            Role::Approver => Role::APPROVER_KINDS.contains(&kind),
             Role::Auditor => false,
         }
     }
@@ -136,8 +144,12 @@ fn decode_hash(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// Checks a user name: 1 to 64 characters, none of them control characters or spaces.
+/// Checks a user name: 1 to 64 characters, none of them control characters or
+/// spaces, and not `local` (the command line's name in `recorded_by`).
 pub fn check_name(name: &str) -> Result<(), String> {
+    if name == crate::record::LOCAL {
+        return Err("\"local\" is the command line's name in the log (recorded_by); choose another name".into());
+    }
     let n = name.chars().count();
     if n == 0 || n > 64 || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err("a name has 1 to 64 characters, without spaces or control characters".into());

@@ -506,7 +506,9 @@ async fn append_events(
         if let Some(kind) = v.get("kind").and_then(Value::as_str) {
             if !who.role.may_append(kind) {
                 let why = match who.role {
+                    Role::Officer if Role::APPROVER_KINDS.contains(&kind) => format!("officers may not append {kind}; a user of role approver does (two-person approval)"),
                     Role::Officer => "officers may not append plan_issued; a scheduler issues plans (POST /v1/plans/{month}/issue)".to_string(),
+                    Role::Approver => format!("an approver appends only emergency_approved and approval_limit_set, not {kind}; an officer records other events"),
                     _ => format!("a scheduler appends only plan_issued, not {kind}; an officer records other events"),
                 };
                 return Err(ApiError::forbidden(format!("event {i}: {why}")).at(i));
@@ -518,7 +520,7 @@ async fn append_events(
         batch.push(Event::parse_object(v).map_err(|e| ApiError::invalid(Some(i), &e))?);
     }
     apply_key(key, single, &mut batch)?;
-    let acks = app.writer().append(batch, expect_seq).await?;
+    let acks = app.writer().append_as(&who.name, batch, expect_seq).await?;
     Ok(json_response(StatusCode::CREATED, &acks))
 }
 
@@ -530,7 +532,7 @@ async fn issue_plan(
     month: Result<Path<String>, axum::extract::rejection::PathRejection>,
     body: Body,
 ) -> Answer {
-    let (_, value) = authorized_body(
+    let (who, value) = authorized_body(
         &app,
         &headers,
         body,
@@ -574,7 +576,7 @@ async fn issue_plan(
     // One event, not a batch: an invalid plan_issued names no index.
     let acks = app
         .writer()
-        .append(batch, expect_seq)
+        .append_as(&who.name, batch, expect_seq)
         .await
         .map_err(|e| match e {
             crate::log::AppendError::Invalid { error, .. } => ApiError::invalid(None, &error),
@@ -605,7 +607,7 @@ async fn execute_plan(
     month: Result<Path<String>, axum::extract::rejection::PathRejection>,
     body: Body,
 ) -> Answer {
-    let (_, value) = authorized_body(
+    let (who, value) = authorized_body(
         &app,
         &headers,
         body,
@@ -677,7 +679,7 @@ async fn execute_plan(
         })
         .collect();
     if !dry_run && !ex.batch.is_empty() {
-        let acks = app.writer().append(ex.batch, None).await?;
+        let acks = app.writer().append_as(&who.name, ex.batch, None).await?;
         return Ok(json_response(StatusCode::CREATED, &acks));
     }
     let answer = answers::ExecuteAnswer {
@@ -921,7 +923,7 @@ where
     T: serde::Serialize,
     F: FnOnce(&State) -> T + Send + 'static,
 {
-    let (_, value) = authorized_body(app, headers, body, &Role::ALL, "").await?;
+    let (who, value) = authorized_body(app, headers, body, &Role::ALL, "").await?;
     let query = ask()?;
     let values = match value {
         Value::Array(items) => items,
@@ -966,9 +968,9 @@ where
             let st = app.state();
             let mut past = |seq: u64, month: Month| {
                 let s = app.past_state(seq).map_err(|e| e.to_string())?;
-                crate::query::plan_sha256(&s, month)
+                Ok(crate::query::plan_facts(&s, month))
             };
-            crate::query::whatif::suppose(&st, events, &mut past)
+            crate::query::whatif::suppose(&st, Some(&who.name), events, &mut past)
                 .map_err(|r| ApiError::invalid(r.index, &r.error))?
         };
         let answer = query(&supposed);

@@ -7,7 +7,7 @@
 //! ([`super::evolve`]).
 
 use super::DayMap;
-use crate::event::ScheduleItem;
+use crate::event::{EmergencyRequested, ScheduleItem};
 use crate::money::{Money, Ratio};
 use crate::values::*;
 use serde::{Deserialize, Serialize};
@@ -65,6 +65,44 @@ pub struct NoticeEntry {
     pub issued_on: Date,
     /// Set once reversed: the reversal's date.
     pub reversed_on: Option<Date>,
+}
+
+/// An `emergency_requested` (应急调度申请) as held in the state, with what became of
+/// it (contract v2, issue 18).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestEntry {
+    /// Seq of the request's record.
+    pub seq: u64,
+    /// The request.
+    pub request: EmergencyRequested,
+    /// Who recorded it (the record's `recorded_by`).
+    pub requested_by: Option<String>,
+    /// Set once approved.
+    pub approval: Option<ApprovalEntry>,
+    /// Set once withdrawn (reversed): the reversal's date.
+    pub reversed_on: Option<Date>,
+}
+
+/// The approval of a request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalEntry {
+    /// Seq of the `emergency_approved` record (its dispatch is the record after it).
+    pub seq: u64,
+    /// Who approved it (the record's `recorded_by`).
+    pub approved_by: Option<String>,
+    /// The approval's date.
+    pub approved_on: Date,
+}
+
+/// An `approval_limit_set` as held in the state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitEntry {
+    /// Seq of the record.
+    pub seq: u64,
+    /// The largest direct emergency dispatch.
+    pub amount: Money,
+    /// Effective from this date.
+    pub effective_from: Date,
 }
 
 /// A dated amount that a reversal may cancel from its own date onward.

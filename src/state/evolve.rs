@@ -53,6 +53,10 @@ pub(super) enum Effect {
     Notice {
         idx: u32,
     },
+    /// An `emergency_requested`: index into `State::requests`. Moves no money.
+    Request {
+        idx: u32,
+    },
 }
 
 /// A reversible record as the state remembers it.
@@ -127,7 +131,10 @@ impl State {
         let x = Money::from_cents(amount.cents() * sign);
         match effect {
             Effect::CityFunds => self.city.add(d, x),
-            Effect::Allocation { .. } | Effect::Needs { .. } | Effect::Notice { .. } => {}
+            Effect::Allocation { .. }
+            | Effect::Needs { .. }
+            | Effect::Notice { .. }
+            | Effect::Request { .. } => {}
             Effect::Transfer { county, .. }
             | Effect::Grant { county }
             | Effect::Advance { county, .. } => {
@@ -187,6 +194,9 @@ impl State {
             }
             Effect::Notice { idx } => {
                 self.notices[idx as usize].reversed_on = on;
+            }
+            Effect::Request { idx } => {
+                self.requests[idx as usize].reversed_on = on;
             }
             _ => {}
         }
@@ -258,6 +268,26 @@ impl State {
                 });
                 let idx = (self.notices.len() - 1) as u32;
                 (Effect::Notice { idx }, Money::ZERO)
+            }
+            (Event::EmergencyApproved(_), _) => return None,
+            (Event::ApprovalLimitSet(e), _) => {
+                self.approval_limits.push(LimitEntry {
+                    seq,
+                    amount: e.amount,
+                    effective_from: e.effective_from,
+                });
+                return None;
+            }
+            (Event::EmergencyRequested(e), Some(_)) => {
+                self.requests.push(RequestEntry {
+                    seq,
+                    request: e.clone(),
+                    requested_by: None,
+                    approval: None,
+                    reversed_on: None,
+                });
+                let idx = (self.requests.len() - 1) as u32;
+                (Effect::Request { idx }, Money::ZERO)
             }
             (Event::EventReversed(e), _) => {
                 let t = self.target(e.reverses_seq)?;
@@ -422,6 +452,14 @@ impl State {
             }
             Event::NoticeIssued(_) => {
                 self.notices.pop();
+            }
+            Event::EmergencyRequested(_) => {
+                if target.is_some() {
+                    self.requests.pop();
+                }
+            }
+            Event::ApprovalLimitSet(_) => {
+                self.approval_limits.pop();
             }
             Event::EventReversed(e) => {
                 if let Some(t) = self.target(e.reverses_seq) {

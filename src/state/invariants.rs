@@ -141,7 +141,7 @@ impl State {
 /// The county an effect moves money of, if any.
 fn effect_county(e: Effect) -> Option<u32> {
     match e {
-        Effect::CityFunds | Effect::Notice { .. } => None,
+        Effect::CityFunds | Effect::Notice { .. } | Effect::Request { .. } => None,
         Effect::Allocation { county, .. }
         | Effect::Transfer { county, .. }
         | Effect::Grant { county }

@@ -82,6 +82,13 @@ pub struct State {
     /// (what `plan status` compares with the issued plans; reversed ones are told by
     /// [`State::is_reversed`]).
     pub plan_transfers: Vec<PlanTransfer>,
+    /// `plan_transfers` by (plan month, county, fund, fiscal year): their indexes in
+    /// `plan_transfers`, in seq order (derived; rebuilt when a snapshot is read).
+    pub(crate) plan_lines: std::collections::HashMap<PlanLineKey, Vec<u32>>,
+    /// Every `emergency_requested`, in seq order, with its approval.
+    pub requests: Vec<RequestEntry>,
+    /// Every `approval_limit_set`, in seq order (see [`State::approval_limit_on`]).
+    pub approval_limits: Vec<LimitEntry>,
     /// Reversible records by seq − 1 (None for other kinds).
     targets: Vec<Option<Slot>>,
     /// Amounts of targets that do not fit in a [`Slot`], by seq.
@@ -106,6 +113,19 @@ pub struct PlanTransfer {
     pub plan_month: Month,
 }
 
+/// A line of a plan: (plan month, county, fund, fiscal year).
+pub type PlanLineKey = (Month, CountyId, Fund, FiscalYear);
+
+/// What the rules need of an issued plan, recomputed at its `based_on_seq`: its hash
+/// and what each line funds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanFacts {
+    /// SHA-256 of the plan's canonical JSON.
+    pub plan_sha256: Sha256Hex,
+    /// Funded amount by (county, fund, fiscal year); a line not here funds nothing.
+    pub funded: BTreeMap<(CountyId, Fund, FiscalYear), Money>,
+}
+
 /// What [`State::undo`] needs to take back the last applied record.
 #[derive(Clone, Debug)]
 pub struct Undo {
@@ -116,29 +136,89 @@ pub struct Undo {
     new_county: bool,
 }
 
-/// Consulted by [`State::check`] for `plan_issued`: recomputes the plan hash of a
-/// month at a seq. The writer supplies it (it may need the log to rebuild an older
-/// state); `None` means plans cannot be checked here.
+/// Consulted by [`State::check`] for `plan_issued` (does its hash reproduce?) and for
+/// a `transfer_allocated` naming a month with an issued plan (is it within its line?):
+/// recomputes the plan of a month at a seq. The writer supplies it (it may need the
+/// log to rebuild an older state); [`NoPlans`] means plans cannot be checked here.
 pub trait PlanOracle {
-    /// The plan_sha256 of `month` at `based_on_seq`, or why it cannot be computed.
-    fn plan_sha256(
+    /// The plan of `month` at `based_on_seq`, or why it cannot be computed.
+    fn plan(
         &mut self,
         state: &State,
         month: Month,
         based_on_seq: u64,
-    ) -> Result<Sha256Hex, String>;
+    ) -> Result<std::sync::Arc<PlanFacts>, String>;
 }
 
 /// An oracle that refuses every plan (used where the planner is unavailable).
 pub struct NoPlans;
 
 impl PlanOracle for NoPlans {
-    fn plan_sha256(&mut self, _: &State, _: Month, _: u64) -> Result<Sha256Hex, String> {
-        Err("plans cannot be verified here".into())
+    fn plan(&mut self, _: &State, _: Month, _: u64) -> Result<std::sync::Arc<PlanFacts>, String> {
+        Err("plans cannot be computed here".into())
+    }
+}
+
+impl PlanTransfer {
+    /// The plan line the transfer is on.
+    pub fn key(&self) -> PlanLineKey {
+        (self.plan_month, self.county.clone(), self.fund, self.fiscal_year)
     }
 }
 
 impl State {
+    /// The request recorded at `seq`, if that record is an `emergency_requested`.
+    pub fn request(&self, seq: u64) -> Option<&RequestEntry> {
+        let i = self.requests.binary_search_by_key(&seq, |r| r.seq).ok()?;
+        Some(&self.requests[i])
+    }
+
+    fn request_mut(&mut self, seq: u64) -> Option<&mut RequestEntry> {
+        let i = self.requests.binary_search_by_key(&seq, |r| r.seq).ok()?;
+        Some(&mut self.requests[i])
+    }
+
+    /// The limit on a direct emergency dispatch in force on `d`: the last
+    /// `approval_limit_set` in seq order whose `effective_from` is on or before `d`.
+    pub fn approval_limit_on(&self, d: Date) -> Option<Money> {
+        self.approval_limits
+            .iter()
+            .rev()
+            .find(|l| l.effective_from <= d)
+            .map(|l| l.amount)
+    }
+
+    /// Unreversed money dispatched with `plan_month` on one plan line.
+    pub fn plan_line_dispatched(&self, key: &PlanLineKey) -> Money {
+        self.plan_lines.get(key).map_or(Money::ZERO, |idxs| {
+            idxs.iter()
+                .map(|&i| &self.plan_transfers[i as usize])
+                .filter(|t| !self.is_reversed(t.seq))
+                .map(|t| t.amount)
+                .sum()
+        })
+    }
+
+    /// The `emergency_dispatched` that the approval recorded at `seq` (the head, once
+    /// applied) makes: the request's county, amount, value date, mode and reason,
+    /// `approved_by` the approving user. `None` when record `seq` is no approval.
+    pub fn dispatch_of_approval(&self, seq: u64) -> Option<Event> {
+        let r = self
+            .requests
+            .iter()
+            .rev()
+            .find(|r| r.approval.as_ref().is_some_and(|a| a.seq == seq))?;
+        let by = r.approval.as_ref()?.approved_by.clone()?;
+        Some(Event::EmergencyDispatched(EmergencyDispatched {
+            county: r.request.county.clone(),
+            amount: r.request.amount,
+            value_date: r.request.value_date,
+            mode: r.request.mode,
+            reason: r.request.reason.clone(),
+            approved_by: Text::parse(&by).ok()?,
+        }))
+    }
+
     /// An empty state (no records).
     pub fn new() -> State {
         State::default()
@@ -215,15 +295,39 @@ impl State {
         let target = self.forward(&rec.event, rec.seq);
         if let (Event::TransferAllocated(e), Some(_)) = (&rec.event, &target) {
             if let Some(plan_month) = e.plan_month {
-                self.plan_transfers.push(PlanTransfer {
+                let t = PlanTransfer {
                     seq: rec.seq,
                     county: e.county.clone(),
                     fund: e.fund,
                     fiscal_year: e.fiscal_year,
                     amount: e.amount,
                     plan_month,
-                });
+                };
+                self.plan_lines
+                    .entry(t.key())
+                    .or_default()
+                    .push(self.plan_transfers.len() as u32);
+                self.plan_transfers.push(t);
             }
+        }
+        match &rec.event {
+            Event::EmergencyRequested(_) => {
+                if let Some(r) = self.requests.last_mut().filter(|r| r.seq == rec.seq) {
+                    r.requested_by = rec.recorded_by.clone();
+                }
+            }
+            Event::EmergencyApproved(e) => {
+                if let Some(r) = self.request_mut(e.request_seq) {
+                    if r.approval.is_none() {
+                        r.approval = Some(ApprovalEntry {
+                            seq: rec.seq,
+                            approved_by: rec.recorded_by.clone(),
+                            approved_on: e.approved_on,
+                        });
+                    }
+                }
+            }
+            _ => {}
         }
         self.targets[idx] = target.map(|t| self.pack(rec.seq, t));
     }
@@ -265,7 +369,20 @@ impl State {
         let target = self.targets[idx].take().map(|s| self.unpack(seq, s));
         self.wide_amounts.remove(&seq);
         if self.plan_transfers.last().is_some_and(|p| p.seq == seq) {
-            self.plan_transfers.pop();
+            let t = self.plan_transfers.pop().expect("last");
+            let key = t.key();
+            let idxs = self.plan_lines.get_mut(&key).expect("indexed");
+            idxs.pop();
+            if idxs.is_empty() {
+                self.plan_lines.remove(&key);
+            }
+        }
+        if let Event::EmergencyApproved(e) = &rec.event {
+            if let Some(r) = self.request_mut(e.request_seq) {
+                if r.approval.as_ref().is_some_and(|a| a.seq == seq) {
+                    r.approval = None;
+                }
+            }
         }
         self.backward(&rec.event, target, u.new_county);
         self.targets.truncate(idx);

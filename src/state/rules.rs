@@ -146,8 +146,21 @@ impl State {
     }
 
     /// Checks every rule of SPEC §3 for `event` as record `seq` (= head + 1) against
-    /// this state. Never mutates.
+    /// this state, with nobody named as its recorder (see [`State::check_by`]). Never
+    /// mutates.
     pub fn check(&self, event: &Event, oracle: &mut dyn PlanOracle) -> Result<(), EventError> {
+        self.check_by(event, None, oracle)
+    }
+
+    /// Checks every rule for `event` as the next record, recorded by `by` (its
+    /// `recorded_by`: the two-person rule of `emergency_approved` needs to know who
+    /// approves). Never mutates.
+    pub fn check_by(
+        &self,
+        event: &Event,
+        by: Option<&str>,
+        oracle: &mut dyn PlanOracle,
+    ) -> Result<(), EventError> {
         invariants::invariant!(
             self.targets.len() as u64 == self.head_seq
                 && self.county_index.len() == self.counties.len(),
@@ -185,6 +198,7 @@ impl State {
                 let c = self.registered(&e.county, d, "county")?;
                 Self::keeps_positive(&self.city, "city.treasury", d, e.amount, "amount")?;
                 self.within_entitlement(c, e.fiscal_year, e.fund, e.amount, "the transfer")?;
+                self.within_plan_line(e, oracle)?;
             }
             Event::EmergencyDispatched(e) => {
                 let c = self.registered(&e.county, d, "county")?;
@@ -193,7 +207,10 @@ impl State {
                     let fy = FiscalYear::new(d.year()).expect("dates are 2000-2099");
                     self.within_entitlement(c, fy, Fund::General, e.amount, "the advance")?;
                 }
+                self.within_approval_limit(e)?;
             }
+            Event::EmergencyRequested(_) | Event::ApprovalLimitSet(_) => {}
+            Event::EmergencyApproved(e) => self.check_approval(e, by)?,
             Event::PayrollDeposited(e) => {
                 let c = self.registered(&e.county, d, "county")?;
                 let name = format!("the treasury of {}", e.county);
@@ -224,8 +241,9 @@ impl State {
                     )));
                 }
                 let sha = oracle
-                    .plan_sha256(self, e.month, e.based_on_seq)
-                    .map_err(|r| err("plan_sha256", r))?;
+                    .plan(self, e.month, e.based_on_seq)
+                    .map_err(|r| err("plan_sha256", r))?
+                    .plan_sha256;
                 if sha != e.plan_sha256 {
                     return Err(err(
                         "plan_sha256",
@@ -308,6 +326,145 @@ impl State {
         Ok(())
     }
 
+    /// Issue 18: a transfer naming a `plan_month` that has an issued plan stays within
+    /// its line of the latest issued plan (a line the plan lacks funds nothing),
+    /// counting every unreversed transfer already made on it, unless it gives an
+    /// `off_plan_reason`.
+    fn within_plan_line(
+        &self,
+        e: &TransferAllocated,
+        oracle: &mut dyn PlanOracle,
+    ) -> Result<(), EventError> {
+        let Some(month) = e.plan_month else {
+            return Ok(());
+        };
+        if e.off_plan_reason.is_some() {
+            return Ok(());
+        }
+        let Some((plan_seq, issued)) = self.plans_issued.iter().rev().find(|(_, p)| p.month == month)
+        else {
+            return Ok(());
+        };
+        let facts = oracle
+            .plan(self, month, issued.based_on_seq)
+            .map_err(|r| err("plan_month", format!("the plan of {month} cannot be recomputed to check this transfer against it: {r}")))?;
+        let funded = facts
+            .funded
+            .get(&(e.county.clone(), e.fund, e.fiscal_year))
+            .copied()
+            .unwrap_or(Money::ZERO);
+        let dispatched =
+            self.plan_line_dispatched(&(month, e.county.clone(), e.fund, e.fiscal_year));
+        if dispatched + e.amount > funded {
+            let fund_zh = crate::lang::Term::word(&e.fund, crate::lang::Lang::Zh);
+            return Err(err(
+                "amount",
+                format!(
+                    "{} would exceed the line of {} {} {} in the plan of {month} issued at record {plan_seq}: funded {}, already dispatched {}, over by {}; record it with an off_plan_reason to make it anyway",
+                    e.amount.grouped(),
+                    e.county,
+                    e.fund.as_str(),
+                    e.fiscal_year,
+                    funded.grouped(),
+                    dispatched.grouped(),
+                    (dispatched + e.amount - funded).grouped()
+                ),
+            )
+            .zh(format!(
+                "{} 将超出{month}调度计划（第{plan_seq}号记录下达）中 {} {}年{}的额度：计划 {}，已调拨 {}，超出 {}；确需调拨的，请填写计划外调拨理由（off_plan_reason）",
+                e.amount.grouped(),
+                e.county,
+                e.fiscal_year,
+                fund_zh,
+                funded.grouped(),
+                dispatched.grouped(),
+                (dispatched + e.amount - funded).grouped()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Issue 18: a direct emergency dispatch moves at most the approval limit in force
+    /// on its value date or on the log's latest business date, whichever is later
+    /// (so backdating does not escape a limit already in force); the dispatch the
+    /// writer appends right after an approval, matching its request, is exempt.
+    fn within_approval_limit(&self, e: &EmergencyDispatched) -> Result<(), EventError> {
+        let on = self.max_effective_date.map_or(e.value_date, |m| m.max(e.value_date));
+        let Some(limit) = self.approval_limit_on(on) else {
+            return Ok(());
+        };
+        if e.amount <= limit {
+            return Ok(());
+        }
+        let approved = self.dispatch_of_approval(self.head_seq).is_some_and(|d| match d {
+            Event::EmergencyDispatched(d) => d == *e,
+            _ => false,
+        });
+        if approved {
+            return Ok(());
+        }
+        Err(err(
+            "amount",
+            format!(
+                "{} is above the limit of {} on a direct emergency dispatch: record an emergency_requested, to be approved by another user of role approver",
+                e.amount.grouped(),
+                limit.grouped()
+            ),
+        )
+        .zh(format!(
+            "{} 超过直接应急调度限额 {}：请登记应急调度申请（emergency_requested），由另一名审批人批准",
+            e.amount.grouped(),
+            limit.grouped()
+        )))
+    }
+
+    /// Issue 18: an approval names a pending request (not withdrawn, not approved) and
+    /// is recorded by a named user (not the command line's `local`) other than the
+    /// one who requested it.
+    fn check_approval(&self, e: &EmergencyApproved, by: Option<&str>) -> Result<(), EventError> {
+        let f = "request_seq";
+        let Some(r) = self.request(e.request_seq) else {
+            return Err(err(
+                f,
+                format!("record {} is not an emergency_requested", e.request_seq),
+            )
+            .zh(format!("第{}号记录不是应急调度申请", e.request_seq)));
+        };
+        if let Some(on) = r.reversed_on {
+            return Err(err(f, format!("the request of record {} was withdrawn on {on}", r.seq))
+                .zh(format!("第{}号记录的申请已于 {on} 撤回", r.seq)));
+        }
+        if let Some(a) = &r.approval {
+            return Err(err(
+                f,
+                format!(
+                    "the request of record {} is already approved (record {}, by {})",
+                    r.seq,
+                    a.seq,
+                    a.approved_by.as_deref().unwrap_or("?")
+                ),
+            )
+            .zh(format!(
+                "第{}号记录的申请已获批准（第{}号记录，审批人 {}）",
+                r.seq,
+                a.seq,
+                a.approved_by.as_deref().unwrap_or("?")
+            )));
+        }
+        match by {
+            None | Some(crate::record::LOCAL) => Err(EventError::whole(
+                "an approval names the user who approves: record it through the server (sanbao serve) with the token of a user of role approver; the command line cannot approve",
+            )
+            .zh("审批须记录审批人：请通过服务（sanbao serve）以审批人角色的令牌登记；命令行不能审批")),
+            Some(u) if r.requested_by.as_deref() == Some(u) => Err(err(
+                f,
+                format!("{u} requested it (record {}): another user must approve it", r.seq),
+            )
+            .zh(format!("申请人 {u}（第{}号记录）不能批准自己的申请，须由另一人审批", r.seq))),
+            Some(_) => Ok(()),
+        }
+    }
+
     fn check_reversal(&self, e: &EventReversed) -> Result<(), EventError> {
         let f = "reverses_seq";
         if e.reverses_seq > self.head_seq {
@@ -327,12 +484,12 @@ impl State {
             return Err(err(
                 f,
                 format!(
-                    "record {} cannot be reversed: only city_funds_received, allocation_notified, transfer_allocated, emergency_dispatched, payroll_deposited, wages_paid, revenue_collected, expenditure_paid, needs_budgeted and notice_issued can",
+                    "record {} cannot be reversed: only city_funds_received, allocation_notified, transfer_allocated, emergency_dispatched, payroll_deposited, wages_paid, revenue_collected, expenditure_paid, needs_budgeted, notice_issued and emergency_requested can",
                     e.reverses_seq
                 ),
             )
             .zh(format!(
-                "第{}号记录不可冲销：只有资金到账、指标下达、调拨、应急调度、工资备付、工资发放、收入、支出、预算需求和提示函可以冲销",
+                "第{}号记录不可冲销：只有资金到账、指标下达、调拨、应急调度、工资备付、工资发放、收入、支出、预算需求、提示函和应急调度申请可以冲销",
                 e.reverses_seq
             )));
         };
@@ -407,6 +564,25 @@ impl State {
                     t.amount,
                     f,
                 )?;
+            }
+            Effect::Request { idx } => {
+                if let Some(a) = &self.requests[idx as usize].approval {
+                    return Err(err(
+                        f,
+                        format!(
+                            "the request of record {} is approved (record {}); reverse its dispatch, record {}, instead",
+                            e.reverses_seq,
+                            a.seq,
+                            a.seq + 1
+                        ),
+                    )
+                    .zh(format!(
+                        "第{}号记录的申请已获批准（第{}号记录），请冲销其应急调度（第{}号记录）",
+                        e.reverses_seq,
+                        a.seq,
+                        a.seq + 1
+                    )));
+                }
             }
             Effect::WagesPaid { .. }
             | Effect::Expenditure { .. }

@@ -32,6 +32,8 @@ struct StateRef<'a> {
     policies: &'a [PolicyEntry],
     notices: &'a [NoticeEntry],
     plan_transfers: &'a [PlanTransfer],
+    requests: &'a [RequestEntry],
+    approval_limits: &'a [LimitEntry],
 }
 
 /// The stored form of a [`State`], owned for reading (same members, same order).
@@ -50,6 +52,8 @@ struct StateOwned {
     policies: Vec<PolicyEntry>,
     notices: Vec<NoticeEntry>,
     plan_transfers: Vec<PlanTransfer>,
+    requests: Vec<RequestEntry>,
+    approval_limits: Vec<LimitEntry>,
 }
 
 impl Serialize for State {
@@ -68,6 +72,8 @@ impl Serialize for State {
             policies: &self.policies,
             notices: &self.notices,
             plan_transfers: &self.plan_transfers,
+            requests: &self.requests,
+            approval_limits: &self.approval_limits,
         }
         .serialize(s)
     }
@@ -133,6 +139,7 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
             } => (idx as usize) < ledger(ci, &key)?.dispatches.len(),
             Effect::Needs { county: ci, idx } => (idx as usize) < county(ci)?.needs.len(),
             Effect::Notice { idx } => (idx as usize) < o.notices.len(),
+            Effect::Request { idx } => (idx as usize) < o.requests.len(),
             Effect::Grant { county: ci }
             | Effect::Deposit { county: ci, .. }
             | Effect::WagesPaid { county: ci, .. }
@@ -162,6 +169,15 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
         }
         last = p.seq;
     }
+    let mut plan_lines: std::collections::HashMap<PlanLineKey, Vec<u32>> = Default::default();
+    for (i, p) in o.plan_transfers.iter().enumerate() {
+        plan_lines.entry(p.key()).or_default().push(i as u32);
+    }
+    if !o.requests.windows(2).all(|w| w[0].seq < w[1].seq)
+        || o.requests.last().is_some_and(|r| r.seq > o.head_seq)
+    {
+        return Err("snapshot: emergency requests out of order or past the head".into());
+    }
     Ok(State {
         head_seq: o.head_seq,
         head_hash: o.head_hash,
@@ -177,6 +193,9 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
         policies: o.policies,
         notices: o.notices,
         plan_transfers: o.plan_transfers,
+        plan_lines,
+        requests: o.requests,
+        approval_limits: o.approval_limits,
     })
 }
 

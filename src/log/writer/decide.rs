@@ -10,34 +10,74 @@
 //! write leaves the state as it was before the group.
 
 use super::pipeline::InFlight;
-use super::{Ack, AppendError, Chain, Clock, Job, Prepared, Reply, MAX_BATCH_EVENTS};
+use super::{Ack, AppendError, Chain, Clock, DryRun, Job, Prepared, Reply, MAX_BATCH_EVENTS};
 use crate::event::EventError;
 use crate::log::store::{Head, Store, StoreError};
 use crate::record::Record;
-use crate::state::{PlanOracle, State, Undo};
-use crate::values::{Month, Sha256Hex};
+use crate::state::{PlanFacts, PlanOracle, State, Undo};
+use crate::values::Month;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The plan check for `plan_issued`: recomputes the plan at `based_on_seq`, from the
-/// live state when that is the head, else from a state folded from the log: the
-/// store up to its durable head `durable`, then the group in flight, then this group.
+/// Plans recomputed at a seq the store holds durably, kept for the writer's life (a
+/// durable record never changes under a running writer, so neither does a plan
+/// based on it): a transfer naming a planned month asks for its plan's lines, and
+/// folding the log up to the plan's basis for each would be far too slow.
+#[derive(Default)]
+pub(super) struct PlanCache(std::sync::Mutex<HashMap<(Month, u64), Arc<PlanFacts>>>);
+
+/// Most plans [`PlanCache`] keeps (it starts again when full).
+const PLAN_CACHE_PLANS: usize = 64;
+
+impl PlanCache {
+    fn get(&self, month: Month, seq: u64) -> Option<Arc<PlanFacts>> {
+        let m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        m.get(&(month, seq)).cloned()
+    }
+
+    fn put(&self, month: Month, seq: u64, facts: Arc<PlanFacts>) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() >= PLAN_CACHE_PLANS {
+            m.clear();
+        }
+        m.insert((month, seq), facts);
+    }
+}
+
+/// The plan check for `plan_issued` and planned transfers: recomputes the plan at
+/// `based_on_seq`, from the live state when that is the head, else from a state
+/// folded from the log: the store up to its durable head `durable`, then the group in
+/// flight, then this group. Plans based on durable records are kept in `cache`.
 struct WriterOracle<'a> {
     store: &'a Store,
     durable: u64,
     in_flight: Option<&'a InFlight>,
     pending: &'a [Record],
+    cache: &'a PlanCache,
 }
 
 impl PlanOracle for WriterOracle<'_> {
-    fn plan_sha256(
+    fn plan(
         &mut self,
         state: &State,
         month: Month,
         based_on_seq: u64,
-    ) -> Result<Sha256Hex, String> {
+    ) -> Result<Arc<PlanFacts>, String> {
+        if let Some(f) = self.cache.get(month, based_on_seq) {
+            return Ok(f);
+        }
+        let facts = Arc::new(self.compute(state, month, based_on_seq)?);
+        if based_on_seq <= self.durable {
+            self.cache.put(month, based_on_seq, facts.clone());
+        }
+        Ok(facts)
+    }
+}
+
+impl WriterOracle<'_> {
+    fn compute(&self, state: &State, month: Month, based_on_seq: u64) -> Result<PlanFacts, String> {
         if based_on_seq == state.head_seq {
-            return crate::query::plan_sha256(state, month);
+            return Ok(crate::query::plan_facts(state, month));
         }
         let mut past = State::new();
         // The store may already hold part of the group in flight (not yet its
@@ -56,7 +96,7 @@ impl PlanOracle for WriterOracle<'_> {
         for r in stored.chain(pending) {
             past.fold(&r?);
         }
-        crate::query::plan_sha256(&past, month)
+        Ok(crate::query::plan_facts(&past, month))
     }
 }
 
@@ -76,6 +116,7 @@ fn storage(e: StoreError) -> AppendError {
 /// they come; its records wait in `pending` to be written.
 pub(super) struct Group<'a> {
     store: &'a Store,
+    plans: &'a PlanCache,
     /// The state the group's batches are checked against and applied to.
     pub(super) state: &'a mut State,
     clock: &'a mut dyn Clock,
@@ -94,6 +135,7 @@ impl<'a> Group<'a> {
     /// written.
     pub(super) fn new(
         store: &'a Store,
+        plans: &'a PlanCache,
         state: &'a mut State,
         clock: &'a mut dyn Clock,
         in_flight: Option<Arc<InFlight>>,
@@ -104,6 +146,7 @@ impl<'a> Group<'a> {
         };
         Group {
             store,
+            plans,
             state,
             clock,
             in_flight,
@@ -163,10 +206,28 @@ impl Group<'_> {
         }
     }
 
+    /// The record at `seq`, pending here, in flight or stored.
+    fn record_at(&self, seq: u64) -> Result<Option<Record>, AppendError> {
+        let here = |rs: &[Record]| {
+            rs.first()
+                .and_then(|f| seq.checked_sub(f.seq))
+                .and_then(|i| rs.get(i as usize))
+                .cloned()
+        };
+        if let Some(r) = here(&self.pending) {
+            return Ok(Some(r));
+        }
+        if let Some(r) = self.in_flight.as_ref().and_then(|f| here(&f.records)) {
+            return Ok(Some(r));
+        }
+        self.store.get(seq).map_err(storage)
+    }
+
     fn append(&mut self, batch: Prepared, expect_seq: Option<u64>) -> Outcome {
         let Prepared {
             events: batch,
             prefixes,
+            recorded_by,
         } = batch;
         if batch.is_empty() {
             return Outcome::Refused(AppendError::Invalid {
@@ -198,6 +259,7 @@ impl Group<'_> {
         }
         // Idempotency is judged before the expected head (SPEC §8.11).
         let mut dups = Vec::new();
+        let mut dup_events = 0;
         let mut needs_commit = false;
         for (i, e) in batch.iter().enumerate() {
             let Some(k) = &e.idempotency_key else {
@@ -225,11 +287,25 @@ impl Group<'_> {
                         hash: r.hash,
                         seq: r.seq,
                     });
+                    // An approval was answered with the dispatch appended after it
+                    // too: so is its repetition.
+                    if matches!(r.event, crate::event::Event::EmergencyApproved(_)) {
+                        match self.record_at(r.seq + 1) {
+                            Ok(Some(d)) => dups.push(Ack {
+                                duplicate: true,
+                                hash: d.hash,
+                                seq: d.seq,
+                            }),
+                            Ok(None) => {}
+                            Err(err) => return Outcome::Refused(err),
+                        }
+                    }
+                    dup_events += 1;
                 }
             }
         }
         if !dups.is_empty() {
-            if dups.len() == batch.len() {
+            if dup_events == batch.len() {
                 return Outcome::Duplicate {
                     acks: dups,
                     needs_commit,
@@ -264,8 +340,10 @@ impl Group<'_> {
                 durable: self.durable(),
                 in_flight: self.in_flight.as_deref(),
                 pending: &self.pending,
+                cache: self.plans,
             };
-            if let Err(error) = self.state.check(&e.event, &mut oracle) {
+            let by = recorded_by.as_deref();
+            if let Err(error) = self.state.check_by(&e.event, by, &mut oracle) {
                 self.rollback(undos);
                 return Outcome::Refused(AppendError::Invalid {
                     index: Some(i),
@@ -277,6 +355,7 @@ impl Group<'_> {
                 self.state.head_seq + 1,
                 at,
                 e.idempotency_key,
+                recorded_by.clone(),
                 self.state.head_hash,
                 e.event,
                 prefix,
@@ -287,6 +366,43 @@ impl Group<'_> {
                 seq: r.seq,
             });
             self.push(r, &mut undos);
+            // An approval's dispatch is appended by the writer itself, right after it,
+            // from the request and the approving user: nobody types it.
+            if let Some(dispatch) = self.state.dispatch_of_approval(self.state.head_seq) {
+                let mut oracle = WriterOracle {
+                    store: self.store,
+                    durable: self.durable(),
+                    in_flight: self.in_flight.as_deref(),
+                    pending: &self.pending,
+                    cache: self.plans,
+                };
+                if let Err(error) = self.state.check_by(&dispatch, by, &mut oracle) {
+                    self.rollback(undos);
+                    let error = EventError {
+                        field: None,
+                        reason: format!("the approved dispatch cannot be made: {error}"),
+                        zh: Some(format!("批准后的应急调度无法执行：{}", error.zh_line())),
+                    };
+                    return Outcome::Refused(AppendError::Invalid {
+                        index: Some(i),
+                        error,
+                    });
+                }
+                let r = Record::new_by(
+                    self.state.head_seq + 1,
+                    at,
+                    None,
+                    recorded_by.clone(),
+                    self.state.head_hash,
+                    dispatch,
+                );
+                acks.push(Ack {
+                    duplicate: false,
+                    hash: r.hash,
+                    seq: r.seq,
+                });
+                self.push(r, &mut undos);
+            }
         }
         Outcome::Accepted { acks, undos }
     }
@@ -342,8 +458,12 @@ impl Group<'_> {
                 durable: self.durable(),
                 in_flight: self.in_flight.as_deref(),
                 pending: &self.pending,
+                cache: self.plans,
             };
-            if let Err(error) = self.state.check(&r.event, &mut oracle) {
+            if let Err(error) = self
+                .state
+                .check_by(&r.event, r.recorded_by.as_deref(), &mut oracle)
+            {
                 self.rollback(undos);
                 let error = EventError {
                     field: Some(format!("event.{}", error.field.unwrap_or_default())),
@@ -414,8 +534,37 @@ pub(super) fn take_back(state: &mut State, decided: &mut [Decided], records: &[R
 /// Decides one job against the group's state: a batch of a broken [`Chain`] is
 /// refused unchecked, and a refused batch breaks its chain at once (before any later
 /// job is looked at).
-pub(super) fn decide(g: &mut Group<'_>, job: Job) -> Decided {
+///
+/// A dry run is answered here and now and taken back at once: it leaves nothing to
+/// write (`None`).
+pub(super) fn decide(g: &mut Group<'_>, job: Job) -> Option<Decided> {
     let (reply, outcome, chain) = match job {
+        Job::DryRun {
+            batch,
+            expect_seq,
+            reply,
+        } => {
+            let after_seq = g.state.head_seq;
+            let answer = match g.append(batch, expect_seq) {
+                Outcome::Refused(e) => Err(e),
+                Outcome::Duplicate { acks, .. } => Ok(DryRun {
+                    acks,
+                    recorded_at_us: None,
+                    after_seq,
+                }),
+                Outcome::Accepted { acks, undos } => {
+                    let recorded_at_us = g.pending.last().map(|r| r.recorded_at_us);
+                    g.rollback(undos);
+                    Ok(DryRun {
+                        acks,
+                        recorded_at_us,
+                        after_seq,
+                    })
+                }
+            };
+            let _ = reply.send(answer);
+            return None;
+        }
         Job::Append {
             batch,
             expect_seq,
@@ -436,9 +585,9 @@ pub(super) fn decide(g: &mut Group<'_>, job: Job) -> Decided {
     if let (Outcome::Refused(_), Some(c)) = (&outcome, &chain) {
         c.break_off();
     }
-    Decided {
+    Some(Decided {
         reply,
         outcome,
         chain,
-    }
+    })
 }

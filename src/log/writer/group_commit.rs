@@ -10,7 +10,7 @@
 //! that could not be taken back, nothing more is written ([`POISONED`]); the thread
 //! stops once every [`Writer`](super::Writer) is dropped and every job is answered.
 
-use super::decide::{decide, Decided, Group};
+use super::decide::{decide, Decided, Group, PlanCache};
 use super::pipeline::{commit_thread, Done, Flight, InFlight, Landing};
 use super::{
     micros, Callers, Clock, GroupStats, Job, Msg, LINGER, MAX_GROUP_EVENTS, PIPELINE_EVENTS,
@@ -40,6 +40,8 @@ pub(super) struct Channels {
 /// The writer thread's own state.
 pub(super) struct Run<'a> {
     store: &'a Store,
+    /// Plans recomputed for the rules, kept while the writer runs.
+    plans: &'a PlanCache,
     /// The live feed of committed records ([`Writer::subscribe`](super::Writer::subscribe)).
     pub(super) committed: broadcast::Sender<Arc<Record>>,
     callers: &'a Callers,
@@ -83,12 +85,14 @@ pub(super) fn run(
         let (to_commit, work) = std::sync::mpsc::channel::<Arc<InFlight>>();
         let (done_tx, done) = std::sync::mpsc::channel();
         let store = &store;
+        let plans = &PlanCache::default();
         std::thread::Builder::new()
             .name("sanbao-commit".into())
             .spawn_scoped(scope, move || commit_thread(store, work, done_tx, wake))
             .expect("spawn the commit thread");
         let mut w = Run {
             store,
+            plans,
             committed: shared.committed,
             callers: shared.callers,
             shared_stats: shared.stats,
@@ -176,7 +180,7 @@ impl Run<'_> {
             self.stats.overlapped += 1;
         }
         let in_flight = self.flight.as_ref().map(|f| f.group.clone());
-        let mut g = Group::new(self.store, st, clock, in_flight);
+        let mut g = Group::new(self.store, self.plans, st, clock, in_flight);
         let mut decided: Vec<Decided> = Vec::new();
         let mut events = 0;
         // Take every job that is waiting, checking each as it comes. While a group
@@ -189,7 +193,7 @@ impl Run<'_> {
         loop {
             if let Some(job) = next.take() {
                 events += job.len();
-                decided.push(decide(&mut g, job));
+                decided.extend(decide(&mut g, job));
                 if events >= MAX_GROUP_EVENTS {
                     break;
                 }

@@ -66,6 +66,20 @@ pub const MAX_GROUP_EVENTS: usize = 20_000;
 /// Most events one batch may hold (SPEC §7: a larger batch is refused).
 pub const MAX_BATCH_EVENTS: usize = 10_000;
 
+/// What a dry run ([`Writer::dry_run_as`]) answers: the acks the append would get and
+/// the time it would be recorded at (every hash covers it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DryRun {
+    /// One ack per record the append would write (or find already written).
+    pub acks: Vec<Ack>,
+    /// `recorded_at` of the new records, µs since the epoch (the hashes are computed
+    /// with it; a later real append is recorded later, so its hashes differ in that
+    /// alone); `None` when every event is already recorded.
+    pub recorded_at_us: Option<i64>,
+    /// Their `prev_hash` chain starts after this head.
+    pub after_seq: u64,
+}
+
 /// What an accepted (or duplicate) event is answered with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Ack {
@@ -121,6 +135,7 @@ impl Clock for SystemClock {
 pub struct Prepared {
     events: Vec<InputEvent>,
     prefixes: Vec<HashPrefix>,
+    recorded_by: Option<String>,
 }
 
 impl Prepared {
@@ -130,7 +145,18 @@ impl Prepared {
             .iter()
             .map(|e| HashPrefix::new(&e.event, e.idempotency_key.as_deref()))
             .collect();
-        Prepared { events, prefixes }
+        Prepared {
+            events,
+            prefixes,
+            recorded_by: None,
+        }
+    }
+
+    /// The same batch, recorded by `user` (each record's `recorded_by`: a tokens-file
+    /// user's name, or [`crate::record::LOCAL`] for the command line).
+    pub fn by(mut self, user: &str) -> Prepared {
+        self.recorded_by = Some(user.to_string());
+        self
     }
 
     /// Number of events in the batch.
@@ -200,6 +226,12 @@ enum Job {
         records: Vec<Record>,
         reply: Reply,
     },
+    /// Decided like an `Append`, answered at once, and taken back: nothing is written.
+    DryRun {
+        batch: Prepared,
+        expect_seq: Option<u64>,
+        reply: oneshot::Sender<Result<DryRun, AppendError>>,
+    },
 }
 
 /// What reaches the writer thread: a job, or word from the commit thread that a
@@ -212,7 +244,7 @@ enum Msg {
 impl Job {
     fn len(&self) -> usize {
         match self {
-            Job::Append { batch, .. } => batch.len(),
+            Job::Append { batch, .. } | Job::DryRun { batch, .. } => batch.len(),
             Job::Import { records, .. } => records.len(),
         }
     }
@@ -421,6 +453,46 @@ impl Writer {
             .await?
             .wait()
             .await
+    }
+
+    /// [`Writer::append`] of a batch recorded by `user` (every record's
+    /// `recorded_by`): what the service, the desk and the command line call. An
+    /// `emergency_approved` is answered with two acks, its own and the
+    /// `emergency_dispatched` the writer appends right after it.
+    pub async fn append_as(
+        &self,
+        user: &str,
+        batch: Vec<InputEvent>,
+        expect_seq: Option<u64>,
+    ) -> Result<Vec<Ack>, AppendError> {
+        self.submit(Prepared::new(batch).by(user), expect_seq)
+            .await?
+            .wait()
+            .await
+    }
+
+    /// What [`Writer::append_as`] would answer now — the same acks (seqs, hashes as
+    /// recorded at this moment, duplicates), or the same refusal — with nothing
+    /// written: the batch is decided against the writer's state and taken back at once.
+    pub async fn dry_run_as(
+        &self,
+        user: &str,
+        batch: Vec<InputEvent>,
+        expect_seq: Option<u64>,
+    ) -> Result<DryRun, AppendError> {
+        let active = Active::enter(&self.callers);
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Job(Job::DryRun {
+                batch: Prepared::new(batch).by(user),
+                expect_seq,
+                reply,
+            }))
+            .await
+            .map_err(|_| AppendError::Closed)?;
+        let answer = rx.await.map_err(|_| AppendError::Closed)?;
+        drop(active);
+        answer
     }
 
     /// Hands a prepared batch to the writer and returns without waiting for the
