@@ -89,11 +89,6 @@ pub struct AllocationNotified {
 }
 
 /// `transfer_allocated` (调拨): city.treasury → county treasury, against an entitlement.
-///
-/// Its serde form is written by hand ([`Serialize`] below) so that `off_plan_reason`
-/// (contract v2, issue 18) is left out of JSON, and so of the canonical text and every
-/// hash, when absent: a transfer recorded before it existed keeps its hash. The
-/// storage codec (bincode, not human-readable) always carries it, last.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferAllocated {
@@ -117,9 +112,14 @@ pub struct TransferAllocated {
     /// v2): such a transfer is refused without it. Absent (never written `null`) when
     /// not given.
     #[serde(default)]
+    #[schemars(with = "Text")]
     pub off_plan_reason: Option<Text>,
 }
 
+/// Written by hand so that `off_plan_reason` (contract v2, issue 18) is left out of
+/// JSON, and so of the canonical text and every hash, when absent: a transfer recorded
+/// before it existed keeps its hash. The storage codec (bincode, not human-readable)
+/// always carries it, last.
 impl Serialize for TransferAllocated {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;

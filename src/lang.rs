@@ -186,6 +186,9 @@ pub fn kind_word(kind: &str, lang: Lang) -> &str {
         "event_reversed" => ("冲正", "event reversed"),
         "planning_policy_set" => ("计划口径设定", "planning policy set"),
         "notice_issued" => ("印发提示函", "notice issued"),
+        "emergency_requested" => ("应急调度申请", "emergency requested"),
+        "emergency_approved" => ("应急调度审批", "emergency approved"),
+        "approval_limit_set" => ("直接应急调度限额设定", "approval limit set"),
         other => return other,
     };
     lang.pick(zh, en)

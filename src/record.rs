@@ -628,6 +628,11 @@ impl Record {
         })
     }
 
+    /// Whether stored bytes are of a compact form (2 or 3): read only at their place.
+    pub fn is_compact(bytes: &[u8]) -> bool {
+        matches!(bytes.first(), Some(&(FORMAT_V2 | FORMAT_V3)))
+    }
+
     /// The hash a stored record of either form carries, if it can be read: what the
     /// compact record after it takes as its `prev_hash`.
     pub fn stored_hash(bytes: &[u8]) -> Option<Sha256Hex> {
@@ -759,6 +764,13 @@ mod tests {
             Event::parse_object(json!({"kind":"notice_issued","county":"jianchang","month":"2021-12","doc_number":"示财库〔2022〕1号","status":"warning","guarantee_level":"0.1801","issued_on":"2022-01-05"}))
                 .unwrap(),
         );
+        for e in [
+            json!({"kind":"emergency_requested","county":"jianchang","amount":"5000000.00","value_date":"2022-01-10","mode":"grant","reason":"保工资"}),
+            json!({"kind":"emergency_approved","request_seq":3,"approved_on":"2022-01-10"}),
+            json!({"kind":"approval_limit_set","amount":"0.00","effective_from":"2022-01-01"}),
+        ] {
+            events.push(Event::parse_object(e).unwrap());
+        }
         let mut kinds = std::collections::BTreeSet::new();
         let mut prev = GENESIS;
         for (i, e) in events.into_iter().enumerate() {

@@ -24,6 +24,11 @@ struct RecordSchema {
     prev_hash: Sha256Hex,
     /// UTC, RFC 3339 with exactly six fractional digits and `Z`.
     recorded_at: String,
+    /// Contract v2: the user who appended the record (a tokens-file user, or `local`
+    /// for the command line); absent in records written before it, never null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String", length(min = 1, max = 64))]
+    recorded_by: Option<String>,
     /// 1, 2, 3, … contiguous.
     seq: u64,
 }

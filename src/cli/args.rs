@@ -58,6 +58,10 @@ pub enum Command {
     /// Reads FILE, or standard input when FILE is `-` or absent. A batch is atomic:
     /// one invalid event rejects it all. Prints one line per event:
     /// {"duplicate":false,"hash":"…","seq":N}
+    ///
+    /// Every record names who appended it (`recorded_by`): `local` for the command
+    /// line. An emergency_approved is answered with two lines: the approval and the
+    /// emergency_dispatched appended right after it.
     Append {
         /// Input file, or - for standard input
         file: Option<PathBuf>,
@@ -67,6 +71,11 @@ pub enum Command {
         /// Append only if the log's last seq is N (0 for an empty log)
         #[arg(long, value_name = "N")]
         expect_seq: Option<u64>,
+        /// Write nothing: answer what the append would do now — each line with
+        /// "dry_run":true, the seq and hash it would get (the hash as recorded at the
+        /// "recorded_at" shown) — or refuse it exactly as the append would (exit 3 or 4)
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Bulk-load bare events (in batches of up to 10,000) and/or exported records
     ///

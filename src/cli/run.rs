@@ -228,7 +228,8 @@ fn run_command(t: &Target, command: Command) -> Result<(), CliError> {
             file,
             idempotency_key,
             expect_seq,
-        } => append(t, file, idempotency_key, expect_seq),
+            dry_run,
+        } => append(t, file, idempotency_key, expect_seq, dry_run),
         Command::Import { file } => import(t, &file, false).map(|_| ()),
         Command::Export {
             out: Some(out),

@@ -55,6 +55,7 @@ pub(super) fn append(
     file: Option<PathBuf>,
     key: Option<String>,
     expect_seq: Option<u64>,
+    dry_run: bool,
 ) -> Result<(), CliError> {
     let text = read_input(file.as_deref())?;
     let (shape, mut batch) = event::parse_input(&text).map_err(|(i, e)| CliError::event(i, &e))?;
@@ -78,7 +79,16 @@ pub(super) fn append(
         }
         batch[0].idempotency_key = Some(k);
     }
-    let acks = t.with_writer(|w, rt| Ok(rt.block_on(w.append_as(crate::record::LOCAL, batch, expect_seq))?))?;
+    let by = crate::record::LOCAL;
+    if dry_run {
+        let d = t.with_writer(|w, rt| Ok(rt.block_on(w.dry_run_as(by, batch, expect_seq))?))?;
+        let mut text = String::new();
+        for a in crate::server::answers::DryRunAck::of(&d) {
+            text.push_str(&super::output::to_json_line(&a)?);
+        }
+        return super::output::emit(&text);
+    }
+    let acks = t.with_writer(|w, rt| Ok(rt.block_on(w.append_as(by, batch, expect_seq))?))?;
     print_acks(&acks)
 }
 

@@ -64,6 +64,9 @@ pub const DATE_FIELDS: &[(&str, &str)] = &[
     ("event_reversed", "on"),
     ("planning_policy_set", "effective_from"),
     ("notice_issued", "issued_on"),
+    ("emergency_requested", "value_date"),
+    ("emergency_approved", "approved_on"),
+    ("approval_limit_set", "effective_from"),
 ];
 
 /// Which records a page shows: all, or one county's, or one kind's, or both.

@@ -22,7 +22,7 @@
 //! before the damage and name the damaged seq. [`Entries::decode`] gives every record
 //! of either form its place.
 
-use crate::record::{Record, FORMAT_V2, GENESIS};
+use crate::record::{Record, GENESIS};
 use crate::values::Sha256Hex;
 use std::ops::Range;
 
@@ -137,7 +137,7 @@ impl Entries {
     /// self-contained one (which carries its own).
     pub fn context(&self, bytes: &[u8], i: usize) -> Sha256Hex {
         match self.spans.get(i) {
-            Some(s) if bytes.get(s.start) == Some(&FORMAT_V2) => self.prev_of(bytes, i),
+            Some(s) if Record::is_compact(&bytes[s.clone()]) => self.prev_of(bytes, i),
             _ => GENESIS,
         }
     }
@@ -242,7 +242,7 @@ mod tests {
             assert_eq!(e.damage, None);
             assert_eq!(bytes[0], BLOCK_V2);
             for i in 0..e.spans.len() {
-                assert_eq!(bytes[e.spans[i].start], FORMAT_V2);
+                assert_eq!(bytes[e.spans[i].start], crate::record::FORMAT_V3);
                 let r = e.decode(bytes, *first, i).unwrap();
                 assert_eq!(r, recs[(seq - 1) as usize]);
                 seq += 1;
@@ -274,7 +274,7 @@ mod tests {
             );
         }
         // Self-contained records in a block of format 1 read the same.
-        let v1: Vec<Vec<u8>> = recs.iter().map(|r| r.encode()).collect();
+        let v1: Vec<Vec<u8>> = recs.iter().map(|r| r.encode_v1().unwrap()).collect();
         let old = pack_raw(v1.iter().map(|v| v.as_slice()));
         let e = entries(&old);
         let read: Vec<Record> = (0..3).map(|i| e.decode(&old, 1, i).unwrap()).collect();

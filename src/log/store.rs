@@ -1381,7 +1381,7 @@ mod tests {
             })
             .collect();
         // Records 1–3 as a log written before the compact form: a block of format 1.
-        let v1: Vec<Vec<u8>> = recs[..3].iter().map(|r| r.encode()).collect();
+        let v1: Vec<Vec<u8>> = recs[..3].iter().map(|r| r.encode_v1().unwrap()).collect();
         let old = block::pack_raw(v1.iter().map(|v| v.as_slice()));
         store.db.insert(block_key(1), old).unwrap();
         let head = Head {

@@ -195,7 +195,7 @@ mod tests {
         Event::parse_object(v).expect("a valid event")
     }
 
-    fn no_past(_: u64, _: Month) -> Result<Sha256Hex, String> {
+    fn no_past(_: u64, _: Month) -> Result<PlanFacts, String> {
         Err("no past".into())
     }
 

@@ -166,6 +166,11 @@ pub struct RecordAnswer {
         pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$"
     ))]
     recorded_at: String,
+    /// Contract v2: the user who appended the record (a tokens-file user, or `local`
+    /// for the command line); absent in records written before it, never null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String", length(min = 1, max = 64))]
+    recorded_by: Option<String>,
     /// 1, 2, 3, … contiguous.
     #[schemars(range(min = 1))]
     seq: u64,
@@ -272,4 +277,45 @@ pub struct ExecuteAnswer {
     /// The transfers that would be appended, each with its `idempotency_key`, in the
     /// plan's line order (empty when nothing is missing).
     pub events: Vec<serde_json::Value>,
+}
+
+/// One line of a dry run (`append --dry-run`, `POST /v1/events?dry_run=true`,
+/// issue 18): what the append would answer for one record — its seq, its hash as if
+/// recorded at `recorded_at`, whether it is already recorded — with nothing written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct DryRunAck {
+    /// Always `true`: nothing was written.
+    #[schemars(schema_with = "const_true")]
+    pub dry_run: bool,
+    /// True when the event is already recorded under its idempotency key (the
+    /// existing record's seq and hash).
+    pub duplicate: bool,
+    /// The hash the record would get if recorded at `recorded_at` (the hash covers
+    /// the time of recording: a real append a moment later gets another hash, the
+    /// same seq).
+    pub hash: Sha256Hex,
+    /// The time of recording the hash was computed with (absent for a duplicate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded_at: Option<String>,
+    /// The seq the record would get (or has, for a duplicate).
+    pub seq: u64,
+}
+
+impl DryRunAck {
+    /// The lines of a writer's dry run, in order.
+    pub fn of(d: &crate::log::writer::DryRun) -> Vec<DryRunAck> {
+        d.acks
+            .iter()
+            .map(|a| DryRunAck {
+                dry_run: true,
+                duplicate: a.duplicate,
+                hash: a.hash,
+                recorded_at: (!a.duplicate)
+                    .then_some(d.recorded_at_us)
+                    .flatten()
+                    .map(crate::record::format_recorded_at),
+                seq: a.seq,
+            })
+            .collect()
+    }
 }

@@ -378,14 +378,28 @@ pub(super) fn openapi(_: &mut Doc) -> Value {
 
 /// `POST /v1/events`.
 pub(super) fn append_events(d: &mut Doc) -> Value {
+    let mut rs = responses(
+        "201",
+        "recorded (or duplicates of records already there), durable on disk; one acknowledgement per record (an emergency_approved gets two: its own and the emergency_dispatched appended right after it). Each record names the appending user in recorded_by",
+        d.answer::<Vec<crate::log::Ack>>(),
+        APPEND_ERRORS,
+    );
+    rs["200"] = json!({
+        "description": "dry_run=true: what the append would answer now, nothing written (hashes as recorded at recorded_at)",
+        "content": json_content(d.answer::<Vec<answers::DryRunAck>>())
+    });
     json!({
         "operationId": "appendEvents",
-        "summary": "append one event or an atomic batch (officer: every kind but plan_issued; scheduler: plan_issued)",
-        "parameters": [expect_seq(), idempotency_key("idempotency key for a single event that carries none of its own (SPEC §8.11)")],
+        "summary": "append one event or an atomic batch (officer: every kind but plan_issued, emergency_approved and approval_limit_set; scheduler: plan_issued; approver: emergency_approved and approval_limit_set)",
+        "parameters": [
+            expect_seq(),
+            param("dry_run", "query", false, json!({"type": "boolean", "default": false}), "true: decide the append as it would be decided now and answer it (200), writing nothing; a refusal is the append's"),
+            idempotency_key("idempotency key for a single event that carries none of its own (SPEC §8.11)")
+        ],
         "requestBody": {"required": true, "content": json_content(json!({"oneOf": [
             r("Event"), {"type": "array", "minItems": 1, "maxItems": 10000, "items": r("Event")}
         ]}))},
-        "responses": responses("201", "recorded (or duplicates of records already there), durable on disk", d.answer::<Vec<crate::log::Ack>>(), APPEND_ERRORS)
+        "responses": rs
     })
 }
 

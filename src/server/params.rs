@@ -70,6 +70,18 @@ impl Params {
             .transpose()
     }
 
+    /// A flag: `true` or `false` (absent is false).
+    pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
+        match self.get(name) {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(v) => Err(ApiError::bad_request(
+                name,
+                format!("{name} must be true or false, not {v:?}"),
+            )),
+        }
+    }
+
     /// A date parameter (`YYYY-MM-DD`).
     pub fn date(&self, name: &str) -> Result<Option<Date>, ApiError> {
         self.get(name)

@@ -467,7 +467,9 @@ fn month_of(
 
 // ---- writes -------------------------------------------------------------------------
 
-/// `POST /v1/events[?expect_seq=N]`: one event or a batch; 201 with the acks.
+/// `POST /v1/events[?expect_seq=N][&dry_run=true]`: one event or a batch; 201 with
+/// the acks (an approval answers two: its own and its dispatch's). With `dry_run`, 200
+/// with what the append would answer, nothing written.
 async fn append_events(
     Shared(app): Shared<AppState>,
     headers: HeaderMap,
@@ -478,13 +480,14 @@ async fn append_events(
         &app,
         &headers,
         body,
-        &[Role::Officer, Role::Scheduler],
-        "auditors read only; appending events needs an officer's token (or a scheduler's, for plan_issued)",
+        &[Role::Officer, Role::Scheduler, Role::Approver],
+        "auditors read only; appending events needs an officer's token (a scheduler's for plan_issued, an approver's for emergency_approved and approval_limit_set)",
     )
     .await?;
     app.writable()?;
-    let p = Params::parse(uri.query(), &["expect_seq"])?;
+    let p = Params::parse(uri.query(), &["expect_seq", "dry_run"])?;
     let expect_seq = p.u64("expect_seq")?;
+    let dry_run = p.flag("dry_run")?;
     let key = idempotency_header(&headers)?;
     let (values, single) = match value {
         Value::Array(items) => (items, false),
@@ -520,6 +523,10 @@ async fn append_events(
         batch.push(Event::parse_object(v).map_err(|e| ApiError::invalid(Some(i), &e))?);
     }
     apply_key(key, single, &mut batch)?;
+    if dry_run {
+        let d = app.writer().dry_run_as(&who.name, batch, expect_seq).await?;
+        return Ok(json_response(StatusCode::OK, &answers::DryRunAck::of(&d)));
+    }
     let acks = app.writer().append_as(&who.name, batch, expect_seq).await?;
     Ok(json_response(StatusCode::CREATED, &acks))
 }
