@@ -538,7 +538,9 @@ impl Record {
             event: crate::event::legacy::Legacy::from_event(&self.event)?,
         };
         let mut out = vec![FORMAT_V1];
-        codec().serialize_into(&mut out, &old).expect("records encode");
+        codec()
+            .serialize_into(&mut out, &old)
+            .expect("records encode");
         Some(out)
     }
 
@@ -567,9 +569,9 @@ impl Record {
                     .map_err(|e| format!("record does not decode: {e}"))?;
                 checked_time(r)
             }
-            Some((&(FORMAT_V2 | FORMAT_V3), _)) => Err(
-                "a compact record (format 2 or 3) is only read at its place in a block".into(),
-            ),
+            Some((&(FORMAT_V2 | FORMAT_V3), _)) => {
+                Err("a compact record (format 2 or 3) is only read at its place in a block".into())
+            }
             Some((v, _)) => Err(format!("unknown record format version {v}")),
             None => Err("empty record".into()),
         }
@@ -654,7 +656,10 @@ pub const LOCAL: &str = "local";
 pub fn check_recorded_by(by: &str) -> Result<(), String> {
     let n = by.chars().count();
     if n == 0 || n > 64 || by.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err("must be a user's name: 1 to 64 characters, without spaces or control characters".into());
+        return Err(
+            "must be a user's name: 1 to 64 characters, without spaces or control characters"
+                .into(),
+        );
     }
     Ok(())
 }
@@ -858,7 +863,11 @@ mod tests {
             assert_eq!(from_v1.event.kind(), *kind);
             assert_eq!(from_v1.recorded_by, None);
             assert_eq!(from_v1.hash.to_hex(), *hash);
-            assert_eq!(from_v1.compute_hash().to_hex(), *hash, "{kind}: hash unchanged");
+            assert_eq!(
+                from_v1.compute_hash().to_hex(),
+                *hash,
+                "{kind}: hash unchanged"
+            );
             assert!(!from_v1.to_json_line().contains("recorded_by"));
             assert!(!from_v1.to_json_line().contains("off_plan_reason"));
             // The old form is written again byte for byte.
@@ -883,9 +892,15 @@ mod tests {
         assert_eq!(r.encode_v1(), None);
         let mut bad = r.to_json();
         bad["recorded_by"] = json!("li wei");
-        assert_eq!(Record::from_export(bad).unwrap_err().field.as_deref(), Some("recorded_by"));
+        assert_eq!(
+            Record::from_export(bad).unwrap_err().field.as_deref(),
+            Some("recorded_by")
+        );
         let mut forged = r.to_json();
         forged["recorded_by"] = json!("zhang.san");
-        assert_eq!(Record::from_export(forged).unwrap_err().field.as_deref(), Some("hash"));
+        assert_eq!(
+            Record::from_export(forged).unwrap_err().field.as_deref(),
+            Some("hash")
+        );
     }
 }

@@ -203,15 +203,32 @@ fn status_sums_equal_the_log_and_off_plan_transfers_are_listed() {
     assert_eq!(cents(&s["total_dispatched"]), logged);
     assert_eq!(cents(&s["total_funded"]), cents(&plan["total_funded"]));
 
-    // Beyond its line, and a month with no issued plan.
+    // Beyond its line: refused (exit 3, naming the amount), nothing written …
+    let beyond_line = json!({"kind":"transfer_allocated","county":"beigang","fund":"general",
+        "fiscal_year":2022,"amount":"10.00","value_date":"2022-03-10","plan_month":"2022-03"});
+    let before = export(dir).len();
+    let o = run(dir, &["append"], &beyond_line.to_string());
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let line = one_error_line(&o);
+    assert!(
+        line.contains("amount") && line.contains("off_plan_reason"),
+        "{line}"
+    );
+    assert_eq!(export(dir).len(), before);
+    // … unless it says why; and a month with no issued plan is accepted, off plan.
+    let mut with_reason = beyond_line.clone();
+    with_reason["off_plan_reason"] = json!("防汛救灾急需");
     let acks = common::append_ok(
         dir,
         &json!([
-            {"kind":"transfer_allocated","county":"beigang","fund":"general","fiscal_year":2022,
-             "amount":"10.00","value_date":"2022-03-10","plan_month":"2022-03"},
+            with_reason,
             {"kind":"transfer_allocated","county":"beigang","fund":"general","fiscal_year":2022,
              "amount":"5.00","value_date":"2022-03-10","plan_month":"2022-06"}
         ]),
+    );
+    assert_eq!(
+        export(dir)[before]["event"]["off_plan_reason"],
+        "防汛救灾急需"
     );
     let (beyond, unplanned) = (acks[0]["seq"].clone(), acks[1]["seq"].clone());
     let s: Value = serde_json::from_str(&ok(
@@ -231,6 +248,7 @@ fn status_sums_equal_the_log_and_off_plan_transfers_are_listed() {
     assert_eq!(s["off_plan"].as_array().unwrap().len(), 1);
     assert_eq!(s["off_plan"][0]["seq"], beyond);
     assert_eq!(s["off_plan"][0]["why"], "beyond_line");
+    assert_eq!(s["off_plan"][0]["off_plan_reason"], "防汛救灾急需");
     let logged: i64 = transfers_of(dir, "2022-03")
         .iter()
         .map(|r| cents(&r["event"]["amount"]))
@@ -248,7 +266,8 @@ fn status_sums_equal_the_log_and_off_plan_transfers_are_listed() {
     assert_eq!(
         s["off_plan"],
         json!([{"seq":unplanned,"county":"beigang","fund":"general","fiscal_year":2022,
-                "amount":"5.00","plan_month":"2022-06","why":"no_issued_plan"}])
+                "amount":"5.00","plan_month":"2022-06","why":"no_issued_plan",
+                "off_plan_reason":null}])
     );
 
     // For people: the report model's table with the totals and the off-plan list, in
@@ -412,6 +431,7 @@ fn reversed_transfers_count_nowhere_and_a_line_the_plan_lacks_is_off_plan() {
     let acks = lines(&ok(dir, &["plan", "execute", "--month", "2022-03"]));
     let first = acks[0]["seq"].as_u64().unwrap();
     let first_event = export(dir)[first as usize - 1]["event"].clone();
+    // A line the plan lacks is a line of 0: a transfer on it needs its reason.
     common::append_ok(
         dir,
         &json!([
@@ -419,7 +439,8 @@ fn reversed_transfers_count_nowhere_and_a_line_the_plan_lacks_is_off_plan() {
             {"kind":"allocation_notified","county":"beigang","fund":"in_execution","fiscal_year":2022,
              "program":"p","amount":"100.00","notified_on":"2022-03-02"},
             {"kind":"transfer_allocated","county":"beigang","fund":"in_execution","fiscal_year":2022,
-             "amount":"100.00","value_date":"2022-03-03","plan_month":"2022-03"}
+             "amount":"100.00","value_date":"2022-03-03","plan_month":"2022-03",
+             "off_plan_reason":"计划下达后新增补助"}
         ]),
     );
     let head = export(dir).len() as u64;
@@ -440,7 +461,8 @@ fn reversed_transfers_count_nowhere_and_a_line_the_plan_lacks_is_off_plan() {
     assert_eq!(
         s["off_plan"],
         json!([{"seq":head,"county":"beigang","fund":"in_execution","fiscal_year":2022,
-                "amount":"100.00","plan_month":"2022-03","why":"no_line"}])
+                "amount":"100.00","plan_month":"2022-03","why":"no_line",
+                "off_plan_reason":"计划下达后新增补助"}])
     );
     // Dispatched on lines plus off the lines' covering is the log's unreversed sum.
     let logged: i64 = transfers_of(dir, "2022-03")
@@ -452,4 +474,93 @@ fn reversed_transfers_count_nowhere_and_a_line_the_plan_lacks_is_off_plan() {
     // The reversed line's key is in the log: execute does not pay it again.
     ok(dir, &["plan", "execute", "--month", "2022-03"]);
     assert_eq!(export(dir).len() as u64, head);
+}
+
+#[test]
+fn execute_pays_what_remains_of_a_line_paid_in_part_by_hand() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (plan, _) = sample_with_plan(dir);
+    let line = plan["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| cents(&l["funded"]) > 1000)
+        .unwrap()
+        .clone();
+    let part = format!("{}.{:02}", cents(&line["funded"]) / 200, 0);
+    common::append_ok(
+        dir,
+        &json!({"kind":"transfer_allocated","county":line["county"],"fund":line["fund"],
+                "fiscal_year":line["fiscal_year"],"amount":part,"value_date":"2022-03-02",
+                "plan_month":"2022-03"}),
+    );
+    let acks = lines(&ok(dir, &["plan", "execute", "--month", "2022-03"]));
+    let records = export(dir);
+    let paid = records
+        .iter()
+        .rev()
+        .take(acks.len())
+        .find(|r| r["event"]["county"] == line["county"] && r["event"]["fund"] == line["fund"])
+        .expect("the line is paid the rest");
+    assert_eq!(
+        cents(&paid["event"]["amount"]) + cents(&json!(part)),
+        cents(&line["funded"])
+    );
+    let s: Value = serde_json::from_str(&ok(
+        dir,
+        &["plan", "status", "--month", "2022-03", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(s["total_remaining"], "0.00");
+    assert_eq!(s["total_over_plan"], "0.00");
+    assert_eq!(s["off_plan"], json!([]));
+}
+
+/// SIGKILL at a spread of moments during `plan execute`: afterwards the month's
+/// transfers are either none or the whole batch (one atomic batch), the log
+/// verifies, and running it again completes it with each line paid once.
+#[test]
+fn a_killed_execute_leaves_none_or_all_and_a_rerun_completes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let template = tmp.path().join("template");
+    let (plan, _) = sample_with_plan(&template);
+    ok(&template, &["verify"]);
+    let funded = plan["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| cents(&l["funded"]) > 0)
+        .count();
+    for (round, delay_ms) in [0u64, 2, 5, 10, 20, 40, 80, 160].into_iter().enumerate() {
+        let dir = tmp.path().join(format!("round-{round}"));
+        wire::copy_dir(&template, &dir);
+        let mut child = std::process::Command::new(common::bin())
+            .arg("--data")
+            .arg(&dir)
+            .args(["plan", "execute", "--month", "2022-03"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        child.wait().unwrap();
+        let o = run(&dir, &["verify"], "");
+        assert_eq!(code(&o), 0, "round {round}: {}", stderr(&o));
+        let n = transfers_of(&dir, "2022-03").len();
+        assert!(
+            n == 0 || n == funded,
+            "round {round}: {n} of {funded} transfers after a kill"
+        );
+        ok(&dir, &["plan", "execute", "--month", "2022-03"]);
+        assert_eq!(transfers_of(&dir, "2022-03").len(), funded, "round {round}");
+        let s: Value = serde_json::from_str(&ok(
+            &dir,
+            &["plan", "status", "--month", "2022-03", "--json"],
+        ))
+        .unwrap();
+        assert_eq!(s["total_remaining"], "0.00", "round {round}");
+        assert_eq!(s["total_over_plan"], "0.00", "round {round}");
+    }
 }

@@ -188,9 +188,9 @@ async fn every_flipped_byte_of_a_stored_record_is_found() {
         log::verify(&store, None, |_| {}).unwrap(),
         Verified::Ok { records: 7, .. }
     ));
-    // What was flipped is the compact form the writer stores: its hash, time and
-    // event.
-    assert_eq!(original[0], sanbao::record::FORMAT_V2);
+    // What was flipped is the compact form the writer stores: its hash, time, key,
+    // recorded_by and event.
+    assert_eq!(original[0], sanbao::record::FORMAT_V3);
     assert!(original.len() > 41, "{} bytes", original.len());
 }
 

@@ -12,9 +12,8 @@
 mod common;
 mod wire;
 
-use common::{code, one_error_line, run, stderr, stdout};
+use common::{code, hashes, one_error_line, run, stderr, stdout};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::path::Path;
 
 /// A directory holding the sample city (`demo`), settled by one plain read (sled
@@ -28,36 +27,6 @@ fn sample() -> (tempfile::TempDir, std::path::PathBuf) {
     let o = run(&dir, &["verify"], "");
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     (tmp, dir)
-}
-
-/// Every regular file under `dir` (relative path → bytes), but `sanbao.lock`.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, d: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(d).unwrap() {
-            let e = e.unwrap();
-            let t = e.file_type().unwrap();
-            if t.is_dir() {
-                walk(root, &e.path(), out);
-            } else if t.is_file() {
-                let rel = e.path().strip_prefix(root).unwrap().display().to_string();
-                if rel != "sanbao.lock" {
-                    out.insert(rel, std::fs::read(e.path()).unwrap());
-                }
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
-/// SHA-256 of every file (but the holder note), by path.
-fn hashes(dir: &Path) -> BTreeMap<String, String> {
-    use sha2::Digest;
-    files(dir)
-        .into_iter()
-        .map(|(k, v)| (k, hex::encode(sha2::Sha256::digest(&v))))
-        .collect()
 }
 
 fn json_of(o: &std::process::Output) -> Value {

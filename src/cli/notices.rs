@@ -187,7 +187,9 @@ pub fn notices(t: &Target, a: NoticesArgs) -> Result<(), CliError> {
             .into_iter()
             .map(|v| Event::parse_object(v).map_err(|e| CliError::event(None, &e)))
             .collect::<Result<Vec<_>, _>>()?;
-        let acks = t.with_writer(|w, rt| Ok(rt.block_on(w.append_as(crate::record::LOCAL, inputs, None))?))?;
+        let acks = t.with_writer(|w, rt| {
+            Ok(rt.block_on(w.append_as(crate::record::LOCAL, inputs, None))?)
+        })?;
         let mut acks = acks.into_iter();
         for l in letters.iter_mut().filter(|l| l.seq.is_none()) {
             l.seq = acks.next().map(|a| a.seq);

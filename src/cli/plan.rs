@@ -107,7 +107,9 @@ fn issue(t: &Target, p: &Plan, issued_on: Date) -> Result<u64, CliError> {
         "issued_on": issued_on,
     });
     let input = Event::parse_object(v).map_err(|e| CliError::event(None, &e))?;
-    let acks = t.with_writer(|w, rt| Ok(rt.block_on(w.append_as(crate::record::LOCAL, vec![input], None))?))?;
+    let acks = t.with_writer(|w, rt| {
+        Ok(rt.block_on(w.append_as(crate::record::LOCAL, vec![input], None))?)
+    })?;
     acks.first()
         .map(|a| a.seq)
         .ok_or_else(|| CliError::io("the writer answered no record for plan_issued"))
@@ -187,8 +189,10 @@ pub(crate) fn prepare_execution(
     };
     let value_date = value_date.unwrap_or_else(|| month.first_day());
     let funded = p.lines.iter().filter(|l| l.funded > Money::ZERO).count();
-    let (store, _) = t.store()?;
+    // The folded state first: folding opens DIR's store itself, which the lock
+    // allows once per process at a time.
     let state = t.state(None)?;
+    let (store, _) = t.store()?;
     let mut failed = None;
     let dispatched = |k: &crate::state::PlanLineKey| state.plan_line_dispatched(k);
     let batch = execution_batch(&p, plan_seq, value_date, dispatched, |k| {
@@ -259,7 +263,8 @@ fn execute(t: &Target, a: PlanExecuteArgs) -> Result<(), CliError> {
         return Ok(());
     }
     let n = batch.len();
-    let acks = t.with_writer(|w, rt| Ok(rt.block_on(w.append_as(crate::record::LOCAL, batch, None))?))?;
+    let acks =
+        t.with_writer(|w, rt| Ok(rt.block_on(w.append_as(crate::record::LOCAL, batch, None))?))?;
     print_acks(&acks)?;
     super::output::note(&format!(
         "plan {month} (seq {plan_seq}): {n} transfers appended, {done} already recorded"

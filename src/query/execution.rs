@@ -179,6 +179,9 @@ pub struct OffPlan {
     pub plan_month: Month,
     /// Why it is off plan.
     pub why: OffPlanWhy,
+    /// The reason the transfer gave for going beyond its line (its
+    /// `off_plan_reason`; null when it gave none).
+    pub off_plan_reason: Option<Text>,
 }
 
 /// The plan of `month` against the log folded in `state`. `issued` is the latest
@@ -223,6 +226,7 @@ pub fn plan_status(state: &State, month: Month, issued: Option<(u64, &Plan)>) ->
             amount: t.amount,
             plan_month: t.plan_month,
             why,
+            off_plan_reason: t.off_plan_reason.clone(),
         };
         if issued.is_none() {
             off_plan.push(off(OffPlanWhy::NoIssuedPlan));

@@ -22,9 +22,9 @@ use crate::event::{EventError, InputEvent};
 use crate::record::Record;
 use crate::state::{PlanFacts, PlanOracle, State};
 use crate::values::Month;
-use std::sync::Arc;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The most events one what-if may suppose (as many as one append batch).
 pub const MAX_HYPOTHETICAL: usize = crate::log::writer::MAX_BATCH_EVENTS;
@@ -155,7 +155,9 @@ pub fn suppose(
             );
             state.apply(&r);
             records.push(r);
-            next = state.dispatch_of_approval(state.head_seq).map(|d| (d, None));
+            next = state
+                .dispatch_of_approval(state.head_seq)
+                .map(|d| (d, None));
         }
     }
     Ok(state)

@@ -1078,6 +1078,7 @@ pub fn plan_status(s: &PlanStatus, x: &Ctx) -> Report {
         x.c("金额", "amount", Kind::Money),
         x.c("所属计划月份", "plan month", Kind::Text),
         x.c("原因", "why", Kind::Text),
+        x.c("计划外调拨理由", "off-plan reason", Kind::Text),
     ]);
     let mut off = Section::new(
         "off_plan",
@@ -1101,6 +1102,7 @@ pub fn plan_status(s: &PlanStatus, x: &Ctx) -> Report {
             Cell::money(o.amount),
             Cell::text(o.plan_month.to_string()),
             Cell::toned(why, Tone::Bad),
+            Cell::text(o.off_plan_reason.as_ref().map_or("", |t| t.as_str())),
         ]);
         off.row(row);
     }

@@ -41,7 +41,12 @@ pub enum Role {
 
 impl Role {
     /// Every role, in the order of SPEC §7.
-    pub const ALL: [Role; 4] = [Role::Officer, Role::Scheduler, Role::Auditor, Role::Approver];
+    pub const ALL: [Role; 4] = [
+        Role::Officer,
+        Role::Scheduler,
+        Role::Auditor,
+        Role::Approver,
+    ];
 
     /// The kinds only an approver appends.
     pub const APPROVER_KINDS: [&'static str; 2] = ["emergency_approved", "approval_limit_set"];
@@ -58,9 +63,12 @@ impl Role {
 
     /// Parses `officer`, `scheduler`, `auditor` or `approver`.
     pub fn parse(s: &str) -> Result<Role, String> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
-            format!("unknown role {s:?}; expected officer, scheduler, auditor or approver")
-        })
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown role {s:?}; expected officer, scheduler, auditor or approver")
+            })
     }
 
     /// May this role append an event of `kind`? Officers append every kind but
@@ -148,7 +156,10 @@ fn decode_hash(s: &str) -> Option<[u8; 32]> {
 /// spaces, and not `local` (the command line's name in `recorded_by`).
 pub fn check_name(name: &str) -> Result<(), String> {
     if name == crate::record::LOCAL {
-        return Err("\"local\" is the command line's name in the log (recorded_by); choose another name".into());
+        return Err(
+            "\"local\" is the command line's name in the log (recorded_by); choose another name"
+                .into(),
+        );
     }
     let n = name.chars().count();
     if n == 0 || n > 64 || name.chars().any(|c| c.is_control() || c.is_whitespace()) {

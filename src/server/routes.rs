@@ -524,7 +524,10 @@ async fn append_events(
     }
     apply_key(key, single, &mut batch)?;
     if dry_run {
-        let d = app.writer().dry_run_as(&who.name, batch, expect_seq).await?;
+        let d = app
+            .writer()
+            .dry_run_as(&who.name, batch, expect_seq)
+            .await?;
         return Ok(json_response(StatusCode::OK, &answers::DryRunAck::of(&d)));
     }
     let acks = app.writer().append_as(&who.name, batch, expect_seq).await?;

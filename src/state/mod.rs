@@ -111,6 +111,8 @@ pub struct PlanTransfer {
     pub amount: Money,
     /// The plan month the transfer says it carries out.
     pub plan_month: Month,
+    /// Why it may go beyond its line, when it says (contract v2).
+    pub off_plan_reason: Option<Text>,
 }
 
 /// A line of a plan: (plan month, county, fund, fiscal year).
@@ -162,7 +164,12 @@ impl PlanOracle for NoPlans {
 impl PlanTransfer {
     /// The plan line the transfer is on.
     pub fn key(&self) -> PlanLineKey {
-        (self.plan_month, self.county.clone(), self.fund, self.fiscal_year)
+        (
+            self.plan_month,
+            self.county.clone(),
+            self.fund,
+            self.fiscal_year,
+        )
     }
 }
 
@@ -200,19 +207,22 @@ impl State {
     }
 
     /// The `emergency_dispatched` that the approval recorded at `seq` (the head, once
-    /// applied) makes: the request's county, amount, value date, mode and reason,
-    /// `approved_by` the approving user. `None` when record `seq` is no approval.
+    /// applied) makes: the request's county, amount, mode and reason, its value date
+    /// or the approval's `approved_on` when that is later (money does not move before
+    /// it is approved), `approved_by` the approving user. `None` when record `seq` is no approval.
     pub fn dispatch_of_approval(&self, seq: u64) -> Option<Event> {
         let r = self
             .requests
             .iter()
             .rev()
             .find(|r| r.approval.as_ref().is_some_and(|a| a.seq == seq))?;
-        let by = r.approval.as_ref()?.approved_by.clone()?;
+        let approval = r.approval.as_ref()?;
+        let by = approval.approved_by.clone()?;
         Some(Event::EmergencyDispatched(EmergencyDispatched {
             county: r.request.county.clone(),
             amount: r.request.amount,
-            value_date: r.request.value_date,
+            // Money moves on the day asked for, but never before it is approved.
+            value_date: r.request.value_date.max(approval.approved_on),
             mode: r.request.mode,
             reason: r.request.reason.clone(),
             approved_by: Text::parse(&by).ok()?,
@@ -302,6 +312,7 @@ impl State {
                     fiscal_year: e.fiscal_year,
                     amount: e.amount,
                     plan_month,
+                    off_plan_reason: e.off_plan_reason.clone(),
                 };
                 self.plan_lines
                     .entry(t.key())

@@ -341,7 +341,11 @@ impl State {
         if e.off_plan_reason.is_some() {
             return Ok(());
         }
-        let Some((plan_seq, issued)) = self.plans_issued.iter().rev().find(|(_, p)| p.month == month)
+        let Some((plan_seq, issued)) = self
+            .plans_issued
+            .iter()
+            .rev()
+            .find(|(_, p)| p.month == month)
         else {
             return Ok(());
         };
@@ -389,17 +393,21 @@ impl State {
     /// (so backdating does not escape a limit already in force); the dispatch the
     /// writer appends right after an approval, matching its request, is exempt.
     fn within_approval_limit(&self, e: &EmergencyDispatched) -> Result<(), EventError> {
-        let on = self.max_effective_date.map_or(e.value_date, |m| m.max(e.value_date));
+        let on = self
+            .max_effective_date
+            .map_or(e.value_date, |m| m.max(e.value_date));
         let Some(limit) = self.approval_limit_on(on) else {
             return Ok(());
         };
         if e.amount <= limit {
             return Ok(());
         }
-        let approved = self.dispatch_of_approval(self.head_seq).is_some_and(|d| match d {
-            Event::EmergencyDispatched(d) => d == *e,
-            _ => false,
-        });
+        let approved = self
+            .dispatch_of_approval(self.head_seq)
+            .is_some_and(|d| match d {
+                Event::EmergencyDispatched(d) => d == *e,
+                _ => false,
+            });
         if approved {
             return Ok(());
         }
@@ -431,8 +439,11 @@ impl State {
             .zh(format!("第{}号记录不是应急调度申请", e.request_seq)));
         };
         if let Some(on) = r.reversed_on {
-            return Err(err(f, format!("the request of record {} was withdrawn on {on}", r.seq))
-                .zh(format!("第{}号记录的申请已于 {on} 撤回", r.seq)));
+            return Err(err(
+                f,
+                format!("the request of record {} was withdrawn on {on}", r.seq),
+            )
+            .zh(format!("第{}号记录的申请已于 {on} 撤回", r.seq)));
         }
         if let Some(a) = &r.approval {
             return Err(err(

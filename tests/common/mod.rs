@@ -121,3 +121,33 @@ pub fn stored_bytes(store: &sanbao::log::Store, seq: u64) -> Vec<u8> {
 pub fn events(v: &Value) -> Vec<sanbao::event::InputEvent> {
     sanbao::event::parse_input(&v.to_string()).unwrap().1
 }
+
+/// Every regular file under `dir` (relative path → bytes), but `sanbao.lock`.
+pub fn files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, d: &Path, out: &mut std::collections::BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let e = e.unwrap();
+            let t = e.file_type().unwrap();
+            if t.is_dir() {
+                walk(root, &e.path(), out);
+            } else if t.is_file() {
+                let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+                if rel != "sanbao.lock" {
+                    out.insert(rel, std::fs::read(e.path()).unwrap());
+                }
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// SHA-256 of every file (but the holder note), by path.
+pub fn hashes(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    use sha2::Digest;
+    files(dir)
+        .into_iter()
+        .map(|(k, v)| (k, hex::encode(sha2::Sha256::digest(&v))))
+        .collect()
+}
