@@ -56,8 +56,18 @@ pub const CONNECT_ATTEMPTS: u32 = 5;
 /// How long one connection attempt may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Most records read from a data directory per batch (each batch one transaction).
+/// Most records read from a data directory per batch (each batch one transaction),
+/// unless `SANBAO_SINK_BATCH` says otherwise (the tests use small batches to kill a
+/// sink between two of them).
 pub const DIR_BATCH: u64 = 20_000;
+
+fn dir_batch() -> u64 {
+    std::env::var("SANBAO_SINK_BATCH")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(DIR_BATCH)
+}
 
 /// How often a continuous sink of a data directory looks for new records.
 pub const DIR_POLL: Duration = Duration::from_secs(1);
@@ -733,8 +743,9 @@ async fn read_dir_once(
     let head = store.head().map_err(|e| store_error(sink, e))?;
     sink.check_source_head(head.seq)?;
     let mut from = sink.head().seq + 1;
+    let batch_records = dir_batch();
     while from <= head.seq {
-        let to = (from + DIR_BATCH - 1).min(head.seq);
+        let to = (from + batch_records - 1).min(head.seq);
         let mut batch = Vec::with_capacity((to - from + 1) as usize);
         for r in store.records(from, to) {
             let r = r.map_err(|e| store_error(sink, e))?;
