@@ -505,7 +505,8 @@ impl Sink {
             }
             rows.plan(&city, seq, p.issued_on, &pl);
         }
-        if !days.is_empty() {
+        // Before the city's first batch it has no derived rows to replace.
+        if !days.is_empty() && self.committed.seq > 0 {
             let counties: Vec<String> = days.iter().map(|(c, _)| c.to_string()).collect();
             let froms: Vec<String> = days.iter().map(|(_, d)| d.to_string()).collect();
             for t in ["county_days", "payroll", "watchlist"] {
