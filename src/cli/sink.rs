@@ -99,7 +99,16 @@ pub(crate) fn postgres(a: Args) -> Result<(), CliError> {
         let r = sink::run(&mut s, &source, a.once, stop_rx, &mut report).await;
         signals.abort();
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", line(&s));
+        let st = s.stats;
+        let _ = writeln!(
+            out,
+            "{}; time: derive {:.2} s, COPY records {:.2} s, COPY derived rows {:.2} s, lock and commit {:.2} s",
+            line(&s),
+            st.derive.as_secs_f64(),
+            st.copy_records.as_secs_f64(),
+            st.copy_rows.as_secs_f64(),
+            st.commit.as_secs_f64()
+        );
         let _ = out.flush();
         r.map_err(to_cli)
     });

@@ -165,6 +165,14 @@ pub struct Stats {
     pub county_days: u64,
     /// Transactions committed.
     pub batches: u64,
+    /// Time spent folding and deriving rows (sanbao's own work).
+    pub derive: Duration,
+    /// Time spent sending `records` by COPY.
+    pub copy_records: Duration,
+    /// Time spent sending the derived rows by COPY (and replacing the old ones).
+    pub copy_rows: Duration,
+    /// Time spent locking the position, moving it, and committing.
+    pub commit: Duration,
 }
 
 /// Checks a city id: 1–64 of `A-Z a-z 0-9 _ . -`.
@@ -418,6 +426,7 @@ impl Sink {
     /// transaction with the new position.
     async fn write(&mut self, records: Vec<Record>) -> Result<(), SinkError> {
         let city = self.city.clone();
+        let t_derive = Instant::now();
         let before_latest = if self.committed.seq == 0 {
             None
         } else {
@@ -462,6 +471,8 @@ impl Sink {
             }
         }
         let head = self.head();
+        let derived = t_derive.elapsed();
+        let t_lock = Instant::now();
         let tx = self
             .client
             .transaction()
@@ -484,12 +495,16 @@ impl Sink {
                 self.committed.seq
             )));
         }
+        let locked = t_lock.elapsed();
+        let t_records = Instant::now();
         copy(
             &tx,
             "COPY records (city, seq, hash, prev_hash, recorded_at, kind, event, idempotency_key) FROM STDIN",
             recs,
         )
         .await?;
+        let copied_records = t_records.elapsed();
+        let t_rows = Instant::now();
         for (seq, p) in deferred {
             let past = fold_from_db(&tx, &city, p.based_on_seq).await?;
             let pl = plan(&past, p.month);
@@ -541,6 +556,8 @@ impl Sink {
                 copy(&tx, &format!("COPY {table} ({cols}) FROM STDIN"), buf).await?;
             }
         }
+        let copied_rows = t_rows.elapsed();
+        let t_commit = Instant::now();
         let latest_text = latest.map(|d| d.to_string());
         tx.execute(
             "INSERT INTO sink_position (city, seq, hash, latest_date, updated_at) \
@@ -558,6 +575,10 @@ impl Sink {
         self.stats.rows += records.len() as u64 + count;
         self.stats.county_days += county_day_count;
         self.stats.batches += 1;
+        self.stats.derive += derived;
+        self.stats.copy_records += copied_records;
+        self.stats.copy_rows += copied_rows;
+        self.stats.commit += locked + t_commit.elapsed();
         Ok(())
     }
 }
@@ -704,16 +725,26 @@ pub async fn run(
             }
         }
         Source::Dir(dir) => loop {
-            if crate::log::store::is_held(dir)
-                && crate::log::store::holder(dir).is_some_and(|h| h["url"].is_string())
-            {
-                return Err(SinkError::Usage(format!(
-                    "{} is held by a running server: sink it with --from-server URL --token T",
-                    dir.display()
-                )));
+            if crate::log::store::is_held(dir) {
+                if crate::log::store::holder(dir).is_some_and(|h| h["url"].is_string()) {
+                    return Err(SinkError::Usage(format!(
+                        "{} is held by a running server: sink it with --from-server URL --token T",
+                        dir.display()
+                    )));
+                }
+                // Another command (an import, a truncate) holds it for now: a
+                // continuous sink looks again at the next poll instead of waiting.
+                if once {
+                    read_dir_once(sink, dir, &stop, report).await?;
+                    return Ok(());
+                }
+            } else {
+                read_dir_once(sink, dir, &stop, report).await?;
+                if once {
+                    return Ok(());
+                }
             }
-            read_dir_once(sink, dir, report).await?;
-            if once {
+            if *stop.borrow() {
                 return Ok(());
             }
             tokio::select! {
@@ -728,10 +759,12 @@ pub async fn run(
 }
 
 /// Opens the directory, writes every record past the sink's head in batches of
-/// [`DIR_BATCH`], and lets the directory go.
+/// [`DIR_BATCH`] (stopping between two when `stop` turns true), and lets the
+/// directory go.
 async fn read_dir_once(
     sink: &mut Sink,
     dir: &std::path::Path,
+    stop: &tokio::sync::watch::Receiver<bool>,
     report: &mut dyn FnMut(&Sink),
 ) -> Result<(), SinkError> {
     if !Store::exists(dir) {
@@ -761,6 +794,10 @@ async fn read_dir_once(
         sink.apply(batch).await?;
         report(sink);
         from = to + 1;
+        // SIGINT/SIGTERM: stop between two batches (each one whole transaction).
+        if *stop.borrow() {
+            break;
+        }
     }
     Ok(())
 }
@@ -770,9 +807,4 @@ fn store_error(sink: &Sink, e: StoreError) -> SinkError {
         StoreError::Damaged { seq, reason } => sink.damaged(seq, reason),
         e => SinkError::Source(e.to_string()),
     }
-}
-
-/// How long since `t`, in seconds (for the summary line).
-pub fn seconds_since(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64()
 }

@@ -76,7 +76,7 @@ pub(crate) fn sink(scratch: &Scratch, seed: u64, a: SinkArgs) -> (&'static str, 
     // Catch-up of a whole log.
     let data = scratch.log_dir();
     let built = crate::common::build_log(&data, seed, a.counties, a.events);
-    let city = format!("bench-catchup-{seed}");
+    let city = format!("bench-catchup-{seed}-{}", std::process::id());
     note(format!("sinking {} events into PostgreSQL", a.events));
     let t = Instant::now();
     let out = Command::new(&bin)
@@ -94,13 +94,47 @@ pub(crate) fn sink(scratch: &Scratch, seed: u64, a: SinkArgs) -> (&'static str, 
     );
     let (records, days, payroll, watch) = rt.block_on(async {
         let c = pg(&a.url).await;
-        (
+        let counts = (
             count(&c, "records", &city).await,
             count(&c, "county_days", &city).await,
             count(&c, "payroll", &city).await,
             count(&c, "watchlist", &city).await,
-        )
+        );
+        // Leave the database as it was (not timed).
+        for t in [
+            "records",
+            "county_days",
+            "payroll",
+            "watchlist",
+            "plans",
+            "plan_lines",
+            "sink_position",
+        ] {
+            c.execute(&format!("DELETE FROM {t} WHERE city = $1"), &[&city])
+                .await
+                .expect("clean up");
+        }
+        counts
     });
+    // The sink's own account of its time, from its last line.
+    let last = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_string();
+    let split: Value = last
+        .split_once("; time: ")
+        .map(|(_, t)| {
+            let parts: serde_json::Map<String, Value> = t
+                .split(", ")
+                .filter_map(|p| {
+                    let (name, v) = p.trim_end_matches(" s").rsplit_once(' ')?;
+                    Some((name.replace(' ', "_"), json!(v.parse::<f64>().ok()?)))
+                })
+                .collect();
+            Value::Object(parts)
+        })
+        .unwrap_or(Value::Null);
     assert_eq!(
         records as usize, a.events,
         "every record is in the database"
@@ -110,7 +144,7 @@ pub(crate) fn sink(scratch: &Scratch, seed: u64, a: SinkArgs) -> (&'static str, 
     let catch_up = json!({"seconds": secs, "records": records, "county_days": days,
         "payroll_rows": payroll, "watchlist_rows": watch, "rows": rows,
         "records_per_s": (records as f64 / secs).round(),
-        "rows_per_s": (rows as f64 / secs).round(), "build": built});
+        "rows_per_s": (rows as f64 / secs).round(), "sink_time_s": split, "build": built});
 
     // Live lag under the append load.
     let live = if a.live_seconds > 0 {
@@ -148,7 +182,7 @@ fn live_lag(
         );
     }
     let (server, _) = start_server(bin, &data, &tokens);
-    let city = format!("bench-live-{seed}");
+    let city = format!("bench-live-{seed}-{}", std::process::id());
     let mut sink = Command::new(bin)
         .args([
             "sink",
@@ -174,7 +208,9 @@ fn live_lag(
     let addr = server.addr.clone();
     let seconds = a.live_seconds;
     let url = a.url.clone();
+    let live_city = city.clone();
     let (lags, drain, total, final_pos) = rt.block_on(async move {
+        let city = live_city;
         use tokio::io::AsyncWriteExt;
         let stop_at = Instant::now() + Duration::from_secs(seconds);
         let mut tasks = Vec::new();
@@ -225,6 +261,22 @@ fn live_lag(
         .status();
     let _ = sink.wait();
     server.stop();
+    rt.block_on(async {
+        let c = pg(&a.url).await;
+        for t in [
+            "records",
+            "county_days",
+            "payroll",
+            "watchlist",
+            "plans",
+            "plan_lines",
+            "sink_position",
+        ] {
+            c.execute(&format!("DELETE FROM {t} WHERE city = $1"), &[&city])
+                .await
+                .expect("clean up");
+        }
+    });
     assert_eq!(final_pos, total, "the sink holds every acknowledged append");
     let mut sorted = lags.clone();
     sorted.sort_unstable();
