@@ -22,13 +22,17 @@ const MIGRATION_LOCK: i64 = 0x73_61_6e_62_61_6f;
 
 /// Migrations in order: `MIGRATIONS[i]` brings version `i` to `i + 1`.
 ///
+/// Ids in keys are `COLLATE "C"`: byte order, which is sanbao's own order of county
+/// ids (so `ORDER BY county` lists them as `monitor` does), and index comparisons
+/// that do not go through the locale's collation.
+///
 /// Amounts are `numeric(15,2)` (SPEC amounts have at most 13 integer digits);
 /// risk lines `numeric(7,4)`; the guarantee level `numeric(12,4)`, because a county
 /// with little outflow can hold more than 999.9999 months of it, and a level that
 /// does not fit would stop the sink.
 pub const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE records (
-    city text NOT NULL,
+    city text COLLATE "C" NOT NULL,
     seq bigint NOT NULL,
     hash text NOT NULL,
     prev_hash text NOT NULL,
@@ -39,8 +43,8 @@ CREATE TABLE records (
     PRIMARY KEY (city, seq)
 );
 CREATE TABLE county_days (
-    city text NOT NULL,
-    county text NOT NULL,
+    city text COLLATE "C" NOT NULL,
+    county text COLLATE "C" NOT NULL,
     date date NOT NULL,
     treasury numeric(15,2) NOT NULL,
     wage_reserve numeric(15,2) NOT NULL,
@@ -54,10 +58,10 @@ CREATE TABLE county_days (
     PRIMARY KEY (city, county, date)
 );
 CREATE TABLE payroll (
-    city text NOT NULL,
-    county text NOT NULL,
+    city text COLLATE "C" NOT NULL,
+    county text COLLATE "C" NOT NULL,
     date date NOT NULL,
-    payroll_month text NOT NULL,
+    payroll_month text COLLATE "C" NOT NULL,
     wage_bill numeric(15,2) NOT NULL,
     payday date NOT NULL,
     deposit_deadline date NOT NULL,
@@ -70,14 +74,14 @@ CREATE TABLE payroll (
     PRIMARY KEY (city, county, date, payroll_month)
 );
 CREATE TABLE watchlist (
-    city text NOT NULL,
-    county text NOT NULL,
+    city text COLLATE "C" NOT NULL,
+    county text COLLATE "C" NOT NULL,
     date date NOT NULL,
     reasons text[] NOT NULL,
     PRIMARY KEY (city, date, county)
 );
 CREATE TABLE plans (
-    city text NOT NULL,
+    city text COLLATE "C" NOT NULL,
     seq bigint NOT NULL,
     month text NOT NULL,
     based_on_seq bigint NOT NULL,
@@ -92,10 +96,10 @@ CREATE TABLE plans (
     PRIMARY KEY (city, seq)
 );
 CREATE TABLE plan_lines (
-    city text NOT NULL,
+    city text COLLATE "C" NOT NULL,
     seq bigint NOT NULL,
-    county text NOT NULL,
-    fund text NOT NULL,
+    county text COLLATE "C" NOT NULL,
+    fund text COLLATE "C" NOT NULL,
     fiscal_year integer NOT NULL,
     planned numeric(15,2) NOT NULL,
     funded numeric(15,2) NOT NULL,
@@ -103,7 +107,7 @@ CREATE TABLE plan_lines (
     PRIMARY KEY (city, seq, county, fund, fiscal_year)
 );
 CREATE TABLE sink_position (
-    city text PRIMARY KEY,
+    city text COLLATE "C" PRIMARY KEY,
     seq bigint NOT NULL,
     hash text NOT NULL,
     latest_date date,
