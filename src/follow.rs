@@ -163,7 +163,7 @@ pub async fn primary_head(primary: &Primary) -> Result<u64, String> {
 }
 
 /// The follower's position: the standby's head.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Position {
     /// Last stored seq.
     pub seq: u64,
@@ -224,7 +224,7 @@ impl SseParser {
 /// Checks `r` (parsed by `Record::from_export`, which checked its hash) against
 /// the standby's head `at` (and the records already gathered after it): `Ok(true)` to store it, `Ok(false)` for a record already held (seen
 /// again after a reconnect), or the divergence.
-fn chains(
+pub(crate) fn chains(
     r: &Record,
     at: Position,
     store_hash: impl Fn(u64) -> Option<Sha256Hex>,
@@ -269,6 +269,62 @@ enum Ended {
     Done,
 }
 
+/// Where followed records go: the standby's own log ([`follow`]) or another
+/// consumer of a server's event stream (`sanbao sink postgres`, [`crate::sink`]).
+/// The stream reader checks every record (hash against content, seq, `prev_hash`
+/// against [`Destination::head`] and the records gathered after it) before handing
+/// a group to [`Destination::store`], so a destination only ever receives records
+/// that continue what it holds.
+pub trait Destination {
+    /// The last record held (seq 0 and zeros when empty): the stream resumes after it.
+    fn head(&self) -> Position;
+    /// The hash of a record already held, to recognise one seen again after a
+    /// reconnect (`None`: not known, which stops following as a divergence).
+    fn held_hash(&self, seq: u64) -> Option<Sha256Hex>;
+    /// Stores a checked group, in seq order, continuing [`Destination::head`];
+    /// durable (or at least committed) before it returns.
+    fn store(
+        &mut self,
+        records: Vec<Record>,
+    ) -> impl std::future::Future<Output = Result<(), FollowError>>;
+}
+
+/// The standby's destination: its own log, through the writer's `import_records`.
+struct Standby<'a> {
+    writer: &'a Writer,
+    store: &'a Store,
+}
+
+impl Destination for Standby<'_> {
+    fn head(&self) -> Position {
+        let s = self
+            .writer
+            .state()
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        Position {
+            seq: s.head_seq,
+            hash: s.head_hash,
+        }
+    }
+
+    fn held_hash(&self, seq: u64) -> Option<Sha256Hex> {
+        self.store.get(seq).ok().flatten().map(|r| r.hash)
+    }
+
+    async fn store(&mut self, records: Vec<Record>) -> Result<(), FollowError> {
+        let first = records.first().map_or(0, |r| r.seq);
+        match self.writer.import_records(records).await {
+            Ok(_) => Ok(()),
+            Err(AppendError::Invalid { index, error }) => Err(FollowError::Diverged {
+                seq: first + index.unwrap_or(0) as u64,
+                reason: error.to_string(),
+            }),
+            Err(e) => Err(FollowError::Store(e.to_string())),
+        }
+    }
+}
+
 /// Follows `primary` into `writer`'s log (`store`: a handle on the same log, to
 /// compare records seen again), from its head, until `stop` turns true
 /// (continuously, reconnecting as needed) or — with `until` — until the standby's
@@ -279,37 +335,45 @@ pub async fn follow(
     writer: &Writer,
     store: &Store,
     until: Option<u64>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    report: impl FnMut(Position, Option<&str>),
+) -> Result<Position, FollowError> {
+    let mut standby = Standby { writer, store };
+    follow_into(primary, &mut standby, until, stop, report).await
+}
+
+/// Follows `primary`'s event stream into any [`Destination`], from its head, until
+/// `stop` turns true (continuously, reconnecting with `Last-Event-ID` as needed) or
+/// — with `until` — until the destination's head reaches that seq. `report` is told
+/// the position after each stored group and each outage (with the reason).
+pub async fn follow_into<D: Destination>(
+    primary: &Primary,
+    dest: &mut D,
+    until: Option<u64>,
     mut stop: tokio::sync::watch::Receiver<bool>,
     mut report: impl FnMut(Position, Option<&str>),
 ) -> Result<Position, FollowError> {
-    let head = || {
-        let s = writer.state().read().unwrap_or_else(|p| p.into_inner());
-        Position {
-            seq: s.head_seq,
-            hash: s.head_hash,
-        }
-    };
     let mut backoff = Duration::from_millis(100);
     loop {
-        let at = head();
+        let at = dest.head();
         if until.is_some_and(|u| at.seq >= u) || *stop.borrow() {
             return Ok(at);
         }
         let ended = tokio::select! {
-            e = stream_once(primary, writer, store, at, until, &mut report) => e?,
+            e = stream_once(primary, dest, at, until, &mut report) => e?,
             _ = stop.changed() => Ended::Done,
         };
         match ended {
-            Ended::Done => return Ok(head()),
+            Ended::Done => return Ok(dest.head()),
             Ended::Lost(why) => {
                 // A connection that stored records was a good one: retry soon.
-                if head().seq > at.seq {
+                if dest.head().seq > at.seq {
                     backoff = Duration::from_millis(100);
                 }
-                report(head(), Some(&why));
+                report(dest.head(), Some(&why));
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
-                    _ = stop.changed() => return Ok(head()),
+                    _ = stop.changed() => return Ok(dest.head()),
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(2));
             }
@@ -318,10 +382,9 @@ pub async fn follow(
 }
 
 /// One connection: streams records after `at`, storing them in groups.
-async fn stream_once(
+async fn stream_once<D: Destination>(
     primary: &Primary,
-    writer: &Writer,
-    store: &Store,
+    dest: &mut D,
     mut at: Position,
     until: Option<u64>,
     report: &mut impl FnMut(Position, Option<&str>),
@@ -388,9 +451,7 @@ async fn stream_once(
                 seq: tail.seq + 1,
                 reason: format!("the stream sent something that is not a record: {e}"),
             })?;
-            if chains(&r, tail, |seq| {
-                store.get(seq).ok().flatten().map(|r| r.hash)
-            })? {
+            if chains(&r, tail, |seq| dest.held_hash(seq))? {
                 tail = Position {
                     seq: r.seq,
                     hash: r.hash,
@@ -402,16 +463,7 @@ async fn stream_once(
         let reached = until.is_some_and(|u| tail.seq >= u);
         if !group.is_empty() && (idle || full || lost.is_some() || lagged || reached) {
             let records = std::mem::take(&mut group);
-            match writer.import_records(records).await {
-                Ok(_) => {}
-                Err(AppendError::Invalid { index, error }) => {
-                    return Err(FollowError::Diverged {
-                        seq: at.seq + 1 + index.unwrap_or(0) as u64,
-                        reason: error.to_string(),
-                    })
-                }
-                Err(e) => return Err(FollowError::Store(e.to_string())),
-            }
+            dest.store(records).await?;
             at = tail;
             report(at, None);
         }

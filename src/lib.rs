@@ -31,6 +31,7 @@ pub mod replay;
 pub mod report;
 pub mod schema;
 pub mod server;
+pub mod sink;
 pub mod state;
 pub mod values;
 

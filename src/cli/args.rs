@@ -235,6 +235,9 @@ pub enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Keep a relational database up to date with one city's log (sink postgres)
+    #[command(subcommand)]
+    Sink(SinkCommand),
     /// Manage the users of the HTTP API
     #[command(subcommand)]
     Token(TokenCommand),
@@ -271,6 +274,57 @@ pub enum Command {
         /// Really remove the records (without it, only say what would be removed)
         #[arg(long)]
         yes: bool,
+    },
+}
+
+/// `sanbao sink …`.
+#[derive(Subcommand, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub enum SinkCommand {
+    /// Follows one city's log — a running server's event stream (resuming with
+    /// Last-Event-ID) or a data directory — into PostgreSQL: the records, and every
+    /// county's day-end figures, payroll and watch list per day and every issued
+    /// plan, computed by sanbao's own monitor and planner. Creates its tables
+    /// (versioned) and the province's views. Each batch is one transaction with the
+    /// sink's position, so a restart resumes exactly after it. A record whose hash or
+    /// chain does not match stops it (exit 5, naming the seq); so does a log that was
+    /// truncated or rewritten since the database saw it, unless --rebuild. Several
+    /// cities write into one database, each under its --city. Runs until SIGINT or
+    /// SIGTERM (exit 0), or with --once until caught up.
+    Postgres {
+        /// The database: postgresql://USER:PASSWORD@HOST:PORT/DB, or key=value words
+        /// (host=/run/postgresql dbname=treasury)
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "SANBAO_SINK_URL",
+            hide_env_values = true
+        )]
+        url: String,
+        /// The city's id in the database (1–64 of A-Z a-z 0-9 _ . -)
+        /// [default: the data directory's name; required with --from-server]
+        #[arg(long, value_name = "ID")]
+        city: Option<String>,
+        /// Read the city's log from a running `sanbao serve` at http://HOST:PORT
+        #[arg(long, value_name = "URL", requires = "token", conflicts_with = "data")]
+        from_server: Option<String>,
+        /// A token of that server's (any role: the sink only reads)
+        #[arg(
+            long,
+            value_name = "T",
+            env = "SANBAO_SINK_TOKEN",
+            hide_env_values = true
+        )]
+        token: Option<String>,
+        /// Read the city's log from this data directory [default: the global --data]
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// Catch up with the log's head as it is on starting, then exit
+        #[arg(long)]
+        once: bool,
+        /// Delete the city's rows and write them again from the log's start (after
+        /// the log was truncated or rewritten)
+        #[arg(long)]
+        rebuild: bool,
     },
 }
 
@@ -794,6 +848,7 @@ pub(crate) fn command_name(command: &Command) -> &'static str {
         Command::Demo { .. } => "demo",
         Command::Serve { .. } => "serve",
         Command::Follow { .. } => "follow",
+        Command::Sink(_) => "sink postgres",
         Command::Token(_) => "token",
         Command::Status { .. } => "status",
         Command::Truncate { .. } => "truncate",

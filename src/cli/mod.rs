@@ -17,7 +17,8 @@
 //! - `maintain.rs`: verify, export and `export --salvage`, restore, truncate;
 //! - `read.rs` (position, monitor, replay), `plan.rs` (plan, forecast, `--issue`),
 //!   `chart.rs` (chart cash|levels|forecast: SVG files through [`crate::chart`]),
-//!   `serve.rs` (serve, follow, token), `status.rs` (status), `forward.rs` (a command
+//!   `serve.rs` (serve, follow, token), `sink.rs` (sink postgres, through
+//!   [`crate::sink`]), `status.rs` (status), `forward.rs` (a command
 //!   run by the server that holds DIR), [`output`] (tables, colours, progress bars and
 //!   the command's standard streams).
 
@@ -32,6 +33,7 @@ mod plan;
 mod read;
 mod run;
 mod serve;
+mod sink;
 mod status;
 mod target;
 mod whatif;
@@ -40,7 +42,7 @@ mod write;
 pub use args::{
     ChartArgs, ChartCommand, ChartOut, Cli, Command, ForecastArgs, MonitorArgs, NoticesArgs,
     PaperArgs, PlanArgs, PlanCommand, PlanExecuteArgs, PlanStatusArgs, PositionArgs, ReplayArgs,
-    TimeArgs, TokenCommand,
+    SinkCommand, TimeArgs, TokenCommand,
 };
 pub use run::{data_dir, main_with_args};
 pub use target::open_with_state;

@@ -7,12 +7,12 @@
 //! `error:` line on the command's standard error; a command forwarded to a server runs
 //! the same [`execute`] as one run here, so both print the same bytes.
 
-use super::args::{command_name, Cli, Command, TokenCommand};
+use super::args::{command_name, Cli, Command, SinkCommand, TokenCommand};
 use super::maintain::{export, restore, salvage, truncate, verify};
 use super::output::{self, emit};
 use super::target::Target;
 use super::write::{append, demo, import};
-use super::{chart, forward, notices, plan, read, serve, status};
+use super::{chart, forward, notices, plan, read, serve, sink, status};
 use crate::error::CliError;
 use crate::log;
 use clap::Parser;
@@ -57,7 +57,10 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 
             return 2;
         }
     };
-    if !matches!(cli.command, Command::Serve { .. } | Command::Follow { .. }) {
+    if !matches!(
+        cli.command,
+        Command::Serve { .. } | Command::Follow { .. } | Command::Sink(_)
+    ) {
         restore_sigpipe();
     }
     // The service logs its requests by default; other commands stay quiet.
@@ -279,6 +282,23 @@ fn run_command(t: &Target, command: Command) -> Result<(), CliError> {
             )
         }
         Command::Follow { url, token, once } => serve::follow(dir, &url, &token, once),
+        Command::Sink(SinkCommand::Postgres {
+            url,
+            city,
+            from_server,
+            token,
+            data,
+            once,
+            rebuild,
+        }) => sink::postgres(sink::Args {
+            dir: data.unwrap_or_else(|| dir.to_path_buf()),
+            url,
+            city,
+            from_server,
+            token,
+            once,
+            rebuild,
+        }),
         Command::Token(TokenCommand::Add { name, role, tokens }) => {
             serve::token_add(dir, &name, &role, tokens)
         }

@@ -31,7 +31,10 @@ pub(crate) struct HttpArgs {
 }
 
 /// Reads one HTTP/1.1 response (Content-Length bodies only); returns the status.
-async fn read_response(s: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> std::io::Result<u16> {
+pub(crate) async fn read_response(
+    s: &mut tokio::net::TcpStream,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<u16> {
     use tokio::io::AsyncReadExt;
     let mut chunk = [0u8; 4096];
     loop {

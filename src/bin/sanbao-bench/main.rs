@@ -13,6 +13,7 @@
 //! sanbao-bench plan    --counties 3000
 //! sanbao-bench http    --connections 64 --seconds 10
 //! sanbao-bench startup --events 1000000
+//! sanbao-bench sink    --url postgresql://… --events 1000000
 //! ```
 //!
 //! Workloads come from [`sanbao::bench::workload`]; nothing here changes how sanbao
@@ -33,6 +34,8 @@
 //! - `server.rs`: a `sanbao serve` child (its token, its start and readiness, its
 //!   stop), for `http` and `startup`;
 //! - `http.rs`: `http`, single-event appends over HTTP/1.1 keep-alive;
+//! - `sink.rs`: `sink`, `sanbao sink postgres` catching up a log and following a
+//!   server under append load, into the PostgreSQL database of `--url`;
 //! - `startup.rs`: `startup`, the time from `sanbao serve` start to readiness;
 //! - `table.rs`: the readable table printed on a terminal.
 
@@ -43,6 +46,7 @@ mod http;
 mod plan;
 mod replay;
 mod server;
+mod sink;
 mod startup;
 mod table;
 
@@ -200,6 +204,28 @@ enum Cmd {
         #[arg(long)]
         sanbao: Option<PathBuf>,
     },
+    /// The PostgreSQL sink (issue 20): records and rows per second catching up a log
+    /// of N events, and the live sink's lag behind P producers appending over HTTP
+    Sink {
+        /// The database to write into (postgresql://USER:PASSWORD@HOST:PORT/DB)
+        #[arg(long)]
+        url: String,
+        /// Events in the log caught up
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Counties in that history
+        #[arg(long, default_value_t = 500)]
+        counties: u32,
+        /// Concurrent HTTP producers during the live measurement
+        #[arg(long, default_value_t = 64)]
+        producers: usize,
+        /// Seconds of append load while the sink follows (0: no live measurement)
+        #[arg(long, default_value_t = 10)]
+        live_seconds: u64,
+        /// The sanbao binary [default: next to this one]
+        #[arg(long)]
+        sanbao: Option<PathBuf>,
+    },
     /// (internal) one replay measurement in this fresh process
     #[command(hide = true)]
     ReplayChild {
@@ -294,6 +320,25 @@ fn main() {
             runs,
             sanbao,
         } => desk(&scratch, cli.seed, events, counties, runs, sanbao),
+        Cmd::Sink {
+            url,
+            events,
+            counties,
+            producers,
+            live_seconds,
+            sanbao,
+        } => sink::sink(
+            &scratch,
+            cli.seed,
+            sink::SinkArgs {
+                url,
+                events,
+                counties,
+                producers,
+                live_seconds,
+                sanbao,
+            },
+        ),
         Cmd::ReplayChild { .. } => unreachable!("handled above"),
     };
     let mut params = params;

@@ -1,0 +1,811 @@
+//! `sanbao sink postgres`: one city's log flowing into a PostgreSQL database that a
+//! bureau's and a province's tools (SQL, BI dashboards, Excel through ODBC) read —
+//! the records themselves and, derived by sanbao's own read models, every county's
+//! day-end figures, payroll and watch list per day, and every issued plan. Several
+//! cities write into one database, each under its city id.
+//!
+//! The sink reads a city's log from a data directory ([`Source::Dir`]) or from a
+//! running server's event stream ([`Source::Server`], through [`crate::follow`]'s
+//! client, resuming with `Last-Event-ID`), folds it into a [`State`] as `serve` does,
+//! and writes batches.
+//!
+//! Guarantees:
+//! - **exactly once**: each batch — its records, the derived rows it changes, and the
+//!   sink's position (`sink_position`: city, seq, hash) — is one PostgreSQL
+//!   transaction; a sink killed at any point leaves the database at the end of a
+//!   whole batch, and a restart resumes after it (the position row is locked in each
+//!   transaction, so two sinks of one city cannot both write a batch);
+//! - **checked**: every record's hash is recomputed from its content (or, from a
+//!   server, checked by the stream reader) and its seq and `prev_hash` continue the
+//!   one before; one that does not stops the sink with [`SinkError::Damaged`]
+//!   (exit 5) naming its seq, before anything of its batch is written;
+//! - **the same log**: on a restart the log is read from its start and the record at
+//!   the stored position must have the stored hash; a log truncated (shorter than the
+//!   position) or rewritten (another hash there) is refused ([`SinkError::Rewritten`],
+//!   exit 5) unless `--rebuild`, which deletes the city's rows and writes them again;
+//! - **sanbao's figures**: every derived row comes from `query::monitor`'s
+//!   `CountyDay` and `query::plan`, never from SQL; after each batch, the rows of
+//!   every day the batch can change (see [`derive::Affected`]) are replaced, so each
+//!   `county_days` row equals `monitor --as-of` that day at the sink's position, and
+//!   each plan equals `plan --month M --at-seq based_on_seq --json` (its
+//!   `plan_sha256` checked against the record's);
+//! - **bounded failure**: an unreachable database is retried a bounded number of
+//!   times ([`CONNECT_ATTEMPTS`]) and a refused password is not retried: one error,
+//!   never a hang; a database of another sink version is refused
+//!   ([`schema::prepare`]).
+
+pub mod derive;
+pub mod schema;
+
+use crate::event::Event;
+use crate::follow::{self, Destination, FollowError, Position, Primary};
+use crate::log::{Store, StoreError};
+use crate::query::plan::plan;
+use crate::record::{format_recorded_at, Record};
+use crate::state::State;
+use crate::values::{Date, Sha256Hex};
+use derive::{Affected, Rows};
+use futures_util::SinkExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio_postgres::{Client, NoTls, Transaction};
+
+/// Connection attempts before an unreachable database is an error.
+pub const CONNECT_ATTEMPTS: u32 = 5;
+
+/// How long one connection attempt may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Most records read from a data directory per batch (each batch one transaction),
+/// unless `SANBAO_SINK_BATCH` says otherwise (the tests use small batches to kill a
+/// sink between two of them).
+pub const DIR_BATCH: u64 = 20_000;
+
+fn dir_batch() -> u64 {
+    std::env::var("SANBAO_SINK_BATCH")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(DIR_BATCH)
+}
+
+/// How often a continuous sink of a data directory looks for new records.
+pub const DIR_POLL: Duration = Duration::from_secs(1);
+
+/// Where the city's log comes from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// A data directory (opened, read and let go at each look).
+    Dir(PathBuf),
+    /// A running server's event stream.
+    Server(Primary),
+}
+
+/// Why the sink stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// A usage error (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The database cannot be reached, refused us, or failed (exit 1).
+    #[error("{0}")]
+    Database(String),
+    /// The database belongs to another sink version or another program (exit 1).
+    #[error("{0}")]
+    Foreign(String),
+    /// A record's hash or chain does not match (exit 5).
+    #[error("record {seq} of city {city}: {reason}; the sink stopped before writing its batch")]
+    Damaged {
+        /// The city.
+        city: String,
+        /// The record's seq.
+        seq: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The city's log is not the one the database holds (exit 5 unless `--rebuild`).
+    #[error("the log of city {city} is not the one the database holds: {reason}; it was truncated or rewritten. Run the sink with --rebuild to replace the city's rows")]
+    Rewritten {
+        /// The city.
+        city: String,
+        /// The seq where they part.
+        seq: u64,
+        /// What differs.
+        reason: String,
+    },
+    /// Another sink moved the city's position (exit 4).
+    #[error("{0}")]
+    Conflict(String),
+    /// The source failed (exit 1).
+    #[error("{0}")]
+    Source(String),
+}
+
+impl SinkError {
+    /// The SPEC §5 exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            SinkError::Usage(_) => 2,
+            SinkError::Damaged { .. } | SinkError::Rewritten { .. } => 5,
+            SinkError::Conflict(_) => 4,
+            _ => 1,
+        }
+    }
+}
+
+fn db(what: &str) -> impl Fn(tokio_postgres::Error) -> SinkError + '_ {
+    move |e| SinkError::Database(format!("PostgreSQL: {what}: {}", describe(&e)))
+}
+
+/// A PostgreSQL error in one line: the server's message when there is one.
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(d) => format!("{} ({})", d.message(), d.code().code()),
+        None => {
+            let mut s = e.to_string();
+            let mut src = std::error::Error::source(e);
+            while let Some(x) = src {
+                s.push_str(": ");
+                s.push_str(&x.to_string());
+                src = x.source();
+            }
+            s
+        }
+    }
+}
+
+/// Counts of what the sink wrote.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    /// Records written.
+    pub records: u64,
+    /// Rows written in all (records and derived).
+    pub rows: u64,
+    /// `county_days` rows written.
+    pub county_days: u64,
+    /// Transactions committed.
+    pub batches: u64,
+    /// Time spent folding and deriving rows (sanbao's own work).
+    pub derive: Duration,
+    /// Time spent sending `records` by COPY.
+    pub copy_records: Duration,
+    /// Time spent sending the derived rows by COPY (and replacing the old ones).
+    pub copy_rows: Duration,
+    /// Time spent locking the position, moving it, and committing.
+    pub commit: Duration,
+}
+
+/// Checks a city id: 1–64 of `A-Z a-z 0-9 _ . -`.
+pub fn check_city(city: &str) -> Result<(), SinkError> {
+    let ok = !city.is_empty()
+        && city.len() <= 64
+        && city
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(SinkError::Usage(format!(
+            "--city {city:?}: give 1 to 64 letters, digits, '_', '.' or '-'"
+        )))
+    }
+}
+
+/// Connects to PostgreSQL at `url` (a `postgresql://` URL or `key=value` words),
+/// retrying an unreachable server [`CONNECT_ATTEMPTS`] times, each attempt bounded
+/// by [`CONNECT_TIMEOUT`]; a refused login is not retried.
+pub async fn connect(url: &str) -> Result<Client, SinkError> {
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| SinkError::Usage(format!("--url: not a PostgreSQL address: {e}")))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    config.application_name("sanbao sink");
+    let mut wait = Duration::from_millis(250);
+    let mut attempt = 1;
+    loop {
+        let tried = tokio::time::timeout(CONNECT_TIMEOUT * 2, config.connect(NoTls)).await;
+        let (e, refused) = match tried {
+            Ok(Ok((client, conn))) => {
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                return Ok(client);
+            }
+            Ok(Err(e)) => {
+                // Authentication (28…) and a missing database (3D…) will not heal.
+                let refused = e
+                    .code()
+                    .is_some_and(|c| c.code().starts_with("28") || c.code().starts_with("3D"));
+                (describe(&e), refused)
+            }
+            Err(_) => (
+                format!("no answer within {} s", (CONNECT_TIMEOUT * 2).as_secs()),
+                false,
+            ),
+        };
+        if refused || attempt >= CONNECT_ATTEMPTS {
+            return Err(SinkError::Database(format!(
+                "cannot connect to PostgreSQL{}: {e}",
+                if refused {
+                    String::new()
+                } else {
+                    format!(" after {attempt} attempts")
+                }
+            )));
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(4));
+        attempt += 1;
+    }
+}
+
+/// One city's sink: the database, the folded state, and the position.
+pub struct Sink {
+    client: Client,
+    city: String,
+    state: State,
+    /// Hash of every record folded, by seq − 1 (records seen again after a reconnect).
+    hashes: Vec<Sha256Hex>,
+    /// The position committed in the database.
+    committed: Position,
+    /// The position found on start: records up to it are folded, not written.
+    resume: Position,
+    /// The latest business date whose rows are written (`sink_position.latest_date`).
+    latest: Option<Date>,
+    /// What was written.
+    pub stats: Stats,
+}
+
+const CITY_TABLES: [&str; 7] = [
+    "records",
+    "county_days",
+    "payroll",
+    "watchlist",
+    "plans",
+    "plan_lines",
+    "sink_position",
+];
+
+impl Sink {
+    /// Connects, prepares the schema, and reads the city's position (or, with
+    /// `rebuild`, deletes every row of the city in one transaction and starts from
+    /// the beginning).
+    pub async fn open(url: &str, city: &str, rebuild: bool) -> Result<Sink, SinkError> {
+        check_city(city)?;
+        let mut client = connect(url).await?;
+        schema::prepare(&mut client).await.map_err(|e| match e {
+            schema::SchemaError::Foreign(m) => SinkError::Foreign(m),
+            schema::SchemaError::Db(e) => db("preparing the tables")(e),
+        })?;
+        if rebuild {
+            let tx = client
+                .transaction()
+                .await
+                .map_err(db("deleting the city's rows"))?;
+            for t in CITY_TABLES {
+                tx.execute(&format!("DELETE FROM {t} WHERE city = $1"), &[&city])
+                    .await
+                    .map_err(db("deleting the city's rows"))?;
+            }
+            tx.commit().await.map_err(db("deleting the city's rows"))?;
+        }
+        let row = client
+            .query_opt(
+                "SELECT seq, hash, latest_date::text FROM sink_position WHERE city = $1",
+                &[&city],
+            )
+            .await
+            .map_err(db("reading the position"))?;
+        let (resume, latest) = match row {
+            None => (Position::default(), None),
+            Some(r) => {
+                let seq: i64 = r.get(0);
+                let hash: String = r.get(1);
+                let latest: Option<String> = r.get(2);
+                let bad = |what: &str| {
+                    SinkError::Foreign(format!(
+                        "sink_position of city {city} holds {what}: refusing the database"
+                    ))
+                };
+                let hash = Sha256Hex::parse(&hash).map_err(|_| bad("a hash that is not one"))?;
+                let latest = match latest {
+                    Some(d) => Some(Date::parse(&d).map_err(|_| bad("a date that is not one"))?),
+                    None => None,
+                };
+                (
+                    Position {
+                        seq: u64::try_from(seq).map_err(|_| bad("a negative seq"))?,
+                        hash,
+                    },
+                    latest,
+                )
+            }
+        };
+        Ok(Sink {
+            client,
+            city: city.to_string(),
+            state: State::new(),
+            hashes: Vec::new(),
+            committed: resume,
+            resume,
+            latest,
+            stats: Stats::default(),
+        })
+    }
+
+    /// The position committed in the database.
+    pub fn position(&self) -> Position {
+        self.committed
+    }
+
+    /// The last record folded (the source resumes after it).
+    pub fn head(&self) -> Position {
+        Position {
+            seq: self.state.head_seq,
+            hash: self.state.head_hash,
+        }
+    }
+
+    /// The city id.
+    pub fn city(&self) -> &str {
+        &self.city
+    }
+
+    fn damaged(&self, seq: u64, reason: impl Into<String>) -> SinkError {
+        SinkError::Damaged {
+            city: self.city.clone(),
+            seq,
+            reason: reason.into(),
+        }
+    }
+
+    /// Refuses a source whose head is behind the stored position (a truncated log).
+    pub fn check_source_head(&self, head: u64) -> Result<(), SinkError> {
+        if head < self.resume.seq {
+            return Err(SinkError::Rewritten {
+                city: self.city.clone(),
+                seq: head,
+                reason: format!(
+                    "the log ends at seq {head}, but the database holds it up to seq {}",
+                    self.resume.seq
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Takes the next records of the log, in seq order, continuing [`Sink::head`]
+    /// (their hashes already checked against their content): records up to the
+    /// stored position are folded, the rest written as one transaction.
+    pub async fn apply(&mut self, records: Vec<Record>) -> Result<(), SinkError> {
+        let mut pending = Vec::new();
+        let mut tail = self.head();
+        for r in records {
+            if r.seq != tail.seq + 1 {
+                return Err(self.damaged(r.seq, format!("expected seq {}", tail.seq + 1)));
+            }
+            if r.prev_hash != tail.hash {
+                return Err(self.damaged(
+                    r.seq,
+                    format!(
+                        "its prev_hash {} is not the hash {} of seq {}",
+                        r.prev_hash, tail.hash, tail.seq
+                    ),
+                ));
+            }
+            tail = Position {
+                seq: r.seq,
+                hash: r.hash,
+            };
+            if r.seq <= self.resume.seq {
+                if r.seq == self.resume.seq && r.hash != self.resume.hash {
+                    return Err(SinkError::Rewritten {
+                        city: self.city.clone(),
+                        seq: r.seq,
+                        reason: format!(
+                            "its seq {} has hash {}, the database's position says {}",
+                            r.seq, r.hash, self.resume.hash
+                        ),
+                    });
+                }
+                self.state.fold(&r);
+                self.hashes.push(r.hash);
+                continue;
+            }
+            pending.push(r);
+        }
+        if pending.is_empty() {
+            return Ok(());
+        }
+        self.write(pending).await
+    }
+
+    /// Writes `records` (continuing the state) and what they change, in one
+    /// transaction with the new position.
+    async fn write(&mut self, records: Vec<Record>) -> Result<(), SinkError> {
+        let city = self.city.clone();
+        let t_derive = Instant::now();
+        let before_latest = if self.committed.seq == 0 {
+            None
+        } else {
+            self.latest
+        };
+        let mut affected = Affected::default();
+        let mut rows = Rows::default();
+        let mut recs: Vec<u8> = Vec::with_capacity(records.len() * 400);
+        let mut deferred = Vec::new();
+        let mut expected_head = self.state.head_seq;
+        for r in &records {
+            if r.seq != expected_head + 1 || r.prev_hash != self.state.head_hash {
+                return Err(self.damaged(r.seq, "it does not continue the record before it"));
+            }
+            if let Event::PlanIssued(p) = &r.event {
+                if p.based_on_seq == self.state.head_seq {
+                    let pl = plan(&self.state, p.month);
+                    if pl.plan_sha256 != p.plan_sha256 {
+                        return Err(self.damaged(
+                            r.seq,
+                            format!(
+                                "its plan of {} does not reproduce: plan_sha256 {} recorded, {} computed",
+                                p.month, p.plan_sha256, pl.plan_sha256
+                            ),
+                        ));
+                    }
+                    rows.plan(&city, r.seq, p.issued_on, &pl);
+                } else {
+                    deferred.push((r.seq, p.clone()));
+                }
+            }
+            affected.note(&r.event);
+            self.state.fold(r);
+            self.hashes.push(r.hash);
+            expected_head = r.seq;
+            record_row(&mut recs, &city, r);
+        }
+        let (days, latest) = derive::days_to_write(&self.state, &affected, before_latest);
+        for (county, from) in &days {
+            if let Some(to) = latest {
+                rows.county(&city, &self.state, county, *from, to);
+            }
+        }
+        let head = self.head();
+        let derived = t_derive.elapsed();
+        let t_lock = Instant::now();
+        let tx = self
+            .client
+            .transaction()
+            .await
+            .map_err(db("starting a transaction"))?;
+        let held = tx
+            .query_opt(
+                "SELECT seq, hash FROM sink_position WHERE city = $1 FOR UPDATE",
+                &[&city],
+            )
+            .await
+            .map_err(db("locking the position"))?;
+        let held = held.map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)));
+        let ours = (self.committed.seq > 0)
+            .then(|| (self.committed.seq as i64, self.committed.hash.to_hex()));
+        if held != ours {
+            return Err(SinkError::Conflict(format!(
+                "the position of city {city} in the database moved to {:?} while this sink held it at seq {}: another sink writes this city; stop one of them",
+                held.map(|h| h.0),
+                self.committed.seq
+            )));
+        }
+        let locked = t_lock.elapsed();
+        let t_records = Instant::now();
+        copy(
+            &tx,
+            "COPY records (city, seq, hash, prev_hash, recorded_at, kind, event, idempotency_key, recorded_by) FROM STDIN",
+            recs,
+        )
+        .await?;
+        let copied_records = t_records.elapsed();
+        let t_rows = Instant::now();
+        for (seq, p) in deferred {
+            let past = fold_from_db(&tx, &city, p.based_on_seq).await?;
+            let pl = plan(&past, p.month);
+            if pl.plan_sha256 != p.plan_sha256 {
+                return Err(SinkError::Damaged {
+                    city: city.clone(),
+                    seq,
+                    reason: format!(
+                        "its plan of {} at seq {} does not reproduce: plan_sha256 {} recorded, {} computed",
+                        p.month, p.based_on_seq, p.plan_sha256, pl.plan_sha256
+                    ),
+                });
+            }
+            rows.plan(&city, seq, p.issued_on, &pl);
+        }
+        // Before the city's first batch it has no derived rows to replace.
+        if !days.is_empty() && self.committed.seq > 0 {
+            let counties: Vec<String> = days.iter().map(|(c, _)| c.to_string()).collect();
+            let froms: Vec<String> = days.iter().map(|(_, d)| d.to_string()).collect();
+            for t in ["county_days", "payroll", "watchlist"] {
+                tx.execute(
+                    &format!(
+                        "DELETE FROM {t} t USING unnest($2::text[], $3::text[]::date[]) AS x(county, d) \
+                         WHERE t.city = $1 AND t.county = x.county AND t.date >= x.d"
+                    ),
+                    &[&city, &counties, &froms],
+                )
+                .await
+                .map_err(db("replacing the derived rows"))?;
+            }
+        }
+        let Rows {
+            county_days,
+            payroll,
+            watchlist,
+            plans,
+            plan_lines,
+            county_day_count,
+            count,
+        } = rows;
+        for (table, cols, buf) in [
+            ("county_days", derive::COUNTY_DAYS_COLUMNS, county_days),
+            ("payroll", derive::PAYROLL_COLUMNS, payroll),
+            ("watchlist", derive::WATCHLIST_COLUMNS, watchlist),
+            ("plans", derive::PLANS_COLUMNS, plans),
+            ("plan_lines", derive::PLAN_LINES_COLUMNS, plan_lines),
+        ] {
+            if !buf.is_empty() {
+                copy(&tx, &format!("COPY {table} ({cols}) FROM STDIN"), buf).await?;
+            }
+        }
+        let copied_rows = t_rows.elapsed();
+        let t_commit = Instant::now();
+        let latest_text = latest.map(|d| d.to_string());
+        tx.execute(
+            "INSERT INTO sink_position (city, seq, hash, latest_date, updated_at) \
+             VALUES ($1, $2, $3, $4::text::date, now()) \
+             ON CONFLICT (city) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, \
+             latest_date = EXCLUDED.latest_date, updated_at = EXCLUDED.updated_at",
+            &[&city, &(head.seq as i64), &head.hash.to_hex(), &latest_text],
+        )
+        .await
+        .map_err(db("moving the position"))?;
+        tx.commit().await.map_err(db("committing a batch"))?;
+        self.committed = head;
+        self.latest = latest;
+        self.stats.records += records.len() as u64;
+        self.stats.rows += records.len() as u64 + count;
+        self.stats.county_days += county_day_count;
+        self.stats.batches += 1;
+        self.stats.derive += derived;
+        self.stats.copy_records += copied_records;
+        self.stats.copy_rows += copied_rows;
+        self.stats.commit += locked + t_commit.elapsed();
+        Ok(())
+    }
+}
+
+/// One `records` row in COPY text.
+fn record_row(out: &mut Vec<u8>, city: &str, r: &Record) {
+    /// A cell, then its separator; `None` is COPY's NULL (`\N`).
+    fn cell(out: &mut Vec<u8>, s: Option<&str>, last: bool) {
+        match s {
+            Some(s) => derive::push_text(out, s),
+            None => out.extend_from_slice(b"\\N"),
+        }
+        out.push(if last { b'\n' } else { b'\t' });
+    }
+    cell(out, Some(city), false);
+    cell(out, Some(&r.seq.to_string()), false);
+    cell(out, Some(&r.hash.to_hex()), false);
+    cell(out, Some(&r.prev_hash.to_hex()), false);
+    cell(out, Some(&format_recorded_at(r.recorded_at_us)), false);
+    cell(out, Some(r.event.kind()), false);
+    cell(out, Some(&r.event.to_json().to_string()), false);
+    cell(out, r.idempotency_key.as_deref(), false);
+    cell(out, r.recorded_by.as_deref(), true);
+}
+
+/// Sends one COPY's rows.
+async fn copy(tx: &Transaction<'_>, sql: &str, data: Vec<u8>) -> Result<(), SinkError> {
+    let what = "COPY";
+    let sink = tx.copy_in(sql).await.map_err(db(what))?;
+    futures_util::pin_mut!(sink);
+    sink.send(hyper::body::Bytes::from(data))
+        .await
+        .map_err(db(what))?;
+    sink.finish().await.map_err(db(what))?;
+    Ok(())
+}
+
+/// The state at `upto`, folded from the city's records in the database (a plan
+/// issued on an older seq than the record before it); each record's hash checked.
+async fn fold_from_db(tx: &Transaction<'_>, city: &str, upto: u64) -> Result<State, SinkError> {
+    let rows = tx
+        .query(
+            "SELECT (jsonb_build_object('seq', seq, 'hash', hash, 'prev_hash', prev_hash, \
+             'recorded_at', to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
+             'idempotency_key', idempotency_key, 'event', event) \
+             || CASE WHEN recorded_by IS NULL THEN '{}'::jsonb \
+                ELSE jsonb_build_object('recorded_by', recorded_by) END)::text \
+             FROM records WHERE city = $1 AND seq <= $2 ORDER BY seq",
+            &[&city, &(upto as i64)],
+        )
+        .await
+        .map_err(db("reading records back"))?;
+    let mut state = State::new();
+    for row in rows {
+        let text: String = row.get(0);
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| SinkError::Database(format!("a record read back is not JSON: {e}")))?;
+        let r = Record::from_export(v).map_err(|e| {
+            SinkError::Database(format!(
+                "a record read back from the database does not check: {e}"
+            ))
+        })?;
+        state.fold(&r);
+    }
+    Ok(state)
+}
+
+/// The sink as a destination of [`follow::follow_into`].
+struct Followed<'a> {
+    sink: &'a mut Sink,
+    failure: Option<SinkError>,
+    report: &'a mut dyn FnMut(&Sink),
+}
+
+impl Destination for Followed<'_> {
+    fn head(&self) -> Position {
+        self.sink.head()
+    }
+
+    fn held_hash(&self, seq: u64) -> Option<Sha256Hex> {
+        seq.checked_sub(1)
+            .and_then(|i| self.sink.hashes.get(i as usize))
+            .copied()
+    }
+
+    async fn store(&mut self, records: Vec<Record>) -> Result<(), FollowError> {
+        match self.sink.apply(records).await {
+            Ok(()) => {
+                (self.report)(self.sink);
+                Ok(())
+            }
+            Err(e) => {
+                let m = e.to_string();
+                self.failure = Some(e);
+                Err(FollowError::Store(m))
+            }
+        }
+    }
+}
+
+/// Runs the sink from `source` until `stop` turns true, or — with `once` — until it
+/// has caught up with the log's head as it was on starting. `report` is called after
+/// each committed batch.
+pub async fn run(
+    sink: &mut Sink,
+    source: &Source,
+    once: bool,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    report: &mut dyn FnMut(&Sink),
+) -> Result<(), SinkError> {
+    match source {
+        Source::Server(primary) => {
+            let head = follow::primary_head(primary).await;
+            let until = match (head, once) {
+                (Ok(h), _) => {
+                    sink.check_source_head(h)?;
+                    once.then_some(h)
+                }
+                (Err(e), true) => return Err(SinkError::Source(e)),
+                (Err(_), false) => None,
+            };
+            let mut dest = Followed {
+                sink,
+                failure: None,
+                report,
+            };
+            let r = follow::follow_into(primary, &mut dest, until, stop, |_, why| {
+                if let Some(why) = why {
+                    tracing::warn!(%why, "the server is unreachable; retrying");
+                }
+            })
+            .await;
+            if let Some(e) = dest.failure.take() {
+                return Err(e);
+            }
+            match r {
+                Ok(_) => Ok(()),
+                Err(FollowError::Diverged { seq, reason }) => Err(SinkError::Damaged {
+                    city: dest.sink.city.clone(),
+                    seq,
+                    reason,
+                }),
+                Err(FollowError::Usage(m)) => Err(SinkError::Usage(m)),
+                Err(e) => Err(SinkError::Source(e.to_string())),
+            }
+        }
+        Source::Dir(dir) => loop {
+            if crate::log::store::is_held(dir) {
+                if crate::log::store::holder(dir).is_some_and(|h| h["url"].is_string()) {
+                    return Err(SinkError::Usage(format!(
+                        "{} is held by a running server: sink it with --from-server URL --token T",
+                        dir.display()
+                    )));
+                }
+                // Another command (an import, a truncate) holds it for now: a
+                // continuous sink looks again at the next poll instead of waiting.
+                if once {
+                    read_dir_once(sink, dir, &stop, report).await?;
+                    return Ok(());
+                }
+            } else {
+                read_dir_once(sink, dir, &stop, report).await?;
+                if once {
+                    return Ok(());
+                }
+            }
+            if *stop.borrow() {
+                return Ok(());
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(DIR_POLL) => {}
+                _ = stop.changed() => return Ok(()),
+            }
+            if *stop.borrow() {
+                return Ok(());
+            }
+        },
+    }
+}
+
+/// Opens the directory, writes every record past the sink's head in batches of
+/// [`DIR_BATCH`] (stopping between two when `stop` turns true), and lets the
+/// directory go.
+async fn read_dir_once(
+    sink: &mut Sink,
+    dir: &std::path::Path,
+    stop: &tokio::sync::watch::Receiver<bool>,
+    report: &mut dyn FnMut(&Sink),
+) -> Result<(), SinkError> {
+    if !Store::exists(dir) {
+        return Err(SinkError::Usage(format!(
+            "{}: no sanbao log there",
+            dir.display()
+        )));
+    }
+    let store = Store::open(dir).map_err(|e| store_error(sink, e))?;
+    let head = store.head().map_err(|e| store_error(sink, e))?;
+    sink.check_source_head(head.seq)?;
+    let mut from = sink.head().seq + 1;
+    let batch_records = dir_batch();
+    while from <= head.seq {
+        let to = (from + batch_records - 1).min(head.seq);
+        let mut batch = Vec::with_capacity((to - from + 1) as usize);
+        for r in store.records(from, to) {
+            let r = r.map_err(|e| store_error(sink, e))?;
+            if r.compute_hash() != r.hash {
+                return Err(sink.damaged(r.seq, "its hash does not match its content"));
+            }
+            batch.push(r);
+        }
+        if batch.len() as u64 != to - from + 1 {
+            return Err(sink.damaged(from + batch.len() as u64, "the log has no record there"));
+        }
+        sink.apply(batch).await?;
+        report(sink);
+        from = to + 1;
+        // SIGINT/SIGTERM: stop between two batches (each one whole transaction).
+        if *stop.borrow() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn store_error(sink: &Sink, e: StoreError) -> SinkError {
+    match e {
+        StoreError::Damaged { seq, reason } => sink.damaged(seq, reason),
+        e => SinkError::Source(e.to_string()),
+    }
+}
