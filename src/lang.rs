@@ -186,6 +186,9 @@ pub fn kind_word(kind: &str, lang: Lang) -> &str {
         "event_reversed" => ("冲正", "event reversed"),
         "planning_policy_set" => ("计划口径设定", "planning policy set"),
         "notice_issued" => ("印发提示函", "notice issued"),
+        "policy_proposed" => ("拟出台政策报送", "policy proposed"),
+        "assessment_decided" => ("可承受能力评估结论", "assessment decided"),
+        "response_plan_filed" => ("一县一策报送", "response plan filed"),
         other => return other,
     };
     lang.pick(zh, en)

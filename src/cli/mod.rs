@@ -38,9 +38,9 @@ mod whatif;
 mod write;
 
 pub use args::{
-    ChartArgs, ChartCommand, ChartOut, Cli, Command, ForecastArgs, MonitorArgs, NoticesArgs,
-    PaperArgs, PlanArgs, PlanCommand, PlanExecuteArgs, PlanStatusArgs, PositionArgs, ReplayArgs,
-    TimeArgs, TokenCommand,
+    AssessArgs, ChartArgs, ChartCommand, ChartOut, Cli, Command, ForecastArgs, MonitorArgs,
+    NoticesArgs, PaperArgs, PlanArgs, PlanCommand, PlanExecuteArgs, PlanStatusArgs, PositionArgs,
+    ReplayArgs, ReviewBudgetArgs, ReviewCommand, ScorecardArgs, TimeArgs, TokenCommand,
 };
 pub use run::{data_dir, main_with_args};
 pub use target::open_with_state;

@@ -64,6 +64,9 @@ pub const DATE_FIELDS: &[(&str, &str)] = &[
     ("event_reversed", "on"),
     ("planning_policy_set", "effective_from"),
     ("notice_issued", "issued_on"),
+    ("policy_proposed", "proposed_on"),
+    ("assessment_decided", "decided_on"),
+    ("response_plan_filed", "filed_on"),
 ];
 
 /// Which records a page shows: all, or one county's, or one kind's, or both.

@@ -32,6 +32,8 @@ struct StateRef<'a> {
     policies: &'a [PolicyEntry],
     notices: &'a [NoticeEntry],
     plan_transfers: &'a [PlanTransfer],
+    proposals: &'a [ProposalEntry],
+    response_plans: &'a [ResponsePlanEntry],
 }
 
 /// The stored form of a [`State`], owned for reading (same members, same order).
@@ -50,6 +52,8 @@ struct StateOwned {
     policies: Vec<PolicyEntry>,
     notices: Vec<NoticeEntry>,
     plan_transfers: Vec<PlanTransfer>,
+    proposals: Vec<ProposalEntry>,
+    response_plans: Vec<ResponsePlanEntry>,
 }
 
 impl Serialize for State {
@@ -68,6 +72,8 @@ impl Serialize for State {
             policies: &self.policies,
             notices: &self.notices,
             plan_transfers: &self.plan_transfers,
+            proposals: &self.proposals,
+            response_plans: &self.response_plans,
         }
         .serialize(s)
     }
@@ -137,7 +143,7 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
             | Effect::Deposit { county: ci, .. }
             | Effect::WagesPaid { county: ci, .. }
             | Effect::Revenue { county: ci }
-            | Effect::Expenditure { county: ci } => county(ci).map(|_| true)?,
+            | Effect::Expenditure { county: ci, .. } => county(ci).map(|_| true)?,
         };
         if !ok {
             return Err(format!("snapshot: record {seq} points past its ledger"));
@@ -162,6 +168,26 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
         }
         last = p.seq;
     }
+    let mut last = 0;
+    for p in &o.proposals {
+        if p.seq <= last || p.seq > o.head_seq || p.decision.is_some_and(|d| d.seq > o.head_seq) {
+            return Err(format!(
+                "snapshot: proposal at seq {} out of order or past the head",
+                p.seq
+            ));
+        }
+        last = p.seq;
+    }
+    let mut last = 0;
+    for p in &o.response_plans {
+        if p.seq <= last || p.seq > o.head_seq {
+            return Err(format!(
+                "snapshot: response plan at seq {} out of order or past the head",
+                p.seq
+            ));
+        }
+        last = p.seq;
+    }
     Ok(State {
         head_seq: o.head_seq,
         head_hash: o.head_hash,
@@ -177,6 +203,8 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
         policies: o.policies,
         notices: o.notices,
         plan_transfers: o.plan_transfers,
+        proposals: o.proposals,
+        response_plans: o.response_plans,
     })
 }
 

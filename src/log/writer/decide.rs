@@ -224,6 +224,7 @@ impl Group<'_> {
                         duplicate: true,
                         hash: r.hash,
                         seq: r.seq,
+                        warnings: Vec::new(),
                     });
                 }
             }
@@ -281,12 +282,29 @@ impl Group<'_> {
                 e.event,
                 prefix,
             );
+            let (hash, seq) = (r.hash, r.seq);
+            self.push(r, &mut undos);
+            // Judged on the state that holds the event (its day-end includes it).
+            let warnings = self
+                .pending
+                .last()
+                .and_then(|r| {
+                    crate::query::oversight::other_spending_warning(self.state, &r.event)
+                })
+                .map(|(message, message_zh)| {
+                    vec![super::AckWarning {
+                        code: "restricted_other_spending".into(),
+                        message,
+                        message_zh,
+                    }]
+                })
+                .unwrap_or_default();
             acks.push(Ack {
                 duplicate: false,
-                hash: r.hash,
-                seq: r.seq,
+                hash,
+                seq,
+                warnings,
             });
-            self.push(r, &mut undos);
         }
         Outcome::Accepted { acks, undos }
     }
@@ -359,6 +377,7 @@ impl Group<'_> {
                 duplicate: false,
                 hash: r.hash,
                 seq: r.seq,
+                warnings: Vec::new(),
             });
             self.push(r, &mut undos);
         }
