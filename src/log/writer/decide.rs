@@ -288,9 +288,7 @@ impl Group<'_> {
             let warnings = self
                 .pending
                 .last()
-                .and_then(|r| {
-                    crate::query::oversight::other_spending_warning(self.state, &r.event)
-                })
+                .and_then(|r| crate::query::oversight::other_spending_warning(self.state, &r.event))
                 .map(|(message, message_zh)| {
                     vec![super::AckWarning {
                         code: "restricted_other_spending".into(),
