@@ -251,13 +251,28 @@ fn real_answers_validate_against_the_schema_their_route_documents() {
         {"kind":"wage_bill_declared","county":"a","payroll_month":"2021-01","amount":"10.00","payday":"2021-01-25","declared_on":"2021-01-03"},
         {"kind":"needs_budgeted","county":"a","fiscal_year":2021,"category":"wages","amount":"120.00","budgeted_on":"2021-01-03"},
         {"kind":"policy_proposed","county":"a","title":"提高低保标准","category":"livelihood","monthly_cost":"1.00","starts":"2021-03","proposed_on":"2021-01-03"},
-        {"kind":"response_plan_filed","county":"a","filed_on":"2021-01-03","valid_until":"2021-12-31","measures":"压减支出","reference":"甲财〔2021〕1号"}]);
+        {"kind":"response_plan_filed","county":"a","filed_on":"2021-01-03","valid_until":"2021-12-31","measures":"压减支出","reference":"甲财〔2021〕1号"},
+        {"kind":"allocation_notified","county":"a","fund":"direct","fiscal_year":2021,"program":"直达","amount":"5.00","notified_on":"2021-01-03"}]);
     let appended = post(
         f.addr(),
         "/v1/events",
         &f.tokens.officer,
         &events.to_string(),
         &[],
+    );
+    // On 01-05 the direct funds of 01-03 are overdue: county a is on the watch list,
+    // so its `other` spending is acknowledged with a warning (issue 19).
+    let warned = post(
+        f.addr(),
+        "/v1/events",
+        &f.tokens.officer,
+        r#"{"kind":"expenditure_paid","county":"a","amount":"1.00","paid_on":"2021-01-05","category":"other"}"#,
+        &[],
+    );
+    assert_eq!(warned.status, 201, "{}", warned.text());
+    assert_eq!(
+        warned.json()[0]["warnings"][0]["code"],
+        "restricted_other_spending"
     );
     let plan = get(f.addr(), "/v1/plans/2021-02", &f.tokens.scheduler);
     let issue = json!({"based_on_seq": plan.json()["based_on_seq"], "plan_sha256": plan.json()["plan_sha256"]});
@@ -287,6 +302,7 @@ fn real_answers_validate_against_the_schema_their_route_documents() {
         ("get", "/healthz", get(f.addr(), "/healthz", "")),
         ("get", "/readyz", get(f.addr(), "/readyz", "")),
         ("post", "/v1/events", appended),
+        ("post", "/v1/events", warned),
         ("get", "/v1/events", at("/v1/events")),
         ("get", "/v1/events", at("/v1/events?from=2&limit=2")),
         ("get", "/v1/positions", at("/v1/positions")),

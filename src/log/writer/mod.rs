@@ -78,7 +78,7 @@ pub struct Ack {
     /// Warnings about an accepted event (issue 19: `other` spending of a county on the
     /// watch list, 限制性措施). The member is written only when there is one, so every
     /// other acknowledgement stays `{"duplicate","hash","seq"}` byte for byte.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<AckWarning>,
 }
 
