@@ -509,3 +509,80 @@ fn the_three_reports_go_out_as_files_like_every_report() {
     );
     assert_eq!(code(&o), 2);
 }
+
+#[test]
+fn over_the_sample_city_the_reports_are_whole_ordered_and_deterministic() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("data");
+    assert_eq!(code(&run(&d, &["demo"], "")), 0);
+    // 考核 2021: all eight counties, ranks 1..=8, no county without a veto after one
+    // with it, and each county's 365 days counted once.
+    let s = json_of(&d, &["scorecard", "--fiscal-year", "2021"]);
+    assert_eq!(s["through"], "2021-12-31");
+    let counties = s["counties"].as_array().unwrap();
+    assert_eq!(counties.len(), 8);
+    let mut seen_veto = false;
+    for (i, c) in counties.iter().enumerate() {
+        assert_eq!(c["rank"], i + 1);
+        let veto = c["veto"].as_bool().unwrap();
+        assert!(
+            veto || !seen_veto,
+            "a county without a veto after a vetoed one: {c}"
+        );
+        seen_veto |= veto;
+        // The veto is exactly "some payroll month in arrears".
+        assert_eq!(veto, c["arrears_months"].as_u64().unwrap() > 0, "{c}");
+        let days = &c["status_days"];
+        let sum: u64 = ["warning", "low", "normal", "idle", "unknown"]
+            .iter()
+            .map(|k| days[k].as_u64().unwrap())
+            .sum();
+        assert_eq!(sum, 365, "{c}");
+        assert!(c["watch_months"].as_u64().unwrap() <= 12);
+        let plan = c["response_plan"].as_str().unwrap();
+        // The sample city files no response plan: a watched county's is missing.
+        let watched = c["watch_days"].as_u64().unwrap() > 0;
+        assert_eq!(
+            plan,
+            if watched { "missing" } else { "not_required" },
+            "{c}"
+        );
+    }
+    // 预算再审核 2021 as of the year's end: the days of the year, and every category's
+    // run rate equals its actual (365 of 365 days).
+    let r = json_of(
+        &d,
+        &[
+            "review",
+            "budget",
+            "--fiscal-year",
+            "2021",
+            "--as-of",
+            "2021-12-31",
+        ],
+    );
+    assert_eq!(r["days_elapsed"], 365);
+    for c in r["counties"].as_array().unwrap() {
+        let mut gap = 0i64;
+        for k in c["categories"].as_array().unwrap() {
+            assert_eq!(k["run_rate"], k["actual"], "{k}");
+            gap += (k["gap"].as_str().unwrap().parse::<f64>().unwrap() * 100.0).round() as i64;
+            assert_eq!(
+                k["gap"] != "0.00",
+                !k["flags"].as_array().unwrap().is_empty(),
+                "{k}"
+            );
+        }
+        let county_gap =
+            (c["gap"].as_str().unwrap().parse::<f64>().unwrap() * 100.0).round() as i64;
+        assert_eq!(gap, county_gap, "{c}");
+        assert_eq!(c["under_budgeted"], county_gap > 0, "{c}");
+    }
+    // The same log gives the same bytes.
+    let again = run(&d, &["scorecard", "--fiscal-year", "2021", "--json"], "");
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout(&again)).unwrap(),
+        s,
+        "deterministic"
+    );
+}
