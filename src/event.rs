@@ -1,7 +1,8 @@
 //! The fifteen event kinds of SPEC §3, and the kinds SPEC §9 adds (so far
-//! `planning_policy_set`, `notice_issued`, `emergency_requested`,
-//! `emergency_approved`, `approval_limit_set`, and `transfer_allocated`'s optional
-//! `off_plan_reason`): their typed form, strict parsing from JSON,
+//! `planning_policy_set`, `notice_issued`, issue 18's `emergency_requested`,
+//! `emergency_approved`, `approval_limit_set` and `transfer_allocated`'s optional
+//! `off_plan_reason`, and issue 19's `policy_proposed`, `assessment_decided`,
+//! `response_plan_filed`): their typed form, strict parsing from JSON,
 //! the field-level validation that needs no state, and normalization.
 //!
 //! Guarantees:
@@ -393,6 +394,64 @@ pub struct ApprovalLimitSet {
     pub effective_from: Date,
 }
 
+/// `policy_proposed` (SPEC §9, issue 19, 财政可承受能力评估): county `county` proposes
+/// to raise a standard of `category` from month `starts` at `monthly_cost` a month.
+/// Moves no money; `sanbao assess --proposal SEQ` forecasts its affordability and a
+/// scheduler decides it (`assessment_decided`). Rules: the county exists by
+/// `proposed_on`; `monthly_cost` > 0; `starts` is not before the month of
+/// `proposed_on`. Not reversible (a rejection closes it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyProposed {
+    /// The county that proposes.
+    pub county: CountyId,
+    /// What is proposed, e.g. 提高城乡低保标准.
+    pub title: Text,
+    /// The category of the standard: `livelihood`.
+    pub category: ProposalCategory,
+    /// What it adds to the county's monthly need, > 0.
+    pub monthly_cost: Money,
+    /// The first month it would cost.
+    pub starts: Month,
+    /// Effective date: the day it was proposed.
+    pub proposed_on: Date,
+}
+
+/// `assessment_decided` (SPEC §9, issue 19): a scheduler's decision on the proposal
+/// recorded as `proposal_seq`. Rules: `proposal_seq` names a `policy_proposed`;
+/// `decided_on` is not before its `proposed_on`; one decision per proposal. Moves no
+/// money; not reversible.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssessmentDecided {
+    /// The seq of the `policy_proposed` record decided.
+    pub proposal_seq: u64,
+    /// `approved` or `rejected`.
+    pub decision: AssessmentDecision,
+    /// Effective date: the day of the decision.
+    pub decided_on: Date,
+}
+
+/// `response_plan_filed` (SPEC §9, issue 19, 一县一策): county `county` filed its own
+/// response plan, in force from `filed_on` through `valid_until`. Moves no money.
+/// Rules: the county exists by `filed_on`; `valid_until` ≥ `filed_on`. A later
+/// filing stands beside an earlier one (a plan is in force on a day when any filing
+/// covers it); not reversible.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResponsePlanFiled {
+    /// The county.
+    pub county: CountyId,
+    /// Effective date: the day the plan was filed.
+    pub filed_on: Date,
+    /// The last day the plan is in force.
+    pub valid_until: Date,
+    /// Its measures, in short.
+    pub measures: Text,
+    /// Its document reference (文号).
+    pub reference: Text,
+}
+
 macro_rules! events {
     ($($variant:ident($ty:ident) = $kind:literal),* $(,)?) => {
         /// One normalized event. (The derived serde form is the binary store codec —
@@ -474,6 +533,9 @@ events! {
     EmergencyRequested(EmergencyRequested) = "emergency_requested",
     EmergencyApproved(EmergencyApproved) = "emergency_approved",
     ApprovalLimitSet(ApprovalLimitSet) = "approval_limit_set",
+    PolicyProposed(PolicyProposed) = "policy_proposed",
+    AssessmentDecided(AssessmentDecided) = "assessment_decided",
+    ResponsePlanFiled(ResponsePlanFiled) = "response_plan_filed",
 }
 
 /// The storage codec of events as records of formats 1 and 2 hold them (logs written
@@ -803,6 +865,9 @@ impl Event {
             Event::EmergencyRequested(e) => e.value_date,
             Event::EmergencyApproved(e) => e.approved_on,
             Event::ApprovalLimitSet(e) => e.effective_from,
+            Event::PolicyProposed(e) => e.proposed_on,
+            Event::AssessmentDecided(e) => e.decided_on,
+            Event::ResponsePlanFiled(e) => e.filed_on,
         }
     }
 
@@ -823,12 +888,15 @@ impl Event {
             Event::RiskLinesSet(e) => e.county.as_ref(),
             Event::NoticeIssued(e) => Some(&e.county),
             Event::EmergencyRequested(e) => Some(&e.county),
+            Event::PolicyProposed(e) => Some(&e.county),
+            Event::ResponsePlanFiled(e) => Some(&e.county),
             Event::CityFundsReceived(_)
             | Event::PlanIssued(_)
             | Event::EventReversed(_)
             | Event::PlanningPolicySet(_)
             | Event::EmergencyApproved(_)
-            | Event::ApprovalLimitSet(_) => None,
+            | Event::ApprovalLimitSet(_)
+            | Event::AssessmentDecided(_) => None,
         }
     }
 
@@ -850,13 +918,16 @@ impl Event {
             Event::NeedsBudgeted(e) => Some(e.amount),
             Event::EmergencyRequested(e) => Some(e.amount),
             Event::ApprovalLimitSet(e) => Some(e.amount),
+            Event::PolicyProposed(e) => Some(e.monthly_cost),
             Event::EmergencyApproved(_)
             | Event::CountyRegistered(_)
             | Event::RiskLinesSet(_)
             | Event::PlanIssued(_)
             | Event::EventReversed(_)
             | Event::PlanningPolicySet(_)
-            | Event::NoticeIssued(_) => None,
+            | Event::NoticeIssued(_)
+            | Event::AssessmentDecided(_)
+            | Event::ResponsePlanFiled(_) => None,
         }
     }
 
@@ -994,6 +1065,43 @@ impl Event {
                     .zh(format!(
                         "发文日期 {} 早于所提示的月份 {}",
                         e.issued_on, e.month
+                    )));
+                }
+            }
+            Event::PolicyProposed(e) => {
+                positive("monthly_cost", e.monthly_cost)?;
+                if e.starts < e.proposed_on.month() {
+                    return Err(EventError::field(
+                        "starts",
+                        format!(
+                            "{} is before the month of proposed_on {}: a proposal cannot start in the past",
+                            e.starts, e.proposed_on
+                        ),
+                    )
+                    .zh(format!(
+                        "实施月份 {} 早于提出日期 {} 所在月份：拟出台政策不能追溯实施",
+                        e.starts, e.proposed_on
+                    )));
+                }
+            }
+            Event::AssessmentDecided(e) => {
+                if e.proposal_seq == 0 {
+                    return Err(EventError::field(
+                        "proposal_seq",
+                        "must be a record seq, 1 or more",
+                    )
+                    .zh("须为记录号（1 或以上）"));
+                }
+            }
+            Event::ResponsePlanFiled(e) => {
+                if e.valid_until < e.filed_on {
+                    return Err(EventError::field(
+                        "valid_until",
+                        format!("{} is before filed_on {}", e.valid_until, e.filed_on),
+                    )
+                    .zh(format!(
+                        "有效期截止日 {} 早于报送日期 {}",
+                        e.valid_until, e.filed_on
                     )));
                 }
             }

@@ -189,6 +189,9 @@ pub fn kind_word(kind: &str, lang: Lang) -> &str {
         "emergency_requested" => ("应急调度申请", "emergency requested"),
         "emergency_approved" => ("应急调度审批", "emergency approved"),
         "approval_limit_set" => ("直接应急调度限额设定", "approval limit set"),
+        "policy_proposed" => ("拟出台政策报送", "policy proposed"),
+        "assessment_decided" => ("可承受能力评估结论", "assessment decided"),
+        "response_plan_filed" => ("一县一策报送", "response plan filed"),
         other => return other,
     };
     lang.pick(zh, en)

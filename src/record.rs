@@ -776,6 +776,18 @@ mod tests {
         ] {
             events.push(Event::parse_object(e).unwrap());
         }
+        events.push(
+            Event::parse_object(json!({"kind":"policy_proposed","county":"jianchang","title":"提高城乡低保标准","category":"livelihood","monthly_cost":"120000","starts":"2022-03","proposed_on":"2022-01-10"}))
+                .unwrap(),
+        );
+        events.push(
+            Event::parse_object(json!({"kind":"assessment_decided","proposal_seq":3,"decision":"rejected","decided_on":"2022-01-20"}))
+                .unwrap(),
+        );
+        events.push(
+            Event::parse_object(json!({"kind":"response_plan_filed","county":"jianchang","filed_on":"2022-01-12","valid_until":"2022-06-30","measures":"压减一般性支出，盘活存量资金","reference":"建财〔2022〕2号"}))
+                .unwrap(),
+        );
         let mut kinds = std::collections::BTreeSet::new();
         let mut prev = GENESIS;
         for (i, e) in events.into_iter().enumerate() {

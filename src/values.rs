@@ -712,7 +712,9 @@ pub enum RevenueCategory {
 }
 
 /// Category of a paid expenditure.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ExpenditureCategory {
     /// 保基本民生.
@@ -739,6 +741,39 @@ pub enum NeedCategory {
     Operations,
     /// Debt service.
     DebtService,
+}
+
+/// The category of a proposed policy (`policy_proposed`, issue 19): the standards a
+/// county may raise and the city assesses first. Only `livelihood` (保基本民生) so far.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ProposalCategory {
+    /// 保基本民生: a livelihood standard (its cost is added to the `livelihood` need).
+    Livelihood,
+}
+
+/// The city's decision on an affordability assessment (`assessment_decided`, issue 19).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum AssessmentDecision {
+    /// 同意: the county may raise the standard.
+    Approved,
+    /// 不同意: it may not.
+    Rejected,
+}
+
+impl AssessmentDecision {
+    /// The name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssessmentDecision::Approved => "approved",
+            AssessmentDecision::Rejected => "rejected",
+        }
+    }
 }
 
 /// One of a county's two accounts.

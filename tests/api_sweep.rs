@@ -537,7 +537,7 @@ fn the_api_swept_from_its_openapi_document_never_answers_5xx_nor_writes_on_a_ref
             }
         }
     }
-    assert_eq!(ops, 19, "every operation of the document was swept");
+    assert_eq!(ops, 22, "every operation of the document was swept");
     assert!(
         written > 0,
         "some generated requests were valid and written"

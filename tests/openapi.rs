@@ -249,13 +249,30 @@ fn real_answers_validate_against_the_schema_their_route_documents() {
         {"kind":"city_funds_received","fund":"general","amount":"500.00","received_on":"2021-01-02"},
         {"kind":"allocation_notified","county":"a","fund":"general","fiscal_year":2021,"program":"p","amount":"120.00","notified_on":"2021-01-03"},
         {"kind":"wage_bill_declared","county":"a","payroll_month":"2021-01","amount":"10.00","payday":"2021-01-25","declared_on":"2021-01-03"},
-        {"kind":"needs_budgeted","county":"a","fiscal_year":2021,"category":"wages","amount":"120.00","budgeted_on":"2021-01-03"}]);
+        {"kind":"needs_budgeted","county":"a","fiscal_year":2021,"category":"wages","amount":"120.00","budgeted_on":"2021-01-03"},
+        {"kind":"policy_proposed","county":"a","title":"提高低保标准","category":"livelihood","monthly_cost":"1.00","starts":"2021-03","proposed_on":"2021-01-03"},
+        {"kind":"response_plan_filed","county":"a","filed_on":"2021-01-03","valid_until":"2021-12-31","measures":"压减支出","reference":"甲财〔2021〕1号"},
+        {"kind":"allocation_notified","county":"a","fund":"direct","fiscal_year":2021,"program":"直达","amount":"5.00","notified_on":"2021-01-03"}]);
     let appended = post(
         f.addr(),
         "/v1/events",
         &f.tokens.officer,
         &events.to_string(),
         &[],
+    );
+    // On 01-05 the direct funds of 01-03 are overdue: county a is on the watch list,
+    // so its `other` spending is acknowledged with a warning (issue 19).
+    let warned = post(
+        f.addr(),
+        "/v1/events",
+        &f.tokens.officer,
+        r#"{"kind":"expenditure_paid","county":"a","amount":"1.00","paid_on":"2021-01-05","category":"other"}"#,
+        &[],
+    );
+    assert_eq!(warned.status, 201, "{}", warned.text());
+    assert_eq!(
+        warned.json()[0]["warnings"][0]["code"],
+        "restricted_other_spending"
     );
     let plan = get(f.addr(), "/v1/plans/2021-02", &f.tokens.scheduler);
     let issue = json!({"based_on_seq": plan.json()["based_on_seq"], "plan_sha256": plan.json()["plan_sha256"]});
@@ -285,6 +302,7 @@ fn real_answers_validate_against_the_schema_their_route_documents() {
         ("get", "/healthz", get(f.addr(), "/healthz", "")),
         ("get", "/readyz", get(f.addr(), "/readyz", "")),
         ("post", "/v1/events", appended),
+        ("post", "/v1/events", warned),
         ("get", "/v1/events", at("/v1/events")),
         ("get", "/v1/events", at("/v1/events?from=2&limit=2")),
         ("get", "/v1/positions", at("/v1/positions")),
@@ -333,6 +351,15 @@ fn real_answers_validate_against_the_schema_their_route_documents() {
             "/v1/monitor/what-if",
             post(f.addr(), "/v1/monitor/what-if", a, &funds, &[]),
         ),
+        (
+            "get",
+            "/v1/review/budget",
+            at("/v1/review/budget?fiscal_year=2021"),
+        ),
+        // Record 6 is the policy_proposed above; record 1 is not one (404).
+        ("get", "/v1/assess", at("/v1/assess?proposal=6")),
+        ("get", "/v1/assess", at("/v1/assess?proposal=1")),
+        ("get", "/v1/scorecard", at("/v1/scorecard?fiscal_year=2021")),
         ("get", "/v1/verify", at("/v1/verify")),
         ("get", "/v1/replay", at("/v1/replay")),
         ("get", "/v1/replay", at("/v1/replay?at_seq=0")),

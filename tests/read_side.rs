@@ -817,7 +817,8 @@ fn an_empty_log_answers_null_as_of_and_empty_lists() {
         out(&o).trim(),
         concat!(
             r#"{"as_of":null,"at_seq":0,"counties":[],"payroll":[],"direct_overdue":[],"discrepancies":[],"watchlist":[],"#,
-            r#""arrears":[],"payroll_history":[],"watch_history":[],"tight_months":[],"attention":[],"notices":[]}"#
+            r#""arrears":[],"payroll_history":[],"watch_history":[],"tight_months":[],"attention":[],"notices":[],"#,
+            r#""response_plans":[],"assessments_pending":[],"restrictions":[]}"#
         )
     );
     let o = sanbao(dir.path(), &["replay", "--json"]);

@@ -114,6 +114,15 @@ fn cases(plan: &Value) -> Vec<Case> {
             false,
         ),
         get("/v1/forecast", "/v1/forecast?from=2021-02", READERS, false),
+        get(
+            "/v1/review/budget",
+            "/v1/review/budget?fiscal_year=2021",
+            READERS,
+            false,
+        ),
+        // Record 3 is the setup's policy_proposed (issue 19).
+        get("/v1/assess", "/v1/assess?proposal=3", READERS, false),
+        get("/v1/scorecard", "/v1/scorecard?fiscal_year=2021", READERS, false),
         get("/v1/verify", "/v1/verify", READERS, false),
         get("/v1/replay", "/v1/replay", READERS, false),
         Case {
@@ -129,6 +138,23 @@ fn cases(plan: &Value) -> Vec<Case> {
             route: "/v1/events",
             path: "/v1/events".into(),
             body: Some(plan_event.to_string()),
+            allowed: &[Caller::Scheduler],
+            public: false,
+        },
+        // Issue 19: an officer files a response plan; a scheduler decides an assessment.
+        Case {
+            method: "POST",
+            route: "/v1/events",
+            path: "/v1/events".into(),
+            body: Some(json!({"kind":"response_plan_filed","county":"a","filed_on":"2021-01-05","valid_until":"2021-12-31","measures":"压减支出","reference":"甲财〔2021〕1号"}).to_string()),
+            allowed: &[Caller::Officer],
+            public: false,
+        },
+        Case {
+            method: "POST",
+            route: "/v1/events",
+            path: "/v1/events".into(),
+            body: Some(json!({"kind":"assessment_decided","proposal_seq":3,"decision":"approved","decided_on":"2021-01-05"}).to_string()),
             allowed: &[Caller::Scheduler],
             public: false,
         },
@@ -225,7 +251,8 @@ fn setup(dir: &Path) -> (Tokens, Serve) {
         "/v1/events",
         &tokens.officer,
         &json!([{"kind":"county_registered","county":"a","name":"甲县","registered_on":"2021-01-01","opening_treasury":"100"},
-                {"kind":"city_funds_received","fund":"general","amount":"500.00","received_on":"2021-01-02"}])
+                {"kind":"city_funds_received","fund":"general","amount":"500.00","received_on":"2021-01-02"},
+                {"kind":"policy_proposed","county":"a","title":"提高低保标准","category":"livelihood","monthly_cost":"1.00","starts":"2021-02","proposed_on":"2021-01-03"}])
         .to_string(),
         &[],
     );

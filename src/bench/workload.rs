@@ -299,6 +299,55 @@ impl Generator {
                 ));
             }
         }
+        // Issue 19's oversight: each month after the first, every eleventh county files
+        // its 一县一策 for the month, and every thirteenth proposes a livelihood standard
+        // from the next month. (No `assessment_decided`: a scheduler decides, and the
+        // pooled stream is an officer's.)
+        if !first {
+            for c in self.counties.iter().filter(|c| c.idx % 11 == 0) {
+                let e = Event::ResponsePlanFiled(ResponsePlanFiled {
+                    county: c.id.clone(),
+                    filed_on: m.first_day().add_days(2),
+                    valid_until: m.last_day(),
+                    measures: text("压减一般性支出，优先保障工资发放"),
+                    reference: text(&format!("{}财〔{}〕{}号", c.id, m.year(), m.number())),
+                });
+                items.push((
+                    3,
+                    10,
+                    c.idx,
+                    0,
+                    Generated {
+                        county: Some(c.idx),
+                        event: e,
+                    },
+                    false,
+                ));
+            }
+            if let Some(next) = m.add(1) {
+                for c in self.counties.iter().filter(|c| c.idx % 13 == 0) {
+                    let e = Event::PolicyProposed(PolicyProposed {
+                        county: c.id.clone(),
+                        title: text("提高城乡低保标准"),
+                        category: ProposalCategory::Livelihood,
+                        monthly_cost: Money::from_cents(1_000_000),
+                        starts: next,
+                        proposed_on: m.first_day().add_days(3),
+                    });
+                    items.push((
+                        4,
+                        11,
+                        c.idx,
+                        0,
+                        Generated {
+                            county: Some(c.idx),
+                            event: e,
+                        },
+                        false,
+                    ));
+                }
+            }
+        }
         items.sort_by_key(|t| (t.0, t.1, t.2, t.3));
         let last = m.last_day();
         let mut reversed = Vec::new();
@@ -946,11 +995,13 @@ mod tests {
         let mut kinds: Vec<&str> = evs.iter().map(|e| e.kind()).collect();
         kinds.sort();
         kinds.dedup();
-        // Not generated: plan_issued needs the planner's hash at a seq; the kinds of
-        // two-person approval need users (an approval a second one), and a limit
-        // would change what every emergency dispatch of the workload may be.
-        const NOT_GENERATED: [&str; 4] = [
+        // Not generated: plan_issued needs the planner's hash at a seq, and
+        // assessments are decided by a scheduler; the kinds of two-person approval
+        // need users (an approval a second one), and a limit would change what every
+        // emergency dispatch of the workload may be.
+        const NOT_GENERATED: [&str; 5] = [
             "plan_issued",
+            "assessment_decided",
             "emergency_requested",
             "emergency_approved",
             "approval_limit_set",

@@ -163,6 +163,23 @@ pub enum Command {
     /// already noticed for the month gets its letter again under its recorded
     /// number, and is never issued twice.
     Notices(NoticesArgs),
+    /// 预算再审核: re-review the counties' budgets of a fiscal year against their run
+    /// rates and declared wage bills (issue 19)
+    #[command(subcommand)]
+    Review(ReviewCommand),
+    /// 财政可承受能力评估: forecast a proposed standard's county twelve months with
+    /// its cost added, month by month (issue 19)
+    ///
+    /// The forecast (SPEC §6.4) runs from the month of proposed_on; from `starts` on,
+    /// monthly_cost is added to the month's needs. The proposal is `affordable` only if
+    /// no month's wage cover is under 1.2 and no month's projected guarantee level
+    /// (projected end ÷ (average monthly outflow on the first basis date + the cost)) is
+    /// under the county's warning line.
+    Assess(AssessArgs),
+    /// 考核: score every county's fiscal year — days at each status, months on the
+    /// watch list, late deposits, wage arrears (一票否决), direct funds overdue,
+    /// notices, discrepancies, response plans — ranked, vetoed counties last (issue 19)
+    Scorecard(ScorecardArgs),
     /// Load the sample city shipped in replay/ into an empty DIR and show it
     Demo {
         /// The language of the plan shown (the user's environment, settled before a
@@ -559,6 +576,72 @@ pub struct ForecastArgs {
     pub paper: PaperArgs,
 }
 
+/// `sanbao review …` (issue 19).
+#[derive(clap::Subcommand, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub enum ReviewCommand {
+    /// 预算再审核: per county and category, the budget (needs_budgeted), the run rate
+    /// (outflow of the year through as_of ÷ days elapsed × days in the year) and, for
+    /// wages, the year's declared wage bills; flags a county `under_budgeted` where
+    /// budgeted wages are below the declared bills or a run rate exceeds its budget by
+    /// more than 5 %, with the gap to add
+    Budget(ReviewBudgetArgs),
+}
+
+/// Arguments of `review budget`.
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ReviewBudgetArgs {
+    /// The fiscal year to review
+    #[arg(long, value_name = "YYYY", value_parser = parse_fiscal_year)]
+    pub fiscal_year: crate::values::FiscalYear,
+    #[command(flatten)]
+    /// As of / at seq.
+    pub time: TimeArgs,
+    /// Print the JSON object
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    /// Language, unit, width and --out.
+    #[serde(default)]
+    pub paper: PaperArgs,
+}
+
+/// Arguments of `assess`.
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct AssessArgs {
+    /// The seq of the policy_proposed record to assess
+    #[arg(long, value_name = "SEQ")]
+    pub proposal: u64,
+    /// Assess from the records with seq ≤ N [default: the head]
+    #[arg(long, value_name = "N")]
+    pub at_seq: Option<u64>,
+    /// Print the JSON object
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    /// Language, unit, width and --out.
+    #[serde(default)]
+    pub paper: PaperArgs,
+}
+
+/// Arguments of `scorecard`.
+#[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ScorecardArgs {
+    /// The fiscal year to score: 1 January to 31 December, or to the latest business
+    /// date when earlier
+    #[arg(long, value_name = "YYYY", value_parser = parse_fiscal_year)]
+    pub fiscal_year: crate::values::FiscalYear,
+    /// Score from the records with seq ≤ N [default: the head]
+    #[arg(long, value_name = "N")]
+    pub at_seq: Option<u64>,
+    /// Print the JSON object
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    /// Language, unit, width and --out.
+    #[serde(default)]
+    pub paper: PaperArgs,
+}
+
 /// Arguments of `notices`.
 #[derive(clap::Args, Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct NoticesArgs {
@@ -668,6 +751,9 @@ impl Command {
             Command::Plan(a) => a.paper.lang,
             Command::Forecast(a) => a.paper.lang,
             Command::Replay(a) => a.paper.lang,
+            Command::Review(ReviewCommand::Budget(a)) => a.paper.lang,
+            Command::Assess(a) => a.paper.lang,
+            Command::Scorecard(a) => a.paper.lang,
             Command::Chart(a) => a.chart.out().lang,
             // The letters are Chinese; so are their errors.
             Command::Notices(_) => Some(crate::lang::Lang::Zh),
@@ -695,6 +781,9 @@ impl Command {
                 a.with_input = a.with.as_deref().map(super::whatif::read);
             }
             Command::Replay(a) => a.paper.settle(),
+            Command::Review(ReviewCommand::Budget(a)) => a.paper.settle(),
+            Command::Assess(a) => a.paper.settle(),
+            Command::Scorecard(a) => a.paper.settle(),
             // The server creates the directory: name it as the user meant it.
             Command::Notices(a) if a.out.is_relative() => {
                 if let Ok(cwd) = std::env::current_dir() {
@@ -821,6 +910,13 @@ pub struct ChartOut {
     pub out: PathBuf,
 }
 
+fn parse_fiscal_year(s: &str) -> Result<crate::values::FiscalYear, String> {
+    s.parse::<i32>()
+        .ok()
+        .and_then(crate::values::FiscalYear::new)
+        .ok_or_else(|| format!("{s:?} is not a fiscal year from 2000 to 2099"))
+}
+
 fn parse_date(s: &str) -> Result<crate::values::Date, String> {
     crate::values::Date::parse(s)
 }
@@ -845,6 +941,9 @@ pub(crate) fn command_name(command: &Command) -> &'static str {
         Command::Chart(_) => "chart",
         Command::Replay(_) => "replay",
         Command::Notices(_) => "notices",
+        Command::Review(_) => "review",
+        Command::Assess(_) => "assess",
+        Command::Scorecard(_) => "scorecard",
         Command::Demo { .. } => "demo",
         Command::Serve { .. } => "serve",
         Command::Follow { .. } => "follow",

@@ -311,6 +311,9 @@ pub(crate) fn forwarded(command: &Command) -> bool {
             | Command::Chart(_)
             | Command::Replay(_)
             | Command::Notices(_)
+            | Command::Review(_)
+            | Command::Assess(_)
+            | Command::Scorecard(_)
             | Command::Demo { .. }
     )
 }

@@ -40,9 +40,10 @@ mod whatif;
 mod write;
 
 pub use args::{
-    ChartArgs, ChartCommand, ChartOut, Cli, Command, ForecastArgs, MonitorArgs, NoticesArgs,
-    PaperArgs, PlanArgs, PlanCommand, PlanExecuteArgs, PlanStatusArgs, PositionArgs, ReplayArgs,
-    SinkCommand, TimeArgs, TokenCommand,
+    AssessArgs, ChartArgs, ChartCommand, ChartOut, Cli, Command, ForecastArgs, MonitorArgs,
+    NoticesArgs, PaperArgs, PlanArgs, PlanCommand, PlanExecuteArgs, PlanStatusArgs, PositionArgs,
+    ReplayArgs, ReviewBudgetArgs, ReviewCommand, ScorecardArgs, SinkCommand, TimeArgs,
+    TokenCommand,
 };
 pub use run::{data_dir, main_with_args};
 pub use target::open_with_state;

@@ -18,7 +18,9 @@
 use super::output::{emit, to_json_line};
 use super::papers::{self, Paper};
 use super::whatif;
-use super::{MonitorArgs, PositionArgs, ReplayArgs, Target};
+use super::{
+    AssessArgs, MonitorArgs, PositionArgs, ReplayArgs, ReviewBudgetArgs, ScorecardArgs, Target,
+};
 use crate::error::CliError;
 use crate::query::daily::{daily as compute_daily, MAX_DAILY_DAYS};
 use crate::query::monitor::monitor as compute_monitor;
@@ -235,4 +237,59 @@ pub(super) fn check_county(
         )));
     }
     Ok(())
+}
+
+/// `sanbao review budget` (预算再审核, issue 19).
+pub fn review_budget(t: &Target, a: ReviewBudgetArgs) -> Result<(), CliError> {
+    papers::check(&a.paper)?;
+    let paper = {
+        let state = t.state(a.time.at_seq)?;
+        let b = crate::query::oversight::review_budget(&state, a.fiscal_year, a.time.as_of);
+        let x = Ctx::of(&state, papers::lang(&a.paper), a.paper.unit);
+        papers::make(
+            &a.paper,
+            a.json,
+            || to_json_line(&b),
+            || build::review_budget(&b, &x),
+        )?
+    };
+    paper.deliver()
+}
+
+/// `sanbao assess --proposal SEQ` (财政可承受能力评估, issue 19): a usage error (exit
+/// 2) when SEQ is not a `policy_proposed` of the log up to `--at-seq`.
+pub fn assess(t: &Target, a: AssessArgs) -> Result<(), CliError> {
+    papers::check(&a.paper)?;
+    let paper = {
+        let state = t.state(a.at_seq)?;
+        let r = crate::query::oversight::assess(&state, a.proposal).map_err(|(en, zh)| {
+            CliError::usage(format!("--proposal {}: {en}", a.proposal))
+                .zh(format!("--proposal {}：{zh}", a.proposal))
+        })?;
+        let x = Ctx::of(&state, papers::lang(&a.paper), a.paper.unit);
+        papers::make(
+            &a.paper,
+            a.json,
+            || to_json_line(&r),
+            || build::assess(&r, &x),
+        )?
+    };
+    paper.deliver()
+}
+
+/// `sanbao scorecard --fiscal-year Y` (考核, issue 19).
+pub fn scorecard(t: &Target, a: ScorecardArgs) -> Result<(), CliError> {
+    papers::check(&a.paper)?;
+    let paper = {
+        let state = t.state(a.at_seq)?;
+        let s = crate::query::oversight::scorecard(&state, a.fiscal_year);
+        let x = Ctx::of(&state, papers::lang(&a.paper), a.paper.unit);
+        papers::make(
+            &a.paper,
+            a.json,
+            || to_json_line(&s),
+            || build::scorecard(&s, &x),
+        )?
+    };
+    paper.deliver()
 }

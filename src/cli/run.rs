@@ -249,6 +249,9 @@ fn run_command(t: &Target, command: Command) -> Result<(), CliError> {
         Command::Forecast(a) => plan::forecast(t, a),
         Command::Chart(a) => chart::chart(t, a),
         Command::Notices(a) => notices::notices(t, a),
+        Command::Review(super::ReviewCommand::Budget(a)) => read::review_budget(t, a),
+        Command::Assess(a) => read::assess(t, a),
+        Command::Scorecard(a) => read::scorecard(t, a),
         Command::Demo { lang } => demo(t, lang.unwrap_or_else(crate::lang::Lang::from_env)),
         Command::Serve {
             listen,

@@ -89,7 +89,29 @@ pub(super) fn append(
         return super::output::emit(&text);
     }
     let acks = t.with_writer(|w, rt| Ok(rt.block_on(w.append_as(by, batch, expect_seq))?))?;
-    print_acks(&acks)
+    print_acks(&acks)?;
+    print_warnings(&acks)
+}
+
+/// Writes one `warning:` line on stderr per warning of the acknowledgements (issue
+/// 19: `other` spending of a watched county), in the language of the environment.
+pub(super) fn print_warnings(acks: &[Ack]) -> Result<(), CliError> {
+    let lang = crate::lang::Lang::from_env();
+    let mut err = output::stderr();
+    for (i, a) in acks.iter().enumerate() {
+        for w in &a.warnings {
+            let line = match lang {
+                crate::lang::Lang::Zh => {
+                    format!("warning: 事件 {i}（第{}号记录）：{}", a.seq, w.message_zh)
+                }
+                crate::lang::Lang::En => {
+                    format!("warning: event {i} (seq {}): {}", a.seq, w.message)
+                }
+            };
+            writeln!(err, "{line}").map_err(|e| CliError::io(e.to_string()))?;
+        }
+    }
+    Ok(())
 }
 
 /// One parsed line of an import file.

@@ -117,6 +117,9 @@ pub fn render(
         tight_months: Vec::new(),
         attention: Vec::new(),
         notices: Vec::new(),
+        response_plans: Vec::new(),
+        assessments_pending: Vec::new(),
+        restrictions: Vec::new(),
     };
     let x = Ctx::of(st, lang, Unit::Yuan);
     let mon = build::monitor(&m, &x);

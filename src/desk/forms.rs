@@ -590,6 +590,12 @@ fn recorded(
     html! {
         p #recorded class={ "flash " (if ack.duplicate { "info" } else { "good" }) } role="status"
             data-seq=(ack.seq) data-hash=(hash) data-duplicate=(ack.duplicate) { (said) }
+        // Issue 19: a recorded event the oversight rules warn about (限制性措施).
+        @for w in &ack.warnings {
+            p.flash.warn.ack-warning role="alert" data-code=(w.code) {
+                (match cx.lang { Lang::Zh => &w.message_zh, Lang::En => &w.message })
+            }
+        }
         dl.meta #recorded-values {
             div { dt { (cx.t("业务", "Event")) } dd { (kind_word(form.kind, cx.lang)) } }
             @for f in form.fields {

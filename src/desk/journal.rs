@@ -67,6 +67,9 @@ pub const DATE_FIELDS: &[(&str, &str)] = &[
     ("emergency_requested", "value_date"),
     ("emergency_approved", "approved_on"),
     ("approval_limit_set", "effective_from"),
+    ("policy_proposed", "proposed_on"),
+    ("assessment_decided", "decided_on"),
+    ("response_plan_filed", "filed_on"),
 ];
 
 /// Which records a page shows: all, or one county's, or one kind's, or both.

@@ -33,10 +33,11 @@ const MAGIC: &[u8; 16] = b"sanbao-snapshot\n";
 /// planning policies (`planning_policy_set`), 3 since it holds the notices
 /// (`notice_issued`), 4 since it holds the transfers that name a `plan_month`
 /// (`plan status`, issue 18), 5 since those keep their `off_plan_reason` and the
-/// state holds emergency requests and approval limits (two-person approval, issue 18);
-/// a snapshot of an older format is ignored with a warning and the log is folded
-/// instead, then a new snapshot is written.
-pub const SNAPSHOT_FORMAT: u8 = 5;
+/// state holds emergency requests and approval limits (two-person approval, issue 18),
+/// 6 since it holds expenditure by category, the proposals with their decisions and
+/// the response plans (issue 19); a snapshot of an older format is ignored with a
+/// warning and the log is folded instead, then a new snapshot is written.
+pub const SNAPSHOT_FORMAT: u8 = 6;
 
 /// Bytes before the state: magic, version, seq, hash.
 const HEADER: usize = 16 + 1 + 8 + 32;

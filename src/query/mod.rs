@@ -9,6 +9,7 @@ pub mod execution;
 pub mod forecast;
 pub mod history;
 pub mod monitor;
+pub mod oversight;
 pub mod plan;
 pub mod position;
 pub mod whatif;

@@ -32,6 +32,10 @@
 
 use crate::money::{Money, Ratio};
 use crate::query::history::{self, Attention, TightMonths, WatchHistory};
+use crate::query::oversight::{
+    pending_assessments, response_plan_row, restriction_row, PendingAssessment, ResponsePlanRow,
+    RestrictionRow,
+};
 use crate::query::{avg_monthly_outflow, Status};
 use crate::state::{County, Report, State};
 use crate::values::{AccountKind, CountyId, Date, FiscalYear, Fund, Month, NoticeStatus, Text};
@@ -73,6 +77,15 @@ pub struct Monitor {
     /// 提示函 sent in as_of's month, on or before as_of, and not reversed by then
     /// (`notice_issued`, issue 16), by county, date, seq.
     pub notices: Vec<NoticeRow>,
+    /// 一县一策 (issue 19): for each county on the watch list on as_of, whether a
+    /// response plan is in force (`filed`, `expired`, `missing`), by county.
+    pub response_plans: Vec<ResponsePlanRow>,
+    /// 财政可承受能力评估 (issue 19): proposals of counties on the watch list on as_of
+    /// without a decision by as_of, by county, then seq.
+    pub assessments_pending: Vec<PendingAssessment>,
+    /// 限制性措施 (issue 19): for each county on the watch list on as_of, its `other`
+    /// spending in the window against the same months a year before, by county.
+    pub restrictions: Vec<RestrictionRow>,
 }
 
 /// A 提示函 (`notice_issued`) as `monitor` lists it.
@@ -314,6 +327,9 @@ fn monitor_with(state: &State, as_of: Option<Date>, history: bool) -> Monitor {
         tight_months: Vec::new(),
         attention: Vec::new(),
         notices: Vec::new(),
+        response_plans: Vec::new(),
+        assessments_pending: Vec::new(),
+        restrictions: Vec::new(),
     };
     let Some(d) = as_of else { return m };
     m.notices = notices_of(state, d);
@@ -322,6 +338,10 @@ fn monitor_with(state: &State, as_of: Option<Date>, history: bool) -> Monitor {
     for c in state.counties().filter(|c| c.registered_on <= d) {
         let day = CountyDay::of(state, c, d);
         if !day.reasons.is_empty() {
+            m.response_plans.push(response_plan_row(state, &c.id, d));
+            m.assessments_pending
+                .extend(pending_assessments(state, &c.id, d));
+            m.restrictions.push(restriction_row(c, d));
             m.watchlist.push(WatchEntry {
                 county: c.id.clone(),
                 reasons: day.reasons,
@@ -570,7 +590,7 @@ mod tests {
             serde_json::to_string(&monitor(&State::new(), None)).unwrap(),
             concat!(
                 r#"{"as_of":null,"at_seq":0,"counties":[],"payroll":[],"direct_overdue":[],"discrepancies":[],"watchlist":[],"#,
-                r#""arrears":[],"payroll_history":[],"watch_history":[],"tight_months":[],"attention":[],"notices":[]}"#
+                r#""arrears":[],"payroll_history":[],"watch_history":[],"tight_months":[],"attention":[],"notices":[],"response_plans":[],"assessments_pending":[],"restrictions":[]}"#
             )
         );
     }
@@ -585,7 +605,7 @@ mod tests {
                 r#"{"as_of":"2021-01-01","at_seq":1,"counties":[{"county":"a","cash":"100.00","avg_monthly_outflow":null,"#,
                 r#""guarantee_level":null,"status":"unknown","warning_line":"0.3000","alert_line":"0.5000","idle_line":"1.5000"}],"#,
                 r#""payroll":[],"direct_overdue":[],"discrepancies":[],"watchlist":[],"#,
-                r#""arrears":[],"payroll_history":[],"watch_history":[],"tight_months":[],"attention":[],"notices":[]}"#
+                r#""arrears":[],"payroll_history":[],"watch_history":[],"tight_months":[],"attention":[],"notices":[],"response_plans":[],"assessments_pending":[],"restrictions":[]}"#
             )
         );
     }

@@ -22,6 +22,11 @@ use crate::state::State;
 use crate::values::{CountyId, Date, PlanningPolicy, Sha256Hex};
 use std::collections::BTreeMap;
 
+mod oversight;
+pub use oversight::{
+    assess, review_budget, scorecard, ASSESS_SECTIONS, REVIEW_SECTIONS, SCORECARD_SECTIONS,
+};
+
 /// The sections of each report, by key, in order (what `?section=` takes).
 pub const POSITION_SECTIONS: &[&str] = &["city", "counties", "funds"];
 /// See [`POSITION_SECTIONS`].

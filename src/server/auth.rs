@@ -24,6 +24,10 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// The event kinds only a scheduler appends: issued plans and the decisions of
+/// affordability assessments.
+pub const SCHEDULER_KINDS: &[&str] = &["plan_issued", "assessment_decided"];
+
 /// What a user may do (SPEC §7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -71,13 +75,17 @@ impl Role {
             })
     }
 
-    /// May this role append an event of `kind`? Officers append every kind but
-    /// `plan_issued` and the approver's; schedulers append only `plan_issued`;
-    /// approvers only `emergency_approved` and `approval_limit_set`; auditors nothing.
+    /// May this role append an event of `kind`? Officers append every kind but the
+    /// scheduler's and the approver's; schedulers append only `plan_issued` and
+    /// `assessment_decided` (issue 19: the city decides an affordability assessment);
+    /// approvers only `emergency_approved` and `approval_limit_set` (issue 18);
+    /// auditors nothing.
     pub fn may_append(self, kind: &str) -> bool {
         match self {
-            Role::Officer => kind != "plan_issued" && !Role::APPROVER_KINDS.contains(&kind),
-            Role::Scheduler => kind == "plan_issued",
+            Role::Officer => {
+                !SCHEDULER_KINDS.contains(&kind) && !Role::APPROVER_KINDS.contains(&kind)
+            }
+            Role::Scheduler => SCHEDULER_KINDS.contains(&kind),
             Role::Approver => Role::APPROVER_KINDS.contains(&kind),
             Role::Auditor => false,
         }
@@ -384,6 +392,11 @@ mod tests {
         assert!(!Role::Officer.may_append("plan_issued"));
         assert!(Role::Scheduler.may_append("plan_issued"));
         assert!(!Role::Scheduler.may_append("transfer_allocated"));
+        assert!(Role::Scheduler.may_append("assessment_decided"));
+        assert!(!Role::Officer.may_append("assessment_decided"));
+        assert!(Role::Officer.may_append("policy_proposed"));
+        assert!(Role::Officer.may_append("response_plan_filed"));
+        assert!(!Role::Scheduler.may_append("response_plan_filed"));
         assert!(!Role::Auditor.may_append("revenue_collected"));
         assert_eq!(Role::parse("auditor"), Ok(Role::Auditor));
         assert!(Role::parse("root").is_err());

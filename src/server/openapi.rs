@@ -620,6 +620,56 @@ pub(super) fn forecast(d: &mut Doc) -> Value {
     )
 }
 
+/// The required `fiscal_year` query parameter.
+fn fiscal_year() -> Value {
+    param(
+        "fiscal_year",
+        "query",
+        true,
+        json!({"type": "integer", "minimum": 2000, "maximum": 2099}),
+        "the fiscal year (calendar year)",
+    )
+}
+
+/// `GET /v1/review/budget`.
+pub(super) fn review_budget(d: &mut Doc) -> Value {
+    paper_op(
+        "reviewBudget",
+        "预算再审核 (issue 19, any role): per county and category, budgeted against run rate (outflow of the year through as_of ÷ days elapsed × days in year, half to even at the cent) and, for wages, the year's declared wage bills; under_budgeted where budgeted wages are below the declared bills or a run rate exceeds its budget by more than 5 %, with the gap to add",
+        vec![fiscal_year(), as_of(), at_seq()],
+        d.answer::<crate::query::oversight::BudgetReview>(),
+        READ_ERRORS,
+        build::REVIEW_SECTIONS,
+    )
+}
+
+/// `GET /v1/assess`.
+pub(super) fn assess(d: &mut Doc) -> Value {
+    paper_op(
+        "assess",
+        "财政可承受能力评估 (issue 19, any role): the proposal's county forecast twelve months from the month of proposed_on with monthly_cost added to its needs from starts; affordable only if no month's wage cover is under 1.2 and no month's projected level under the warning line; 404 when proposal is not a policy_proposed record",
+        vec![
+            param("proposal", "query", true, uint(), "the seq of the policy_proposed record"),
+            at_seq(),
+        ],
+        d.answer::<crate::query::oversight::Assessment>(),
+        &["400", "401", "403", "404", "503"],
+        build::ASSESS_SECTIONS,
+    )
+}
+
+/// `GET /v1/scorecard`.
+pub(super) fn scorecard(d: &mut Doc) -> Value {
+    paper_op(
+        "scorecard",
+        "考核 (issue 19, any role): every county's fiscal year through 31 December or the latest business date — days at each status, watch-list days and months, late deposits, wage arrears (veto, 一票否决), direct funds overdue days, notices, discrepancies, response plan — ranked, vetoed counties last",
+        vec![fiscal_year(), at_seq()],
+        d.answer::<crate::query::oversight::Scorecard>(),
+        READ_ERRORS,
+        build::SCORECARD_SECTIONS,
+    )
+}
+
 /// `GET /v1/verify`.
 pub(super) fn verify(d: &mut Doc) -> Value {
     get_op(

@@ -86,6 +86,9 @@ pub const ROUTES: &[Route] = &[
     Route { method: "get", path: "/v1/plans/{month}/status", public: false, handler: || get(plan_status_route), doc: openapi::plan_status },
     Route { method: "get", path: "/v1/forecast", public: false, handler: || get(forecast_route), doc: openapi::forecast },
     Route { method: "post", path: "/v1/forecast/what-if", public: false, handler: || post(forecast_what_if), doc: openapi::forecast_what_if },
+    Route { method: "get", path: "/v1/review/budget", public: false, handler: || get(review_budget_route), doc: openapi::review_budget },
+    Route { method: "get", path: "/v1/assess", public: false, handler: || get(assess_route), doc: openapi::assess },
+    Route { method: "get", path: "/v1/scorecard", public: false, handler: || get(scorecard_route), doc: openapi::scorecard },
     Route { method: "get", path: "/v1/verify", public: false, handler: || get(verify_route), doc: openapi::verify },
     Route { method: "get", path: "/v1/replay", public: false, handler: || get(replay_route), doc: openapi::replay },
 ];
@@ -481,7 +484,7 @@ async fn append_events(
         &headers,
         body,
         &[Role::Officer, Role::Scheduler, Role::Approver],
-        "auditors read only; appending events needs an officer's token (a scheduler's for plan_issued, an approver's for emergency_approved and approval_limit_set)",
+        "auditors read only; appending events needs an officer's token (a scheduler's for plan_issued and assessment_decided, an approver's for emergency_approved and approval_limit_set)",
     )
     .await?;
     app.writable()?;
@@ -510,9 +513,9 @@ async fn append_events(
             if !who.role.may_append(kind) {
                 let why = match who.role {
                     Role::Officer if Role::APPROVER_KINDS.contains(&kind) => format!("officers may not append {kind}; a user of role approver does (two-person approval)"),
-                    Role::Officer => "officers may not append plan_issued; a scheduler issues plans (POST /v1/plans/{month}/issue)".to_string(),
+                    Role::Officer => format!("officers may not append {kind}; a scheduler issues plans (POST /v1/plans/{{month}}/issue) and decides assessments"),
                     Role::Approver => format!("an approver appends only emergency_approved and approval_limit_set, not {kind}; an officer records other events"),
-                    _ => format!("a scheduler appends only plan_issued, not {kind}; an officer records other events"),
+                    _ => format!("a scheduler appends only plan_issued and assessment_decided, not {kind}; an officer records other events"),
                 };
                 return Err(ApiError::forbidden(format!("event {i}: {why}")).at(i));
             }
@@ -910,6 +913,93 @@ async fn forecast_route(Shared(app): Shared<AppState>, headers: HeaderMap, uri: 
         }
         let r = build::forecast(&answer, &Ctx::of(st, paper.lang, paper.unit));
         paper.respond(&r, &format!("forecast-{from}"))
+    })
+    .await
+}
+
+// ---- the year's oversight (issue 19) -----------------------------------------------
+
+/// The required `fiscal_year` query parameter (2000..=2099).
+fn fiscal_year_param(p: &Params) -> Result<crate::values::FiscalYear, ApiError> {
+    let y = p
+        .u64("fiscal_year")?
+        .ok_or_else(|| ApiError::bad_request("fiscal_year", "fiscal_year (YYYY) is required"))?;
+    i32::try_from(y)
+        .ok()
+        .and_then(crate::values::FiscalYear::new)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "fiscal_year",
+                format!("fiscal_year must be 2000..=2099, not {y}"),
+            )
+        })
+}
+
+/// `GET /v1/review/budget?fiscal_year&as_of&at_seq` (预算再审核, any role).
+async fn review_budget_route(
+    Shared(app): Shared<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Answer {
+    app.authenticate(&headers)?;
+    let p = Params::parse(
+        uri.query(),
+        &papers::allowed(&["fiscal_year", "as_of", "at_seq"]),
+    )?;
+    let paper = PaperQuery::parse(&p, build::REVIEW_SECTIONS)?;
+    let fy = fiscal_year_param(&p)?;
+    let as_of = p.date("as_of")?;
+    let at_seq = p.u64("at_seq")?;
+    at_state(&app, at_seq, move |st| {
+        let answer = crate::query::oversight::review_budget(st, fy, as_of);
+        if paper.is_json() {
+            return Ok(json_response(StatusCode::OK, &answer));
+        }
+        let r = build::review_budget(&answer, &Ctx::of(st, paper.lang, paper.unit));
+        paper.respond(&r, &format!("review-budget-{fy}"))
+    })
+    .await
+}
+
+/// `GET /v1/assess?proposal&at_seq` (财政可承受能力评估, any role): 404 when
+/// `proposal` is not a `policy_proposed` record.
+async fn assess_route(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Uri) -> Answer {
+    app.authenticate(&headers)?;
+    let p = Params::parse(uri.query(), &papers::allowed(&["proposal", "at_seq"]))?;
+    let paper = PaperQuery::parse(&p, build::ASSESS_SECTIONS)?;
+    let seq = p.u64("proposal")?.ok_or_else(|| {
+        ApiError::bad_request(
+            "proposal",
+            "proposal (the seq of a policy_proposed) is required",
+        )
+    })?;
+    let at_seq = p.u64("at_seq")?;
+    at_state(&app, at_seq, move |st| {
+        let answer =
+            crate::query::oversight::assess(st, seq).map_err(|(en, _)| ApiError::not_found(en))?;
+        if paper.is_json() {
+            return Ok(json_response(StatusCode::OK, &answer));
+        }
+        let r = build::assess(&answer, &Ctx::of(st, paper.lang, paper.unit));
+        paper.respond(&r, &format!("assess-{seq}"))
+    })
+    .await
+}
+
+/// `GET /v1/scorecard?fiscal_year&at_seq` (考核, any role).
+async fn scorecard_route(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Uri) -> Answer {
+    app.authenticate(&headers)?;
+    let p = Params::parse(uri.query(), &papers::allowed(&["fiscal_year", "at_seq"]))?;
+    let paper = PaperQuery::parse(&p, build::SCORECARD_SECTIONS)?;
+    let fy = fiscal_year_param(&p)?;
+    let at_seq = p.u64("at_seq")?;
+    at_state(&app, at_seq, move |st| {
+        let answer = crate::query::oversight::scorecard(st, fy);
+        if paper.is_json() {
+            return Ok(json_response(StatusCode::OK, &answer));
+        }
+        let r = build::scorecard(&answer, &Ctx::of(st, paper.lang, paper.unit));
+        paper.respond(&r, &format!("scorecard-{fy}"))
     })
     .await
 }

@@ -105,6 +105,56 @@ pub struct LimitEntry {
     pub effective_from: Date,
 }
 
+/// A `policy_proposed` (issue 19) as held in the state, with its decision once one
+/// is recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalEntry {
+    /// Seq of the record (what `assess --proposal` and `assessment_decided` name).
+    pub seq: u64,
+    /// The county that proposes.
+    pub county: CountyId,
+    /// What is proposed.
+    pub title: Text,
+    /// Its category.
+    pub category: ProposalCategory,
+    /// What it adds to the monthly need.
+    pub monthly_cost: Money,
+    /// The first month it costs.
+    pub starts: Month,
+    /// The day it was proposed.
+    pub proposed_on: Date,
+    /// The decision, once recorded.
+    pub decision: Option<DecisionEntry>,
+}
+
+/// An `assessment_decided` as held on its proposal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionEntry {
+    /// Seq of the decision's record.
+    pub seq: u64,
+    /// Approved or rejected.
+    pub decision: AssessmentDecision,
+    /// The day of the decision.
+    pub decided_on: Date,
+}
+
+/// A `response_plan_filed` (一县一策, issue 19) as held in the state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponsePlanEntry {
+    /// Seq of the record.
+    pub seq: u64,
+    /// The county.
+    pub county: CountyId,
+    /// The day it was filed (in force from then).
+    pub filed_on: Date,
+    /// The last day it is in force.
+    pub valid_until: Date,
+    /// Its measures.
+    pub measures: Text,
+    /// Its document reference.
+    pub reference: Text,
+}
+
 /// A dated amount that a reversal may cancel from its own date onward.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -368,6 +418,10 @@ pub struct County {
     pub funds: BTreeMap<(FiscalYear, Fund), FundLedger>,
     /// expenditure_paid + wages_paid by date.
     pub outflow: DayMap,
+    /// expenditure_paid by category (in [`ExpenditureCategory`]'s order: livelihood,
+    /// operations, debt_service, other) by date; `outflow` minus their sum is wages
+    /// paid. Kept since snapshot format 6 (issue 19: budget re-review, restrictions).
+    pub spent: [DayMap; 4],
     /// revenue_collected by date.
     pub revenue: DayMap,
     /// Payroll deposits and payments by payroll month.

@@ -44,6 +44,7 @@ pub(super) enum Effect {
     },
     Expenditure {
         county: u32,
+        category: ExpenditureCategory,
     },
     Needs {
         county: u32,
@@ -158,10 +159,11 @@ impl State {
                 c.treasury.add(d, x);
                 c.revenue.add(d, x);
             }
-            Effect::Expenditure { county } => {
+            Effect::Expenditure { county, category } => {
                 let c = &mut self.counties[county as usize];
                 c.treasury.add(d, -x);
                 c.outflow.add(d, x);
+                c.spent[category as usize].add(d, x);
             }
         }
     }
@@ -224,6 +226,7 @@ impl State {
                     wage_reserve: DayMap::default(),
                     funds: BTreeMap::new(),
                     outflow: DayMap::default(),
+                    spent: Default::default(),
                     revenue: DayMap::default(),
                     payroll: BTreeMap::new(),
                     wage_bills: Vec::new(),
@@ -288,6 +291,42 @@ impl State {
                 });
                 let idx = (self.requests.len() - 1) as u32;
                 (Effect::Request { idx }, Money::ZERO)
+            }
+            (Event::PolicyProposed(e), _) => {
+                self.proposals.push(ProposalEntry {
+                    seq,
+                    county: e.county.clone(),
+                    title: e.title.clone(),
+                    category: e.category,
+                    monthly_cost: e.monthly_cost,
+                    starts: e.starts,
+                    proposed_on: e.proposed_on,
+                    decision: None,
+                });
+                return None;
+            }
+            (Event::AssessmentDecided(e), _) => {
+                if let Some(p) = self.proposal_mut(e.proposal_seq) {
+                    if p.decision.is_none() {
+                        p.decision = Some(DecisionEntry {
+                            seq,
+                            decision: e.decision,
+                            decided_on: e.decided_on,
+                        });
+                    }
+                }
+                return None;
+            }
+            (Event::ResponsePlanFiled(e), _) => {
+                self.response_plans.push(ResponsePlanEntry {
+                    seq,
+                    county: e.county.clone(),
+                    filed_on: e.filed_on,
+                    valid_until: e.valid_until,
+                    measures: e.measures.clone(),
+                    reference: e.reference.clone(),
+                });
+                return None;
             }
             (Event::EventReversed(e), _) => {
                 let t = self.target(e.reverses_seq)?;
@@ -366,7 +405,13 @@ impl State {
                 e.amount,
             ),
             (Event::RevenueCollected(e), Some(ci)) => (Effect::Revenue { county: ci }, e.amount),
-            (Event::ExpenditurePaid(e), Some(ci)) => (Effect::Expenditure { county: ci }, e.amount),
+            (Event::ExpenditurePaid(e), Some(ci)) => (
+                Effect::Expenditure {
+                    county: ci,
+                    category: e.category,
+                },
+                e.amount,
+            ),
             (Event::NeedsBudgeted(e), Some(ci)) => {
                 let c = &mut self.counties[ci as usize];
                 c.needs.push(Need {
@@ -460,6 +505,20 @@ impl State {
             }
             Event::ApprovalLimitSet(_) => {
                 self.approval_limits.pop();
+            }
+            Event::PolicyProposed(_) => {
+                self.proposals.pop();
+            }
+            Event::AssessmentDecided(e) => {
+                let seq = self.head_seq;
+                if let Some(p) = self.proposal_mut(e.proposal_seq) {
+                    if p.decision.is_some_and(|d| d.seq == seq) {
+                        p.decision = None;
+                    }
+                }
+            }
+            Event::ResponsePlanFiled(_) => {
+                self.response_plans.pop();
             }
             Event::EventReversed(e) => {
                 if let Some(t) = self.target(e.reverses_seq) {

@@ -149,7 +149,7 @@ fn effect_county(e: Effect) -> Option<u32> {
         | Effect::Deposit { county, .. }
         | Effect::WagesPaid { county, .. }
         | Effect::Revenue { county }
-        | Effect::Expenditure { county }
+        | Effect::Expenditure { county, .. }
         | Effect::Needs { county, .. } => Some(county),
     }
 }

@@ -78,6 +78,10 @@ pub struct State {
     pub policies: Vec<PolicyEntry>,
     /// Every `notice_issued`, in seq order (reversed ones marked).
     pub notices: Vec<NoticeEntry>,
+    /// Every `policy_proposed` (issue 19), in seq order, with its decision.
+    pub proposals: Vec<ProposalEntry>,
+    /// Every `response_plan_filed` (一县一策, issue 19), in seq order.
+    pub response_plans: Vec<ResponsePlanEntry>,
     /// Every applied `transfer_allocated` that names a `plan_month`, in seq order
     /// (what `plan status` compares with the issued plans; reversed ones are told by
     /// [`State::is_reversed`]).
@@ -276,6 +280,21 @@ impl State {
             .filter(|p| p.effective_from <= d)
             .max_by_key(|p| (p.effective_from, p.seq))
             .map_or(PlanningPolicy::V1, |p| p.policy)
+    }
+
+    /// The `policy_proposed` recorded as `seq`, if that record is one.
+    pub fn proposal(&self, seq: u64) -> Option<&ProposalEntry> {
+        self.proposals
+            .binary_search_by_key(&seq, |p| p.seq)
+            .ok()
+            .map(|i| &self.proposals[i])
+    }
+
+    fn proposal_mut(&mut self, seq: u64) -> Option<&mut ProposalEntry> {
+        self.proposals
+            .binary_search_by_key(&seq, |p| p.seq)
+            .ok()
+            .map(|i| &mut self.proposals[i])
     }
 
     /// True when record `seq` is an `emergency_dispatched` of mode `advance` (its

@@ -193,7 +193,10 @@ impl State {
             | Event::BalanceReported(_)
             | Event::NeedsBudgeted(_)
             | Event::RiskLinesSet(_)
-            | Event::PlanningPolicySet(_) => {}
+            | Event::PlanningPolicySet(_)
+            | Event::PolicyProposed(_)
+            | Event::ResponsePlanFiled(_) => {}
+            Event::AssessmentDecided(e) => self.check_decision(e)?,
             Event::TransferAllocated(e) => {
                 let c = self.registered(&e.county, d, "county")?;
                 Self::keeps_positive(&self.city, "city.treasury", d, e.amount, "amount")?;
@@ -383,6 +386,55 @@ impl State {
                 funded.grouped(),
                 dispatched.grouped(),
                 (dispatched + e.amount - funded).grouped()
+            )));
+        }
+        Ok(())
+    }
+
+    /// `assessment_decided`: the proposal exists, is not decided yet, and the
+    /// decision is not dated before it was proposed.
+    fn check_decision(&self, e: &AssessmentDecided) -> Result<(), EventError> {
+        let f = "proposal_seq";
+        let Some(p) = self.proposal(e.proposal_seq) else {
+            return Err(err(
+                f,
+                format!(
+                    "record {} is not a policy_proposed (the head is {})",
+                    e.proposal_seq, self.head_seq
+                ),
+            )
+            .zh(format!(
+                "第{}号记录不是拟出台政策（policy_proposed）（最新为第{}号）",
+                e.proposal_seq, self.head_seq
+            )));
+        };
+        if let Some(d) = p.decision {
+            return Err(err(
+                f,
+                format!(
+                    "the proposal of record {} is already decided ({}, record {}, on {})",
+                    e.proposal_seq,
+                    d.decision.as_str(),
+                    d.seq,
+                    d.decided_on
+                ),
+            )
+            .zh(format!(
+                "第{}号记录的拟出台政策已于 {} 作出评估结论（第{}号记录），每项只作一次结论",
+                e.proposal_seq, d.decided_on, d.seq
+            )));
+        }
+        if e.decided_on < p.proposed_on {
+            return Err(err(
+                "decided_on",
+                format!(
+                    "{} is before the proposal's date {}",
+                    e.decided_on, p.proposed_on
+                ),
+            )
+            .zh(format!(
+                "结论日期 {} 早于政策提出日期 {}",
+                e.decided_on, p.proposed_on
             )));
         }
         Ok(())

@@ -34,6 +34,8 @@ struct StateRef<'a> {
     plan_transfers: &'a [PlanTransfer],
     requests: &'a [RequestEntry],
     approval_limits: &'a [LimitEntry],
+    proposals: &'a [ProposalEntry],
+    response_plans: &'a [ResponsePlanEntry],
 }
 
 /// The stored form of a [`State`], owned for reading (same members, same order).
@@ -54,6 +56,8 @@ struct StateOwned {
     plan_transfers: Vec<PlanTransfer>,
     requests: Vec<RequestEntry>,
     approval_limits: Vec<LimitEntry>,
+    proposals: Vec<ProposalEntry>,
+    response_plans: Vec<ResponsePlanEntry>,
 }
 
 impl Serialize for State {
@@ -74,6 +78,8 @@ impl Serialize for State {
             plan_transfers: &self.plan_transfers,
             requests: &self.requests,
             approval_limits: &self.approval_limits,
+            proposals: &self.proposals,
+            response_plans: &self.response_plans,
         }
         .serialize(s)
     }
@@ -144,7 +150,7 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
             | Effect::Deposit { county: ci, .. }
             | Effect::WagesPaid { county: ci, .. }
             | Effect::Revenue { county: ci }
-            | Effect::Expenditure { county: ci } => county(ci).map(|_| true)?,
+            | Effect::Expenditure { county: ci, .. } => county(ci).map(|_| true)?,
         };
         if !ok {
             return Err(format!("snapshot: record {seq} points past its ledger"));
@@ -178,6 +184,26 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
     {
         return Err("snapshot: emergency requests out of order or past the head".into());
     }
+    let mut last = 0;
+    for p in &o.proposals {
+        if p.seq <= last || p.seq > o.head_seq || p.decision.is_some_and(|d| d.seq > o.head_seq) {
+            return Err(format!(
+                "snapshot: proposal at seq {} out of order or past the head",
+                p.seq
+            ));
+        }
+        last = p.seq;
+    }
+    let mut last = 0;
+    for p in &o.response_plans {
+        if p.seq <= last || p.seq > o.head_seq {
+            return Err(format!(
+                "snapshot: response plan at seq {} out of order or past the head",
+                p.seq
+            ));
+        }
+        last = p.seq;
+    }
     Ok(State {
         head_seq: o.head_seq,
         head_hash: o.head_hash,
@@ -196,6 +222,8 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
         plan_lines,
         requests: o.requests,
         approval_limits: o.approval_limits,
+        proposals: o.proposals,
+        response_plans: o.response_plans,
     })
 }
 

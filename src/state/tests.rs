@@ -356,3 +356,59 @@ fn a_history_through_the_rules_keeps_every_invariant() {
     l.rejects(reverse(t, "2021-01-06"), "reverses_seq");
     l.state.assert_invariants();
 }
+
+#[test]
+fn oversight_events_follow_their_rules_and_undo_exactly() {
+    // Issue 19: a proposal, its one decision, a response plan; expenditure by category.
+    let mut l = Log::new();
+    l.ok(county("a", "2021-01-01", "1000"));
+    let p = l.ok(json!({"kind":"policy_proposed","county":"a","title":"提高低保标准","category":"livelihood","monthly_cost":"10","starts":"2021-03","proposed_on":"2021-02-10"}));
+    assert_eq!(p, 2);
+    // Only a policy_proposed can be decided, once, and not before it was proposed.
+    l.rejects(
+        json!({"kind":"assessment_decided","proposal_seq":1,"decision":"approved","decided_on":"2021-02-20"}),
+        "proposal_seq",
+    );
+    l.rejects(
+        json!({"kind":"assessment_decided","proposal_seq":9,"decision":"approved","decided_on":"2021-02-20"}),
+        "proposal_seq",
+    );
+    l.rejects(
+        json!({"kind":"assessment_decided","proposal_seq":2,"decision":"approved","decided_on":"2021-02-09"}),
+        "decided_on",
+    );
+    let before = l.state.clone();
+    let e = Event::parse_object(json!({"kind":"assessment_decided","proposal_seq":2,"decision":"rejected","decided_on":"2021-02-10"})).unwrap().event;
+    l.state.check(&e, &mut NoPlans).unwrap();
+    let r = Record::new(3, 0, None, l.prev, e);
+    let u = l.state.apply(&r);
+    let d_ = l.state.proposal(2).unwrap().decision.unwrap();
+    assert_eq!((d_.seq, d_.decision), (3, AssessmentDecision::Rejected));
+    l.state.undo(u, &r);
+    assert_eq!(l.state, before, "undo of a decision");
+    l.ok(json!({"kind":"assessment_decided","proposal_seq":2,"decision":"approved","decided_on":"2021-02-11"}));
+    l.rejects(
+        json!({"kind":"assessment_decided","proposal_seq":2,"decision":"rejected","decided_on":"2021-02-12"}),
+        "proposal_seq",
+    );
+    // A response plan: the county exists by filed_on.
+    l.rejects(
+        json!({"kind":"response_plan_filed","county":"a","filed_on":"2020-12-31","valid_until":"2021-12-31","measures":"m","reference":"r"}),
+        "county",
+    );
+    l.ok(json!({"kind":"response_plan_filed","county":"a","filed_on":"2021-02-01","valid_until":"2021-12-31","measures":"m","reference":"r"}));
+    assert_eq!(l.state.response_plans.len(), 1);
+    // Expenditure is kept by category, and a reversal takes it back from its date.
+    let s = l.ok(json!({"kind":"expenditure_paid","county":"a","amount":"7","paid_on":"2021-02-15","category":"other"}));
+    let other = |l: &Log, on: &str| {
+        l.state
+            .county(&CountyId::parse("a").unwrap())
+            .unwrap()
+            .spent[ExpenditureCategory::Other as usize]
+            .through(d(on))
+    };
+    assert_eq!(other(&l, "2021-02-15"), Money::from_cents(700));
+    l.ok(reverse(s, "2021-02-20"));
+    assert_eq!(other(&l, "2021-02-19"), Money::from_cents(700));
+    assert_eq!(other(&l, "2021-02-20"), Money::ZERO);
+}

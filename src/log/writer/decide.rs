@@ -286,6 +286,7 @@ impl Group<'_> {
                         duplicate: true,
                         hash: r.hash,
                         seq: r.seq,
+                        warnings: Vec::new(),
                     });
                     // An approval was answered with the dispatch appended after it
                     // too: so is its repetition.
@@ -295,6 +296,7 @@ impl Group<'_> {
                                 duplicate: true,
                                 hash: d.hash,
                                 seq: d.seq,
+                                warnings: Vec::new(),
                             }),
                             Ok(None) => {}
                             Err(err) => return Outcome::Refused(err),
@@ -360,12 +362,27 @@ impl Group<'_> {
                 e.event,
                 prefix,
             );
+            let (hash, seq) = (r.hash, r.seq);
+            self.push(r, &mut undos);
+            // Judged on the state that holds the event (its day-end includes it).
+            let warnings = self
+                .pending
+                .last()
+                .and_then(|r| crate::query::oversight::other_spending_warning(self.state, &r.event))
+                .map(|(message, message_zh)| {
+                    vec![super::AckWarning {
+                        code: "restricted_other_spending".into(),
+                        message,
+                        message_zh,
+                    }]
+                })
+                .unwrap_or_default();
             acks.push(Ack {
                 duplicate: false,
-                hash: r.hash,
-                seq: r.seq,
+                hash,
+                seq,
+                warnings,
             });
-            self.push(r, &mut undos);
             // An approval's dispatch is appended by the writer itself, right after it,
             // from the request and the approving user: nobody types it.
             if let Some(dispatch) = self.state.dispatch_of_approval(self.state.head_seq) {
@@ -400,6 +417,7 @@ impl Group<'_> {
                     duplicate: false,
                     hash: r.hash,
                     seq: r.seq,
+                    warnings: Vec::new(),
                 });
                 self.push(r, &mut undos);
             }
@@ -479,6 +497,7 @@ impl Group<'_> {
                 duplicate: false,
                 hash: r.hash,
                 seq: r.seq,
+                warnings: Vec::new(),
             });
             self.push(r, &mut undos);
         }

@@ -81,7 +81,7 @@ pub struct DryRun {
 }
 
 /// What an accepted (or duplicate) event is answered with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Ack {
     /// True when the event was already recorded under its idempotency key.
     pub duplicate: bool,
@@ -89,6 +89,23 @@ pub struct Ack {
     pub hash: Sha256Hex,
     /// The record's seq.
     pub seq: u64,
+    /// Warnings about an accepted event (issue 19: `other` spending of a county on the
+    /// watch list, 限制性措施). The member is written only when there is one, so every
+    /// other acknowledgement stays `{"duplicate","hash","seq"}` byte for byte.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<AckWarning>,
+}
+
+/// A warning on an accepted event: the event is recorded, but a rule of oversight
+/// says it should not have happened.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct AckWarning {
+    /// What kind of warning: `restricted_other_spending`.
+    pub code: String,
+    /// The warning in English.
+    pub message: String,
+    /// The warning in Chinese.
+    pub message_zh: String,
 }
 
 /// Why an append was refused.
