@@ -53,6 +53,7 @@ trap cleanup EXIT
 officer=$("$sanbao" --data "$data" token add --name sweep.officer --role officer 2>/dev/null)
 scheduler=$("$sanbao" --data "$data" token add --name sweep.scheduler --role scheduler 2>/dev/null)
 auditor=$("$sanbao" --data "$data" token add --name sweep.auditor --role auditor 2>/dev/null)
+approver=$("$sanbao" --data "$data" token add --name sweep.approver --role approver 2>/dev/null)
 "$sanbao" --data "$data" demo >/dev/null
 head_before=$("$sanbao" --data "$data" verify --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["records"])')
 
@@ -74,7 +75,7 @@ expected-statuses = ["2xx", "400", "401", "403", "404", "409", "422"]
 TOML
 
 failed=0
-for role in officer scheduler auditor; do
+for role in officer scheduler approver auditor; do
   token=${!role}
   echo "== schemathesis as $role (max $examples examples per operation, seed $seed)"
   # Run from the scratch directory: schemathesis keeps state in ./.schemathesis.

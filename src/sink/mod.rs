@@ -520,7 +520,11 @@ impl Sink {
             }
             rows.plan(&city, seq, p.issued_on, &pl);
         }
-        // Before the city's first batch it has no derived rows to replace.
+        // Before the city's first batch it has no derived rows to replace. Each
+        // replaced county's days are a range of the table's key, compared in the
+        // key's collation ("C") so that the key's index finds them: in another
+        // collation the comparison cannot use it, and every batch would scan every
+        // derived row written so far.
         if !days.is_empty() && self.committed.seq > 0 {
             let counties: Vec<String> = days.iter().map(|(c, _)| c.to_string()).collect();
             let froms: Vec<String> = days.iter().map(|(_, d)| d.to_string()).collect();
@@ -528,7 +532,7 @@ impl Sink {
                 tx.execute(
                     &format!(
                         "DELETE FROM {t} t USING unnest($2::text[], $3::text[]::date[]) AS x(county, d) \
-                         WHERE t.city = $1 AND t.county = x.county AND t.date >= x.d"
+                         WHERE t.city = $1 AND t.county = x.county COLLATE \"C\" AND t.date >= x.d"
                     ),
                     &[&city, &counties, &froms],
                 )
