@@ -58,8 +58,11 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Most records read from a data directory per batch (each batch one transaction),
 /// unless `SANBAO_SINK_BATCH` says otherwise (the tests use small batches to kill a
-/// sink between two of them).
-pub const DIR_BATCH: u64 = 20_000;
+/// sink between two of them). Large, because a batch's backdated events make it
+/// replace and re-derive days already written: catching up 1M records, 100,000 a
+/// batch is 1.7 times as fast as 20,000 (BENCHMARKS.md, session 13), for some tens
+/// of MiB of rows held per batch.
+pub const DIR_BATCH: u64 = 100_000;
 
 fn dir_batch() -> u64 {
     std::env::var("SANBAO_SINK_BATCH")
