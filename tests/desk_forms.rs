@@ -11,12 +11,13 @@ mod wire;
 
 use deskkit::{input_value, text_of, Desk};
 
-/// The five forms and, for each, a Chinese and an English word its page shows.
-const FORMS: [(&str, &str, &str); 5] = [
+/// The officer's six forms and, for each, a Chinese and an English word its page shows.
+const FORMS: [(&str, &str, &str); 6] = [
     ("city_funds_received", "到账金额", "Received on"),
-    ("transfer_allocated", "指标年度", "Fiscal year"),
+    ("transfer_allocated", "计划外调拨理由", "Off-plan reason"),
     ("payroll_deposited", "工资所属月份", "Payroll month"),
     ("emergency_dispatched", "审批人", "Approved by"),
+    ("emergency_requested", "拟拨付日期", "Value date asked"),
     ("balance_reported", "日终余额", "Balance date"),
 ];
 
@@ -419,4 +420,113 @@ fn every_form_renders_in_chinese_and_in_english() {
         &[("csrf", csrf.as_str()), ("county", "jianchang")],
     );
     assert_eq!(r.status, 404, "{}", r.text());
+}
+
+/// Issue 18 at the desk: an approver sets the limit on direct dispatches, an officer
+/// files a request above it (the direct dispatch being refused beside its amount),
+/// and the approver approves it through the form; the dispatch the writer makes names
+/// the approver. Officers do not see the approver's forms, nor approvers the officer's.
+#[test]
+fn an_officer_requests_and_an_approver_approves_emergency_money_at_the_desk() {
+    let desk = Desk::sample();
+    let approver_token = wire::add_token(&desk.dir, "chen.shen", "approver");
+    let officer = desk.sign_in(&desk.tokens.officer);
+    let approver = desk.sign_in(&approver_token);
+
+    // Each sees the forms of their own kinds.
+    let list = desk.get("/desk/forms", &approver).text();
+    assert!(list.contains("href=\"/desk/forms/emergency_approved\""));
+    assert!(list.contains("href=\"/desk/forms/approval_limit_set\""));
+    assert!(!list.contains("href=\"/desk/forms/payroll_deposited\""));
+    assert!(text_of(&desk.get("/", &approver).text()).contains("业务录入"));
+    let r = desk.get("/desk/forms/payroll_deposited", &approver);
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = desk.get("/desk/forms/emergency_approved", &officer);
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(!desk
+        .get("/desk/forms", &officer)
+        .text()
+        .contains("href=\"/desk/forms/emergency_approved\""));
+
+    // The limit.
+    let (_, csrf, key) = open(&desk, &approver, "approval_limit_set");
+    let r = desk.post_form(
+        "/desk/forms/approval_limit_set",
+        &approver,
+        &[
+            ("csrf", &csrf),
+            ("idempotency_key", &key),
+            ("amount", "50,000.00"),
+            ("effective_from", "2022-02-01"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // Above it, the direct dispatch is refused beside the amount; nothing written.
+    let head = desk.server.head();
+    let (_, csrf, key) = open(&desk, &officer, "emergency_dispatched");
+    let r = desk.post_form(
+        "/desk/forms/emergency_dispatched",
+        &officer,
+        &[
+            ("csrf", &csrf),
+            ("idempotency_key", &key),
+            ("county", "jianchang"),
+            ("amount", "80000"),
+            ("value_date", "2022-02-21"),
+            ("mode", "grant"),
+            ("reason", "保工资"),
+            ("approved_by", "li.wei"),
+        ],
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        field_div(&r.text(), "amount").contains("应急调度申请"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(desk.server.head(), head);
+
+    // The request, then the approval.
+    let (_, csrf, key) = open(&desk, &officer, "emergency_requested");
+    let r = desk.post_form(
+        "/desk/forms/emergency_requested",
+        &officer,
+        &[
+            ("csrf", &csrf),
+            ("idempotency_key", &key),
+            ("county", "jianchang"),
+            ("amount", "80,000.00"),
+            ("value_date", "2022-02-21"),
+            ("mode", "grant"),
+            ("reason", "保工资"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let request_seq = attr_of(&r.text(), "recorded", "data-seq").unwrap();
+    let (html, csrf, key) = open(&desk, &approver, "emergency_approved");
+    assert!(html.contains("type=\"number\"") && html.contains("min=\"1\""));
+    let r = desk.post_form(
+        "/desk/forms/emergency_approved",
+        &approver,
+        &[
+            ("csrf", &csrf),
+            ("idempotency_key", &key),
+            ("request_seq", &request_seq),
+            ("approved_on", "2022-02-21"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let seq: u64 = attr_of(&r.text(), "recorded", "data-seq")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(desk.server.head(), seq + 1, "the approval and its dispatch");
+    let records = wire::all_records(desk.addr(), &desk.tokens.auditor);
+    let dispatch = &records[seq as usize];
+    assert_eq!(dispatch["event"]["kind"], "emergency_dispatched");
+    assert_eq!(dispatch["event"]["approved_by"], "chen.shen");
+    assert_eq!(dispatch["event"]["amount"], "80000.00");
+    assert_eq!(dispatch["recorded_by"], "chen.shen");
+    assert_eq!(records[seq as usize - 2]["recorded_by"], "li.wei");
 }

@@ -121,6 +121,16 @@ fn other_spending_of_a_watched_county_is_accepted_with_a_warning_never_silently(
     // Up to seq 95; line 96 is bb's other spending of 06-25, line 97 aa's of 06-26.
     let (_t, d) = imported(95);
     let lines = history();
+    // A dry run answers the same warning (issue 18 beside issue 19), writing nothing.
+    let o = run(&d, &["append", "--dry-run"], &lines[95]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let dry: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(dry["seq"], 96);
+    assert_eq!(
+        dry["warnings"][0]["code"], "restricted_other_spending",
+        "{dry}"
+    );
+    assert!(stderr(&o).starts_with("warning: "), "{}", stderr(&o));
     let o = run(&d, &["append"], &lines[95]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let ack: Value = serde_json::from_str(stdout(&o).trim()).unwrap();

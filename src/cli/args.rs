@@ -372,7 +372,8 @@ pub enum TokenCommand {
         /// every record the user appends; `local` is the command line's)
         #[arg(long, value_name = "NAME")]
         name: String,
-        /// officer (appends events), scheduler (plans and issues plans), approver
+        /// officer (appends events), scheduler (plans, issues plans and decides
+        /// affordability assessments), approver
         /// (approves emergency requests, sets the direct-dispatch limit) or auditor
         /// (reads)
         #[arg(long, value_name = "ROLE")]

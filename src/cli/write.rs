@@ -86,7 +86,8 @@ pub(super) fn append(
         for a in crate::server::answers::DryRunAck::of(&d) {
             text.push_str(&super::output::to_json_line(&a)?);
         }
-        return super::output::emit(&text);
+        super::output::emit(&text)?;
+        return print_warnings(&d.acks);
     }
     let acks = t.with_writer(|w, rt| Ok(rt.block_on(w.append_as(by, batch, expect_seq))?))?;
     print_acks(&acks)?;
@@ -96,7 +97,9 @@ pub(super) fn append(
 /// Writes one `warning:` line on stderr per warning of the acknowledgements (issue
 /// 19: `other` spending of a watched county), in the language of the environment.
 pub(super) fn print_warnings(acks: &[Ack]) -> Result<(), CliError> {
-    let lang = crate::lang::Lang::from_env();
+    // The client's language, also when the command runs in a server it was
+    // forwarded to.
+    let lang = output::env_lang();
     let mut err = output::stderr();
     for (i, a) in acks.iter().enumerate() {
         for w in &a.warnings {

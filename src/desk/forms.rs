@@ -1,5 +1,6 @@
-//! 业务录入: the officer's five forms — 市级资金到账, 资金调拨, 工资库款保障户备付, 应急调度,
-//! 库款余额报送 — each a page `GET /desk/forms/{kind}` whose inputs are named exactly
+//! 业务录入: the officer's six forms — 市级资金到账, 资金调拨, 工资库款保障户备付, 应急调度,
+//! 应急调度申请, 库款余额报送 — and the approver's two — 应急调度审批, 直接应急调度限额设定
+//! (issue 18) — each a page `GET /desk/forms/{kind}` whose inputs are named exactly
 //! as the event's fields (SPEC §3), and its `POST`, which records the event through the
 //! one write path ([`super::append_one`]).
 //!
@@ -49,6 +50,8 @@ pub enum Input {
     Month,
     /// A fiscal year (`type=number`), sent to the event as a JSON number.
     Year,
+    /// A record's seq (`type=number`, at least 1), sent as a JSON number.
+    Seq,
     /// An amount in yuan, as typed (thousands separators removed).
     Amount,
     /// A free text of 1 to 200 characters.
@@ -71,7 +74,7 @@ pub struct Field {
     pub hint: Option<(&'static str, &'static str)>,
 }
 
-/// One of the officer's forms: the event kind it records, what it is for, its fields
+/// One of the desk's forms (an officer's, or an approver's): the event kind it records, what it is for, its fields
 /// in page order.
 #[derive(Clone, Copy, Debug)]
 pub struct EventForm {
@@ -122,8 +125,9 @@ const REFERENCE: Field = field(
     )),
 );
 
-/// The five forms, in the order the list of forms shows them.
-pub const FORMS: [EventForm; 5] = [
+/// The forms, in the order the list of forms shows them; each role sees those of the
+/// kinds it may append.
+pub const FORMS: [EventForm; 8] = [
     EventForm {
         kind: "city_funds_received",
         about: (
@@ -181,6 +185,16 @@ pub const FORMS: [EventForm; 5] = [
                 )),
             ),
             REFERENCE,
+            field(
+                "off_plan_reason",
+                ("计划外调拨理由", "Off-plan reason"),
+                Input::Text,
+                false,
+                Some((
+                    "选填；超出已下达调度计划额度的调拨必须填写，不超过 200 字",
+                    "Optional; required for a transfer beyond its line of the issued plan; at most 200 characters",
+                )),
+            ),
         ],
     },
     EventForm {
@@ -211,8 +225,8 @@ pub const FORMS: [EventForm; 5] = [
     EventForm {
         kind: "emergency_dispatched",
         about: (
-            "经审批，由市本级国库向县区应急调度资金：应急拨款不占指标；临时垫付计入当年财力性资金指标。",
-            "An approved emergency dispatch from the city treasury to a county: a grant counts against no entitlement; an advance counts as a general dispatch of the value date's year.",
+            "经审批，由市本级国库向县区应急调度资金：应急拨款不占指标；临时垫付计入当年财力性资金指标。超过直接应急调度限额的，请填报应急调度申请，由审批人员批准。",
+            "An approved emergency dispatch from the city treasury to a county: a grant counts against no entitlement; an advance counts as a general dispatch of the value date's year. Above the limit on a direct dispatch, file an emergency request for an approver to approve.",
         ),
         fields: &[
             COUNTY,
@@ -251,6 +265,41 @@ pub const FORMS: [EventForm; 5] = [
         ],
     },
     EventForm {
+        kind: "emergency_requested",
+        about: (
+            "申请由市本级国库向县区应急调度资金；经另一名审批人员批准后，系统按申请内容记录应急调度。",
+            "Asks for emergency money from the city treasury for a county; once another user of role approver approves it, the dispatch is recorded as asked.",
+        ),
+        fields: &[
+            COUNTY,
+            field("amount", ("申请金额", "Amount asked"), Input::Amount, true, AMOUNT_HINT),
+            field(
+                "value_date",
+                ("拟拨付日期", "Value date asked"),
+                Input::Date,
+                true,
+                Some(("批准晚于此日的，按批准日期拨付", "Approved later, it moves on the day of the approval")),
+            ),
+            field(
+                "mode",
+                ("调度方式", "Mode"),
+                Input::Mode,
+                true,
+                Some((
+                    "临时垫付须在当年财力性资金剩余指标内",
+                    "An advance must fit in the year's remaining general entitlement",
+                )),
+            ),
+            field(
+                "reason",
+                ("申请事由", "Reason"),
+                Input::Text,
+                true,
+                Some(("不超过 200 字", "At most 200 characters")),
+            ),
+        ],
+    },
+    EventForm {
         kind: "balance_reported",
         about: (
             "报送国库集中支付系统的县区账户日终余额；与核算不符的，在监测中列示，不拒收。",
@@ -272,9 +321,43 @@ pub const FORMS: [EventForm; 5] = [
             ),
         ],
     },
+    EventForm {
+        kind: "emergency_approved",
+        about: (
+            "审批人员批准一笔应急调度申请（不得批准本人提出的申请）；系统随即按申请记录应急调度，审批人为本人。",
+            "An approver approves an emergency request (never their own); the dispatch is then recorded as asked, approved by them.",
+        ),
+        fields: &[
+            field(
+                "request_seq",
+                ("申请记录号", "Request's seq"),
+                Input::Seq,
+                true,
+                Some(("应急调度申请的记录号，见事件流水", "The seq of the emergency_requested record, as the journal shows it")),
+            ),
+            field("approved_on", ("批准日期", "Approved on"), Input::Date, true, None),
+        ],
+    },
+    EventForm {
+        kind: "approval_limit_set",
+        about: (
+            "设定经办人员可直接记录的应急调度金额上限，自生效日期起执行；为 0 时每笔应急调度均须申请并经批准。",
+            "Sets the largest emergency dispatch an officer may record directly, from its date on; 0 makes every emergency dispatch need a request and an approval.",
+        ),
+        fields: &[
+            field(
+                "amount",
+                ("直接应急调度限额", "Limit"),
+                Input::Amount,
+                true,
+                Some(("金额单位：元，保留两位小数，可为 0", "In yuan, two decimals; 0 allowed")),
+            ),
+            field("effective_from", ("生效日期", "Effective from"), Input::Date, true, None),
+        ],
+    },
 ];
 
-/// The form that records `kind`, if it is one of the five.
+/// The form that records `kind`, if there is one.
 pub fn form_of(kind: &str) -> Option<&'static EventForm> {
     FORMS.iter().find(|f| f.kind == kind)
 }
@@ -292,7 +375,7 @@ pub fn event_json(form: &EventForm, values: &Form) -> Value {
             continue;
         };
         let v = match f.input {
-            Input::Year => match v.parse::<i64>() {
+            Input::Year | Input::Seq => match v.parse::<i64>() {
                 Ok(n) => Value::from(n),
                 Err(_) => Value::from(v),
             },
@@ -395,14 +478,14 @@ fn control(
     let (ty, mode) = match f.input {
         Input::Date => ("date", None),
         Input::Month => ("month", None),
-        Input::Year => ("number", Some("numeric")),
+        Input::Year | Input::Seq => ("number", Some("numeric")),
         Input::Amount => ("text", Some("decimal")),
         _ => ("text", None),
     };
     html! {
         input id=(id) name=(f.name) type=(ty) value=(value) required[f.required]
             inputmode=[mode] autocomplete="off"
-            min=[(f.input == Input::Year).then_some("2000")]
+            min=[match f.input { Input::Year => Some("2000"), Input::Seq => Some("1"), _ => None }]
             max=[(f.input == Input::Year).then_some("2099")]
             maxlength=[(f.input == Input::Text).then_some("200")]
             aria-describedby=[(!described.is_empty()).then_some(described)];
@@ -460,6 +543,11 @@ fn form_markup(
 }
 
 /// The 403 page of a reader who is not an officer.
+/// Whether `role` has any form (officers and approvers do).
+pub fn has_forms(role: Role) -> bool {
+    FORMS.iter().any(|f| role.may_append(f.kind))
+}
+
 fn not_officer(cx: &Cx) -> Response {
     page::message(
         cx,
@@ -468,11 +556,11 @@ fn not_officer(cx: &Cx) -> Response {
         cx.t("业务录入", "Record"),
         &Msg::new(
             format!(
-                "业务录入仅限经办人员办理。您的身份是{}，可以查阅，但不能录入。",
+                "业务录入仅限经办人员和审批人员办理，各录其职。您的身份是{}，可以查阅，但不能录入此项。",
                 page::role_word(cx.session.who.role, Lang::Zh)
             ),
             format!(
-                "Only officers record events here. You are signed in as {}: you may read, not record.",
+                "Only officers and approvers record events here, each their own kinds. You are signed in as {}: you may read, not record this.",
                 super::a_role(cx.session.who.role)
             ),
         ),
@@ -505,20 +593,22 @@ async fn counties(cx: &Cx) -> Result<Vec<(String, String)>, super::Unread> {
     .await
 }
 
-/// `GET /desk/forms`: the list of the five forms (officers only; others 403).
+/// `GET /desk/forms`: the list of the forms of the kinds the user's role may append
+/// (officers and approvers; others 403).
 pub async fn index(Shared(app): App, headers: HeaderMap, uri: Uri) -> Response {
     let cx = match signed_in(&app, &headers, &uri) {
         Ok(cx) => cx,
         Err(r) => return r,
     };
-    if cx.session.who.role != Role::Officer {
+    let role = cx.session.who.role;
+    if !has_forms(role) {
         return not_officer(&cx);
     }
     let body = html! {
         p { (cx.t("请选择要录入的业务。每张表单提交一次记录一笔；重复提交同一张表单不会重复记录。",
                   "Choose what to record. Each form records one event; submitting the same form twice records it once.")) }
         ul.forms #form-list {
-            @for f in &FORMS {
+            @for f in FORMS.iter().filter(|f| role.may_append(f.kind)) {
                 li data-kind=(f.kind) {
                     a #(format!("form-link-{}", f.kind)) href=(format!("/desk/forms/{}", f.kind)) { (kind_word(f.kind, cx.lang)) }
                     " — " span.about { (cx.t(f.about.0, f.about.1)) }
@@ -532,8 +622,8 @@ pub async fn index(Shared(app): App, headers: HeaderMap, uri: Uri) -> Response {
     )
 }
 
-/// `GET /desk/forms/{kind}`: a fresh form with a new idempotency key (officers only;
-/// others 403; a kind with no form 404).
+/// `GET /desk/forms/{kind}`: a fresh form with a new idempotency key (for a role that
+/// may append its kind; others 403; a kind with no form 404).
 pub async fn show(
     Shared(app): App,
     headers: HeaderMap,
@@ -548,7 +638,7 @@ pub async fn show(
     let Some(form) = form_of(&kind) else {
         return no_such_form(&cx, &kind);
     };
-    if cx.session.who.role != Role::Officer {
+    if !cx.session.who.role.may_append(form.kind) {
         return not_officer(&cx);
     }
     let title = kind_word(form.kind, cx.lang);
@@ -711,6 +801,7 @@ mod tests {
                     Input::Date => "2021-03-31",
                     Input::Month => "2021-03",
                     Input::Year => "2021",
+                    Input::Seq => "3",
                     Input::Amount => "1,200,000.5",
                     Input::Text => "市财政局 2021 第 3 号",
                 };

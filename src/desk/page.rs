@@ -78,7 +78,7 @@ pub fn page(cx: &Cx, nav: Nav, title: &str, body: Markup) -> Markup {
         (Nav::Audit, "/desk/audit", t("审计核验", "Audit")),
     ]
     .into_iter()
-    .filter(|(n, _, _)| *n != Nav::Forms || cx.session.who.role == Role::Officer)
+    .filter(|(n, _, _)| *n != Nav::Forms || super::forms::has_forms(cx.session.who.role))
     .collect();
     let head_seq = cx.app.durable_head();
     html! {

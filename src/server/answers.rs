@@ -299,6 +299,10 @@ pub struct DryRunAck {
     pub recorded_at: Option<String>,
     /// The seq the record would get (or has, for a duplicate).
     pub seq: u64,
+    /// The warnings the append would answer (issue 19: `other` spending of a watched
+    /// county); absent when none, as in an ack.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::log::AckWarning>,
 }
 
 impl DryRunAck {
@@ -315,6 +319,7 @@ impl DryRunAck {
                     .flatten()
                     .map(crate::record::format_recorded_at),
                 seq: a.seq,
+                warnings: a.warnings.clone(),
             })
             .collect()
     }

@@ -390,7 +390,7 @@ pub(super) fn append_events(d: &mut Doc) -> Value {
     });
     json!({
         "operationId": "appendEvents",
-        "summary": "append one event or an atomic batch (officer: every kind but plan_issued, emergency_approved and approval_limit_set; scheduler: plan_issued; approver: emergency_approved and approval_limit_set)",
+        "summary": "append one event or an atomic batch (officer: every kind but plan_issued, assessment_decided, emergency_approved and approval_limit_set; scheduler: plan_issued and assessment_decided; approver: emergency_approved and approval_limit_set)",
         "parameters": [
             expect_seq(),
             param("dry_run", "query", false, json!({"type": "boolean", "default": false}), "true: decide the append as it would be decided now and answer it (200), writing nothing; a refusal is the append's"),
@@ -788,7 +788,7 @@ pub fn document() -> Value {
         "info": {
             "title": "sanbao",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Event-sourced treasury cash-flow scheduler (三保 库款调度): the HTTP API of SPEC §7. Every route but /healthz, /readyz and /openapi.json needs `Authorization: Bearer TOKEN` (`sanbao token add`); /metrics an auditor's. Roles: officer appends events (not plan_issued) and reads; scheduler requests and issues plans and reads; auditor reads only."
+            "description": "Event-sourced treasury cash-flow scheduler (三保 库款调度): the HTTP API of SPEC §7. Every route but /healthz, /readyz and /openapi.json needs `Authorization: Bearer TOKEN` (`sanbao token add`); /metrics an auditor's. Roles: officer appends events (not plan_issued, assessment_decided, emergency_approved, approval_limit_set) and reads; scheduler requests and issues plans, decides affordability assessments and reads; approver approves emergency requests, sets the limit on direct emergency dispatches and reads; auditor reads only."
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],

@@ -513,7 +513,9 @@ async fn append_events(
             if !who.role.may_append(kind) {
                 let why = match who.role {
                     Role::Officer if Role::APPROVER_KINDS.contains(&kind) => format!("officers may not append {kind}; a user of role approver does (two-person approval)"),
-                    Role::Officer => format!("officers may not append {kind}; a scheduler issues plans (POST /v1/plans/{{month}}/issue) and decides assessments"),
+                    // v1's words for v1's case.
+                    Role::Officer if kind == "plan_issued" => "officers may not append plan_issued; a scheduler issues plans (POST /v1/plans/{month}/issue)".to_string(),
+                    Role::Officer => format!("officers may not append {kind}; a scheduler decides assessments"),
                     Role::Approver => format!("an approver appends only emergency_approved and approval_limit_set, not {kind}; an officer records other events"),
                     _ => format!("a scheduler appends only plan_issued and assessment_decided, not {kind}; an officer records other events"),
                 };
