@@ -37,11 +37,20 @@ impl Affected {
     pub fn note(&mut self, event: &Event) {
         let d = event.effective_date();
         match event {
-            // No county row depends on these (the city treasury, plans, policies).
+            // No county row depends on these (the city treasury, plans, policies,
+            // and contract v2's records that move no money: requests, approvals —
+            // their dispatch is a record of its own — limits, proposals, decisions
+            // and response plans).
             Event::CityFundsReceived(_)
             | Event::PlanIssued(_)
             | Event::PlanningPolicySet(_)
-            | Event::NoticeIssued(_) => {}
+            | Event::NoticeIssued(_)
+            | Event::EmergencyRequested(_)
+            | Event::EmergencyApproved(_)
+            | Event::ApprovalLimitSet(_)
+            | Event::PolicyProposed(_)
+            | Event::AssessmentDecided(_)
+            | Event::ResponsePlanFiled(_) => {}
             // A reversal takes its target's flow back from its own date, whatever
             // county that was; city-wide lines apply to every county.
             Event::EventReversed(_) => self.all(d),
