@@ -661,6 +661,15 @@ pub mod legacy {
     }
 }
 
+/// A field naming a record by its seq: 1 or more.
+fn record_seq(field: &str, seq: u64) -> Result<(), EventError> {
+    if seq == 0 {
+        return Err(EventError::field(field, "must be a record seq, 1 or more")
+            .zh("须为记录号（1 或以上）"));
+    }
+    Ok(())
+}
+
 /// The JSON Schema of one kind: the struct's schema plus a required constant `kind`
 /// and the optional top-level `idempotency_key`.
 fn kind_schema<T: JsonSchema>(kind: &str) -> schemars::schema::RootSchema {
@@ -999,13 +1008,7 @@ impl Event {
             Event::EmergencyDispatched(e) => positive("amount", e.amount)?,
             Event::EmergencyRequested(e) => positive("amount", e.amount)?,
             Event::EmergencyApproved(e) => {
-                if e.request_seq == 0 {
-                    return Err(EventError::field(
-                        "request_seq",
-                        "must be a record seq, 1 or more",
-                    )
-                    .zh("须为记录号（1 或以上）"));
-                }
+                record_seq("request_seq", e.request_seq)?;
             }
             Event::ApprovalLimitSet(e) => {
                 if e.amount.is_negative() {
@@ -1085,13 +1088,7 @@ impl Event {
                 }
             }
             Event::AssessmentDecided(e) => {
-                if e.proposal_seq == 0 {
-                    return Err(EventError::field(
-                        "proposal_seq",
-                        "must be a record seq, 1 or more",
-                    )
-                    .zh("须为记录号（1 或以上）"));
-                }
+                record_seq("proposal_seq", e.proposal_seq)?;
             }
             Event::ResponsePlanFiled(e) => {
                 if e.valid_until < e.filed_on {
@@ -1106,13 +1103,7 @@ impl Event {
                 }
             }
             Event::EventReversed(e) => {
-                if e.reverses_seq == 0 {
-                    return Err(EventError::field(
-                        "reverses_seq",
-                        "must be a record seq, 1 or more",
-                    )
-                    .zh("须为记录号（1 或以上）"));
-                }
+                record_seq("reverses_seq", e.reverses_seq)?;
             }
         }
         Ok(())

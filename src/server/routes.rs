@@ -808,13 +808,30 @@ async fn positions(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Uri) 
             }
         }
         let answer = position(st, as_of, county.as_ref());
-        if paper.is_json() {
-            return Ok(json_response(StatusCode::OK, &answer));
-        }
-        let r = build::position(&answer, &Ctx::of(st, paper.lang, paper.unit));
-        paper.respond(&r, &stem("position", answer.as_of))
+        json_or_paper(
+            st,
+            &paper,
+            &answer,
+            build::position,
+            &stem("position", answer.as_of),
+        )
     })
     .await
+}
+
+/// A read route's answer: its JSON, or the paper `build` makes of it (the report
+/// model in the asked language and unit), as file `stem`.
+fn json_or_paper<T: serde::Serialize>(
+    st: &State,
+    paper: &PaperQuery,
+    answer: &T,
+    build: impl FnOnce(&T, &Ctx) -> crate::report::Report,
+    stem: &str,
+) -> Result<Response, ApiError> {
+    if paper.is_json() {
+        return Ok(json_response(StatusCode::OK, answer));
+    }
+    paper.respond(&build(answer, &Ctx::of(st, paper.lang, paper.unit)), stem)
 }
 
 /// A paper's file name: the report's name and its date, when there is one.
@@ -833,11 +850,13 @@ async fn monitor_route(Shared(app): Shared<AppState>, headers: HeaderMap, uri: U
     let paper = PaperQuery::parse(&p, build::MONITOR_SECTIONS)?;
     at_state(&app, at_seq, move |st| {
         let answer = monitor(st, as_of);
-        if paper.is_json() {
-            return Ok(json_response(StatusCode::OK, &answer));
-        }
-        let r = build::monitor(&answer, &Ctx::of(st, paper.lang, paper.unit));
-        paper.respond(&r, &stem("monitor", answer.as_of))
+        json_or_paper(
+            st,
+            &paper,
+            &answer,
+            build::monitor,
+            &stem("monitor", answer.as_of),
+        )
     })
     .await
 }
@@ -856,11 +875,7 @@ async fn plan_route(
     let paper = PaperQuery::parse(&p, build::PLAN_SECTIONS)?;
     at_state(&app, at_seq, move |st| {
         let answer = plan(st, month);
-        if paper.is_json() {
-            return Ok(json_response(StatusCode::OK, &answer));
-        }
-        let r = build::plan(&answer, &Ctx::of(st, paper.lang, paper.unit));
-        paper.respond(&r, &format!("plan-{month}"))
+        json_or_paper(st, &paper, &answer, build::plan, &format!("plan-{month}"))
     })
     .await
 }
@@ -910,11 +925,13 @@ async fn forecast_route(Shared(app): Shared<AppState>, headers: HeaderMap, uri: 
     let at_seq = p.u64("at_seq")?;
     at_state(&app, at_seq, move |st| {
         let answer = forecast(st, from, months as u32);
-        if paper.is_json() {
-            return Ok(json_response(StatusCode::OK, &answer));
-        }
-        let r = build::forecast(&answer, &Ctx::of(st, paper.lang, paper.unit));
-        paper.respond(&r, &format!("forecast-{from}"))
+        json_or_paper(
+            st,
+            &paper,
+            &answer,
+            build::forecast,
+            &format!("forecast-{from}"),
+        )
     })
     .await
 }
@@ -954,11 +971,13 @@ async fn review_budget_route(
     let at_seq = p.u64("at_seq")?;
     at_state(&app, at_seq, move |st| {
         let answer = crate::query::oversight::review_budget(st, fy, as_of);
-        if paper.is_json() {
-            return Ok(json_response(StatusCode::OK, &answer));
-        }
-        let r = build::review_budget(&answer, &Ctx::of(st, paper.lang, paper.unit));
-        paper.respond(&r, &format!("review-budget-{fy}"))
+        json_or_paper(
+            st,
+            &paper,
+            &answer,
+            build::review_budget,
+            &format!("review-budget-{fy}"),
+        )
     })
     .await
 }
@@ -979,11 +998,7 @@ async fn assess_route(Shared(app): Shared<AppState>, headers: HeaderMap, uri: Ur
     at_state(&app, at_seq, move |st| {
         let answer =
             crate::query::oversight::assess(st, seq).map_err(|(en, _)| ApiError::not_found(en))?;
-        if paper.is_json() {
-            return Ok(json_response(StatusCode::OK, &answer));
-        }
-        let r = build::assess(&answer, &Ctx::of(st, paper.lang, paper.unit));
-        paper.respond(&r, &format!("assess-{seq}"))
+        json_or_paper(st, &paper, &answer, build::assess, &format!("assess-{seq}"))
     })
     .await
 }
@@ -997,11 +1012,13 @@ async fn scorecard_route(Shared(app): Shared<AppState>, headers: HeaderMap, uri:
     let at_seq = p.u64("at_seq")?;
     at_state(&app, at_seq, move |st| {
         let answer = crate::query::oversight::scorecard(st, fy);
-        if paper.is_json() {
-            return Ok(json_response(StatusCode::OK, &answer));
-        }
-        let r = build::scorecard(&answer, &Ctx::of(st, paper.lang, paper.unit));
-        paper.respond(&r, &format!("scorecard-{fy}"))
+        json_or_paper(
+            st,
+            &paper,
+            &answer,
+            build::scorecard,
+            &format!("scorecard-{fy}"),
+        )
     })
     .await
 }
