@@ -102,17 +102,18 @@ impl Date {
     }
 }
 
-impl fmt::Display for Date {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Years are 2000–2099 (`Date::parse`, `from_days`), so four digits always
-        // hold them; written by hand because every record hash formats its dates.
+impl Date {
+    /// The date's text, `YYYY-MM-DD`, written by hand on the stack because every
+    /// record hash formats its dates. Years are 2000–2099 (`Date::parse`,
+    /// `from_days`), so four digits always hold them.
+    pub fn text(self) -> crate::money::AsciiText<10> {
         use chrono::Datelike;
-        let (y, m, d) = (self.0.year(), self.0.month(), self.0.day());
-        if !(0..=9999).contains(&y) {
-            return write!(f, "{}", self.0.format("%Y-%m-%d"));
-        }
-        let y = y as u32;
-        let b = [
+        let (y, m, d) = (
+            self.0.year().clamp(0, 9999) as u32,
+            self.0.month(),
+            self.0.day(),
+        );
+        crate::money::AsciiText::of([
             b'0' + (y / 1000) as u8,
             b'0' + (y / 100 % 10) as u8,
             b'0' + (y / 10 % 10) as u8,
@@ -123,15 +124,27 @@ impl fmt::Display for Date {
             b'-',
             b'0' + (d / 10) as u8,
             b'0' + (d % 10) as u8,
-        ];
-        f.write_str(std::str::from_utf8(&b).expect("ASCII digits"))
+        ])
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use chrono::Datelike;
+        if !(0..=9999).contains(&self.0.year()) {
+            return write!(f, "{}", self.0.format("%Y-%m-%d"));
+        }
+        f.write_str(self.text().as_str())
     }
 }
 
 impl Serialize for Date {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
+        use chrono::Datelike;
+        if s.is_human_readable() && !(0..=9999).contains(&self.0.year()) {
             s.collect_str(self)
+        } else if s.is_human_readable() {
+            s.serialize_str(self.text().as_str())
         } else {
             s.serialize_i32(self.to_days())
         }
@@ -237,16 +250,33 @@ impl Month {
     }
 }
 
+impl Month {
+    /// The month's text, `YYYY-MM`, written by hand on the stack (years are
+    /// 2000–2099, so four digits hold them).
+    pub fn text(self) -> crate::money::AsciiText<7> {
+        let (y, m) = (u32::from(self.year.min(9999)), self.month);
+        crate::money::AsciiText::of([
+            b'0' + (y / 1000) as u8,
+            b'0' + (y / 100 % 10) as u8,
+            b'0' + (y / 10 % 10) as u8,
+            b'0' + (y % 10) as u8,
+            b'-',
+            b'0' + m / 10,
+            b'0' + m % 10,
+        ])
+    }
+}
+
 impl fmt::Display for Month {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}", self.year, self.month)
+        f.write_str(self.text().as_str())
     }
 }
 
 impl Serialize for Month {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if s.is_human_readable() {
-            s.collect_str(self)
+            s.serialize_str(self.text().as_str())
         } else {
             s.serialize_i32(self.index())
         }
@@ -311,7 +341,7 @@ impl StrOnly {
 impl Serialize for Money {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if s.is_human_readable() {
-            s.collect_str(self)
+            s.serialize_str(self.text().as_str())
         } else {
             s.serialize_i128(self.cents())
         }
@@ -344,7 +374,7 @@ impl JsonSchema for Money {
 impl Serialize for Ratio {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if s.is_human_readable() {
-            s.collect_str(self)
+            s.serialize_str(self.text().as_str())
         } else {
             s.serialize_i64(self.units())
         }

@@ -47,72 +47,13 @@ impl ReadRecord {
     }
 }
 
-/// What the reading thread hands over: records it decoded (and hashed), or, every
-/// other time, records as stored, for the consumer to decode itself — so that the
-/// decoding and hashing, the costliest part of a replay, is shared by both threads.
-enum Chunk {
-    /// Decoded (and hashed when the flag says so) by the reader.
-    Read(Vec<Result<ReadRecord, StoreError>>, bool),
-    /// Left for the consumer to decode (and hash when the flag says so).
-    Raw(Vec<Result<StoredRecord, StoreError>>, bool),
-}
-
-impl Chunk {
-    fn push(&mut self, item: Result<StoredRecord, StoreError>) {
-        match self {
-            Chunk::Read(v, hash) => {
-                let hash = *hash;
-                v.push(item.map(|stored| ReadRecord::of(stored, hash)))
-            }
-            Chunk::Raw(v, _) => v.push(item),
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Chunk::Read(v, _) => v.len(),
-            Chunk::Raw(v, _) => v.len(),
-        }
-    }
-}
-
-impl IntoIterator for Chunk {
-    type Item = Result<ReadRecord, StoreError>;
-    type IntoIter = ChunkIter;
-    fn into_iter(self) -> ChunkIter {
-        match self {
-            Chunk::Read(v, _) => ChunkIter::Read(v.into_iter()),
-            Chunk::Raw(v, hash) => ChunkIter::Raw(v.into_iter(), hash),
-        }
-    }
-}
-
-/// The records of a [`Chunk`], decoded as they are taken.
-enum ChunkIter {
-    Read(std::vec::IntoIter<Result<ReadRecord, StoreError>>),
-    Raw(std::vec::IntoIter<Result<StoredRecord, StoreError>>, bool),
-}
-
-impl Iterator for ChunkIter {
-    type Item = Result<ReadRecord, StoreError>;
-    fn next(&mut self) -> Option<Self::Item> {
-        match self {
-            ChunkIter::Read(it) => it.next(),
-            ChunkIter::Raw(it, hash) => {
-                let hash = *hash;
-                it.next()
-                    .map(|item| item.map(|stored| ReadRecord::of(stored, hash)))
-            }
-        }
-    }
-}
-
-/// Reads the stored records with seq ≤ `upto` on a second thread — framing and
-/// decoding them there, and with `hash` hashing every other chunk there — while
-/// `consume` works through them in seq order on this one (decoding and hashing the
-/// other chunks when hashing), so that a replay uses both cores. The reader stops at
-/// the first storage error (handed over as the last item) and as soon as `consume`
-/// returns.
+/// Reads the stored records with seq ≤ `upto` on a second thread while `consume`
+/// works through them in seq order on this one, so that a replay uses both cores.
+/// Without `hash`, the reader frames and decodes every record (a fold alone keeps the
+/// consumer busy enough: measured, splitting made it slower). With `hash`, decoding
+/// and hashing — the costliest part of an audit — are shared out chunk by chunk to
+/// whichever thread is free ([`shared_chunks`]). The reader stops at the first
+/// storage error (handed over as the last item) and as soon as `consume` returns.
 fn read_ahead<T>(
     store: &Store,
     from: u64,
@@ -120,39 +61,228 @@ fn read_ahead<T>(
     hash: bool,
     consume: impl FnOnce(&mut dyn Iterator<Item = Result<ReadRecord, StoreError>>) -> T,
 ) -> T {
+    if hash {
+        return shared_chunks(store, from, upto, consume);
+    }
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(8);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<ReadRecord, StoreError>>>(8);
         scope.spawn(move || {
-            let mut n = 0u64;
-            let fresh = |n: u64| {
-                // Hashing costs three times the decoding: then every other chunk is
-                // left to the consumer. A fold alone keeps the consumer busy enough
-                // (measured: splitting made it slower).
-                if hash && n % 2 == 0 {
-                    Chunk::Raw(Vec::with_capacity(READ_CHUNK), hash)
-                } else {
-                    Chunk::Read(Vec::with_capacity(READ_CHUNK), hash)
-                }
-            };
-            let mut chunk = fresh(n);
+            let mut chunk = Vec::with_capacity(READ_CHUNK);
             for item in store.raw_range(from, upto.unwrap_or(u64::MAX)) {
                 let stop = item.is_err();
-                chunk.push(item);
+                chunk.push(item.map(|stored| ReadRecord::of(stored, false)));
                 if chunk.len() == READ_CHUNK || stop {
-                    n += 1;
-                    let full = std::mem::replace(&mut chunk, fresh(n));
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(READ_CHUNK));
                     if tx.send(full).is_err() || stop {
                         return;
                     }
                 }
             }
-            if chunk.len() > 0 {
+            if !chunk.is_empty() {
                 let _ = tx.send(chunk);
             }
         });
         let mut items = rx.into_iter().flatten();
         consume(&mut items)
     })
+}
+
+/// Chunks read ahead of the consumer at most (each of [`READ_CHUNK`] records).
+const LOOKAHEAD: usize = 16;
+
+/// One chunk of stored records on its way from the reader to the consumer.
+enum ChunkState {
+    /// As read: nobody has claimed it yet.
+    Raw(Vec<Result<StoredRecord, StoreError>>),
+    /// Being decoded and hashed by one of the two threads.
+    Working,
+    /// Decoded and hashed, waiting for the consumer.
+    Done(Vec<Result<ReadRecord, StoreError>>),
+}
+
+/// A chunk and the signal that it is done.
+struct Slot {
+    state: std::sync::Mutex<ChunkState>,
+    done: std::sync::Condvar,
+}
+
+impl Slot {
+    /// Claims the chunk when nobody has: its records, now `Working`.
+    fn claim(&self) -> Option<Vec<Result<StoredRecord, StoreError>>> {
+        let mut st = self.state.lock().expect("slot lock");
+        match std::mem::replace(&mut *st, ChunkState::Working) {
+            ChunkState::Raw(v) => Some(v),
+            other => {
+                *st = other;
+                None
+            }
+        }
+    }
+
+    /// Decodes and hashes a claimed chunk and hands it over.
+    fn work(&self, raw: Vec<Result<StoredRecord, StoreError>>) {
+        let read = raw
+            .into_iter()
+            .map(|item| item.map(|stored| ReadRecord::of(stored, true)))
+            .collect();
+        *self.state.lock().expect("slot lock") = ChunkState::Done(read);
+        self.done.notify_all();
+    }
+}
+
+/// The chunks read and not yet taken by the consumer, in seq order.
+struct Queue {
+    slots: std::collections::VecDeque<std::sync::Arc<Slot>>,
+    /// The reader has read its last chunk.
+    read_all: bool,
+    /// The consumer is finished: the reader stops.
+    stop: bool,
+}
+
+/// [`read_ahead`] with hashing: the reader thread reads chunks up to [`LOOKAHEAD`]
+/// ahead, and when it may read no further it decodes and hashes queued chunks from
+/// the newest back; the consumer takes chunks from the oldest, decoding and hashing
+/// any that nobody has claimed yet, and — when the reader is still on the chunk it
+/// needs — a later unclaimed one meanwhile. Both cores stay busy whatever the share
+/// of reading, hashing and folding; the consumer still sees every record in seq
+/// order, so the first bad seq is found first whichever chunk was hashed first.
+fn shared_chunks<T>(
+    store: &Store,
+    from: u64,
+    upto: Option<u64>,
+    consume: impl FnOnce(&mut dyn Iterator<Item = Result<ReadRecord, StoreError>>) -> T,
+) -> T {
+    use std::sync::{Arc, Condvar, Mutex};
+    let queue = Mutex::new(Queue {
+        slots: std::collections::VecDeque::new(),
+        read_all: false,
+        stop: false,
+    });
+    let changed = Condvar::new();
+    std::thread::scope(|scope| {
+        let (queue, changed) = (&queue, &changed);
+        scope.spawn(move || {
+            let mut raw = store.raw_range(from, upto.unwrap_or(u64::MAX));
+            let mut exhausted = false;
+            loop {
+                let q = queue.lock().expect("queue lock");
+                if q.stop {
+                    return;
+                }
+                if !exhausted && q.slots.len() < LOOKAHEAD {
+                    drop(q);
+                    let mut chunk = Vec::with_capacity(READ_CHUNK);
+                    for item in raw.by_ref() {
+                        let stop = item.is_err();
+                        chunk.push(item);
+                        if chunk.len() == READ_CHUNK || stop {
+                            exhausted = stop;
+                            break;
+                        }
+                    }
+                    exhausted |= chunk.len() < READ_CHUNK;
+                    let mut q = queue.lock().expect("queue lock");
+                    if !chunk.is_empty() {
+                        q.slots.push_back(Arc::new(Slot {
+                            state: Mutex::new(ChunkState::Raw(chunk)),
+                            done: Condvar::new(),
+                        }));
+                    }
+                    q.read_all = exhausted;
+                    changed.notify_all();
+                    continue;
+                }
+                // Read far enough ahead: help with the hashing, newest chunk first.
+                let claimed = q
+                    .slots
+                    .iter()
+                    .rev()
+                    .find_map(|slot| slot.claim().map(|raw| (slot.clone(), raw)));
+                match claimed {
+                    Some((slot, raw)) => {
+                        drop(q);
+                        slot.work(raw);
+                    }
+                    None if exhausted => return,
+                    None => drop(changed.wait(q).expect("queue lock")),
+                }
+            }
+        });
+        let mut items = ConsumerChunks {
+            queue,
+            changed,
+            current: Vec::new().into_iter(),
+        };
+        let answer = consume(&mut items);
+        queue.lock().expect("queue lock").stop = true;
+        changed.notify_all();
+        answer
+    })
+}
+
+/// The consumer's side of [`shared_chunks`]: the records in seq order.
+struct ConsumerChunks<'a> {
+    queue: &'a std::sync::Mutex<Queue>,
+    changed: &'a std::sync::Condvar,
+    current: std::vec::IntoIter<Result<ReadRecord, StoreError>>,
+}
+
+impl ConsumerChunks<'_> {
+    /// The next chunk, decoded and hashed; `None` after the last.
+    fn next_chunk(&mut self) -> Option<Vec<Result<ReadRecord, StoreError>>> {
+        let slot = {
+            let mut q = self.queue.lock().expect("queue lock");
+            loop {
+                if let Some(slot) = q.slots.pop_front() {
+                    self.changed.notify_all();
+                    break slot;
+                }
+                if q.read_all {
+                    return None;
+                }
+                q = self.changed.wait(q).expect("queue lock");
+            }
+        };
+        if let Some(raw) = slot.claim() {
+            slot.work(raw);
+        }
+        loop {
+            let mut st = slot.state.lock().expect("slot lock");
+            if let ChunkState::Done(v) = std::mem::replace(&mut *st, ChunkState::Working) {
+                return Some(v);
+            }
+            drop(st);
+            // The reader is on this chunk: hash a later one meanwhile, if any is
+            // unclaimed, else wait for this one.
+            let later = {
+                let q = self.queue.lock().expect("queue lock");
+                q.slots
+                    .iter()
+                    .find_map(|s| s.claim().map(|raw| (s.clone(), raw)))
+            };
+            match later {
+                Some((s, raw)) => s.work(raw),
+                None => {
+                    let st = slot.state.lock().expect("slot lock");
+                    if matches!(*st, ChunkState::Working) {
+                        drop(slot.done.wait(st).expect("slot lock"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for ConsumerChunks<'_> {
+    type Item = Result<ReadRecord, StoreError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(item) = self.current.next() {
+                return Some(item);
+            }
+            self.current = self.next_chunk()?.into_iter();
+        }
+    }
 }
 
 /// Folds the stored records with seq ≤ `upto` (all when `None`) into a state,

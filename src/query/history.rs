@@ -14,8 +14,9 @@
 //!   `on` date) and every wage bill §8.18 (the latest declaration known on the day).
 
 use crate::money::{Money, Ratio};
-use crate::query::monitor::{county_row, days_between, payroll_row, CountyDay, PayrollRow, Reason};
+use crate::query::monitor::{county_row, days_between, payroll_row, PayrollRow, Reason};
 use crate::query::Status;
+use crate::state::county::WageBill;
 use crate::state::{County, State};
 use crate::values::{CountyId, Date, Month};
 use schemars::JsonSchema;
@@ -96,15 +97,8 @@ pub fn arrears(c: &County, d: Date) -> Vec<ArrearsRow> {
 
 /// The arrears row of payroll month `pm` on `d`, if it is in arrears then.
 pub fn arrears_of(c: &County, pm: Month, d: Date) -> Option<ArrearsRow> {
-    let bill = c.wage_bill(pm, d)?;
-    if bill.payday >= d {
-        return None;
-    }
-    let paid = c
-        .payroll
-        .get(&pm)
-        .map_or(Money::ZERO, |p| p.paid_through(d));
-    (paid < bill.amount).then(|| ArrearsRow {
+    let (bill, paid) = unpaid_after_payday(c, pm, d)?;
+    Some(ArrearsRow {
         county: c.id.clone(),
         payroll_month: pm,
         wage_bill: bill.amount,
@@ -113,6 +107,21 @@ pub fn arrears_of(c: &County, pm: Month, d: Date) -> Option<ArrearsRow> {
         unpaid: bill.amount - paid,
         days_overdue: days_between(bill.payday, d),
     })
+}
+
+/// The wage bill of payroll month `pm` (as known on `d`) and the wages paid through
+/// `d`, when its payday is before `d` and they fall short of it: what puts a month in
+/// arrears on `d`.
+pub(crate) fn unpaid_after_payday(c: &County, pm: Month, d: Date) -> Option<(WageBill, Money)> {
+    let bill = c.wage_bill(pm, d)?;
+    if bill.payday >= d {
+        return None;
+    }
+    let paid = c
+        .payroll
+        .get(&pm)
+        .map_or(Money::ZERO, |p| p.paid_through(d));
+    (paid < bill.amount).then_some((bill, paid))
 }
 
 /// The payroll months of `c` that can be in arrears on some day from `from` on: those
@@ -193,7 +202,7 @@ impl<'a> Probe<'a> {
     /// `monitor`'s watch list.
     pub fn reasons(&self, x: Date) -> Vec<Reason> {
         debug_assert!(x >= self.from, "a day before the probe's window");
-        CountyDay::of_in(self.state, self.c, x, Some(&self.months)).reasons
+        crate::query::monitor::reasons_in(self.state, self.c, x, Some(&self.months))
     }
 
     /// The county's spells on the watch list from [`window_start`]`(d)` (or its

@@ -435,19 +435,13 @@ impl CountyDay {
                 .filter_map(|&pm| history::arrears_of(c, pm, d))
                 .collect(),
         };
-        let reasons = [
-            (row.status == Status::Warning, Reason::GuaranteeLevelWarning),
-            (
-                payroll.iter().any(|p| p.status == PayrollStatus::Late),
-                Reason::PayrollLate,
-            ),
-            (!overdue.is_empty(), Reason::DirectOverdue),
-            (!discrepancies.is_empty(), Reason::Discrepancy),
-            (!arrears.is_empty(), Reason::WageArrears),
-        ]
-        .into_iter()
-        .filter_map(|(on, r)| on.then_some(r))
-        .collect();
+        let reasons = reasons_of_flags([
+            row.status == Status::Warning,
+            payroll.iter().any(|p| p.status == PayrollStatus::Late),
+            !overdue.is_empty(),
+            !discrepancies.is_empty(),
+            !arrears.is_empty(),
+        ]);
         CountyDay {
             row,
             payroll,
@@ -457,6 +451,136 @@ impl CountyDay {
             reasons,
         }
     }
+}
+
+/// The watch-list reasons that the flags (in the order of [`Reason`]: level below the
+/// warning line, a late payroll, direct funds overdue, a discrepancy, wage arrears)
+/// raise.
+fn reasons_of_flags(flags: [bool; 5]) -> Vec<Reason> {
+    const REASONS: [Reason; 5] = [
+        Reason::GuaranteeLevelWarning,
+        Reason::PayrollLate,
+        Reason::DirectOverdue,
+        Reason::Discrepancy,
+        Reason::WageArrears,
+    ];
+    flags
+        .into_iter()
+        .zip(REASONS)
+        .filter_map(|(on, r)| on.then_some(r))
+        .collect()
+}
+
+/// County `c`'s watch-list reasons with as_of = `d`: always equal to
+/// [`CountyDay::of_in`]`(state, c, d, months).reasons` (tested on generated cities),
+/// but computed from the same predicates without building any row — what the writer
+/// asks of every other-spending record (the restriction warning) and the watch
+/// history asks of every day of a year.
+pub(crate) fn reasons_in(
+    state: &State,
+    c: &County,
+    d: Date,
+    months: Option<&[Month]>,
+) -> Vec<Reason> {
+    let f = ReasonFlags {
+        state,
+        c,
+        d,
+        months,
+    };
+    reasons_of_flags([
+        f.warning(),
+        f.payroll_late(),
+        f.direct_overdue(),
+        f.discrepancy(),
+        f.arrears(),
+    ])
+}
+
+/// Whether county `c` is on the watch list on `d`: `!reasons_in(state, c, d,
+/// None).is_empty()`, stopping at the first reason found (the cheapest are asked
+/// first).
+pub(crate) fn watched(state: &State, c: &County, d: Date) -> bool {
+    let f = ReasonFlags {
+        state,
+        c,
+        d,
+        months: None,
+    };
+    f.direct_overdue() || f.discrepancy() || f.payroll_late() || f.warning() || f.arrears()
+}
+
+/// The predicates behind each watch-list reason of one county on one day, as
+/// [`CountyDay::of_in`]'s rows decide them.
+struct ReasonFlags<'a> {
+    state: &'a State,
+    c: &'a County,
+    d: Date,
+    /// The only months that can be in arrears (all of the county's when `None`).
+    months: Option<&'a [Month]>,
+}
+
+impl ReasonFlags<'_> {
+    fn warning(&self) -> bool {
+        county_row(self.state, self.c, self.d).status == Status::Warning
+    }
+
+    fn payroll_late(&self) -> bool {
+        let this = self.d.month();
+        [Some(this), this.add(1)].into_iter().flatten().any(|pm| {
+            payroll_state(self.c, pm, self.d).is_some_and(|p| p.status == PayrollStatus::Late)
+        })
+    }
+
+    fn direct_overdue(&self) -> bool {
+        direct_undispatched(self.c, self.d).next().is_some()
+    }
+
+    fn discrepancy(&self) -> bool {
+        reported_against_computed(self.c, self.d).any(|(_, r, computed)| computed != r.balance)
+    }
+
+    fn arrears(&self) -> bool {
+        let (c, d) = (self.c, self.d);
+        match self.months {
+            None => c
+                .wage_bills
+                .chunk_by(|a, b| a.0 == b.0) // `wage_bills` is sorted by month
+                .any(|decls| history::unpaid_after_payday(c, decls[0].0, d).is_some()),
+            Some(ms) => ms
+                .iter()
+                .any(|&pm| history::unpaid_after_payday(c, pm, d).is_some()),
+        }
+    }
+}
+
+/// What decides a payroll month's status on `d`: its bill (as known on `d`), the
+/// deposits and payments dated through `d`, the deposit deadline and the status.
+struct PayrollState<'a> {
+    bill: crate::state::county::WageBill,
+    month: Option<&'a crate::state::county::PayrollMonth>,
+    deposited: Money,
+    paid: Money,
+    deadline: Date,
+    status: PayrollStatus,
+}
+
+/// The [`PayrollState`] of month `pm` on `d`, when a wage bill for it is declared by `d`.
+fn payroll_state(c: &County, pm: Month, d: Date) -> Option<PayrollState<'_>> {
+    let bill = c.wage_bill(pm, d)?;
+    let month = c.payroll.get(&pm);
+    let (deposited, paid) = month.map_or((Money::ZERO, Money::ZERO), |p| {
+        (p.deposited_through(d), p.paid_through(d))
+    });
+    let deadline = bill.payday.add_days(-7);
+    Some(PayrollState {
+        bill,
+        month,
+        deposited,
+        paid,
+        deadline,
+        status: PayrollStatus::of(bill.amount, deposited, paid, d, deadline),
+    })
 }
 
 /// The county's level, status and lines in force on `d`.
@@ -489,13 +613,14 @@ fn payroll_rows(c: &County, d: Date) -> Vec<PayrollRow> {
 
 /// The payroll row of month `pm` as of `d`, when a wage bill for it is declared by `d`.
 pub(crate) fn payroll_row(c: &County, pm: Month, d: Date) -> Option<PayrollRow> {
-    let bill = c.wage_bill(pm, d)?;
-    let month = c.payroll.get(&pm);
-    let (deposited, paid) = month.map_or((Money::ZERO, Money::ZERO), |p| {
-        (p.deposited_through(d), p.paid_through(d))
-    });
-    let deadline = bill.payday.add_days(-7);
-    let status = PayrollStatus::of(bill.amount, deposited, paid, d, deadline);
+    let PayrollState {
+        bill,
+        month,
+        deposited,
+        paid,
+        deadline,
+        status,
+    } = payroll_state(c, pm, d)?;
     let deposited_on = month.and_then(|p| p.covered_since(false, bill.amount, d));
     // Wages paid in full without the deposits reaching the bill (from money already in
     // the reserve) were covered on the day the payments reached it.
@@ -531,45 +656,102 @@ pub(crate) fn days_between(from: Date, to: Date) -> u32 {
 
 /// Direct funds per fiscal year: notified by `d − 1`, minus dispatched by `d`, when > 0.
 fn direct_overdue(c: &County, d: Date) -> Vec<DirectOverdue> {
-    let day_before = d.add_days(-1);
-    c.funds
-        .iter()
-        .filter(|((_, fund), _)| *fund == Fund::Direct)
-        .filter_map(|(&(fiscal_year, _), l)| {
-            let undispatched = l.entitled_at(day_before) - l.dispatched_at(d);
-            undispatched.is_positive().then(|| DirectOverdue {
-                county: c.id.clone(),
-                fiscal_year,
-                undispatched,
-            })
+    direct_undispatched(c, d)
+        .map(|(fiscal_year, undispatched)| DirectOverdue {
+            county: c.id.clone(),
+            fiscal_year,
+            undispatched,
         })
         .collect()
 }
 
 /// The latest report on or before `d` of each account (greatest `on`, then greatest
-/// seq), when it disagrees with the computed day-end balance of its date.
-fn discrepancies(c: &County, d: Date) -> Vec<Discrepancy> {
+/// seq), with the computed day-end balance of its date.
+fn reported_against_computed(
+    c: &County,
+    d: Date,
+) -> impl Iterator<Item = (AccountKind, &Report, Money)> + '_ {
     [AccountKind::Treasury, AccountKind::WageReserve]
         .into_iter()
-        .filter_map(|account| {
+        .filter_map(move |account| {
             let r: &Report = c.reports[account as usize]
                 .iter()
                 .filter(|r| r.on <= d)
                 .max_by_key(|r| (r.on, r.seq))?;
-            let computed = c.account(account).through(r.on);
-            (computed != r.balance).then(|| Discrepancy {
-                county: c.id.clone(),
-                account,
-                on: r.on,
-                reported: r.balance,
-                computed,
-            })
+            Some((account, r, c.account(account).through(r.on)))
+        })
+}
+
+/// The fiscal years whose direct funds are overdue on `d`, with the amount.
+fn direct_undispatched(c: &County, d: Date) -> impl Iterator<Item = (FiscalYear, Money)> + '_ {
+    let day_before = d.add_days(-1);
+    c.funds
+        .iter()
+        .filter(|((_, fund), _)| *fund == Fund::Direct)
+        .filter_map(move |(&(fiscal_year, _), l)| {
+            let undispatched = l.entitled_at(day_before) - l.dispatched_at(d);
+            undispatched
+                .is_positive()
+                .then_some((fiscal_year, undispatched))
+        })
+}
+
+/// The latest report on or before `d` of each account (greatest `on`, then greatest
+/// seq), when it disagrees with the computed day-end balance of its date.
+fn discrepancies(c: &County, d: Date) -> Vec<Discrepancy> {
+    reported_against_computed(c, d)
+        .filter(|(_, r, computed)| *computed != r.balance)
+        .map(|(account, r, computed)| Discrepancy {
+            county: c.id.clone(),
+            account,
+            on: r.on,
+            reported: r.balance,
+            computed,
         })
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
+
+    /// `reasons_in` and `watched` answer what the rows of `CountyDay::of_in` decide,
+    /// for every county of a generated city on every tenth day of its history (and
+    /// with the history's `months_in_play` as the arrears months).
+    #[test]
+    fn reasons_in_equals_the_rows_reasons_on_a_generated_city() {
+        use crate::bench::workload::{events, Config};
+        use crate::record::{Record, GENESIS};
+        let mut state = State::new();
+        let mut prev = GENESIS;
+        for (i, e) in events(Config::new(7, 24), 30_000).into_iter().enumerate() {
+            let r = Record::new(i as u64 + 1, 0, None, prev, e);
+            prev = r.hash;
+            state.fold(&r);
+        }
+        let last = state.max_effective_date.expect("dated events");
+        let (mut days, mut watched_days) = (0, 0);
+        for c in state.counties() {
+            let mut d = c.registered_on;
+            while d <= last {
+                let rows = CountyDay::of(&state, c, d).reasons;
+                assert_eq!(reasons_in(&state, c, d, None), rows, "{} on {d}", c.id);
+                assert_eq!(watched(&state, c, d), !rows.is_empty(), "{} on {d}", c.id);
+                let months = history::months_in_play(c, d);
+                assert_eq!(
+                    reasons_in(&state, c, d, Some(&months)),
+                    CountyDay::of_in(&state, c, d, Some(&months)).reasons
+                );
+                days += 1;
+                watched_days += usize::from(!rows.is_empty());
+                d = d.add_days(10);
+            }
+        }
+        assert!(days > 500, "{days} county-days");
+        assert!(
+            watched_days > 0,
+            "no watched day among {days}: the test would prove little"
+        );
+    }
     use super::*;
     use crate::query::position::test_log::*;
     use serde_json::{json, Value};

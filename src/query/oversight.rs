@@ -209,11 +209,11 @@ pub fn other_spending_warning(state: &State, e: &crate::event::Event) -> Option<
         return None;
     }
     let c = state.county(&x.county)?;
-    let day = CountyDay::of(state, c, x.paid_on);
-    if day.reasons.is_empty() {
+    if !crate::query::monitor::watched(state, c, x.paid_on) {
         return None;
     }
-    let reasons: Vec<&str> = day.reasons.iter().map(|r| r.as_str()).collect();
+    let reasons = crate::query::monitor::reasons_in(state, c, x.paid_on, None);
+    let reasons: Vec<&str> = reasons.iter().map(|r| r.as_str()).collect();
     Some((
         format!(
             "{} is on the watch list on {} ({}): other spending of {} is recorded, but a watched county is held to zero growth of other spending (限制性措施)",
