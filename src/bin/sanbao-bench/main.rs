@@ -185,8 +185,9 @@ enum Cmd {
         /// The sanbao binary [default: next to this one]
         #[arg(long)]
         sanbao: Option<PathBuf>,
-        /// Reads under load: what the --connections readers ask for (`GET /v1/monitor`,
-        /// or `GET /v1/plans/{month}` for the month after the log's latest date)
+        /// Reads under load: what the --connections readers ask for (`GET /v1/monitor`
+        /// as of the loaded log's latest date, or `GET /v1/plans/{month}` for the month
+        /// after it)
         #[arg(long, value_enum)]
         read: Option<reads::ReadKind>,
         /// With --read: the city loaded before the server starts

@@ -20,8 +20,10 @@
 //! Guarantees: each log holds exactly the events asked for and, after the appends,
 //! those plus `--appends` (asserted); the audit child has read every record
 //! (asserted); a failed child or `sanbao` command stops the run. Progress notes go to
-//! standard error (importing 10M takes minutes). The append stream must end before
-//! December 2099: with the default 500 counties, about 15M events is the limit.
+//! standard error (importing 10M takes minutes). The generator stops at December
+//! 2099: 500 counties make about 13,700 events a month, so the big log of 500
+//! counties must stay under about 12M events (more counties allow more); a log that
+//! leaves no room for the appends stops the run before they start.
 
 use crate::append::run_producers;
 use crate::common::{
@@ -135,6 +137,10 @@ pub(crate) fn scale(scratch: &Scratch, seed: u64, a: ScaleArgs) -> (&'static str
     // The same appended events on both logs: new counties, after the big log's dates.
     let append_counties = 2 * producers as u32;
     let start_year = next_month.year() + 1;
+    assert!(
+        start_year <= 2094,
+        "the big log ends in {next_month}: no room for the appends before 2099 (use more --counties)"
+    );
     note(format!(
         "generating {} appends for {producers} producers over {append_counties} new counties from {start_year}",
         a.appends
