@@ -17,10 +17,9 @@
 //! of the year after the log's latest date, so they pass the rules in any
 //! interleaving and never backdate the loaded city. Each append connection continues
 //! its own stream from one phase to the next, so the log grows during the append
-//! phases (the readers of `reads_with_appends` read a log that grows, and a monitor
-//! or plan that covers the new counties too: next to the sample city's 8 counties,
-//! 64 append connections add 128, so there the mixed phase reads a bigger answer —
-//! `body_bytes_mean` says how much; next to 3,000 generated counties it is 4 %).
+//! phases. The readers' `as_of` and plan month stay those of the loaded city, and
+//! the appended counties have nothing dated by then, so the answers stay the same
+//! size (`body_bytes_mean` of each phase shows it) while the log grows under them.
 //!
 //! Guarantees: every append answered 201 is in the log afterwards (asserted against
 //! its head); requests are prepared before the server starts; reads and appends are
