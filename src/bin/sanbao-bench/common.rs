@@ -1,14 +1,18 @@
 //! What the workloads share: the scratch directory, progress notes, the machine a
 //! figure was measured on, units and latency percentiles, the in-process writer, the
-//! pooled workload in batches, building a log, and where the `sanbao` binary is.
+//! pooled workload in batches, building a log (in one go, or streamed through the
+//! import path for logs of millions), per-county streams for concurrent producers on
+//! top of a log, and where the `sanbao` binary is.
 //!
 //! Guarantees: the scratch directory is fresh per run and removed on drop unless
 //! kept; progress goes to standard error only (standard output is the report); a
 //! built log holds exactly the events asked for (asserted).
 
-use sanbao::bench::workload::{self, Config, Generator};
-use sanbao::event::InputEvent;
+use sanbao::bench::workload::{self, CityFunding, Config, Generator};
+use sanbao::event::{Event, InputEvent};
+use sanbao::log::writer::{Chain, Pending, Prepared, IMPORT_IN_FLIGHT};
 use sanbao::log::{self, Store, SystemClock, Writer};
+use sanbao::values::Month;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -202,6 +206,104 @@ pub(crate) fn build_log(dir: &Path, seed: u64, counties: u32, n: usize) -> Value
     assert_eq!(head, n as u64, "every event was appended");
     json!({"generate_s": gen.as_secs_f64(), "write_s": wrote.as_secs_f64(),
            "write_events_per_s": per_s(n, wrote), "disk_bytes": store.size_on_disk()})
+}
+
+/// Imports `n` pooled events over `counties` into the empty log in `dir` as `sanbao
+/// import` does (batches of `batch`, two in flight in one chain), generating each
+/// batch while the writer works on the ones before it. Only a few batches are ever in
+/// memory, so this scales to 10M events; a note goes to stderr every million. Not a
+/// measurement of record (the rate is reported for information). Also returns the
+/// month after the last one generated: every event of the log is dated before it.
+pub(crate) fn import_log(
+    dir: &Path,
+    seed: u64,
+    counties: u32,
+    n: usize,
+    batch: usize,
+) -> (Value, Month) {
+    let batch = batch.clamp(1, log::writer::MAX_BATCH_EVENTS);
+    note(format!(
+        "generating and importing {n} events over {counties} counties"
+    ));
+    let mut cfg = Config::new(seed, counties);
+    cfg.first_seq = Some(1);
+    let mut gen = Generator::new(cfg);
+    let (writer, thread) = start_writer(dir);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let chain = Chain::new();
+    let mut in_flight: std::collections::VecDeque<Pending> = std::collections::VecDeque::new();
+    let (mut done, mut generate, mut next_note) = (0usize, Duration::ZERO, 1_000_000usize);
+    let t = Instant::now();
+    while done < n {
+        let k = (n - done).min(batch);
+        let g = Instant::now();
+        let b: Vec<InputEvent> = gen
+            .by_ref()
+            .take(k)
+            .map(|g| workload::input(g.event))
+            .collect();
+        let b = Prepared::new(b);
+        generate += g.elapsed();
+        if in_flight.len() == IMPORT_IN_FLIGHT {
+            let pending = in_flight.pop_front().expect("full");
+            rt.block_on(pending.wait()).expect("workload accepted");
+        }
+        let pending = rt
+            .block_on(writer.submit_in(&chain, b))
+            .expect("writer running");
+        in_flight.push_back(pending);
+        done += k;
+        if done >= next_note {
+            note(format!(
+                "imported {done} of {n} events in {:.1} s",
+                t.elapsed().as_secs_f64()
+            ));
+            next_note += 1_000_000;
+        }
+    }
+    for pending in in_flight {
+        rt.block_on(pending.wait()).expect("workload accepted");
+    }
+    let wall = t.elapsed();
+    drop(writer);
+    let store = thread.join();
+    store.sync().expect("sync");
+    let head = store.head().expect("head").seq;
+    assert_eq!(head, n as u64, "every event was imported");
+    let built = json!({"events": n, "counties": counties, "batch": batch, "funding": "pooled",
+           "wall_s": wall.as_secs_f64(), "events_per_s": per_s(n, wall),
+           "generate_s": generate.as_secs_f64(), "disk_bytes": store.size_on_disk()});
+    (built, gen.next_month())
+}
+
+/// Per-county workload for concurrent producers: the first `n` events of counties
+/// `first..first + counties` (funding per county, so any interleaving of the streams
+/// passes the rules) from 1 January of `start_year`, dealt to `owners` streams by
+/// county (county `first + i` to stream `i % owners`, in its own order). With `first`
+/// past a log's counties and `start_year` after its latest date, the streams append
+/// on top of that log.
+pub(crate) fn owned_events(
+    seed: u64,
+    first: u32,
+    counties: u32,
+    start_year: i32,
+    n: usize,
+    owners: usize,
+) -> Vec<Vec<Event>> {
+    let owners = owners.max(1);
+    let mut cfg = Config::new(seed, first + counties);
+    cfg.only = Some(first..first + counties);
+    cfg.funding = CityFunding::PerCounty;
+    cfg.start_year = start_year;
+    let mut streams: Vec<Vec<Event>> = vec![Vec::new(); owners];
+    for g in Generator::new(cfg).take(n) {
+        let county = g.county.expect("per-county events have an owner");
+        streams[(county - first) as usize % owners].push(g.event);
+    }
+    streams
 }
 
 /// The `sanbao` binary: `flag` when given, else the one next to this binary.

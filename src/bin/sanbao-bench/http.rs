@@ -35,8 +35,16 @@ pub(crate) async fn read_response(
     s: &mut tokio::net::TcpStream,
     buf: &mut Vec<u8>,
 ) -> std::io::Result<u16> {
+    read_response_len(s, buf).await.map(|(status, _)| status)
+}
+
+/// Reads one HTTP/1.1 response (Content-Length bodies only; a chunked one is an
+/// error); returns the status and the body's length.
+pub(crate) async fn read_response_len(
+    s: &mut tokio::net::TcpStream,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<(u16, usize)> {
     use tokio::io::AsyncReadExt;
-    let mut chunk = [0u8; 4096];
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = std::str::from_utf8(&buf[..end]).unwrap_or("");
@@ -45,31 +53,118 @@ pub(crate) async fn read_response(
                 .nth(1)
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0);
-            let len: usize = head
-                .lines()
-                .find_map(|l| {
+            let header = |name: &str| {
+                head.lines().find_map(|l| {
                     let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse().ok())?
+                    k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
                 })
+            };
+            if header("transfer-encoding").is_some() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "a chunked response (the client reads Content-Length bodies only)",
+                ));
+            }
+            let len: usize = header("content-length")
+                .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
             let total = end + 4 + len;
             while buf.len() < total {
-                let n = s.read(&mut chunk).await?;
-                if n == 0 {
+                buf.reserve(64 * 1024);
+                if s.read_buf(buf).await? == 0 {
                     return Err(std::io::ErrorKind::UnexpectedEof.into());
                 }
-                buf.extend_from_slice(&chunk[..n]);
             }
             buf.drain(..total);
-            return Ok(status);
+            return Ok((status, len));
         }
-        let n = s.read(&mut chunk).await?;
-        if n == 0 {
+        buf.reserve(4096);
+        if s.read_buf(buf).await? == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
-        buf.extend_from_slice(&chunk[..n]);
     }
+}
+
+/// What one connection sends: each request of a list once, in order (appends), or the
+/// same request again and again (reads).
+pub(crate) enum Requests {
+    /// The list and the index of the next request to send.
+    Each(Vec<Vec<u8>>, usize),
+    /// One request, sent until the time is up.
+    Repeat(Vec<u8>),
+}
+
+/// What one connection did: the latencies measured (ns), the answers with the
+/// expected status and the others in the measured window, the requests sent in all,
+/// whether its list ran out before the time, and the body bytes measured.
+#[derive(Default)]
+pub(crate) struct ConnStats {
+    /// Latencies of the measured requests, in nanoseconds.
+    pub(crate) lat: Vec<u64>,
+    /// Measured answers with the expected status.
+    pub(crate) ok: u64,
+    /// Answers with another status (warm-up included).
+    pub(crate) bad: u64,
+    /// Requests sent in all (warm-up included).
+    pub(crate) sent: u64,
+    /// The list ran out before the time was up.
+    pub(crate) exhausted: bool,
+    /// Body bytes of the measured answers.
+    pub(crate) body_bytes: u64,
+}
+
+/// One keep-alive connection to `addr` sending `reqs` one at a time until they run
+/// out or `stop_at`; answers from `measure_from` on are measured. Returns what it did
+/// and the requests (an `Each` list advanced past what was sent).
+pub(crate) async fn drive(
+    addr: String,
+    mut reqs: Requests,
+    ok_status: u16,
+    measure_from: Instant,
+    stop_at: Instant,
+) -> (ConnStats, Requests) {
+    use tokio::io::AsyncWriteExt;
+    let mut s = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    s.set_nodelay(true).expect("nodelay");
+    let mut buf = Vec::with_capacity(8192);
+    let mut c = ConnStats {
+        exhausted: true,
+        ..ConnStats::default()
+    };
+    loop {
+        let req: &[u8] = match &reqs {
+            Requests::Each(list, i) => match list.get(*i) {
+                Some(r) => r,
+                None => break,
+            },
+            Requests::Repeat(r) => r,
+        };
+        let t = Instant::now();
+        if t >= stop_at {
+            c.exhausted = false;
+            break;
+        }
+        s.write_all(req).await.expect("write");
+        let (status, len) = read_response_len(&mut s, &mut buf).await.expect("response");
+        if let Requests::Each(_, i) = &mut reqs {
+            *i += 1;
+        }
+        c.sent += 1;
+        if t >= measure_from {
+            c.lat.push(t.elapsed().as_nanos() as u64);
+            if status == ok_status {
+                c.ok += 1;
+                c.body_bytes += len as u64;
+            } else {
+                c.bad += 1;
+            }
+        } else if status != ok_status {
+            c.bad += 1;
+        }
+    }
+    (c, reqs)
 }
 
 /// `sanbao-bench http`: requests per second and their latency over `a.seconds`.
@@ -109,53 +204,25 @@ pub(crate) fn http(scratch: &Scratch, seed: u64, a: HttpArgs) -> (&'static str, 
     let addr = server.addr.clone();
     let (seconds, warmup) = (a.seconds, a.warmup);
     let outcome = rt.block_on(async move {
-        use tokio::io::AsyncWriteExt;
         let t0 = Instant::now();
         let measure_from = t0 + Duration::from_secs(warmup);
         let stop_at = measure_from + Duration::from_secs(seconds);
-        let mut tasks = Vec::new();
-        for list in reqs {
-            let addr = addr.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut s = tokio::net::TcpStream::connect(&addr)
-                    .await
-                    .expect("connect");
-                s.set_nodelay(true).expect("nodelay");
-                let mut buf = Vec::with_capacity(8192);
-                let (mut lat, mut ok, mut bad, mut sent, mut exhausted) =
-                    (Vec::new(), 0u64, 0u64, 0u64, true);
-                for req in list {
-                    let t = Instant::now();
-                    if t >= stop_at {
-                        exhausted = false;
-                        break;
-                    }
-                    s.write_all(&req).await.expect("write");
-                    let status = read_response(&mut s, &mut buf).await.expect("response");
-                    sent += 1;
-                    if t >= measure_from {
-                        lat.push(t.elapsed().as_nanos() as u64);
-                        if status == 201 {
-                            ok += 1;
-                        } else {
-                            bad += 1;
-                        }
-                    } else if status != 201 {
-                        bad += 1;
-                    }
-                }
-                (lat, ok, bad, sent, exhausted)
-            }));
-        }
+        let tasks: Vec<_> = reqs
+            .into_iter()
+            .map(|list| {
+                let reqs = Requests::Each(list, 0);
+                tokio::spawn(drive(addr.clone(), reqs, 201, measure_from, stop_at))
+            })
+            .collect();
         let mut lat = Vec::new();
         let (mut ok, mut bad, mut sent, mut exhausted) = (0, 0, 0, 0usize);
         for t in tasks {
-            let (l, o, b, s, e) = t.await.expect("connection");
-            lat.extend(l);
-            ok += o;
-            bad += b;
-            sent += s;
-            exhausted += e as usize;
+            let (c, _) = t.await.expect("connection");
+            lat.extend(c.lat);
+            ok += c.ok;
+            bad += c.bad;
+            sent += c.sent;
+            exhausted += c.exhausted as usize;
         }
         let measured = Instant::now()
             .min(stop_at)

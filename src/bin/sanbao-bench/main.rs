@@ -12,6 +12,8 @@
 //! sanbao-bench replay  --events 1000000
 //! sanbao-bench plan    --counties 3000
 //! sanbao-bench http    --connections 64 --seconds 10
+//! sanbao-bench http    --read monitor --counties 3000 --appends 64 --compare
+//! sanbao-bench scale   --events 10000000
 //! sanbao-bench startup --events 1000000
 //! sanbao-bench sink    --url postgresql://… --events 1000000
 //! ```
@@ -33,7 +35,13 @@
 //! - `plan.rs`: `plan`, the next month's plan from a folded year of history;
 //! - `server.rs`: a `sanbao serve` child (its token, its start and readiness, its
 //!   stop), for `http` and `startup`;
-//! - `http.rs`: `http`, single-event appends over HTTP/1.1 keep-alive;
+//! - `http.rs`: `http`, single-event appends over HTTP/1.1 keep-alive, and the
+//!   keep-alive connection both `http` modes drive;
+//! - `reads.rs`: `http --read monitor|plan`, reads under load (issue 21): reads
+//!   alone, appends alone, both at once, on the sample city or a generated one;
+//! - `scale.rs`: `scale`, how the figures hold as the log grows to 10M events
+//!   (issue 21): appends on a big and a small log, serve's start, replay's memory,
+//!   disk per event;
 //! - `sink.rs`: `sink`, `sanbao sink postgres` catching up a log and following a
 //!   server under append load, into the PostgreSQL database of `--url`;
 //! - `startup.rs`: `startup`, the time from `sanbao serve` start to readiness;
@@ -44,7 +52,9 @@ mod common;
 mod desk;
 mod http;
 mod plan;
+mod reads;
 mod replay;
+mod scale;
 mod server;
 mod sink;
 mod startup;
@@ -152,9 +162,11 @@ enum Cmd {
         #[arg(long, default_value_t = 10)]
         runs: usize,
     },
-    /// Single-event appends over HTTP/1.1 keep-alive on loopback to a `sanbao serve` child
+    /// Single-event appends over HTTP/1.1 keep-alive on loopback to a `sanbao serve` child;
+    /// with --read, reads under load instead (reads alone, then with --appends beside them)
     Http {
-        /// Concurrent connections, each sending one request at a time
+        /// Concurrent connections, each sending one request at a time (with --read: the
+        /// reader connections)
         #[arg(long, default_value_t = 64)]
         connections: usize,
         /// Measured seconds (after the warm-up)
@@ -163,7 +175,8 @@ enum Cmd {
         /// Warm-up seconds, not measured
         #[arg(long, default_value_t = 1)]
         warmup: u64,
-        /// Counties (each owned by one connection) [default: 2 × connections]
+        /// Counties (each owned by one connection) [default: 2 × connections]. With
+        /// --read and --city generated: the generated city's counties [default: 3000]
         #[arg(long)]
         counties: Option<u32>,
         /// Requests prepared in advance (a connection stops when it has sent its share)
@@ -172,6 +185,25 @@ enum Cmd {
         /// The sanbao binary [default: next to this one]
         #[arg(long)]
         sanbao: Option<PathBuf>,
+        /// Reads under load: what the --connections readers ask for (`GET /v1/monitor`
+        /// as of the loaded log's latest date, or `GET /v1/plans/{month}` for the month
+        /// after it)
+        #[arg(long, value_enum)]
+        read: Option<reads::ReadKind>,
+        /// With --read: the city loaded before the server starts
+        #[arg(long, value_enum, default_value = "generated", requires = "read")]
+        city: reads::City,
+        /// With --read and --city generated: events of the generated city's log
+        #[arg(long, default_value_t = 1_000_000, requires = "read")]
+        events: usize,
+        /// With --read: connections appending at the same time as the readers (a
+        /// second phase, after the readers alone; 0: reads alone)
+        #[arg(long, default_value_t = 0, requires = "read")]
+        appends: usize,
+        /// With --read and --appends: also measure the appends alone (between the two
+        /// phases), so the report has the append rate with and without readers
+        #[arg(long, requires = "appends")]
+        compare: bool,
     },
     /// Time from `sanbao serve` start to its readiness line on a log of N events
     Startup {
@@ -222,6 +254,32 @@ enum Cmd {
         /// Seconds of append load while the sink follows (0: no live measurement)
         #[arg(long, default_value_t = 10)]
         live_seconds: u64,
+        /// The sanbao binary [default: next to this one]
+        #[arg(long)]
+        sanbao: Option<PathBuf>,
+    },
+    /// Whether the figures stay flat as the log grows (issue 21): appends on a log of N
+    /// events against a log of 100,000, serve's start from a snapshot, replay's peak
+    /// memory, disk bytes per event
+    Scale {
+        /// Events in the big log
+        #[arg(long, default_value_t = 10_000_000)]
+        events: usize,
+        /// Events in the small log the appends are compared with
+        #[arg(long, default_value_t = 100_000)]
+        small_events: usize,
+        /// Counties in both histories
+        #[arg(long, default_value_t = 500)]
+        counties: u32,
+        /// Concurrent append producers (in process, as `append`)
+        #[arg(long, default_value_t = 64)]
+        producers: usize,
+        /// Single-event appends on top of each log
+        #[arg(long, default_value_t = 200_000)]
+        appends: usize,
+        /// Starts of `sanbao serve` from the snapshot
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
         /// The sanbao binary [default: next to this one]
         #[arg(long)]
         sanbao: Option<PathBuf>,
@@ -296,6 +354,37 @@ fn main() {
             counties,
             max_events,
             sanbao,
+            read: Some(read),
+            city,
+            events,
+            appends,
+            compare,
+        } => reads::http_reads(
+            &scratch,
+            cli.seed,
+            reads::ReadArgs {
+                read,
+                city,
+                counties: counties.unwrap_or(3000),
+                events,
+                connections,
+                appends,
+                compare,
+                seconds,
+                warmup,
+                max_events,
+                sanbao,
+            },
+        ),
+        Cmd::Http {
+            connections,
+            seconds,
+            warmup,
+            counties,
+            max_events,
+            sanbao,
+            read: None,
+            ..
         } => http(
             &scratch,
             cli.seed,
@@ -336,6 +425,27 @@ fn main() {
                 counties,
                 producers,
                 live_seconds,
+                sanbao,
+            },
+        ),
+        Cmd::Scale {
+            events,
+            small_events,
+            counties,
+            producers,
+            appends,
+            runs,
+            sanbao,
+        } => scale::scale(
+            &scratch,
+            cli.seed,
+            scale::ScaleArgs {
+                events,
+                small_events,
+                counties,
+                producers,
+                appends,
+                runs,
                 sanbao,
             },
         ),

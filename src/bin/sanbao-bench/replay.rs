@@ -92,6 +92,45 @@ pub(crate) fn state_child(seed: u64, counties: u32, events: usize) {
     println!("{out}");
 }
 
+/// Runs one measurement of `mode` (fold, verify, audit) on the log in `dir` in a fresh
+/// process (this binary's hidden `replay-child`); returns its JSON line (`records`,
+/// `seconds`, `vmhwm_kib`: the child's peak resident memory, …).
+pub(crate) fn replay_in_child(dir: &Path, mode: &str) -> Value {
+    let me = std::env::current_exe().expect("current exe");
+    let out = Command::new(&me)
+        .args(["replay-child", "--mode", mode, "--data"])
+        .arg(dir)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run the replay child");
+    assert!(out.status.success(), "replay child failed");
+    serde_json::from_slice(&out.stdout).expect("child JSON")
+}
+
+/// Runs `sanbao replay --json` on the log in `dir` under `/usr/bin/time`; returns its
+/// wall time in seconds and its peak resident memory in KiB (0 when unknown).
+pub(crate) fn cli_replay(bin: &Path, dir: &Path) -> (f64, u64) {
+    let t = Instant::now();
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(bin)
+        .arg("--data")
+        .arg(dir)
+        .args(["replay", "--json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run sanbao replay");
+    let seconds = t.elapsed().as_secs_f64();
+    assert!(out.status.success(), "sanbao replay failed");
+    let kib = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    (seconds, kib)
+}
+
 /// `sanbao-bench replay`: builds a log of `events` events, then measures each way of
 /// reading it `runs` times.
 pub(crate) fn replay(
@@ -112,14 +151,7 @@ pub(crate) fn replay(
         let mut v = Vec::new();
         for _ in 0..runs.max(1) {
             note(format!("replay ({mode})"));
-            let out = Command::new(&me)
-                .args(["replay-child", "--mode", mode, "--data"])
-                .arg(&dir)
-                .stderr(Stdio::inherit())
-                .output()
-                .expect("run the replay child");
-            assert!(out.status.success(), "replay child failed");
-            let r: Value = serde_json::from_slice(&out.stdout).expect("child JSON");
+            let r = replay_in_child(&dir, mode);
             assert_eq!(r["records"], json!(events));
             v.push(r);
         }
@@ -164,24 +196,8 @@ pub(crate) fn replay(
         let mut peak = 0u64;
         for _ in 0..runs.max(1) {
             note("sanbao replay --json");
-            let t = Instant::now();
-            let out = Command::new("/usr/bin/time")
-                .args(["-f", "%M"])
-                .arg(&bin)
-                .arg("--data")
-                .arg(&dir)
-                .args(["replay", "--json"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .output()
-                .expect("run sanbao replay");
-            times.push(t.elapsed().as_secs_f64());
-            assert!(out.status.success(), "sanbao replay failed");
-            let kib = String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .and_then(|l| l.trim().parse::<u64>().ok())
-                .unwrap_or(0);
+            let (seconds, kib) = cli_replay(&bin, &dir);
+            times.push(seconds);
             peak = peak.max(kib);
         }
         let best = times.iter().copied().fold(f64::MAX, f64::min);

@@ -3,8 +3,9 @@
 //! and stopping it.
 //!
 //! Guarantees: a started server has printed its readiness line (its address is read
-//! from it); stopping sends SIGTERM, then SIGKILL if the child has not exited after
-//! 30 s, and reaps it.
+//! from it); stopping first waits until it answers HTTP (so its signal handlers are
+//! in place and SIGTERM stops it gracefully), then sends SIGTERM, then SIGKILL if the
+//! child has not exited after 30 s, and reaps it.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -63,14 +64,46 @@ pub(crate) fn start_server(bin: &Path, data: &Path, tokens: &Path) -> (Server, D
 }
 
 impl Server {
-    /// SIGTERM, then wait (SIGKILL after 30 s); returns how long it took to stop.
+    /// Waits until the server answers `GET /healthz` (up to 30 s). The readiness line
+    /// comes before the server installs its signal handlers, so a SIGTERM sent right
+    /// after it could kill the process outright (no graceful stop, no snapshot
+    /// written); once it answers HTTP, its handlers are in place.
+    fn wait_serving(&self) {
+        use std::io::{Read, Write};
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(30) {
+            if let Ok(mut s) = std::net::TcpStream::connect(&self.addr) {
+                let req = format!(
+                    "GET /healthz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                    self.addr
+                );
+                let mut answer = Vec::new();
+                if s.write_all(req.as_bytes()).is_ok()
+                    && s.read_to_end(&mut answer).is_ok()
+                    && answer.starts_with(b"HTTP/1.1 ")
+                {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Waits until the server answers HTTP (not timed), then SIGTERM, then waits
+    /// (SIGKILL after 30 s); returns how long it took to stop from the SIGTERM. A
+    /// server that died of the signal instead of stopping is noted on stderr.
     pub(crate) fn stop(mut self) -> Duration {
+        self.wait_serving();
         let t = Instant::now();
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         loop {
-            if let Ok(Some(_)) = self.child.try_wait() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                use std::os::unix::process::ExitStatusExt;
+                if status.signal().is_some() {
+                    crate::common::note(format!("sanbao serve did not stop cleanly: {status}"));
+                }
                 break;
             }
             if t.elapsed() > Duration::from_secs(30) {
