@@ -194,6 +194,7 @@ pub async fn read_state<T: Send + 'static>(
 ) -> Result<T, Unread> {
     let app = app.clone();
     tokio::task::spawn_blocking(move || {
+        let _turn = app.query_turn();
         let st = app.state();
         let head = st.head_seq;
         match at_seq {

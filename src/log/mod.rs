@@ -16,7 +16,9 @@ pub mod writer;
 use crate::record::Record;
 use crate::state::State;
 pub use store::{Head, Store, StoreError, StoredRecord};
-pub use writer::{Ack, AckWarning, AppendError, Clock, SystemClock, Writer, WriterThread};
+pub use writer::{
+    Ack, AckWarning, AppendError, Clock, DurableSeq, SystemClock, Writer, WriterThread,
+};
 
 /// Records handed from the reading thread to the consumer at a time.
 const READ_CHUNK: usize = 1024;

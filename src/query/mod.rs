@@ -128,6 +128,47 @@ impl Status {
     }
 }
 
+/// Threads one [`par_map`] uses at most (0: as many as the machine has cores).
+static MAX_THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Caps the threads of every [`par_map`] in this process: `serve` leaves one core
+/// to its writer, so a query computes on the others only.
+pub fn set_max_threads(n: usize) {
+    MAX_THREADS.store(n.max(1), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Items at least, before [`par_map`] spreads the work over threads.
+const PAR_MIN: usize = 16;
+
+/// `items.iter().map(f).collect()`, computed in contiguous parts on up to as many
+/// threads as the machine has cores (at most 8): the answers are in the items'
+/// order, whatever thread computed them. For per-county sweeps that are independent
+/// of one another (a year of a county's days).
+pub fn par_map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Vec<U> {
+    let threads = match MAX_THREADS.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+    .min(8)
+    .min(items.len() / PAR_MIN)
+    .max(1);
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let part = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(part)
+            .map(|chunk| scope.spawn(move || chunk.iter().map(f).collect::<Vec<U>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a part of par_map panicked"))
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

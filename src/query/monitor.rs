@@ -335,7 +335,23 @@ fn monitor_with(state: &State, as_of: Option<Date>, history: bool) -> Monitor {
     m.notices = notices_of(state, d);
     // `State::counties` iterates by id, and each county's rows are pushed in their own
     // order, so every list comes out in the order of §8.20 without sorting.
-    for c in state.counties().filter(|c| c.registered_on <= d) {
+    let counties: Vec<&County> = state.counties().filter(|c| c.registered_on <= d).collect();
+    // A year's sweep per county is most of the work: it runs on every core, each
+    // county's answer kept in its place.
+    let mut years = if history {
+        crate::query::par_map(&counties, |c| {
+            let probe = history::Probe::new(state, c, d);
+            (
+                probe.tight_months(),
+                probe.watch_history(),
+                history::payroll_history(c, d),
+            )
+        })
+    } else {
+        Vec::new()
+    }
+    .into_iter();
+    for c in counties {
         let day = CountyDay::of(state, c, d);
         if !day.reasons.is_empty() {
             m.response_plans.push(response_plan_row(state, &c.id, d));
@@ -347,9 +363,7 @@ fn monitor_with(state: &State, as_of: Option<Date>, history: bool) -> Monitor {
                 reasons: day.reasons,
             });
         }
-        if history {
-            let probe = history::Probe::new(state, c, d);
-            let tight = probe.tight_months();
+        if let Some((tight, watch_history, payroll_history)) = years.next() {
             if let (Status::Low, Some(level)) = (day.row.status, day.row.guarantee_level) {
                 m.attention.push(Attention {
                     county: c.id.clone(),
@@ -358,8 +372,8 @@ fn monitor_with(state: &State, as_of: Option<Date>, history: bool) -> Monitor {
                 });
             }
             m.tight_months.extend(tight);
-            m.watch_history.extend(probe.watch_history());
-            m.payroll_history.extend(history::payroll_history(c, d));
+            m.watch_history.extend(watch_history);
+            m.payroll_history.extend(payroll_history);
         }
         m.counties.push(day.row);
         m.payroll.extend(day.payroll);

@@ -32,6 +32,7 @@ pub mod answers;
 pub mod auth;
 pub mod error;
 pub mod metrics;
+pub mod mirror;
 pub mod openapi;
 pub mod papers;
 pub mod params;
@@ -98,6 +99,10 @@ impl Default for Limits {
 
 struct Inner {
     writer: Writer,
+    /// The readers' copy of the state (reads never take the writer's lock).
+    mirror: Arc<mirror::Mirror>,
+    /// Turns of the CPU-bound queries (one core is left to the writer).
+    queries: mirror::QueryPermits,
     store: Store,
     tokens: TokenFile,
     shutdown: watch::Receiver<bool>,
@@ -141,8 +146,13 @@ impl AppState {
         shutdown: watch::Receiver<bool>,
         limits: Limits,
     ) -> AppState {
+        let mirror = mirror::Mirror::start(&writer, store.clone());
+        // A query's own parallel parts stay within the cores left to queries.
+        crate::query::set_max_threads(mirror::query_slots());
         AppState(Arc::new(Inner {
             writer,
+            mirror,
+            queries: mirror::QueryPermits::new(mirror::query_slots()),
             store,
             tokens,
             shutdown,
@@ -233,13 +243,11 @@ impl AppState {
         &self.0.store
     }
 
-    /// The folded state (durable records only), locked for reading.
+    /// The folded state (durable records only: every record durable when this is
+    /// called), locked for reading — the readers' own copy ([`mirror::Mirror`]), so
+    /// that no read holds the writer back.
     pub fn state(&self) -> RwLockReadGuard<'_, State> {
-        self.0
-            .writer
-            .state()
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
+        self.0.mirror.read_at_least(self.0.writer.durable_seq())
     }
 
     /// The state of records `1..=at_seq` for an `at_seq` below the durable head, folded
@@ -266,9 +274,15 @@ impl AppState {
         Ok(st)
     }
 
+    /// Waits (blocking) for a turn to run a CPU-bound query — what the read routes
+    /// and the desk's pages do before they compute — held until the guard drops.
+    pub fn query_turn(&self) -> mirror::QueryPermit<'_> {
+        self.0.queries.acquire()
+    }
+
     /// The seq of the last durable record.
     pub fn durable_head(&self) -> u64 {
-        self.state().head_seq
+        self.0.writer.durable_seq()
     }
 
     /// A receiver that turns true when the service stops.

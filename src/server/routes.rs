@@ -433,6 +433,7 @@ async fn at_state<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let app = app.clone();
     tokio::task::spawn_blocking(move || {
+        let _turn = app.query_turn();
         let st = app.state();
         let head = st.head_seq;
         match at_seq {
@@ -1083,6 +1084,7 @@ where
     let n = events.len();
     let app = app.clone();
     blocking(move || {
+        let _turn = app.query_turn();
         let supposed = {
             let st = app.state();
             let mut past = |seq: u64, month: Month| {

@@ -46,6 +46,8 @@ pub(super) struct Run<'a> {
     pub(super) committed: broadcast::Sender<Arc<Record>>,
     callers: &'a Callers,
     shared_stats: &'a Mutex<GroupStats>,
+    /// The seq of the last durable record, stored when a group lands.
+    pub(super) durable: &'a std::sync::atomic::AtomicU64,
     /// [`MAX_HOLD`](super::MAX_HOLD), but for tests.
     max_hold: Duration,
     to_commit: std::sync::mpsc::Sender<Arc<InFlight>>,
@@ -68,6 +70,8 @@ pub(super) struct Shared<'a> {
     pub(super) callers: &'a Callers,
     /// The stats as last published.
     pub(super) stats: &'a Mutex<GroupStats>,
+    /// The seq of the last durable record ([`Writer::durable_seq`](super::Writer::durable_seq)).
+    pub(super) durable: &'a std::sync::atomic::AtomicU64,
 }
 
 /// The writer thread: starts the commit thread, serves jobs until every
@@ -96,6 +100,7 @@ pub(super) fn run(
             committed: shared.committed,
             callers: shared.callers,
             shared_stats: shared.stats,
+            durable: shared.durable,
             max_hold,
             to_commit,
             done,

@@ -283,6 +283,18 @@ pub const IMPORT_IN_FLIGHT: usize = 2;
 /// lets the group in flight land, with nothing else checked, so readers get in.
 pub const MAX_HOLD: Duration = Duration::from_millis(20);
 
+/// The seq of the last durable record, as [`Writer::durable_seq`] reads it, from a
+/// handle that does not keep the writer running.
+#[derive(Clone, Debug)]
+pub struct DurableSeq(Arc<std::sync::atomic::AtomicU64>);
+
+impl DurableSeq {
+    /// The seq of the last durable record now.
+    pub fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
 /// A handle to the writer thread. Cloning shares the same writer.
 #[derive(Clone)]
 pub struct Writer {
@@ -291,6 +303,7 @@ pub struct Writer {
     committed: broadcast::Sender<Arc<Record>>,
     callers: Arc<Callers>,
     stats: Arc<Mutex<GroupStats>>,
+    durable: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// What the writer's group commits have done since it started: for benchmarks
@@ -404,6 +417,7 @@ impl Writer {
     ) -> (Writer, WriterThread) {
         let (tx, rx) = mpsc::channel(4096);
         let wake = tx.downgrade();
+        let durable = Arc::new(std::sync::atomic::AtomicU64::new(state.head_seq));
         let state = Arc::new(RwLock::new(state));
         let (committed, _) = broadcast::channel(16_384);
         let callers = Arc::new(Callers::default());
@@ -414,6 +428,7 @@ impl Writer {
             committed: committed.clone(),
             callers: callers.clone(),
             stats: stats.clone(),
+            durable: durable.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("sanbao-writer".into())
@@ -427,6 +442,7 @@ impl Writer {
                         committed,
                         callers: &callers,
                         stats: &stats,
+                        durable: &durable,
                     },
                     max_hold,
                 )
@@ -443,6 +459,20 @@ impl Writer {
     /// What the group commits have done so far.
     pub fn stats(&self) -> GroupStats {
         *self.stats.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The seq of the last durable record, read without the state's lock: it is
+    /// stored before the group that made it durable is answered and before its
+    /// records go out on [`Writer::subscribe`]'s feed, so whatever a caller was told
+    /// is durable is at or below it.
+    pub fn durable_seq(&self) -> u64 {
+        self.durable.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// A handle on [`Writer::durable_seq`] that does not keep the writer running (a
+    /// `Writer` clone does, until it is dropped).
+    pub fn durable_seq_handle(&self) -> DurableSeq {
+        DurableSeq(self.durable.clone())
     }
 
     /// Live feed of committed records, in seq order, after they are durable.

@@ -120,6 +120,10 @@ impl Run<'_> {
                 self.stats.observe_commit(done.took);
                 self.publish();
                 tracing::debug!(records = group.records.len(), "group committed");
+                if let Some(last) = group.records.last() {
+                    self.durable
+                        .store(last.seq, std::sync::atomic::Ordering::Release);
+                }
                 // Safe to skip with no subscriber: a stream subscribes *before* it
                 // reads the store up to the durable head (server/sse.rs), and this
                 // group's head is durable now, so one that subscribes after this look
