@@ -1228,3 +1228,23 @@ fn sigint_closes_streams_and_idle_connections_and_exits_0() {
     assert!(sse.next_event().is_none(), "the stream ends at shutdown");
     assert!(f.server.log().contains("SIGINT"));
 }
+
+/// A supervisor that stops `serve` the moment it reads "listening on" stops it
+/// cleanly: the handlers are in place before the line is printed (a SIGTERM that came
+/// first used to kill the process outright). Repeated, since the window was narrow.
+#[test]
+fn sigterm_right_after_the_listening_line_is_a_clean_stop() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    RoleTokens::add(&dir);
+    for round in 0..5 {
+        let mut server = Serve::start(&dir, &[]);
+        let status = server.terminate();
+        assert_eq!(status.code(), Some(0), "round {round}: {}", server.log());
+        assert!(
+            server.log().contains("stopping"),
+            "round {round}: {}",
+            server.log()
+        );
+    }
+}

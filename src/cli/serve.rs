@@ -315,9 +315,12 @@ pub fn serve(
 
     // CLI commands on this directory come in on DIR/sanbao.sock, ready before the
     // line that says the server listens.
-    let local = {
+    let (local, signals) = {
         let _runtime = rt.enter();
-        super::forward::listen(dir, app.clone(), stop_rx.clone())
+        (
+            super::forward::listen(dir, app.clone(), stop_rx.clone()),
+            server::Signals::install(),
+        )
     };
     tracing::info!(%addr, head_seq = head, users = user_count, "listening");
     {
@@ -334,7 +337,7 @@ pub fn serve(
     }
     let result = rt.block_on(async move {
         let signals = tokio::spawn(async move {
-            let which = server::shutdown_on_signals().await;
+            let which = signals.wait().await;
             tracing::info!(signal = which, "stopping");
             let _ = stop_tx.send(true);
         });

@@ -452,24 +452,53 @@ impl std::error::Error for BodyTimedOut {}
 
 /// Resolves on SIGINT or SIGTERM, naming the signal.
 pub async fn shutdown_on_signals() -> &'static str {
+    Signals::install().wait().await
+}
+
+/// SIGTERM and SIGINT, caught from the moment [`Signals::install`] returns: `serve`
+/// installs them before it prints that it listens, so that a supervisor that stops
+/// it as soon as it reads that line stops it cleanly (a signal that came before the
+/// handlers killed the process outright, with no snapshot written).
+pub struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return "SIGINT";
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    /// Installs the handlers (inside a tokio runtime).
+    pub fn install() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                streams: signal(SignalKind::terminate())
+                    .and_then(|t| Ok((t, signal(SignalKind::interrupt())?)))
+                    .ok(),
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => "SIGINT",
-            _ = term.recv() => "SIGTERM",
+        }
+        #[cfg(not(unix))]
+        {
+            Signals {}
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "SIGINT"
+
+    /// Waits for the first of them; its name.
+    pub async fn wait(self) -> &'static str {
+        #[cfg(unix)]
+        {
+            let Some((mut term, mut int)) = self.streams else {
+                let _ = tokio::signal::ctrl_c().await;
+                return "SIGINT";
+            };
+            tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
     }
 }
