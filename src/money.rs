@@ -115,44 +115,43 @@ impl Money {
     /// stack because every record hash and every JSON output formats every amount.
     pub fn text(self) -> AsciiText<44> {
         let mut t = AsciiText::<44>::empty();
-        let neg = self.0 < 0;
-        let a = self.0.unsigned_abs();
-        // Amounts are below 10^15 cents in practice: 64-bit division is several
-        // times cheaper than 128-bit.
-        match u64::try_from(a) {
-            Ok(a) => push_cents(&mut t, a),
-            Err(_) => {
-                let mut a = a;
-                for k in 0.. {
-                    if k == 2 {
-                        t.push_front(b'.');
-                    }
-                    t.push_front(b'0' + (a % 10) as u8);
-                    a /= 10;
-                    if a == 0 && k >= 2 {
-                        break;
-                    }
-                }
-            }
-        }
-        if neg {
+        push_fixed(&mut t, self.0.unsigned_abs(), 2);
+        if self.0 < 0 {
             t.push_front(b'-');
         }
         t
     }
 }
 
-/// Writes `cents` as `yuan.cc` at the front of `t`.
-fn push_cents<const N: usize>(t: &mut AsciiText<N>, mut a: u64) {
-    for k in 0.. {
-        if k == 2 {
+/// Puts `a`, an integer count of 10^-`decimals`, in front of `t` as digits with
+/// exactly `decimals` decimals (at least one digit before the point).
+fn push_fixed<const N: usize>(t: &mut AsciiText<N>, a: u128, decimals: u32) {
+    // Amounts are far below 2^64 in practice, and 64-bit division is several times
+    // cheaper than 128-bit: the digits are taken in u64 as soon as the rest fits.
+    let (mut big, mut small) = (a, u64::try_from(a).ok());
+    let mut k = 0;
+    loop {
+        if k == decimals {
             t.push_front(b'.');
         }
-        t.push_front(b'0' + (a % 10) as u8);
-        a /= 10;
-        if a == 0 && k >= 2 {
+        let (digit, rest) = match small.as_mut() {
+            Some(s) => {
+                let d = (*s % 10) as u8;
+                *s /= 10;
+                (d, u128::from(*s))
+            }
+            None => {
+                let d = (big % 10) as u8;
+                big /= 10;
+                small = u64::try_from(big).ok();
+                (d, big)
+            }
+        };
+        t.push_front(b'0' + digit);
+        if rest == 0 && k >= decimals {
             break;
         }
+        k += 1;
     }
 }
 
@@ -290,17 +289,7 @@ impl Ratio {
     /// The ratio's text, `[-]units.dddd` (exactly four decimals), written by hand.
     pub fn text(self) -> AsciiText<24> {
         let mut t = AsciiText::<24>::empty();
-        let mut a = self.0.unsigned_abs();
-        for k in 0.. {
-            if k == 4 {
-                t.push_front(b'.');
-            }
-            t.push_front(b'0' + (a % 10) as u8);
-            a /= 10;
-            if a == 0 && k >= 4 {
-                break;
-            }
-        }
+        push_fixed(&mut t, u128::from(self.0.unsigned_abs()), 4);
         if self.0 < 0 {
             t.push_front(b'-');
         }
@@ -361,6 +350,28 @@ pub fn round_cent_div(x: Money, n: i128) -> Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn texts_of_amounts_and_ratios_as_decimal_writes_them() {
+        for cents in [
+            0i128,
+            5,
+            -5,
+            99,
+            100,
+            -120_050,
+            i128::from(u64::MAX),
+            i128::from(u64::MAX) + 1,
+            -(i128::from(u64::MAX) * 1_000 + 7),
+        ] {
+            let want = rust_decimal::Decimal::from_i128_with_scale(cents, 2).to_string();
+            assert_eq!(Money::from_cents(cents).text().as_str(), want, "{cents}");
+        }
+        for units in [0i64, 1, -1, 3_000, -5_000, 12_345_678] {
+            let want = rust_decimal::Decimal::new(units, 4).to_string();
+            assert_eq!(Ratio::from_units(units).text().as_str(), want, "{units}");
+        }
+    }
 
     #[test]
     fn hand_written_text_equals_rust_decimals() {

@@ -113,11 +113,12 @@ impl Date {
             self.0.month(),
             self.0.day(),
         );
+        let [y0, y1, y2, y3] = year_digits(y);
         crate::money::AsciiText::of([
-            b'0' + (y / 1000) as u8,
-            b'0' + (y / 100 % 10) as u8,
-            b'0' + (y / 10 % 10) as u8,
-            b'0' + (y % 10) as u8,
+            y0,
+            y1,
+            y2,
+            y3,
             b'-',
             b'0' + (m / 10) as u8,
             b'0' + (m % 10) as u8,
@@ -126,6 +127,16 @@ impl Date {
             b'0' + (d % 10) as u8,
         ])
     }
+}
+
+/// The four ASCII digits of a year below 10,000.
+fn year_digits(y: u32) -> [u8; 4] {
+    [
+        b'0' + (y / 1000 % 10) as u8,
+        b'0' + (y / 100 % 10) as u8,
+        b'0' + (y / 10 % 10) as u8,
+        b'0' + (y % 10) as u8,
+    ]
 }
 
 impl fmt::Display for Date {
@@ -254,16 +265,9 @@ impl Month {
     /// The month's text, `YYYY-MM`, written by hand on the stack (years are
     /// 2000–2099, so four digits hold them).
     pub fn text(self) -> crate::money::AsciiText<7> {
-        let (y, m) = (u32::from(self.year.min(9999)), self.month);
-        crate::money::AsciiText::of([
-            b'0' + (y / 1000) as u8,
-            b'0' + (y / 100 % 10) as u8,
-            b'0' + (y / 10 % 10) as u8,
-            b'0' + (y % 10) as u8,
-            b'-',
-            b'0' + m / 10,
-            b'0' + m % 10,
-        ])
+        let [y0, y1, y2, y3] = year_digits(u32::from(self.year.min(9999)));
+        let m = self.month;
+        crate::money::AsciiText::of([y0, y1, y2, y3, b'-', b'0' + m / 10, b'0' + m % 10])
     }
 }
 
