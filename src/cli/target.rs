@@ -69,14 +69,24 @@ impl Target<'_> {
                 Ok((store, head))
             }
             Target::Live { app, .. } => {
-                let head = {
-                    let st = app.state();
-                    log::Head {
-                        seq: st.head_seq,
-                        hash: st.head_hash,
+                // The durable head from the writer and its record, not from the
+                // readers' state: a command may hold that state (`Target::state`)
+                // while it asks for the store, and waiting for the state again there
+                // could wait on itself.
+                let seq = app.durable_head();
+                let hash = match seq {
+                    0 => crate::record::GENESIS,
+                    _ => {
+                        app.store()
+                            .get(seq)?
+                            .ok_or_else(|| log::StoreError::Damaged {
+                                seq,
+                                reason: format!("record {seq}, the durable head, is not stored"),
+                            })?
+                            .hash
                     }
                 };
-                Ok((app.store().clone(), head))
+                Ok((app.store().clone(), log::Head { seq, hash }))
             }
         }
     }

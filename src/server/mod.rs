@@ -245,7 +245,8 @@ impl AppState {
 
     /// The folded state (durable records only: every record durable when this is
     /// called), locked for reading — the readers' own copy ([`mirror::Mirror`]), so
-    /// that no read holds the writer back.
+    /// that no read holds the writer back. Never call it while this thread holds
+    /// the guard it gave: it may wait for the mirror, which waits for that guard.
     pub fn state(&self) -> RwLockReadGuard<'_, State> {
         self.0.mirror.read_at_least(self.0.writer.durable_seq())
     }
