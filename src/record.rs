@@ -259,18 +259,6 @@ fn push_key_and_prev_opening(o: &mut Vec<u8>, idempotency_key: Option<&str>) {
     o.extend_from_slice(b",\"prev_hash\":\"");
 }
 
-/// The 64 lower-case hex digits of a hash, by table (the `hex` crate's general
-/// encoder was a twentieth of a log's verification).
-fn hex64(h: &[u8; 32]) -> [u8; 64] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [0u8; 64];
-    for (pair, &b) in out.chunks_exact_mut(2).zip(h) {
-        pair[0] = DIGITS[usize::from(b >> 4)];
-        pair[1] = DIGITS[usize::from(b & 15)];
-    }
-    out
-}
-
 /// The canonical text from `prev_hash`'s digits to the closing brace (previous hash,
 /// time of recording, who recorded it when known, seq): the chain's part, the same in
 /// the hashed text and the export line.
@@ -281,7 +269,7 @@ fn push_chain_tail(
     recorded_by: Option<&str>,
     seq: u64,
 ) {
-    o.extend_from_slice(&hex64(&prev_hash.0));
+    o.extend_from_slice(&prev_hash.hex_digits());
     o.extend_from_slice(b"\",\"recorded_at\":\"");
     // The timestamp is plain ASCII: nothing in it needs escaping.
     write_recorded_at(recorded_at_us, o);

@@ -854,7 +854,19 @@ impl Sha256Hex {
 
     /// Lowercase hex form.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        String::from_utf8(self.hex_digits().to_vec()).expect("hex digits are ASCII")
+    }
+
+    /// The 64 lowercase hex digits, by table, on the stack (the hash chain's texts,
+    /// export lines and the sink's rows write them for every record).
+    pub fn hex_digits(&self) -> [u8; 64] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 64];
+        for (pair, &b) in out.chunks_exact_mut(2).zip(&self.0) {
+            pair[0] = DIGITS[usize::from(b >> 4)];
+            pair[1] = DIGITS[usize::from(b & 15)];
+        }
+        out
     }
 }
 

@@ -733,6 +733,28 @@ fn two_cities_into_postgres_exactly_once_and_equal_to_monitor_and_plan() {
     assert_eq!(code(&o), 5, "{}", stderr(&o));
     let line = one_error_line(&o);
     assert!(line.contains("record 77 of city genb"), "{line}");
+    // From the start, in batches of 10 (each read and prepared while the one before
+    // is written): the batches before the damaged record's are committed, nothing
+    // of its own.
+    let o = sink(
+        &[
+            "--url",
+            &url,
+            "--data",
+            b.to_str().unwrap(),
+            "--city",
+            "genb-again",
+            "--once",
+        ],
+        &[("SANBAO_SINK_BATCH", "10")],
+    );
+    assert_eq!(code(&o), 5, "{}", stderr(&o));
+    assert!(one_error_line(&o).contains("record 77 of city genb-again"));
+    assert_eq!(position(&pg, "genb-again"), 70);
+    assert_eq!(
+        pg.one("SELECT count(*) || ' ' || max(seq) FROM records WHERE city = 'genb-again'"),
+        "70 70"
+    );
 }
 
 #[test]

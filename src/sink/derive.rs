@@ -15,12 +15,12 @@
 
 use crate::event::Event;
 use crate::money::Money;
+use crate::query::history;
 use crate::query::monitor::CountyDay;
 use crate::query::plan::Plan;
 use crate::state::State;
 use crate::values::{CountyId, Date};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 /// The days a batch may change: per county, the first such date; and a first date for
 /// every county (city-wide risk lines, reversals).
@@ -143,7 +143,22 @@ pub const PLAN_LINES_COLUMNS: &str =
 
 /// Appends `s` escaped for COPY's text format (backslash, tab, newline, return).
 pub fn push_text(out: &mut Vec<u8>, s: &str) {
-    for b in s.bytes() {
+    push_bytes(out, s.as_bytes());
+}
+
+/// Whether a byte is one COPY's text format escapes.
+fn special(b: u8) -> bool {
+    matches!(b, b'\\' | b'\t' | b'\n' | b'\r')
+}
+
+/// [`push_text`] of UTF-8 bytes: copied whole when nothing needs escaping (numbers,
+/// dates, ids and most JSON), byte by byte otherwise.
+pub fn push_bytes(out: &mut Vec<u8>, s: &[u8]) {
+    if !s.iter().any(|&b| special(b)) {
+        out.extend_from_slice(s);
+        return;
+    }
+    for &b in s {
         match b {
             b'\\' => out.extend_from_slice(b"\\\\"),
             b'\t' => out.extend_from_slice(b"\\t"),
@@ -154,12 +169,16 @@ pub fn push_text(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-/// Appends a value that needs no escaping (numbers, dates, ids checked by sanbao's
-/// value types are escaped anyway by [`push_text`]), then a tab.
+/// Appends a value's `Display` text escaped as [`push_text`] does, then a tab —
+/// formatted straight into `out`, escaped afterwards only if it needs it.
 fn field(out: &mut Vec<u8>, v: impl std::fmt::Display) {
-    let mut s = String::new();
-    let _ = write!(s, "{v}");
-    push_text(out, &s);
+    use std::io::Write as _;
+    let start = out.len();
+    let _ = write!(out, "{v}");
+    if out[start..].iter().any(|&b| special(b)) {
+        let text = out.split_off(start);
+        push_bytes(out, &text);
+    }
     out.push(b'\t');
 }
 
@@ -184,9 +203,13 @@ impl Rows {
         let Some(c) = state.county(county) else {
             return;
         };
+        // The payroll months that can be in arrears on some day of the range: asking
+        // only them gives the same rows (`history::months_in_play`), and spares
+        // looking through every month the county ever had, each day.
+        let months = history::months_in_play(c, from);
         let mut d = from;
         while d <= to {
-            let day = CountyDay::of(state, c, d);
+            let day = CountyDay::of_in(state, c, d, Some(&months));
             let r = &day.row;
             let o = &mut self.county_days;
             field(o, city);
@@ -227,8 +250,15 @@ impl Rows {
                 field(o, city);
                 field(o, county);
                 field(o, d);
-                let list: Vec<&str> = day.reasons.iter().map(|r| r.as_str()).collect();
-                field(o, format_args!("{{{}}}", list.join(",")));
+                // A PostgreSQL array literal: {a,b}.
+                o.push(b'{');
+                for (i, r) in day.reasons.iter().enumerate() {
+                    if i > 0 {
+                        o.push(b',');
+                    }
+                    o.extend_from_slice(r.as_str().as_bytes());
+                }
+                o.push(b'}');
                 end_row(o);
                 self.count += 1;
             }

@@ -37,13 +37,13 @@
 pub mod derive;
 pub mod schema;
 
-use crate::event::Event;
+use crate::event::{Event, PlanIssued};
 use crate::follow::{self, Destination, FollowError, Position, Primary};
 use crate::log::{Store, StoreError};
 use crate::query::plan::plan;
-use crate::record::{format_recorded_at, Record};
+use crate::record::Record;
 use crate::state::State;
-use crate::values::{Date, Sha256Hex};
+use crate::values::{CountyId, Date, Sha256Hex};
 use derive::{Affected, Rows};
 use futures_util::SinkExt;
 use std::path::PathBuf;
@@ -246,7 +246,10 @@ pub async fn connect(url: &str) -> Result<Client, SinkError> {
 
 /// One city's sink: the database, the folded state, and the position.
 pub struct Sink {
-    client: Client,
+    /// The connection; `None` while a batch's transaction holds it.
+    client: Option<Client>,
+    /// The batch whose transaction is under way, handing the connection back.
+    in_flight: Option<InFlight>,
     city: String,
     state: State,
     /// Hash of every record folded, by seq − 1 (records seen again after a reconnect).
@@ -255,11 +258,17 @@ pub struct Sink {
     committed: Position,
     /// The position found on start: records up to it are folded, not written.
     resume: Position,
-    /// The latest business date whose rows are written (`sink_position.latest_date`).
+    /// The latest business date whose rows are written, or being written by the
+    /// batch under way (`sink_position.latest_date`).
     latest: Option<Date>,
+    /// Whether the city has rows in the database or on their way.
+    written: bool,
     /// What was written.
     pub stats: Stats,
 }
+
+/// A batch's transaction, running beside the preparation of the next batch.
+type InFlight = tokio::task::JoinHandle<(Client, Result<Written, SinkError>)>;
 
 const CITY_TABLES: [&str; 7] = [
     "records",
@@ -327,7 +336,9 @@ impl Sink {
             }
         };
         Ok(Sink {
-            client,
+            client: Some(client),
+            in_flight: None,
+            written: resume.seq > 0,
             city: city.to_string(),
             state: State::new(),
             hashes: Vec::new(),
@@ -381,8 +392,101 @@ impl Sink {
 
     /// Takes the next records of the log, in seq order, continuing [`Sink::head`]
     /// (their hashes already checked against their content): records up to the
-    /// stored position are folded, the rest written as one transaction.
+    /// stored position are folded, the rest written as one transaction, committed
+    /// when this returns.
     pub async fn apply(&mut self, records: Vec<Record>) -> Result<(), SinkError> {
+        self.submit(records).await?;
+        self.flush().await
+    }
+
+    /// [`Sink::apply`] without waiting for the transaction: the batch is prepared
+    /// (folded and derived, on a blocking thread) while the batch before it is
+    /// written, then that one is committed and this one's transaction started. The
+    /// caller reads the next batch while PostgreSQL takes this one; [`Sink::flush`]
+    /// waits for it. An error of the batch before comes first; a damaged record
+    /// stops the sink after the batches before it are committed.
+    pub async fn submit(&mut self, records: Vec<Record>) -> Result<(), SinkError> {
+        let pending = match self.take_new(records) {
+            Ok(p) => p,
+            Err(e) => return Err(self.stop_with(e).await),
+        };
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let hashes: Vec<Sha256Hex> = pending.iter().map(|r| r.hash).collect();
+        let mut state = std::mem::take(&mut self.state);
+        let city = self.city.clone();
+        // No rows of the city written yet at all: every day of every county is new.
+        let before = if self.written { self.latest } else { None };
+        let prepared = tokio::task::spawn_blocking(move || {
+            let r = prepare(&mut state, &city, pending, before);
+            (state, r)
+        })
+        .await;
+        let prepared = match prepared {
+            Ok((state, r)) => {
+                self.state = state;
+                r
+            }
+            Err(e) => Err(SinkError::Database(format!(
+                "preparing a batch failed: {e}"
+            ))),
+        };
+        // The batch before commits first; its error, if any, is the first.
+        self.flush().await?;
+        let batch = prepared?;
+        self.hashes.extend(hashes);
+        self.latest = batch.latest;
+        self.written = true;
+        let Some(client) = self.client.take() else {
+            return Err(SinkError::Database(
+                "the connection to PostgreSQL was lost".into(),
+            ));
+        };
+        let (city, expected) = (self.city.clone(), self.committed);
+        self.in_flight = Some(tokio::spawn(async move {
+            let mut client = client;
+            let r = commit(&mut client, &city, expected, batch).await;
+            (client, r)
+        }));
+        Ok(())
+    }
+
+    /// Waits for the batch whose transaction is under way (if any) and takes its
+    /// outcome: the position moves to its end.
+    pub async fn flush(&mut self) -> Result<(), SinkError> {
+        let Some(h) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let (client, r) = h
+            .await
+            .map_err(|e| SinkError::Database(format!("writing a batch failed: {e}")))?;
+        self.client = Some(client);
+        let w = r?;
+        self.committed = w.head;
+        self.stats.records += w.records;
+        self.stats.rows += w.rows;
+        self.stats.county_days += w.county_days;
+        self.stats.batches += 1;
+        self.stats.derive += w.derive;
+        self.stats.copy_records += w.copy_records;
+        self.stats.copy_rows += w.copy_rows;
+        self.stats.commit += w.commit;
+        Ok(())
+    }
+
+    /// `e`, after the batch under way is committed — or that batch's own error,
+    /// which came first.
+    async fn stop_with(&mut self, e: SinkError) -> SinkError {
+        match self.flush().await {
+            Err(first) => first,
+            Ok(()) => e,
+        }
+    }
+
+    /// Checks that `records` continue [`Sink::head`], folds those up to the stored
+    /// position (a restart reads them again) and returns the rest.
+    fn take_new(&mut self, records: Vec<Record>) -> Result<Vec<Record>, SinkError> {
         let mut pending = Vec::new();
         let mut tail = self.head();
         for r in records {
@@ -419,196 +523,284 @@ impl Sink {
             }
             pending.push(r);
         }
-        if pending.is_empty() {
-            return Ok(());
-        }
-        self.write(pending).await
-    }
-
-    /// Writes `records` (continuing the state) and what they change, in one
-    /// transaction with the new position.
-    async fn write(&mut self, records: Vec<Record>) -> Result<(), SinkError> {
-        let city = self.city.clone();
-        let t_derive = Instant::now();
-        let before_latest = if self.committed.seq == 0 {
-            None
-        } else {
-            self.latest
-        };
-        let mut affected = Affected::default();
-        let mut rows = Rows::default();
-        let mut recs: Vec<u8> = Vec::with_capacity(records.len() * 400);
-        let mut deferred = Vec::new();
-        let mut expected_head = self.state.head_seq;
-        for r in &records {
-            if r.seq != expected_head + 1 || r.prev_hash != self.state.head_hash {
-                return Err(self.damaged(r.seq, "it does not continue the record before it"));
-            }
-            if let Event::PlanIssued(p) = &r.event {
-                if p.based_on_seq == self.state.head_seq {
-                    let pl = plan(&self.state, p.month);
-                    if pl.plan_sha256 != p.plan_sha256 {
-                        return Err(self.damaged(
-                            r.seq,
-                            format!(
-                                "its plan of {} does not reproduce: plan_sha256 {} recorded, {} computed",
-                                p.month, p.plan_sha256, pl.plan_sha256
-                            ),
-                        ));
-                    }
-                    rows.plan(&city, r.seq, p.issued_on, &pl);
-                } else {
-                    deferred.push((r.seq, p.clone()));
-                }
-            }
-            affected.note(&r.event);
-            self.state.fold(r);
-            self.hashes.push(r.hash);
-            expected_head = r.seq;
-            record_row(&mut recs, &city, r);
-        }
-        let (days, latest) = derive::days_to_write(&self.state, &affected, before_latest);
-        for (county, from) in &days {
-            if let Some(to) = latest {
-                rows.county(&city, &self.state, county, *from, to);
-            }
-        }
-        let head = self.head();
-        let derived = t_derive.elapsed();
-        let t_lock = Instant::now();
-        let tx = self
-            .client
-            .transaction()
-            .await
-            .map_err(db("starting a transaction"))?;
-        let held = tx
-            .query_opt(
-                "SELECT seq, hash FROM sink_position WHERE city = $1 FOR UPDATE",
-                &[&city],
-            )
-            .await
-            .map_err(db("locking the position"))?;
-        let held = held.map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)));
-        let ours = (self.committed.seq > 0)
-            .then(|| (self.committed.seq as i64, self.committed.hash.to_hex()));
-        if held != ours {
-            return Err(SinkError::Conflict(format!(
-                "the position of city {city} in the database moved to {:?} while this sink held it at seq {}: another sink writes this city; stop one of them",
-                held.map(|h| h.0),
-                self.committed.seq
-            )));
-        }
-        let locked = t_lock.elapsed();
-        let t_records = Instant::now();
-        copy(
-            &tx,
-            "COPY records (city, seq, hash, prev_hash, recorded_at, kind, event, idempotency_key, recorded_by) FROM STDIN",
-            recs,
-        )
-        .await?;
-        let copied_records = t_records.elapsed();
-        let t_rows = Instant::now();
-        for (seq, p) in deferred {
-            let past = fold_from_db(&tx, &city, p.based_on_seq).await?;
-            let pl = plan(&past, p.month);
-            if pl.plan_sha256 != p.plan_sha256 {
-                return Err(SinkError::Damaged {
-                    city: city.clone(),
-                    seq,
-                    reason: format!(
-                        "its plan of {} at seq {} does not reproduce: plan_sha256 {} recorded, {} computed",
-                        p.month, p.based_on_seq, p.plan_sha256, pl.plan_sha256
-                    ),
-                });
-            }
-            rows.plan(&city, seq, p.issued_on, &pl);
-        }
-        // Before the city's first batch it has no derived rows to replace. Each
-        // replaced county's days are a range of the table's key, compared in the
-        // key's collation ("C") so that the key's index finds them: in another
-        // collation the comparison cannot use it, and every batch would scan every
-        // derived row written so far.
-        if !days.is_empty() && self.committed.seq > 0 {
-            let counties: Vec<String> = days.iter().map(|(c, _)| c.to_string()).collect();
-            let froms: Vec<String> = days.iter().map(|(_, d)| d.to_string()).collect();
-            for t in ["county_days", "payroll", "watchlist"] {
-                tx.execute(
-                    &format!(
-                        "DELETE FROM {t} t USING unnest($2::text[], $3::text[]::date[]) AS x(county, d) \
-                         WHERE t.city = $1 AND t.county = x.county COLLATE \"C\" AND t.date >= x.d"
-                    ),
-                    &[&city, &counties, &froms],
-                )
-                .await
-                .map_err(db("replacing the derived rows"))?;
-            }
-        }
-        let Rows {
-            county_days,
-            payroll,
-            watchlist,
-            plans,
-            plan_lines,
-            county_day_count,
-            count,
-        } = rows;
-        for (table, cols, buf) in [
-            ("county_days", derive::COUNTY_DAYS_COLUMNS, county_days),
-            ("payroll", derive::PAYROLL_COLUMNS, payroll),
-            ("watchlist", derive::WATCHLIST_COLUMNS, watchlist),
-            ("plans", derive::PLANS_COLUMNS, plans),
-            ("plan_lines", derive::PLAN_LINES_COLUMNS, plan_lines),
-        ] {
-            if !buf.is_empty() {
-                copy(&tx, &format!("COPY {table} ({cols}) FROM STDIN"), buf).await?;
-            }
-        }
-        let copied_rows = t_rows.elapsed();
-        let t_commit = Instant::now();
-        let latest_text = latest.map(|d| d.to_string());
-        tx.execute(
-            "INSERT INTO sink_position (city, seq, hash, latest_date, updated_at) \
-             VALUES ($1, $2, $3, $4::text::date, now()) \
-             ON CONFLICT (city) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, \
-             latest_date = EXCLUDED.latest_date, updated_at = EXCLUDED.updated_at",
-            &[&city, &(head.seq as i64), &head.hash.to_hex(), &latest_text],
-        )
-        .await
-        .map_err(db("moving the position"))?;
-        tx.commit().await.map_err(db("committing a batch"))?;
-        self.committed = head;
-        self.latest = latest;
-        self.stats.records += records.len() as u64;
-        self.stats.rows += records.len() as u64 + count;
-        self.stats.county_days += county_day_count;
-        self.stats.batches += 1;
-        self.stats.derive += derived;
-        self.stats.copy_records += copied_records;
-        self.stats.copy_rows += copied_rows;
-        self.stats.commit += locked + t_commit.elapsed();
-        Ok(())
+        Ok(pending)
     }
 }
 
-/// One `records` row in COPY text.
-fn record_row(out: &mut Vec<u8>, city: &str, r: &Record) {
+/// What one batch writes, prepared from its records by sanbao's own code before its
+/// transaction starts.
+struct Prepared {
+    /// The records as COPY text.
+    records: Vec<u8>,
+    /// How many records.
+    record_count: u64,
+    /// The derived rows (and the plans whose basis is the record before them).
+    rows: Rows,
+    /// Plans issued on an older seq than the record before them: their basis is
+    /// folded from the database's records, in the transaction.
+    deferred: Vec<(u64, PlanIssued)>,
+    /// Counties whose rows from a date on are already in the database and are
+    /// replaced.
+    replace: Vec<(CountyId, Date)>,
+    /// The position after the batch.
+    head: Position,
+    /// The latest business date after the batch.
+    latest: Option<Date>,
+    /// Time spent preparing.
+    derive: Duration,
+}
+
+/// What a committed batch wrote, and the time its parts took.
+struct Written {
+    head: Position,
+    records: u64,
+    rows: u64,
+    county_days: u64,
+    derive: Duration,
+    copy_records: Duration,
+    copy_rows: Duration,
+    commit: Duration,
+}
+
+/// Folds `records` (continuing `state`) and derives what they change: the rows of
+/// every county day from the earliest one the batch can change (see
+/// [`derive::Affected`]) or, past the previous latest business date `before`, every
+/// new day (all of them when `before` is `None`: no rows written yet), and the
+/// plans it issues on the record before them (checked against their `plan_sha256`).
+fn prepare(
+    state: &mut State,
+    city: &str,
+    records: Vec<Record>,
+    before: Option<Date>,
+) -> Result<Prepared, SinkError> {
+    let t_derive = Instant::now();
+    let damaged = |seq: u64, reason: String| SinkError::Damaged {
+        city: city.to_string(),
+        seq,
+        reason,
+    };
+    let mut affected = Affected::default();
+    let mut rows = Rows::default();
+    let mut recs: Vec<u8> = Vec::with_capacity(records.len() * 400);
+    let mut scratch = Vec::with_capacity(512);
+    let mut deferred = Vec::new();
+    for r in &records {
+        if r.seq != state.head_seq + 1 || r.prev_hash != state.head_hash {
+            return Err(damaged(
+                r.seq,
+                "it does not continue the record before it".into(),
+            ));
+        }
+        if let Event::PlanIssued(p) = &r.event {
+            if p.based_on_seq == state.head_seq {
+                let pl = plan(state, p.month);
+                if pl.plan_sha256 != p.plan_sha256 {
+                    return Err(damaged(
+                        r.seq,
+                        format!(
+                            "its plan of {} does not reproduce: plan_sha256 {} recorded, {} computed",
+                            p.month, p.plan_sha256, pl.plan_sha256
+                        ),
+                    ));
+                }
+                rows.plan(city, r.seq, p.issued_on, &pl);
+            } else {
+                deferred.push((r.seq, p.clone()));
+            }
+        }
+        affected.note(&r.event);
+        state.fold(r);
+        record_row(&mut recs, city, r, &mut scratch);
+    }
+    let (days, latest) = derive::days_to_write(state, &affected, before);
+    if let Some(to) = latest {
+        for (county, from) in &days {
+            rows.county(city, state, county, *from, to);
+        }
+    }
+    // Only the days up to the previous latest business date have rows to replace;
+    // the days after it are new.
+    let replace = match before {
+        Some(b) => days.into_iter().filter(|(_, from)| *from <= b).collect(),
+        None => Vec::new(),
+    };
+    Ok(Prepared {
+        records: recs,
+        record_count: records.len() as u64,
+        rows,
+        deferred,
+        replace,
+        head: Position {
+            seq: state.head_seq,
+            hash: state.head_hash,
+        },
+        latest,
+        derive: t_derive.elapsed(),
+    })
+}
+
+/// Writes a prepared batch as one transaction with the new position, after checking
+/// that the database's position is still `expected` (the end of the batch before).
+async fn commit(
+    client: &mut Client,
+    city: &str,
+    expected: Position,
+    batch: Prepared,
+) -> Result<Written, SinkError> {
+    let Prepared {
+        records,
+        record_count,
+        mut rows,
+        deferred,
+        replace,
+        head,
+        latest,
+        derive,
+    } = batch;
+    let t_lock = Instant::now();
+    let tx = client
+        .transaction()
+        .await
+        .map_err(db("starting a transaction"))?;
+    let held = tx
+        .query_opt(
+            "SELECT seq, hash FROM sink_position WHERE city = $1 FOR UPDATE",
+            &[&city],
+        )
+        .await
+        .map_err(db("locking the position"))?;
+    let held = held.map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)));
+    let ours = (expected.seq > 0).then(|| (expected.seq as i64, expected.hash.to_hex()));
+    if held != ours {
+        return Err(SinkError::Conflict(format!(
+            "the position of city {city} in the database moved to {:?} while this sink held it at seq {}: another sink writes this city; stop one of them",
+            held.map(|h| h.0),
+            expected.seq
+        )));
+    }
+    let locked = t_lock.elapsed();
+    let t_records = Instant::now();
+    copy(
+        &tx,
+        "COPY records (city, seq, hash, prev_hash, recorded_at, kind, event, idempotency_key, recorded_by) FROM STDIN",
+        records,
+    )
+    .await?;
+    let copy_records = t_records.elapsed();
+    let t_rows = Instant::now();
+    for (seq, p) in deferred {
+        let past = fold_from_db(&tx, city, p.based_on_seq).await?;
+        let pl = plan(&past, p.month);
+        if pl.plan_sha256 != p.plan_sha256 {
+            return Err(SinkError::Damaged {
+                city: city.to_string(),
+                seq,
+                reason: format!(
+                    "its plan of {} at seq {} does not reproduce: plan_sha256 {} recorded, {} computed",
+                    p.month, p.based_on_seq, p.plan_sha256, pl.plan_sha256
+                ),
+            });
+        }
+        rows.plan(city, seq, p.issued_on, &pl);
+    }
+    // Each replaced county's days are a range of the table's key, searched county by
+    // county in the key's index: the lateral subquery (kept from being flattened
+    // into a join by its OFFSET) is asked once per county with the county's range,
+    // compared in the key's collation ("C") so that the index serves it. Given the
+    // arrays as parameters, a plain join made the planner hash every row of the city
+    // (seconds a batch) to find the few replaced ones, and its estimate set off JIT
+    // compilation (a fifth of a second a statement), off for the transaction.
+    if !replace.is_empty() {
+        tx.batch_execute("SET LOCAL jit = off")
+            .await
+            .map_err(db("replacing the derived rows"))?;
+        let counties: Vec<String> = replace.iter().map(|(c, _)| c.to_string()).collect();
+        let froms: Vec<String> = replace.iter().map(|(_, d)| d.to_string()).collect();
+        for t in ["county_days", "payroll", "watchlist"] {
+            tx.execute(
+                &format!(
+                    "DELETE FROM {t} WHERE ctid = ANY(ARRAY( \
+                       SELECT r.ctid FROM unnest($2::text[], $3::text[]::date[]) AS x(county, d) \
+                       CROSS JOIN LATERAL (SELECT ctid FROM {t} t WHERE t.city = $1 \
+                         AND t.county = x.county COLLATE \"C\" AND t.date >= x.d OFFSET 0) r))"
+                ),
+                &[&city, &counties, &froms],
+            )
+            .await
+            .map_err(db("replacing the derived rows"))?;
+        }
+    }
+    let Rows {
+        county_days,
+        payroll,
+        watchlist,
+        plans,
+        plan_lines,
+        county_day_count,
+        count,
+    } = rows;
+    for (table, cols, buf) in [
+        ("county_days", derive::COUNTY_DAYS_COLUMNS, county_days),
+        ("payroll", derive::PAYROLL_COLUMNS, payroll),
+        ("watchlist", derive::WATCHLIST_COLUMNS, watchlist),
+        ("plans", derive::PLANS_COLUMNS, plans),
+        ("plan_lines", derive::PLAN_LINES_COLUMNS, plan_lines),
+    ] {
+        if !buf.is_empty() {
+            copy(&tx, &format!("COPY {table} ({cols}) FROM STDIN"), buf).await?;
+        }
+    }
+    let copy_rows = t_rows.elapsed();
+    let t_commit = Instant::now();
+    let latest_text = latest.map(|d| d.to_string());
+    tx.execute(
+        "INSERT INTO sink_position (city, seq, hash, latest_date, updated_at) \
+         VALUES ($1, $2, $3, $4::text::date, now()) \
+         ON CONFLICT (city) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, \
+         latest_date = EXCLUDED.latest_date, updated_at = EXCLUDED.updated_at",
+        &[&city, &(head.seq as i64), &head.hash.to_hex(), &latest_text],
+    )
+    .await
+    .map_err(db("moving the position"))?;
+    tx.commit().await.map_err(db("committing a batch"))?;
+    Ok(Written {
+        head,
+        records: record_count,
+        rows: record_count + count,
+        county_days: county_day_count,
+        derive,
+        copy_records,
+        copy_rows,
+        commit: locked + t_commit.elapsed(),
+    })
+}
+
+/// One `records` row in COPY text (the event as its canonical JSON, which
+/// PostgreSQL's `jsonb` reads as any other JSON text).
+fn record_row(out: &mut Vec<u8>, city: &str, r: &Record, scratch: &mut Vec<u8>) {
     /// A cell, then its separator; `None` is COPY's NULL (`\N`).
-    fn cell(out: &mut Vec<u8>, s: Option<&str>, last: bool) {
+    fn cell(out: &mut Vec<u8>, s: Option<&[u8]>, last: bool) {
         match s {
-            Some(s) => derive::push_text(out, s),
+            Some(s) => derive::push_bytes(out, s),
             None => out.extend_from_slice(b"\\N"),
         }
         out.push(if last { b'\n' } else { b'\t' });
     }
-    cell(out, Some(city), false);
-    cell(out, Some(&r.seq.to_string()), false);
-    cell(out, Some(&r.hash.to_hex()), false);
-    cell(out, Some(&r.prev_hash.to_hex()), false);
-    cell(out, Some(&format_recorded_at(r.recorded_at_us)), false);
-    cell(out, Some(r.event.kind()), false);
-    cell(out, Some(&r.event.to_json().to_string()), false);
-    cell(out, r.idempotency_key.as_deref(), false);
-    cell(out, r.recorded_by.as_deref(), true);
+    cell(out, Some(city.as_bytes()), false);
+    scratch.clear();
+    crate::canonical::push_int(scratch, i128::from(r.seq));
+    cell(out, Some(scratch), false);
+    cell(out, Some(&r.hash.hex_digits()), false);
+    cell(out, Some(&r.prev_hash.hex_digits()), false);
+    scratch.clear();
+    crate::record::write_recorded_at(r.recorded_at_us, scratch);
+    cell(out, Some(scratch), false);
+    cell(out, Some(r.event.kind().as_bytes()), false);
+    scratch.clear();
+    r.event.append_canonical(scratch);
+    cell(out, Some(scratch), false);
+    cell(out, r.idempotency_key.as_deref().map(str::as_bytes), false);
+    cell(out, r.recorded_by.as_deref().map(str::as_bytes), true);
 }
 
 /// Sends one COPY's rows.
@@ -768,7 +960,8 @@ pub async fn run(
 
 /// Opens the directory, writes every record past the sink's head in batches of
 /// [`DIR_BATCH`] (stopping between two when `stop` turns true), and lets the
-/// directory go.
+/// directory go. Reading and checking a batch (on a blocking thread) and preparing
+/// it go on while PostgreSQL takes the batch before ([`Sink::submit`]).
 async fn read_dir_once(
     sink: &mut Sink,
     dir: &std::path::Path,
@@ -781,25 +974,30 @@ async fn read_dir_once(
             dir.display()
         )));
     }
-    let store = Store::open(dir).map_err(|e| store_error(sink, e))?;
+    let store = std::sync::Arc::new(Store::open(dir).map_err(|e| store_error(sink, e))?);
     let head = store.head().map_err(|e| store_error(sink, e))?;
     sink.check_source_head(head.seq)?;
     let mut from = sink.head().seq + 1;
     let batch_records = dir_batch();
     while from <= head.seq {
         let to = (from + batch_records - 1).min(head.seq);
-        let mut batch = Vec::with_capacity((to - from + 1) as usize);
-        for r in store.records(from, to) {
-            let r = r.map_err(|e| store_error(sink, e))?;
-            if r.compute_hash() != r.hash {
-                return Err(sink.damaged(r.seq, "its hash does not match its content"));
+        let reader = store.clone();
+        let read = tokio::task::spawn_blocking(move || read_batch(&reader, from, to)).await;
+        let batch = match read {
+            Ok(Ok(batch)) => batch,
+            Ok(Err(e)) => {
+                let e = match e {
+                    Unread::Store(e) => store_error(sink, e),
+                    Unread::Damaged(seq, why) => sink.damaged(seq, why),
+                };
+                return Err(sink.stop_with(e).await);
             }
-            batch.push(r);
-        }
-        if batch.len() as u64 != to - from + 1 {
-            return Err(sink.damaged(from + batch.len() as u64, "the log has no record there"));
-        }
-        sink.apply(batch).await?;
+            Err(e) => {
+                let e = SinkError::Source(format!("reading the log failed: {e}"));
+                return Err(sink.stop_with(e).await);
+            }
+        };
+        sink.submit(batch).await?;
         report(sink);
         from = to + 1;
         // SIGINT/SIGTERM: stop between two batches (each one whole transaction).
@@ -807,7 +1005,38 @@ async fn read_dir_once(
             break;
         }
     }
+    sink.flush().await?;
+    report(sink);
     Ok(())
+}
+
+/// Why a batch could not be read from a data directory.
+enum Unread {
+    Store(StoreError),
+    /// A record is missing or does not match its hash: its seq and why.
+    Damaged(u64, &'static str),
+}
+
+/// Records `from..=to` of the store, each hash recomputed from its content.
+fn read_batch(store: &Store, from: u64, to: u64) -> Result<Vec<Record>, Unread> {
+    let mut batch = Vec::with_capacity((to - from + 1) as usize);
+    for r in store.records(from, to) {
+        let r = r.map_err(Unread::Store)?;
+        if r.compute_hash() != r.hash {
+            return Err(Unread::Damaged(
+                r.seq,
+                "its hash does not match its content",
+            ));
+        }
+        batch.push(r);
+    }
+    if batch.len() as u64 != to - from + 1 {
+        return Err(Unread::Damaged(
+            from + batch.len() as u64,
+            "the log has no record there",
+        ));
+    }
+    Ok(batch)
 }
 
 fn store_error(sink: &Sink, e: StoreError) -> SinkError {
