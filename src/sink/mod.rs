@@ -29,6 +29,10 @@
 //!   `county_days` row equals `monitor --as-of` that day at the sink's position, and
 //!   each plan equals `plan --month M --at-seq based_on_seq --json` (its
 //!   `plan_sha256` checked against the record's);
+//! - **overlapped, still in order**: reading and preparing a batch (fold, derived
+//!   rows) goes on while PostgreSQL takes the batch before ([`Sink::submit`]); the
+//!   transactions still commit one after the other in seq order, and a damaged record
+//!   stops the sink after the batches before its own are committed;
 //! - **bounded failure**: an unreachable database is retried a bounded number of
 //!   times ([`CONNECT_ATTEMPTS`]) and a refused password is not retried: one error,
 //!   never a hang; a database of another sink version is refused
@@ -61,7 +65,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// sink between two of them). Large, because a batch's backdated events make it
 /// replace and re-derive days already written: catching up 1M records, 100,000 a
 /// batch is 1.7 times as fast as 20,000 (BENCHMARKS.md, session 13), for some tens
-/// of MiB of rows held per batch.
+/// of MiB of rows held per batch (two batches at once: one prepared, one written).
 pub const DIR_BATCH: u64 = 100_000;
 
 fn dir_batch() -> u64 {
@@ -706,12 +710,16 @@ async fn commit(
     // Each replaced county's days are a range of the table's key, searched county by
     // county in the key's index: the lateral subquery (kept from being flattened
     // into a join by its OFFSET) is asked once per county with the county's range,
-    // compared in the key's collation ("C") so that the index serves it. Given the
-    // arrays as parameters, a plain join made the planner hash every row of the city
-    // (seconds a batch) to find the few replaced ones, and its estimate set off JIT
-    // compilation (a fifth of a second a statement), off for the transaction.
+    // compared in the key's collation ("C") so that the index serves it. The plan is
+    // pinned for the transaction, whatever the table's statistics say: given the
+    // arrays as parameters a plain join made the planner hash every row of the city
+    // (seconds a batch), and a table last analyzed empty (a new database, or one
+    // whose city was just rebuilt) made it scan the whole table once per county —
+    // sequential scans are off (the key's index and the found rows' ctids serve
+    // every statement here), and so is JIT compilation, which the resulting cost
+    // estimates would set off (a fifth of a second a statement).
     if !replace.is_empty() {
-        tx.batch_execute("SET LOCAL jit = off")
+        tx.batch_execute("SET LOCAL jit = off; SET LOCAL enable_seqscan = off")
             .await
             .map_err(db("replacing the derived rows"))?;
         let counties: Vec<String> = replace.iter().map(|(c, _)| c.to_string()).collect();
