@@ -14,7 +14,13 @@ use std::str::FromStr;
 
 /// A signed amount of money in cents. Event fields hold non-negative values only;
 /// projections (a projected end balance, say) may be negative.
+///
+/// Aligned to 8 bytes, not `i128`'s 16: every dated entry of the state holds one
+/// beside a date and a seq, and 16-byte alignment padded each to the next 16 bytes
+/// (an `Entry` took 48 bytes instead of 32 — at ten million records, hundreds of MB).
+/// Its value is only ever copied out, never borrowed, so the packing costs nothing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(Rust, packed(8))]
 pub struct Money(i128);
 
 /// Largest amount an event field may carry: 9,999,999,999,999.99 yuan (13 integer digits).

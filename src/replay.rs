@@ -79,6 +79,7 @@ pub fn replay(
     progress: impl FnMut(u64),
 ) -> Result<Replayed, StoreError> {
     let mut state = State::new();
+    state.reserve_records(log::records_hint(store, Some(at_seq)));
     let verified = log::verify_each(store, Some(at_seq), progress, |r| {
         state.fold(r);
     })?;

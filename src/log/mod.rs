@@ -298,12 +298,23 @@ pub fn load_state(
     progress: impl FnMut(u64),
 ) -> Result<State, StoreError> {
     let mut state = State::new();
+    state.reserve_records(records_hint(store, upto));
     match check_records(store, GENESIS_HEAD, upto, false, progress, |r| {
         state.fold(r);
     })? {
         Ok(_) => Ok(state),
         Err((seq, reason)) => Err(StoreError::Damaged { seq, reason }),
     }
+}
+
+/// How many records a fold of `store` up to `upto` (all when `None`) will see, as a
+/// hint for [`State::reserve_records`]: the stored head, never more than one record
+/// per 32 bytes on disk (a damaged head must not make the fold reserve more memory
+/// than the log could fill), 0 when the head cannot be read.
+pub fn records_hint(store: &Store, upto: Option<u64>) -> u64 {
+    let head = store.head().map_or(0, |h| h.seq);
+    head.min(upto.unwrap_or(u64::MAX))
+        .min(store.size_on_disk() / 32)
 }
 
 /// The head of an empty log: seq 0 and the genesis hash.
@@ -550,6 +561,7 @@ fn check_records(
 /// [`StoreError::Damaged`], naming the first bad seq.
 pub fn load_verified(store: &Store, progress: impl FnMut(u64)) -> Result<State, StoreError> {
     let mut state = State::new();
+    state.reserve_records(records_hint(store, None));
     match verify_each(store, None, progress, |r| {
         state.fold(r);
     })? {

@@ -238,6 +238,18 @@ impl State {
         State::default()
     }
 
+    /// Makes room, once, for the per-record table up to record `seq` — call before
+    /// folding a log whose head is known (load, replay, audit). Grown a record at a
+    /// time the table doubles: up to twice the room it needs and, while it moves,
+    /// the old table beside the new one (at ten million records 32 bytes each: 320
+    /// MB exact, against a 537 MB table and, for a moment, 805 MB).
+    pub fn reserve_records(&mut self, seq: u64) {
+        let want = usize::try_from(seq).unwrap_or(usize::MAX);
+        if want > self.targets.len() {
+            self.targets.reserve_exact(want - self.targets.len());
+        }
+    }
+
     /// Counties in id order.
     pub fn counties(&self) -> impl Iterator<Item = &County> + '_ {
         self.county_index
