@@ -743,11 +743,19 @@ mod tests {
             state.fold(&r);
         }
         let last = state.max_effective_date.expect("dated events");
-        let (mut days, mut watched_days) = (0, 0);
+        let (mut days, mut watched_days, mut arrears_days) = (0, 0, 0);
         for c in state.counties() {
+            // The months in play from the registration on, asked on every later day
+            // (what the PostgreSQL sink does over a range of days): the same arrears,
+            // so the same reasons, as looking through every month.
+            let from_registration = history::months_in_play(c, c.registered_on);
             let mut d = c.registered_on;
             while d <= last {
-                let rows = CountyDay::of(&state, c, d).reasons;
+                let all = CountyDay::of(&state, c, d);
+                let ranged = CountyDay::of_in(&state, c, d, Some(&from_registration));
+                assert_eq!(ranged.arrears, all.arrears, "{} on {d}", c.id);
+                assert_eq!(ranged.reasons, all.reasons, "{} on {d}", c.id);
+                let rows = all.reasons;
                 assert_eq!(reasons_in(&state, c, d, None), rows, "{} on {d}", c.id);
                 assert_eq!(watched(&state, c, d), !rows.is_empty(), "{} on {d}", c.id);
                 let months = history::months_in_play(c, d);
@@ -757,10 +765,15 @@ mod tests {
                 );
                 days += 1;
                 watched_days += usize::from(!rows.is_empty());
+                arrears_days += usize::from(!ranged.arrears.is_empty());
                 d = d.add_days(10);
             }
         }
         assert!(days > 500, "{days} county-days");
+        assert!(
+            arrears_days > 0,
+            "no day in arrears among {days}: the months in play would prove little"
+        );
         assert!(
             watched_days > 0,
             "no watched day among {days}: the test would prove little"
