@@ -229,6 +229,22 @@ fn sink(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     c.output().unwrap()
 }
 
+/// `sanbao sink postgres --url URL --data DIR --city CITY --once`, with `env`.
+fn sink_once(url: &str, dir: &Path, city: &str, env: &[(&str, &str)]) -> std::process::Output {
+    sink(
+        &[
+            "--url",
+            url,
+            "--data",
+            dir.to_str().unwrap(),
+            "--city",
+            city,
+            "--once",
+        ],
+        env,
+    )
+}
+
 fn json_of(dir: &Path, args: &[&str]) -> Value {
     let o = run(dir, args, "");
     assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
@@ -524,18 +540,7 @@ fn two_cities_into_postgres_exactly_once_and_equal_to_monitor_and_plan() {
     generated_city(&b, 5_000);
 
     // City A through its data directory, in one go.
-    let o = sink(
-        &[
-            "--url",
-            &url,
-            "--data",
-            a.to_str().unwrap(),
-            "--city",
-            "sample",
-            "--once",
-        ],
-        &[],
-    );
+    let o = sink_once(&url, &a, "sample", &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("city sample at seq"), "{}", stdout(&o));
 
@@ -567,18 +572,7 @@ fn two_cities_into_postgres_exactly_once_and_equal_to_monitor_and_plan() {
     assert_eq!(n, at_kill, "records written beside the position");
     assert_eq!(at_kill % 100, 0, "the position is at the end of a batch");
     assert!(at_kill < 5_000, "killed mid-run (at {at_kill})");
-    let o = sink(
-        &[
-            "--url",
-            &url,
-            "--data",
-            b.to_str().unwrap(),
-            "--city",
-            "genb",
-            "--once",
-        ],
-        &[("SANBAO_SINK_BATCH", "1000")],
-    );
+    let o = sink_once(&url, &b, "genb", &[("SANBAO_SINK_BATCH", "1000")]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(position(&pg, "genb"), 5_000);
 
@@ -718,36 +712,14 @@ fn two_cities_into_postgres_exactly_once_and_equal_to_monitor_and_plan() {
         r.recorded_at_us += 1;
         store.overwrite_raw_for_test(77, &r.encode()).unwrap();
     }
-    let o = sink(
-        &[
-            "--url",
-            &url,
-            "--data",
-            b.to_str().unwrap(),
-            "--city",
-            "genb",
-            "--once",
-        ],
-        &[],
-    );
+    let o = sink_once(&url, &b, "genb", &[]);
     assert_eq!(code(&o), 5, "{}", stderr(&o));
     let line = one_error_line(&o);
     assert!(line.contains("record 77 of city genb"), "{line}");
     // From the start, in batches of 10 (each read and prepared while the one before
     // is written): the batches before the damaged record's are committed, nothing
     // of its own.
-    let o = sink(
-        &[
-            "--url",
-            &url,
-            "--data",
-            b.to_str().unwrap(),
-            "--city",
-            "genb-again",
-            "--once",
-        ],
-        &[("SANBAO_SINK_BATCH", "10")],
-    );
+    let o = sink_once(&url, &b, "genb-again", &[("SANBAO_SINK_BATCH", "10")]);
     assert_eq!(code(&o), 5, "{}", stderr(&o));
     assert!(one_error_line(&o).contains("record 77 of city genb-again"));
     assert_eq!(position(&pg, "genb-again"), 70);
