@@ -17,7 +17,8 @@ use std::str::FromStr;
 ///
 /// Aligned to 8 bytes, not `i128`'s 16: every dated entry of the state holds one
 /// beside a date and a seq, and 16-byte alignment padded each to the next 16 bytes
-/// (an `Entry` took 48 bytes instead of 32 — at ten million records, hundreds of MB).
+/// (an `Entry` took 48 bytes instead of 32; replaying ten million records peaked
+/// ≈ 40 MB lower once it was not).
 /// Its value is only ever copied out, never borrowed, so the packing costs nothing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(Rust, packed(8))]
