@@ -458,13 +458,16 @@ impl Sink {
 
     /// Waits for the batch whose transaction is under way (if any) and takes its
     /// outcome: the position moves to its end.
+    /// The handle stays in place until its task ends, so a flush given up half-way
+    /// (a stop signal dropping the future that awaits it) can be finished by the next.
     pub async fn flush(&mut self) -> Result<(), SinkError> {
-        let Some(h) = self.in_flight.take() else {
+        let Some(h) = self.in_flight.as_mut() else {
             return Ok(());
         };
-        let (client, r) = h
-            .await
-            .map_err(|e| SinkError::Database(format!("writing a batch failed: {e}")))?;
+        let ended = h.await;
+        self.in_flight = None;
+        let (client, r) =
+            ended.map_err(|e| SinkError::Database(format!("writing a batch failed: {e}")))?;
         self.client = Some(client);
         let w = r?;
         self.committed = w.head;
@@ -887,8 +890,9 @@ impl Destination for Followed<'_> {
 }
 
 /// Runs the sink from `source` until `stop` turns true, or — with `once` — until it
-/// has caught up with the log's head as it was on starting. `report` is called after
-/// each committed batch.
+/// has caught up with the log's head as it was on starting; the batch under way is
+/// committed before it returns. `report` is called after each batch is handed over
+/// (the position it sees is the last committed one).
 pub async fn run(
     sink: &mut Sink,
     source: &Source,
@@ -921,6 +925,9 @@ pub async fn run(
             if let Some(e) = dest.failure.take() {
                 return Err(e);
             }
+            // A stop signal may have ended the stream while a batch was being
+            // committed: its outcome is taken here, so the last line is true.
+            dest.sink.flush().await?;
             match r {
                 Ok(_) => Ok(()),
                 Err(FollowError::Diverged { seq, reason }) => Err(SinkError::Damaged {
