@@ -265,8 +265,6 @@ pub struct Sink {
     /// The latest business date whose rows are written, or being written by the
     /// batch under way (`sink_position.latest_date`).
     latest: Option<Date>,
-    /// Whether the city has rows in the database or on their way.
-    written: bool,
     /// What was written.
     pub stats: Stats,
 }
@@ -342,7 +340,6 @@ impl Sink {
         Ok(Sink {
             client: Some(client),
             in_flight: None,
-            written: resume.seq > 0,
             city: city.to_string(),
             state: State::new(),
             hashes: Vec::new(),
@@ -418,10 +415,15 @@ impl Sink {
             return Ok(());
         }
         let hashes: Vec<Sha256Hex> = pending.iter().map(|r| r.hash).collect();
+        // Nothing folded before this batch (no position to resume from, no batch
+        // handed over): the city has no rows yet, and every day of every county is new.
+        let before = if self.state.head_seq > 0 {
+            self.latest
+        } else {
+            None
+        };
         let mut state = std::mem::take(&mut self.state);
         let city = self.city.clone();
-        // No rows of the city written yet at all: every day of every county is new.
-        let before = if self.written { self.latest } else { None };
         let prepared = tokio::task::spawn_blocking(move || {
             let r = prepare(&mut state, &city, pending, before);
             (state, r)
@@ -441,7 +443,6 @@ impl Sink {
         let batch = prepared?;
         self.hashes.extend(hashes);
         self.latest = batch.latest;
-        self.written = true;
         let Some(client) = self.client.take() else {
             return Err(SinkError::Database(
                 "the connection to PostgreSQL was lost".into(),
