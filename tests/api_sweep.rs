@@ -10,7 +10,7 @@
 //! Deterministic: a fixed seed (`SANBAO_SWEEP_SEED` to try another) and a fixed
 //! number of requests per operation (`SANBAO_SWEEP_REQUESTS`, default 300; three times that for `POST /v1/events`).
 
-mod wire;
+use crate::wire;
 
 use proptest::prelude::Rng;
 use proptest::strategy::{Strategy, ValueTree};

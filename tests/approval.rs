@@ -6,8 +6,8 @@
 //! promoted to approver), the command line unable to approve, a pending request
 //! withdrawn by a reversal and an approved one not.
 
-mod common;
-mod wire;
+use crate::common;
+use crate::wire;
 
 use serde_json::{json, Value};
 

@@ -5,8 +5,8 @@
 //! must pass unchanged, end on the head hash `verify` reports, and fail on a record
 //! whose `recorded_by` was altered.
 
-mod common;
-mod wire;
+use crate::common;
+use crate::wire;
 
 use common::{code, run, stderr, stdout};
 use sanbao::record::{Record, GENESIS};

@@ -4,7 +4,7 @@
 //! CLI and HTTP at once get contiguous seqs; `truncate` is refused while serving; a
 //! server killed with SIGKILL leaves a stale socket that the next command ignores.
 
-mod wire;
+use crate::wire;
 
 use serde_json::{json, Value};
 use std::io::Write;

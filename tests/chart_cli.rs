@@ -5,7 +5,7 @@
 //! existing one as it was, no temporary file behind); through a server holding the
 //! directory, the same bytes and the same refusals.
 
-mod wire;
+use crate::wire;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

@@ -4,7 +4,7 @@
 //! balance ends at balance mod amount and is never negative on any date, and the seqs
 //! are contiguous.
 
-mod wire;
+use crate::wire;
 
 use serde_json::{json, Value};
 use wire::*;

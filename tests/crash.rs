@@ -5,7 +5,7 @@
 //! key was recorded twice. Deterministic in what it asserts; rounds and kills are
 //! bounded.
 
-mod common;
+use crate::common;
 use common::*;
 use sanbao::bench::workload::Rng;
 use serde_json::{json, Value};

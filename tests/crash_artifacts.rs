@@ -6,7 +6,7 @@
 //! this after 16 kill cycles; `Store::open` now clears such files under sanbao's own
 //! directory lock. This test plants them and opens the log through every door.
 
-mod common;
+use crate::common;
 
 use sanbao::log::{self, Store, Verified};
 use serde_json::json;

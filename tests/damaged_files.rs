@@ -3,8 +3,8 @@
 //! than serve wrong balances; `verify` names the same seq; `truncate --after K-1`
 //! does nothing without `--yes` and, with it, leaves a log that verifies and serves.
 
-mod common;
-mod wire;
+use crate::common;
+use crate::wire;
 
 use sanbao::log::{self, Store, Verified};
 use serde_json::{json, Value};

@@ -6,8 +6,8 @@
 //! Every test runs `sanbao serve` on an OS-chosen port over a temporary copy of the
 //! sample city (or an empty log); waits are bounded by the client's timeouts.
 
-mod deskkit;
-mod wire;
+use crate::deskkit;
+use crate::wire;
 
 use deskkit::{attr_values, head, input_value, section_rows, text_of, ungroup, Desk};
 use serde_json::Value;

@@ -21,8 +21,8 @@
 //! as a child on a port the OS chose and is killed (with its browser) at the end. Every
 //! wait is bounded by a generous timeout; nothing is timed.
 
-mod deskkit;
-mod wire;
+use crate::deskkit;
+use crate::wire;
 
 use deskkit::Desk;
 use fantoccini::elements::Element;

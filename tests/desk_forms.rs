@@ -6,8 +6,8 @@
 //! and every figure asserted (seq, head, hash, field values) is read back from the
 //! server itself.
 
-mod deskkit;
-mod wire;
+use crate::deskkit;
+use crate::wire;
 
 use deskkit::{input_value, text_of, Desk};
 

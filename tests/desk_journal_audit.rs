@@ -3,8 +3,8 @@
 //! user per role, read through a browser-like client (a session cookie) and through
 //! the API (a bearer token). Every wait is bounded by the sockets' timeouts.
 
-mod deskkit;
-mod wire;
+use crate::deskkit;
+use crate::wire;
 
 use deskkit::{attr_values, text_of, Desk};
 use serde_json::{json, Value};

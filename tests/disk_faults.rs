@@ -15,8 +15,8 @@
 //! The table of counts by file and outcome is printed (`--nocapture`) and kept in
 //! RELIABILITY.md.
 
-mod common;
-mod wire;
+use crate::common;
+use crate::wire;
 
 use sanbao::bench::workload::{self, Config, Rng};
 use serde_json::Value;

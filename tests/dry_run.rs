@@ -6,8 +6,8 @@
 //! gives; a duplicate names the record already there; nothing is written (every file
 //! of DIR hashed before and after, but the holder note `sanbao.lock`).
 
-mod common;
-mod wire;
+use crate::common;
+use crate::wire;
 
 use common::{code, export, hashes, run, stderr, stdout};
 use sanbao::record::Record;

@@ -6,7 +6,7 @@
 //! Mounting needs root (CI runs as root); a machine where `mount -t tmpfs` fails
 //! makes this test fail, saying so.
 
-mod wire;
+use crate::wire;
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};

@@ -14,7 +14,7 @@
 //!    own independent simulation. This is what makes the golden files trustworthy: a
 //!    golden file only records what sanbao says, the cross-check says it is right.
 //!
-//! Regenerate the golden files with `SANBAO_BLESS=1 cargo test --release --test golden`:
+//! Regenerate the golden files with `SANBAO_BLESS=1 cargo test --release --test suite golden::`:
 //! they are then written instead of compared (the cross-check still runs, so output
 //! that disagrees with the independent figures can never be blessed).
 
@@ -170,7 +170,7 @@ fn golden(file: &Path, got: &Value, bless: bool) -> Option<String> {
     }
     let Ok(text) = std::fs::read_to_string(file) else {
         return Some(format!(
-            "{} is missing: run SANBAO_BLESS=1 cargo test --release --test golden, and review the new file",
+            "{} is missing: run SANBAO_BLESS=1 cargo test --release --test suite golden::, and review the new file",
             file.display()
         ));
     };

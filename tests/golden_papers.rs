@@ -5,9 +5,9 @@
 //! The hash of the head record covers `recorded_at`, which differs per import, so it
 //! is replaced by a marker before comparing (the figures and every other word are
 //! compared as they are). Regenerate with `SANBAO_BLESS=1 cargo test --release --test
-//! golden_papers`, and read the diff: these files are what a bureau's clerk sees.
+//! suite golden_papers::`, and read the diff: these files are what a bureau's clerk sees.
 
-mod common;
+use crate::common;
 
 use common::{code, run, stderr, stdout};
 use std::path::{Path, PathBuf};
@@ -47,7 +47,7 @@ fn check(name: &str, got: &str, failures: &mut Vec<String>) {
             ));
         }
         Err(e) => failures.push(format!(
-            "{}: {e}: run SANBAO_BLESS=1 cargo test --release --test golden_papers and review it",
+            "{}: {e}: run SANBAO_BLESS=1 cargo test --release --test suite golden_papers:: and review it",
             file.display()
         )),
     }

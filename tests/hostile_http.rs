@@ -4,7 +4,7 @@
 //! characters, header floods. Each gets a 4xx (never a 5xx), nothing is written, the
 //! service keeps answering, and its peak memory stays bounded.
 
-mod wire;
+use crate::wire;
 
 use serde_json::json;
 use std::io::{Read, Write};

@@ -7,8 +7,8 @@
 //! `listening on` line; every wait is on a line, a response or an exit status, with
 //! generous timeouts; loops are bounded.
 
-mod common;
-mod wire;
+use crate::common;
+use crate::wire;
 
 use common::{code, run, stderr, stdout};
 use serde_json::{json, Value};

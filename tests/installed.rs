@@ -1,6 +1,6 @@
 //! Installed like a tool (issue 14): the man pages in `docs/man/` are what
 //! `clap_mangen` makes of the command line now (this test fails when they drift, and
-//! `SANBAO_BLESS=1 cargo test --release --test installed` writes them anew), and
+//! `SANBAO_BLESS=1 cargo test --release --test suite installed::` writes them anew), and
 //! `sanbao completions SHELL` prints scripts the shells accept.
 
 use clap::CommandFactory;
@@ -33,14 +33,14 @@ fn the_man_pages_in_docs_man_are_the_command_line_of_now() {
     kept.sort();
     assert_eq!(
         kept, made,
-        "docs/man/ lists other pages than the command line has: run SANBAO_BLESS=1 cargo test --release --test installed"
+        "docs/man/ lists other pages than the command line has: run SANBAO_BLESS=1 cargo test --release --test suite installed::"
     );
     for name in &made {
         let now = std::fs::read(tmp.path().join(name)).unwrap();
         let kept = std::fs::read(docs.join(name)).unwrap();
         assert!(
             now == kept,
-            "docs/man/{name} drifted from the command line: run SANBAO_BLESS=1 cargo test --release --test installed"
+            "docs/man/{name} drifted from the command line: run SANBAO_BLESS=1 cargo test --release --test suite installed::"
         );
     }
     // The page says what the command does.

@@ -5,7 +5,7 @@
 //! by route and status as sent, forwarded CLI commands by exit code. The log is
 //! JSON lines with `--log-format json`.
 
-mod wire;
+use crate::wire;
 
 use serde_json::{json, Value};
 use std::collections::HashMap;

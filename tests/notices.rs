@@ -4,8 +4,8 @@
 //! notices of the as-of month, the event's rules (a number once per log, one notice
 //! per county and month unless reversed), and bad input writes nothing.
 
-mod common;
-mod wire;
+use crate::common;
+use crate::wire;
 
 use common::{append_ok, code, one_error_line, run, stderr, stdout};
 use serde_json::{json, Value};

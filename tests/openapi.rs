@@ -12,7 +12,7 @@
 //!
 //! Determinism: the port comes from the OS; every wait is bounded (see `wire`).
 
-mod wire;
+use crate::wire;
 
 use jsonschema::{Draft, Validator};
 use serde_json::{json, Value};

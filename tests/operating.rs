@@ -4,8 +4,8 @@
 //! `beside_server.rs`); `status` describes a free and a held directory without
 //! waiting; `token list` and `token remove`; `import -` reads standard input.
 
-mod common;
-mod wire;
+use crate::common;
+use crate::wire;
 
 use serde_json::Value;
 use std::time::{Duration, Instant};

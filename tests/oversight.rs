@@ -9,7 +9,7 @@
 //! Every figure asserted is worked out by hand in the comments beside it, from the
 //! events of `replay/oversight/generate.py` (seq N = line N of its events.jsonl).
 
-mod common;
+use crate::common;
 
 use common::{code, one_error_line, run, stderr, stdout};
 use serde_json::{json, Value};

@@ -4,8 +4,8 @@
 //! tables fit 120 columns; bad `--out` writes nothing; and over HTTP `?format=`
 //! answers the same files with their headers.
 
-mod common;
-mod wire;
+use crate::common;
+use crate::wire;
 
 use calamine::{open_workbook, Data, Reader, Xlsx};
 use common::{code, run, stderr, stdout};

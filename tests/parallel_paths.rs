@@ -7,7 +7,7 @@
 //! position and monitor, byte for byte), and on a damaged log the same first bad seq
 //! — the earliest one, also when a later chunk is hashed (and fails) first.
 
-mod common;
+use crate::common;
 
 use sanbao::bench::workload::{self, Config};
 use sanbao::log::{self, Store, Verified};

@@ -4,7 +4,7 @@
 //! events, the status's sums equal the log, off-plan transfers are listed, and a month
 //! without an issued plan is refused (exit 3).
 
-mod common;
+use crate::common;
 
 use common::{code, export, one_error_line, run, stderr, stdout};
 use serde_json::{json, Value};
@@ -318,7 +318,7 @@ fn execute_without_an_issued_plan_is_refused() {
     assert_eq!(code(&run(dir, &["plan", "execute"], "")), 2);
 }
 
-mod wire;
+use crate::wire;
 
 #[test]
 fn over_http_and_through_a_running_server() {

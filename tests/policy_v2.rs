@@ -14,7 +14,7 @@
 //! - the event's input rules: exactly `v1` or `v2`, both fields required, no unknown
 //!   field, not reversible; and the forecast follows the policy month by month.
 
-mod common;
+use crate::common;
 
 use common::{append_ok, code, one_error_line, run, stdout};
 use sanbao::canonical::sha256_canonical;

@@ -1,5 +1,5 @@
 //! The committed `schemas/` must equal what the Rust types generate.
-//! Regenerate with `SANBAO_BLESS=1 cargo test --release --test schemas`.
+//! Regenerate with `SANBAO_BLESS=1 cargo test --release --test suite schemas::`.
 
 use std::path::Path;
 

@@ -5,8 +5,8 @@
 //! clears, also while many clients append at once. A write that cannot be taken back
 //! stops writes (503) until a restart, which settles it by the retry's idempotency key.
 
-mod inproc;
-mod wire;
+use crate::inproc;
+use crate::wire;
 
 use inproc::InProc;
 use sanbao::log::{self, Store, Verified};

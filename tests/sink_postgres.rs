@@ -15,8 +15,8 @@
 //! input: an unreachable database, a wrong password, a database of another sink
 //! version, a bad city id.
 
-mod common;
-mod wire;
+use crate::common;
+use crate::wire;
 
 use common::{bin, code, one_error_line, run, stderr, stdout};
 use serde_json::{json, Value};

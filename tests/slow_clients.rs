@@ -8,8 +8,8 @@
 //! with its defaults (`sanbao serve`: 10 s for a request head). The only time bounds
 //! asserted are "cut off before timeout + a generous margin".
 
-mod inproc;
-mod wire;
+use crate::inproc;
+use crate::wire;
 
 use inproc::InProc;
 use sanbao::server::Limits;

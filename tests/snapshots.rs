@@ -3,8 +3,8 @@
 //! foreign or stale snapshot is ignored and the whole log verified instead. `replay`
 //! and `verify` never read it.
 
-mod common;
-mod wire;
+use crate::common;
+use crate::wire;
 
 use sanbao::event::{parse_input, InputEvent};
 use sanbao::log::snapshot::{self, Loaded};

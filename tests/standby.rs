@@ -4,8 +4,8 @@
 //! --read-only` serves it (writes 503 naming the primary); a standby of another
 //! history is refused (exit 5); the standby's export restores a primary.
 
-mod common;
-mod wire;
+use crate::common;
+use crate::wire;
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};

@@ -3,7 +3,7 @@
 //! process stays consistent (later appends work once the fault clears), and one
 //! flipped byte in any stored record is found by `verify`, naming its seq.
 
-mod common;
+use crate::common;
 use sanbao::event::{parse_input, InputEvent};
 use sanbao::log::{self, AppendError, Store, SystemClock, Verified, Writer};
 use serde_json::json;

@@ -9,8 +9,8 @@
 //! which process holds DIR: command, pid, since); it is compared apart, as a holder
 //! note, and every other file must be byte for byte the same.
 
-mod common;
-mod wire;
+use crate::common;
+use crate::wire;
 
 use common::{code, hashes, one_error_line, run, stderr, stdout};
 use serde_json::{json, Value};

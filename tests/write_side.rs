@@ -1,7 +1,7 @@
 //! The write side through the real binary: batches, errors, idempotency, expected
 //! head, export/import round trips and tamper detection (SPEC §3–§5).
 
-mod common;
+use crate::common;
 use common::*;
 use serde_json::{json, Value};
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! requests write nothing; the tokens file holds only hashes (mode 0600); no token
 //! reaches the logs even at `RUST_LOG=trace`; `serve` binds to loopback by default.
 
-mod wire;
+use crate::wire;
 
 use clap::Parser;
 use serde_json::{json, Value};
