@@ -37,6 +37,8 @@ pub const LAYOUT_V2: u8 = 2;
 
 /// sled's page cache. Its default (1 GiB) made a 1M-record replay peak at 446 MiB;
 /// reads are sequential scans that gain nothing from a larger cache (BENCHMARKS.md).
+/// sled as published kept every page a scan read until 16,384 were read, whatever
+/// this says; the vendored sled acts on it (vendor/sled/SANBAO-PATCH.md).
 pub const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// How long `open` waits for another sanbao process to release the directory,

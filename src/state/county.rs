@@ -324,6 +324,11 @@ struct PayMove {
 }
 
 impl PayrollMonth {
+    /// Bytes its moves hold on the heap (for [`super::State::footprint`]).
+    pub fn heap_bytes(&self) -> usize {
+        self.moves.capacity() * std::mem::size_of::<PayMove>()
+    }
+
     /// Deposits dated ≤ `d` (reversals negative on their date).
     pub fn deposited_through(&self, d: Date) -> Money {
         self.through(false, d)

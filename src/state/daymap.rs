@@ -304,6 +304,16 @@ impl DayMap {
         self.days.len()
     }
 
+    /// Bytes this map holds on the heap (its vectors' capacity), for
+    /// [`State::footprint`](super::State::footprint).
+    pub fn heap_bytes(&self) -> usize {
+        let bal = match &self.bal {
+            Balances::Narrow(v) => v.capacity() * 8,
+            Balances::Wide(v) => v.capacity() * 16,
+        };
+        self.days.capacity() * std::mem::size_of::<Date>() + bal
+    }
+
     /// True when no delta is held.
     pub fn is_empty(&self) -> bool {
         self.days.is_empty()

@@ -31,6 +31,7 @@ pub mod county;
 mod county_index;
 pub mod daymap;
 mod evolve;
+mod footprint;
 pub mod invariants;
 mod rules;
 mod snapshot;
@@ -43,6 +44,7 @@ pub use county::*;
 use county_index::CountyIndex;
 pub use daymap::DayMap;
 use evolve::Slot;
+pub use footprint::Footprint;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

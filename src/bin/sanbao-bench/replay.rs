@@ -81,14 +81,16 @@ pub(crate) fn replay_child(data: &Path, mode: &str) {
 }
 
 /// Runs in a fresh process: folds the generated workload (no store, no hashes) and
-/// reports the peak memory, i.e. what the folded state itself costs.
+/// reports the peak memory, i.e. what the folded state itself costs, and where it
+/// goes ([`sanbao::state::State::footprint`]: heap bytes and entries by part).
 pub(crate) fn state_child(seed: u64, counties: u32, events: usize) {
     let mut cfg = Config::new(seed, counties);
     cfg.first_seq = Some(1);
     let t = Instant::now();
     let s = sanbao::bench::fold_unhashed(Generator::new(cfg).take(events).map(|g| g.event));
     let out = json!({"mode": "state", "records": s.head_seq, "seconds": t.elapsed().as_secs_f64(),
-        "vmhwm_kib": vm_kib("VmHWM:"), "vmrss_kib": vm_kib("VmRSS:"), "counties": s.county_count()});
+        "vmhwm_kib": vm_kib("VmHWM:"), "vmrss_kib": vm_kib("VmRSS:"), "counties": s.county_count(),
+        "footprint": footprint_json(&s.footprint())});
     println!("{out}");
 }
 
@@ -205,4 +207,15 @@ pub(crate) fn replay(
                                        "peak_rss_mib": peak as f64 / 1024.0});
     }
     ("replay", params, results)
+}
+
+/// A footprint as JSON: each part's MiB, entries and bytes per record, and the total.
+fn footprint_json(f: &sanbao::state::Footprint) -> Value {
+    let mib = |b: usize| (b as f64 / 1048576.0 * 10.0).round() / 10.0;
+    let parts: Vec<Value> = f
+        .parts
+        .iter()
+        .map(|(name, bytes, entries)| json!({"part": name, "mib": mib(*bytes), "entries": entries}))
+        .collect();
+    json!({"parts": parts, "total_mib": mib(f.total())})
 }
