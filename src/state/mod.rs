@@ -90,7 +90,9 @@ pub struct State {
     pub plan_transfers: Vec<PlanTransfer>,
     /// `plan_transfers` by (plan month, county, fund, fiscal year): their indexes in
     /// `plan_transfers`, in seq order (derived; rebuilt when a snapshot is read).
-    pub(crate) plan_lines: std::collections::HashMap<PlanLineKey, Vec<u32>>,
+    /// Only ever looked up, never iterated, so its order decides nothing; hashed with
+    /// `fxhash` as the county index is (SipHash was a tenth of rebuilding it).
+    pub(crate) plan_lines: PlanLines,
     /// Every `emergency_requested`, in seq order, with its approval.
     pub requests: Vec<RequestEntry>,
     /// Every `approval_limit_set`, in seq order (see [`State::approval_limit_on`]).
@@ -123,6 +125,9 @@ pub struct PlanTransfer {
 
 /// A line of a plan: (plan month, county, fund, fiscal year).
 pub type PlanLineKey = (Month, CountyId, Fund, FiscalYear);
+
+/// [`State`]'s index of plan transfers by line.
+pub(crate) type PlanLines = std::collections::HashMap<PlanLineKey, Vec<u32>, fxhash::FxBuildHasher>;
 
 /// What the rules need of an issued plan, recomputed at its `based_on_seq`: its hash
 /// and what each line funds.

@@ -175,7 +175,7 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
         }
         last = p.seq;
     }
-    let mut plan_lines: std::collections::HashMap<PlanLineKey, Vec<u32>> = Default::default();
+    let mut plan_lines = PlanLines::default();
     for (i, p) in o.plan_transfers.iter().enumerate() {
         plan_lines.entry(p.key()).or_default().push(i as u32);
     }

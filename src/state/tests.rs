@@ -412,3 +412,27 @@ fn oversight_events_follow_their_rules_and_undo_exactly() {
     assert_eq!(other(&l, "2021-02-19"), Money::from_cents(700));
     assert_eq!(other(&l, "2021-02-20"), Money::ZERO);
 }
+
+#[test]
+fn the_footprint_counts_every_record_and_every_day_once() {
+    let events = crate::bench::workload::events(crate::bench::workload::Config::new(7, 20), 20_000);
+    let s = crate::bench::fold_unhashed(events);
+    let f = s.footprint();
+    let part = |name: &str| *f.parts.iter().find(|p| p.0 == name).expect(name);
+    // One reversal slot per record, at 32 bytes or more of capacity each.
+    let table = part("per-record reversal table");
+    assert_eq!(table.2 as u64, s.head_seq);
+    assert!(table.1 >= table.2 * std::mem::size_of::<Option<Slot>>());
+    // Every county's treasury days, as the day maps hold them.
+    let days: usize = s.counties().map(|c| c.treasury.len()).sum();
+    let treasury = part("treasury day maps");
+    assert_eq!(treasury.2, days);
+    assert!(treasury.1 >= days * 12, "4-byte dates and 8-byte balances");
+    assert_eq!(f.total(), f.parts.iter().map(|p| p.1).sum::<usize>());
+    // The parts come in a fixed order, each once.
+    let names: Vec<_> = f.parts.iter().map(|p| p.0).collect();
+    let mut unique = names.clone();
+    unique.dedup();
+    assert_eq!(names, unique);
+    assert_eq!(names[0], "per-record reversal table");
+}
