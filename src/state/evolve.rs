@@ -270,6 +270,7 @@ impl State {
                     reversed_on: None,
                 });
                 let idx = (self.notices.len() - 1) as u32;
+                self.notice_index.pushed(&self.notices[idx as usize], idx);
                 (Effect::Notice { idx }, Money::ZERO)
             }
             (Event::EmergencyApproved(_), _) => return None,
@@ -496,7 +497,9 @@ impl State {
                 self.policies.pop();
             }
             Event::NoticeIssued(_) => {
-                self.notices.pop();
+                if let Some(n) = self.notices.pop() {
+                    self.notice_index.popped(&n, self.notices.len() as u32);
+                }
             }
             Event::EmergencyRequested(_) => {
                 if target.is_some() {

@@ -4,7 +4,8 @@
 //! 1. **Seqs are contiguous**: the state has folded records `1..=head_seq`, one slot
 //!    each, and a wide amount only for a record that has one.
 //! 2. **The county index is the county list**: as many ids as counties, each id
-//!    naming its own county, in strictly increasing id order.
+//!    naming its own county, in strictly increasing id order; and **the notice index
+//!    is the notice list** (built anew from `notices`, it is the same).
 //! 3. **No account below zero** at any day-end: city.treasury, and every county's
 //!    treasury and wage reserve (rule 1).
 //! 4. **Dispatched ≤ entitled** for every (county, fund, fiscal year), and each
@@ -134,6 +135,10 @@ impl State {
         assert!(
             ids.windows(2).all(|w| w[0] < w[1]),
             "invariant 2: counties() is not in strictly increasing id order"
+        );
+        assert!(
+            self.notice_index == super::notice_index::NoticeIndex::of(&self.notices),
+            "invariant 2: the notice index is not the notices'"
         );
     }
 }

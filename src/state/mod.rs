@@ -33,6 +33,7 @@ pub mod daymap;
 mod evolve;
 mod footprint;
 pub mod invariants;
+mod notice_index;
 mod rules;
 mod snapshot;
 
@@ -80,6 +81,9 @@ pub struct State {
     pub policies: Vec<PolicyEntry>,
     /// Every `notice_issued`, in seq order (reversed ones marked).
     pub notices: Vec<NoticeEntry>,
+    /// `notices` by document number and by (county, month) (derived; rebuilt when a
+    /// snapshot is read).
+    pub(crate) notice_index: notice_index::NoticeIndex,
     /// Every `policy_proposed` (issue 19), in seq order, with its decision.
     pub proposals: Vec<ProposalEntry>,
     /// Every `response_plan_filed` (一县一策, issue 19), in seq order.

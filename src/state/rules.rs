@@ -263,7 +263,16 @@ impl State {
             }
             Event::EventReversed(e) => self.check_reversal(e)?,
             Event::NoticeIssued(e) => {
-                if let Some(n) = self.notices.iter().find(|n| n.doc_number == e.doc_number) {
+                let of_county_month = || {
+                    self.notice_index
+                        .of_county_month(&e.county, e.month)
+                        .map(|i| &self.notices[i])
+                };
+                if let Some(n) = self
+                    .notice_index
+                    .by_number(&e.doc_number)
+                    .map(|i| &self.notices[i])
+                {
                     return Err(err(
                         "doc_number",
                         format!(
@@ -279,11 +288,9 @@ impl State {
                         n.month
                     )));
                 }
-                if let Some(n) = self.notices.iter().find(|n| {
-                    n.county == e.county
-                        && n.month == e.month
-                        && n.reversed_on.is_some_and(|r| r > e.issued_on)
-                }) {
+                if let Some(n) =
+                    of_county_month().find(|n| n.reversed_on.is_some_and(|r| r > e.issued_on))
+                {
                     return Err(err(
                         "issued_on",
                         format!(
@@ -304,11 +311,7 @@ impl State {
                         n.reversed_on.expect("reversed")
                     )));
                 }
-                if let Some(n) = self
-                    .notices
-                    .iter()
-                    .find(|n| n.county == e.county && n.month == e.month && n.reversed_on.is_none())
-                {
+                if let Some(n) = of_county_month().find(|n| n.reversed_on.is_none()) {
                     return Err(err(
                         "month",
                         format!(

@@ -217,6 +217,7 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
         targets: o.targets,
         wide_amounts: o.wide_amounts,
         policies: o.policies,
+        notice_index: super::notice_index::NoticeIndex::of(&o.notices),
         notices: o.notices,
         plan_transfers: o.plan_transfers,
         plan_lines,

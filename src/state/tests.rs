@@ -436,3 +436,78 @@ fn the_footprint_counts_every_record_and_every_day_once() {
     assert_eq!(names, unique);
     assert_eq!(names[0], "per-record reversal table");
 }
+
+#[test]
+fn notices_are_found_by_number_and_by_county_and_month_through_apply_and_undo() {
+    let notice = |c: &str, month: &str, number: &str, on: &str| {
+        json!({"kind":"notice_issued","county":c,"month":month,"doc_number":number,
+               "status":"low","guarantee_level":"0.4500","issued_on":on})
+    };
+    let mut l = Log::new();
+    l.ok(county("a", "2021-01-01", "100"));
+    l.ok(county("b", "2021-01-01", "100"));
+    let first = l.ok(notice("a", "2021-01", "示财库〔2021〕1号", "2021-02-05"));
+    // A number is used once in a log; a county has one live notice a month.
+    l.rejects(
+        notice("b", "2021-01", "示财库〔2021〕1号", "2021-02-05"),
+        "doc_number",
+    );
+    l.rejects(
+        notice("a", "2021-01", "示财库〔2021〕2号", "2021-02-06"),
+        "month",
+    );
+    l.ok(notice("b", "2021-01", "示财库〔2021〕2号", "2021-02-05"));
+    // Withdrawn from 10 February: a new one may follow from that day, not before.
+    l.ok(reverse(first, "2021-02-10"));
+    l.rejects(
+        notice("a", "2021-01", "示财库〔2021〕3号", "2021-02-09"),
+        "issued_on",
+    );
+    let before = l.state.clone();
+    let r = Record::new(
+        l.state.head_seq + 1,
+        0,
+        None,
+        l.prev,
+        Event::parse_object(notice("a", "2021-01", "示财库〔2021〕3号", "2021-02-10"))
+            .unwrap()
+            .event,
+    );
+    l.state.check(&r.event, &mut NoPlans).unwrap();
+    let u = l.state.apply(&r);
+    l.state.assert_invariants();
+    assert_eq!(
+        l.state
+            .notice_index
+            .by_number(&Text::parse("示财库〔2021〕3号").unwrap()),
+        Some(2)
+    );
+    let a = CountyId::parse("a").unwrap();
+    let month = Month::parse("2021-01").unwrap();
+    assert_eq!(
+        l.state
+            .notice_index
+            .of_county_month(&a, month)
+            .collect::<Vec<_>>(),
+        [0, 2]
+    );
+    l.state.undo(u, &r);
+    assert_eq!(
+        l.state, before,
+        "undo takes the notice and its index entries back"
+    );
+    assert_eq!(
+        l.state
+            .notice_index
+            .of_county_month(&a, month)
+            .collect::<Vec<_>>(),
+        [0]
+    );
+    assert_eq!(
+        l.state
+            .notice_index
+            .by_number(&Text::parse("示财库〔2021〕3号").unwrap()),
+        None
+    );
+    l.state.assert_invariants();
+}
