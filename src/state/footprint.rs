@@ -121,6 +121,7 @@ impl State {
                 + vec_bytes(&self.plans_issued)
                 + vec_bytes(&self.policies)
                 + vec_bytes(&self.notices)
+                + self.notice_index.heap_bytes()
                 + vec_bytes(&self.proposals)
                 + vec_bytes(&self.response_plans)
                 + vec_bytes(&self.requests)

@@ -25,7 +25,10 @@
 //! - `evolve`: how each event kind moves money and how a record is taken back;
 //! - [`invariants`]: the invariants, asserted;
 //! - `county_index`, [`daymap`], `snapshot`: the index by id, dated sums, and the
-//!   state's bincode snapshot.
+//!   state's bincode snapshot;
+//! - `notice_index`: the 提示函 by document number and by (county, month), for the
+//!   rules of `notice_issued`;
+//! - `footprint`: what the state holds on the heap, by part ([`Footprint`]).
 
 pub mod county;
 mod county_index;

@@ -60,6 +60,24 @@ impl NoticeIndex {
         }
     }
 
+    /// Bytes held on the heap (for [`super::State::footprint`]): the tables'
+    /// capacity, the numbers' text and the position lists.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.by_number.capacity() * (size_of::<(Text, u32)>() + 1)
+            + self
+                .by_number
+                .keys()
+                .map(|t| t.as_str().len())
+                .sum::<usize>()
+            + self.by_county_month.capacity() * (size_of::<((CountyId, Month), Vec<u32>)>() + 1)
+            + self
+                .by_county_month
+                .values()
+                .map(|v| v.capacity() * 4)
+                .sum::<usize>()
+    }
+
     /// The position of the first notice numbered `number`.
     pub(crate) fn by_number(&self, number: &Text) -> Option<usize> {
         self.by_number.get(number).map(|&i| i as usize)
