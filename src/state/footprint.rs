@@ -1,11 +1,12 @@
 //! [`State::footprint`]: what the folded state holds on the heap, by part — the
 //! figure behind "where the memory goes" at ten million events (BENCHMARKS.md,
-//! `sanbao-bench footprint`).
+//! `sanbao-bench replay-child --data . --mode state --events N` prints it).
 //!
 //! Guarantees: pure (reads the state, changes nothing); vectors are counted by their
 //! capacity (what is allocated, not what is used), ordered maps by their entries'
 //! sizes (a lower bound: B-tree nodes add their own slack); allocator overhead is not
-//! counted. The parts are fixed and in a fixed order, so runs compare line by line.
+//! counted, nor the county index, names and the text inside the city-wide entries:
+//! the total is a lower bound, and the parts are where the bulk is. The parts are fixed and in a fixed order, so runs compare line by line.
 
 use super::*;
 use std::mem::size_of;

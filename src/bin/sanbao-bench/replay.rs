@@ -209,7 +209,7 @@ pub(crate) fn replay(
     ("replay", params, results)
 }
 
-/// A footprint as JSON: each part's MiB, entries and bytes per record, and the total.
+/// A footprint as JSON: each part's MiB and entries, and the total.
 fn footprint_json(f: &sanbao::state::Footprint) -> Value {
     let mib = |b: usize| (b as f64 / 1048576.0 * 10.0).round() / 10.0;
     let parts: Vec<Value> = f
