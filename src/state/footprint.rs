@@ -43,8 +43,9 @@ impl State {
                 + self.wide_amounts.len() * (size_of::<u64>() + size_of::<Money>()),
             self.targets.len(),
         );
-        let mut day = [0usize; 5];
-        let mut day_n = [0usize; 5];
+        // (bytes, entries) of treasury, wage reserve, outflow, spending by category
+        // and revenue day maps, in the order they are put below.
+        let mut days = [(0usize, 0usize); 5];
         let (mut funds, mut funds_n) = (0, 0);
         let (mut pay, mut pay_n) = (0, 0);
         let (mut bills, mut bills_n) = (0, 0);
@@ -52,19 +53,16 @@ impl State {
         let (mut reports, mut reports_n) = (0, 0);
         let mut other = 0;
         for c in &self.counties {
-            let maps: [(usize, &DayMap); 4] = [
+            let spent = c.spent.iter().map(|m| (3, m));
+            let maps = [
                 (0, &c.treasury),
                 (1, &c.wage_reserve),
                 (2, &c.outflow),
                 (4, &c.revenue),
             ];
-            for (i, m) in maps {
-                day[i] += m.heap_bytes();
-                day_n[i] += m.len();
-            }
-            for m in &c.spent {
-                day[3] += m.heap_bytes();
-                day_n[3] += m.len();
+            for (i, m) in maps.into_iter().chain(spent) {
+                days[i].0 += m.heap_bytes();
+                days[i].1 += m.len();
             }
             for l in c.funds.values() {
                 funds += size_of::<((FiscalYear, Fund), FundLedger)>()
@@ -94,11 +92,16 @@ impl State {
             reports_n += c.reports.iter().map(Vec::len).sum::<usize>();
             other += vec_bytes(&c.risk_lines);
         }
-        put("treasury day maps", day[0], day_n[0]);
-        put("wage reserve day maps", day[1], day_n[1]);
-        put("outflow day maps", day[2], day_n[2]);
-        put("spending by category day maps", day[3], day_n[3]);
-        put("revenue day maps", day[4], day_n[4]);
+        let names = [
+            "treasury day maps",
+            "wage reserve day maps",
+            "outflow day maps",
+            "spending by category day maps",
+            "revenue day maps",
+        ];
+        for (name, (bytes, entries)) in names.into_iter().zip(days) {
+            put(name, bytes, entries);
+        }
         put("fund ledgers", funds, funds_n);
         put("payroll months", pay, pay_n);
         put("wage bills", bills, bills_n);
