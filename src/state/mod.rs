@@ -37,6 +37,7 @@ mod evolve;
 mod footprint;
 pub mod invariants;
 mod notice_index;
+mod packed_slots;
 mod rules;
 mod snapshot;
 

@@ -27,7 +27,7 @@ struct StateRef<'a> {
     counties: &'a [County],
     city_risk_lines: &'a [LinesEntry],
     plans_issued: &'a [(u64, PlanIssued)],
-    targets: &'a [Option<Slot>],
+    targets: super::packed_slots::PackedSlots<'a>,
     wide_amounts: &'a BTreeMap<u64, Money>,
     policies: &'a [PolicyEntry],
     notices: &'a [NoticeEntry],
@@ -49,6 +49,7 @@ struct StateOwned {
     counties: Vec<County>,
     city_risk_lines: Vec<LinesEntry>,
     plans_issued: Vec<(u64, PlanIssued)>,
+    #[serde(deserialize_with = "super::packed_slots::deserialize")]
     targets: Vec<Option<Slot>>,
     wide_amounts: BTreeMap<u64, Money>,
     policies: Vec<PolicyEntry>,
@@ -71,7 +72,7 @@ impl Serialize for State {
             counties: &self.counties,
             city_risk_lines: &self.city_risk_lines,
             plans_issued: &self.plans_issued,
-            targets: &self.targets,
+            targets: super::packed_slots::PackedSlots(&self.targets),
             wide_amounts: &self.wide_amounts,
             policies: &self.policies,
             notices: &self.notices,
@@ -109,62 +110,25 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
             o.head_seq
         ));
     }
-    for (i, slot) in o.targets.iter().enumerate() {
-        let Some(slot) = slot else { continue };
-        let seq = i as u64 + 1;
-        if (slot.amount == WIDE) != o.wide_amounts.contains_key(&seq) {
-            return Err(format!("snapshot: record {seq}'s amount is inconsistent"));
+    // The slots are checked on a second thread (ten million at ten million
+    // records) while this one rebuilds the derived indexes below.
+    let (slots, derived) = std::thread::scope(|s| {
+        let slots = s.spawn(|| check_slots(&o));
+        let mut plan_lines = PlanLines::default();
+        for (i, p) in o.plan_transfers.iter().enumerate() {
+            plan_lines.entry(p.key()).or_default().push(i as u32);
         }
-        let county = |ci: u32| {
-            o.counties
-                .get(ci as usize)
-                .ok_or_else(|| format!("snapshot: record {seq} names county #{ci}, not held"))
-        };
-        let ledger = |ci: u32, key: &(FiscalYear, Fund)| -> Result<&FundLedger, String> {
-            county(ci)?
-                .funds
-                .get(key)
-                .ok_or_else(|| format!("snapshot: record {seq} names a ledger not held"))
-        };
-        let ok = match slot.effect {
-            Effect::CityFunds => true,
-            Effect::Allocation {
-                county: ci,
-                key,
-                idx,
-            } => (idx as usize) < ledger(ci, &key)?.entitlements.len(),
-            Effect::Transfer {
-                county: ci,
-                key,
-                idx,
-            }
-            | Effect::Advance {
-                county: ci,
-                key,
-                idx,
-            } => (idx as usize) < ledger(ci, &key)?.dispatches.len(),
-            Effect::Needs { county: ci, idx } => (idx as usize) < county(ci)?.needs.len(),
-            Effect::Notice { idx } => (idx as usize) < o.notices.len(),
-            Effect::Request { idx } => (idx as usize) < o.requests.len(),
-            Effect::Grant { county: ci }
-            | Effect::Deposit { county: ci, .. }
-            | Effect::WagesPaid { county: ci, .. }
-            | Effect::Revenue { county: ci }
-            | Effect::Expenditure { county: ci, .. } => county(ci).map(|_| true)?,
-        };
-        if !ok {
-            return Err(format!("snapshot: record {seq} points past its ledger"));
-        }
-    }
-    let wide_slots = o
-        .targets
-        .iter()
-        .flatten()
-        .filter(|s| s.amount == WIDE)
-        .count();
+        let notice_index = super::notice_index::NoticeIndex::of(&o.notices);
+        (
+            slots.join().expect("checking slots does not panic"),
+            (plan_lines, notice_index),
+        )
+    });
+    let wide_slots = slots?;
     if wide_slots != o.wide_amounts.len() {
         return Err("snapshot: amounts held for records that have none".into());
     }
+    let (plan_lines, notice_index) = derived;
     let mut last = 0;
     for p in &o.plan_transfers {
         if p.seq <= last || p.seq > o.head_seq {
@@ -174,10 +138,6 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
             ));
         }
         last = p.seq;
-    }
-    let mut plan_lines = PlanLines::default();
-    for (i, p) in o.plan_transfers.iter().enumerate() {
-        plan_lines.entry(p.key()).or_default().push(i as u32);
     }
     if !o.requests.windows(2).all(|w| w[0].seq < w[1].seq)
         || o.requests.last().is_some_and(|r| r.seq > o.head_seq)
@@ -217,7 +177,7 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
         targets: o.targets,
         wide_amounts: o.wide_amounts,
         policies: o.policies,
-        notice_index: super::notice_index::NoticeIndex::of(&o.notices),
+        notice_index,
         notices: o.notices,
         plan_transfers: o.plan_transfers,
         plan_lines,
@@ -226,6 +186,85 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
         proposals: o.proposals,
         response_plans: o.response_plans,
     })
+}
+
+/// Checks that every record slot points at something `o` holds, and that every
+/// slot marked [`WIDE`] has its amount in `wide_amounts`; answers how many are
+/// marked (equal to `wide_amounts`' size, with the above, means exactly those).
+fn check_slots(o: &StateOwned) -> Result<usize, String> {
+    // Ledger sizes by county and key: one hash lookup per slot instead of two
+    // ordered-map walks.
+    let mut ledgers: fxhash::FxHashMap<(u32, (FiscalYear, Fund)), (usize, usize)> =
+        Default::default();
+    for (ci, c) in o.counties.iter().enumerate() {
+        for (key, l) in &c.funds {
+            ledgers.insert(
+                (ci as u32, *key),
+                (l.entitlements.len(), l.dispatches.len()),
+            );
+        }
+    }
+    let ledger = |seq: usize, ci: u32, key: (FiscalYear, Fund)| {
+        ledgers.get(&(ci, key)).copied().ok_or_else(|| {
+            if (ci as usize) < o.counties.len() {
+                format!("snapshot: record {seq} names a ledger not held")
+            } else {
+                format!("snapshot: record {seq} names county #{ci}, not held")
+            }
+        })
+    };
+    let county = |seq: usize, ci: u32| {
+        if (ci as usize) < o.counties.len() {
+            Ok(true)
+        } else {
+            Err(format!(
+                "snapshot: record {seq} names county #{ci}, not held"
+            ))
+        }
+    };
+    let mut wide = 0;
+    for (i, slot) in o.targets.iter().enumerate() {
+        let Some(slot) = slot else { continue };
+        let seq = i + 1;
+        if slot.amount == WIDE {
+            if !o.wide_amounts.contains_key(&(seq as u64)) {
+                return Err(format!("snapshot: record {seq}'s amount is inconsistent"));
+            }
+            wide += 1;
+        }
+        let ok = match slot.effect {
+            Effect::CityFunds => true,
+            Effect::Allocation {
+                county: ci,
+                key,
+                idx,
+            } => (idx as usize) < ledger(seq, ci, key)?.0,
+            Effect::Transfer {
+                county: ci,
+                key,
+                idx,
+            }
+            | Effect::Advance {
+                county: ci,
+                key,
+                idx,
+            } => (idx as usize) < ledger(seq, ci, key)?.1,
+            Effect::Needs { county: ci, idx } => {
+                county(seq, ci)? && (idx as usize) < o.counties[ci as usize].needs.len()
+            }
+            Effect::Notice { idx } => (idx as usize) < o.notices.len(),
+            Effect::Request { idx } => (idx as usize) < o.requests.len(),
+            Effect::Grant { county: ci }
+            | Effect::Deposit { county: ci, .. }
+            | Effect::WagesPaid { county: ci, .. }
+            | Effect::Revenue { county: ci }
+            | Effect::Expenditure { county: ci, .. } => county(seq, ci)?,
+        };
+        if !ok {
+            return Err(format!("snapshot: record {seq} points past its ledger"));
+        }
+    }
+    Ok(wide)
 }
 
 #[cfg(test)]
