@@ -5,8 +5,10 @@
 //!
 //! File `DIR/state.snapshot` ([`FILE_NAME`]):
 //! `MAGIC` (16 bytes) · format version (1 byte, [`SNAPSHOT_FORMAT`]) · seq covered (u64 LE) ·
-//! hash of that record (32 bytes) · the state (bincode 1.3, fixed-int little-endian, as
-//! records are stored; the per-record table packed, `state/packed_slots.rs`) · XXH3-128
+//! hash of that record (32 bytes) · the state in two parts decoded side by side
+//! ([`State::write_stored`]: bincode 1.3, fixed-int little-endian, as records are
+//! stored; the per-record table and the day maps packed, `state/packed_slots.rs`,
+//! `state/daymap.rs`) · XXH3-128
 //! of everything before it (16 bytes, little-endian). The checksum finds damage, as
 //! sled's own page checksums do; it is no seal against someone who can write the
 //! directory (they could write the log as well, whose chain the auditor checks).
@@ -22,7 +24,6 @@
 
 use super::{Head, Store, StoreError, Verified};
 use crate::state::State;
-use bincode::Options;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -38,8 +39,8 @@ const MAGIC: &[u8; 16] = b"sanbao-snapshot\n";
 /// (`plan status`, issue 18), 5 since those keep their `off_plan_reason` and the
 /// state holds emergency requests and approval limits (two-person approval, issue 18),
 /// 6 since it holds expenditure by category, the proposals with their decisions and
-/// the response plans (issue 19), 7 since the per-record table is packed and the
-/// checksum is XXH3-128 instead of SHA-256 (a start at ten million records, issue 21);
+/// the response plans (issue 19), 7 since the state is stored in two parts, the
+/// per-record table and the day maps are packed and the checksum is XXH3-128 instead of SHA-256 (a start at ten million records, issue 21);
 /// a snapshot of an older format is ignored with a
 /// warning and the log is folded instead, then a new snapshot is written.
 pub const SNAPSHOT_FORMAT: u8 = 7;
@@ -53,13 +54,6 @@ const SUM: usize = 16;
 /// The checksum of a snapshot's bytes before it.
 fn checksum(bytes: &[u8]) -> [u8; SUM] {
     xxhash_rust::xxh3::xxh3_128(bytes).to_le_bytes()
-}
-
-fn codec() -> impl Options {
-    bincode::options()
-        .with_fixint_encoding()
-        .with_little_endian()
-        .reject_trailing_bytes()
 }
 
 /// The snapshot path of data directory `dir`.
@@ -110,8 +104,8 @@ fn write_tmp(dir: &Path, tmp: &Path, state: &State) -> Result<u64, String> {
     header.extend_from_slice(&state.head_seq.to_le_bytes());
     header.extend_from_slice(&state.head_hash.0);
     w.write_all(&header).map_err(|e| fail("cannot write", &e))?;
-    codec()
-        .serialize_into(&mut w, state)
+    state
+        .write_stored(&mut w)
         .map_err(|e| fail("cannot write", &e))?;
     let Hashing { inner, sum } = w;
     let mut inner = inner;
@@ -202,8 +196,7 @@ pub fn read(dir: &Path) -> Result<Option<State>, String> {
         return Err(format!("{} is damaged (its checksum fails)", p.display()));
     }
     let seq = u64::from_le_bytes(body[17..25].try_into().expect("8 bytes"));
-    let state: State = codec()
-        .deserialize(&body[HEADER..])
+    let state = State::read_stored(&body[HEADER..])
         .map_err(|e| format!("{} does not decode: {e}", p.display()))?;
     if state.head_seq != seq || state.head_hash.0[..] != body[25..HEADER] {
         return Err(format!(

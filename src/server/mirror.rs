@@ -45,7 +45,7 @@ impl Mirror {
             .state()
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .clone();
+            .clone_on_two_threads();
         let mirror = Arc::new(Mirror {
             folded: Mutex::new((copy.head_seq, None)),
             state: RwLock::new(copy),

@@ -87,7 +87,7 @@ pub(super) const WIDE: i64 = i64::MIN;
 impl State {
     pub(super) fn target(&self, seq: u64) -> Option<Target> {
         let i = usize::try_from(seq.checked_sub(1)?).ok()?;
-        let s = (*self.targets.get(i)?)?;
+        let s = self.targets.get(i)??;
         Some(self.unpack(seq, s))
     }
 
@@ -336,7 +336,8 @@ impl State {
                 }
                 self.flow(t.effect, t.amount, e.on, -1);
                 self.mark_reversed(t.effect, t.amount, Some(e.on));
-                self.targets[(e.reverses_seq - 1) as usize]
+                self.targets
+                    .get_mut((e.reverses_seq - 1) as usize)
                     .as_mut()
                     .expect("target")
                     .reversed_on = Some(e.on);
@@ -528,7 +529,8 @@ impl State {
                     if t.reversed_on == Some(e.on) {
                         self.flow(t.effect, t.amount, e.on, 1);
                         self.mark_reversed(t.effect, t.amount, None);
-                        self.targets[(e.reverses_seq - 1) as usize]
+                        self.targets
+                            .get_mut((e.reverses_seq - 1) as usize)
                             .as_mut()
                             .expect("target")
                             .reversed_on = None;

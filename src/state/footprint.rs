@@ -39,7 +39,7 @@ impl State {
             |name: &'static str, bytes: usize, entries: usize| parts.push((name, bytes, entries));
         put(
             "per-record reversal table",
-            vec_bytes(&self.targets)
+            self.targets.heap_bytes()
                 + self.wide_amounts.len() * (size_of::<u64>() + size_of::<Money>()),
             self.targets.len(),
         );

@@ -105,7 +105,7 @@ impl State {
         for &seq in self.wide_amounts.keys() {
             let slot = seq
                 .checked_sub(1)
-                .and_then(|i| self.targets.get(i as usize).copied().flatten());
+                .and_then(|i| self.targets.get(i as usize).flatten());
             assert!(
                 slot.is_some_and(|s| s.amount == WIDE),
                 "invariant 1: wide amount of seq {seq} without a wide slot"

@@ -4,7 +4,8 @@
 //! `serve`'s start; BENCHMARKS.md "Session 17").
 //!
 //! Format, inside the snapshot's bincode: the number of slots (`u64`), then a
-//! sequence of byte strings (chunks of up to [`CHUNK`] slots). A slot is one byte `0`
+//! sequence of byte strings, one per chunk of the table (every one but the last of
+//! [`CHUNK`] slots, `slot_table.rs`). A slot is one byte `0`
 //! when the record has no target, else its effect's tag (1–12) and 27 bytes, all
 //! little-endian: amount `i64` · date `i32` (days) · reversed on `i32` (days;
 //! `i32::MIN` when not reversed) · county `u32` · `u32` (an index, a month as
@@ -17,13 +18,11 @@
 //! count that disagrees — is an error, never a panic.
 
 use super::evolve::{Effect, Slot};
+use super::slot_table::{SlotTable, CHUNK};
 use crate::values::{Date, ExpenditureCategory, FiscalYear, Fund, Month};
 use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 use serde::ser::{SerializeSeq, SerializeTuple};
 use serde::{Deserializer, Serialize, Serializer};
-
-/// Slots per chunk: a chunk's buffer stays under 2 MB when written.
-pub(super) const CHUNK: usize = 1 << 16;
 
 /// Bytes after the tag of a slot that holds a target.
 const BODY: usize = 27;
@@ -31,8 +30,8 @@ const BODY: usize = 27;
 /// `reversed_on` of a slot not reversed.
 const NOT_REVERSED: i32 = i32::MIN;
 
-/// Borrowed slots, serialized packed.
-pub(super) struct PackedSlots<'a>(pub(super) &'a [Option<Slot>]);
+/// A borrowed table, serialized packed.
+pub(super) struct PackedSlots<'a>(pub(super) &'a SlotTable);
 
 impl Serialize for PackedSlots<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -44,13 +43,13 @@ impl Serialize for PackedSlots<'_> {
 }
 
 /// The chunks of [`PackedSlots`].
-struct Chunks<'a>(&'a [Option<Slot>]);
+struct Chunks<'a>(&'a SlotTable);
 
 impl Serialize for Chunks<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.0.chunks(CHUNK).len()))?;
+        let mut seq = s.serialize_seq(Some(self.0.chunks().len()))?;
         let mut buf = Vec::with_capacity(CHUNK * (1 + BODY));
-        for chunk in self.0.chunks(CHUNK) {
+        for chunk in self.0.chunks() {
             buf.clear();
             for slot in chunk {
                 encode(slot, &mut buf);
@@ -225,15 +224,16 @@ fn decode_slot(tag: u8, f: &[u8; BODY]) -> Result<Slot, String> {
     Ok(slot)
 }
 
-/// Reads [`PackedSlots`] back: the slots, exactly as many as the count says.
-pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Option<Slot>>, D::Error> {
+/// Reads [`PackedSlots`] back: the table, exactly as many slots as the count says,
+/// in chunks cut as written.
+pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SlotTable, D::Error> {
     d.deserialize_tuple(2, TableVisitor)
 }
 
 struct TableVisitor;
 
 impl<'de> Visitor<'de> for TableVisitor {
-    type Value = Vec<Option<Slot>>;
+    type Value = SlotTable;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("packed record slots")
@@ -243,95 +243,74 @@ impl<'de> Visitor<'de> for TableVisitor {
         let count: u64 = seq
             .next_element()?
             .ok_or_else(|| de::Error::custom("packed slots: no count"))?;
-        let count = usize::try_from(count)
-            .ok()
-            .filter(|&n| n <= u32::MAX as usize)
-            .ok_or_else(|| de::Error::custom("packed slots: count out of range"))?;
-        let mut out = Vec::new();
-        seq.next_element_seed(ChunksSeed(&mut out, count))?
+        let chunks = seq
+            .next_element_seed(ChunksSeed)?
             .ok_or_else(|| de::Error::custom("packed slots: no chunks"))?;
-        if out.len() != count {
+        let table = SlotTable::from_chunks(chunks)
+            .ok_or_else(|| de::Error::custom("packed slots: chunks not as written"))?;
+        if table.len() as u64 != count {
             return Err(de::Error::custom(format!(
                 "packed slots: {} slots where the count says {count}",
-                out.len()
+                table.len()
             )));
         }
-        Ok(out)
+        Ok(table)
     }
 }
 
-/// The sequence of chunks, decoded onto the vector; the number of slots expected.
-struct ChunksSeed<'v>(&'v mut Vec<Option<Slot>>, usize);
+/// The sequence of chunks, each decoded into a chunk of the table (allocated whole
+/// as it is reached: a damaged count or chunk number allocates nothing ahead).
+struct ChunksSeed;
 
-impl<'de> DeserializeSeed<'de> for ChunksSeed<'_> {
-    type Value = ();
+impl<'de> DeserializeSeed<'de> for ChunksSeed {
+    type Value = Vec<Vec<Option<Slot>>>;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'de> Visitor<'de> for ChunksSeed<'_> {
-    type Value = ();
+impl<'de> Visitor<'de> for ChunksSeed {
+    type Value = Vec<Vec<Option<Slot>>>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("chunks of packed record slots")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        // The vector is allocated once, exactly, when the count agrees with the
-        // number of chunks (every chunk but the last is full): a damaged count or
-        // chunk number cannot make it reserve what the bytes do not hold (both would
-        // have to be damaged alike, and a snapshot's checksum is checked first).
-        let count = self.1;
-        let chunks = seq.size_hint().unwrap_or(0);
-        if count.div_ceil(CHUNK) == chunks {
-            self.0.reserve_exact(count);
-        } else if seq.size_hint().is_some() {
-            return Err(de::Error::custom(format!(
-                "packed slots: {chunks} chunks cannot hold {count} slots"
-            )));
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut chunks = Vec::new();
+        while let Some(c) = seq.next_element_seed(ChunkSeed)? {
+            chunks.push(c);
         }
-        // Every chunk but the last holds exactly CHUNK slots, as written: one
-        // encoding per table.
-        let mut short = false;
-        loop {
-            let before = self.0.len();
-            if seq.next_element_seed(ChunkSeed(self.0))?.is_none() {
-                return Ok(());
-            }
-            let n = self.0.len() - before;
-            if short || n > CHUNK {
-                return Err(de::Error::custom("packed slots: chunks not as written"));
-            }
-            short = n < CHUNK;
-        }
+        Ok(chunks)
     }
 }
 
-/// One chunk, decoded onto the vector.
-struct ChunkSeed<'v>(&'v mut Vec<Option<Slot>>);
+/// One chunk.
+struct ChunkSeed;
 
-impl<'de> DeserializeSeed<'de> for ChunkSeed<'_> {
-    type Value = ();
+impl<'de> DeserializeSeed<'de> for ChunkSeed {
+    type Value = Vec<Option<Slot>>;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_bytes(self)
     }
 }
 
-impl<'de> Visitor<'de> for ChunkSeed<'_> {
-    type Value = ();
+impl<'de> Visitor<'de> for ChunkSeed {
+    type Value = Vec<Option<Slot>>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a chunk of packed record slots")
     }
 
-    fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<(), E> {
+    fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<Self::Value, E> {
         if b.len() > CHUNK * (1 + BODY) {
             return Err(E::custom("packed slots: an overlong chunk"));
         }
-        decode_chunk(b, self.0).map_err(E::custom)
+        let mut out = Vec::with_capacity(CHUNK);
+        decode_chunk(b, &mut out).map_err(E::custom)?;
+        Ok(out)
     }
 }
 
@@ -349,16 +328,18 @@ mod tests {
 
     /// Wraps the table so that bincode reads it through [`deserialize`].
     #[derive(serde::Deserialize)]
-    struct Table(#[serde(deserialize_with = "super::deserialize")] Vec<Option<Slot>>);
+    struct Table(#[serde(deserialize_with = "super::deserialize")] SlotTable);
 
     fn encode(slots: &[Option<Slot>]) -> Vec<u8> {
-        codec().serialize(&PackedSlots(slots)).expect("encodes")
+        let mut t = SlotTable::default();
+        slots.iter().for_each(|s| t.push(*s));
+        codec().serialize(&PackedSlots(&t)).expect("encodes")
     }
 
     fn decode(b: &[u8]) -> Result<Vec<Option<Slot>>, String> {
         codec()
             .deserialize::<Table>(b)
-            .map(|t| t.0)
+            .map(|t| t.0.iter().copied().collect())
             .map_err(|e| e.to_string())
     }
 
@@ -425,7 +406,6 @@ mod tests {
             let bytes = encode(&s);
             let back = decode(&bytes).expect("decodes");
             assert_eq!(back, s, "{n} slots");
-            assert_eq!(back.capacity(), n, "allocated once, exactly");
             assert_eq!(encode(&back), bytes, "one encoding");
         }
     }
@@ -456,8 +436,28 @@ mod tests {
         let mut b = good.clone();
         b[..8].copy_from_slice(&41u64.to_le_bytes());
         assert!(decode(&b).unwrap_err().contains("count says 41"));
-        b[..8].copy_from_slice(&(CHUNK as u64 + 40).to_le_bytes());
-        assert!(decode(&b).unwrap_err().contains("1 chunks cannot hold"));
+        // Chunks cut otherwise than the table cuts them: refused.
+        let s2 = slots(CHUNK + 3);
+        let raw = |x: &[Option<Slot>]| {
+            let mut b = Vec::new();
+            x.iter().for_each(|x| super::encode(x, &mut b));
+            b
+        };
+        let as_cut = |cuts: &[&[Option<Slot>]]| {
+            let bytes: Vec<Vec<u8>> = cuts.iter().map(|c| raw(c)).collect();
+            let chunks: Vec<Bytes> = bytes.iter().map(|b| Bytes(b)).collect();
+            codec().serialize(&(CHUNK as u64 + 3, chunks)).unwrap()
+        };
+        assert_eq!(as_cut(&[&s2[..CHUNK], &s2[CHUNK..]]), encode(&s2));
+        assert!(decode(&as_cut(&[&s2[..CHUNK], &s2[CHUNK..]])).is_ok());
+        for cut in [
+            &[&s2[..]][..],
+            &[&s2[..CHUNK - 1], &s2[CHUNK - 1..]],
+            &[&s2[..CHUNK], &[], &s2[CHUNK..]],
+        ] {
+            let err = decode(&as_cut(cut)).unwrap_err();
+            assert!(err.contains("not as written"), "{err}");
+        }
         // A slot whose county is set for an effect without one (CityFunds, first Some
         // slot at index 1 is an Allocation; index 0 is None: find a CityFunds slot).
         let i = s

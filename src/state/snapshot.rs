@@ -16,15 +16,38 @@
 use super::evolve::{Effect, WIDE};
 use super::*;
 
-/// The stored form of a [`State`], borrowed for writing.
+/// The store's bincode options (src/record.rs): fixed-width little-endian integers,
+/// no trailing bytes.
+fn codec() -> impl bincode::Options + Copy {
+    use bincode::Options;
+    bincode::options()
+        .with_fixint_encoding()
+        .with_little_endian()
+        .reject_trailing_bytes()
+}
+
+/// The first part of the stored form, borrowed for writing: the city's account and
+/// the counties (most of the bulk besides the per-record table).
 #[derive(Serialize)]
-struct StateRef<'a> {
+struct CountiesRef<'a> {
+    city: &'a DayMap,
+    counties: &'a [County],
+}
+
+/// The first part, owned for reading (same members, same order).
+#[derive(Deserialize)]
+struct CountiesOwned {
+    city: DayMap,
+    counties: Vec<County>,
+}
+
+/// The second part of the stored form, borrowed for writing: everything else.
+#[derive(Serialize)]
+struct RestRef<'a> {
     head_seq: u64,
     head_hash: &'a Sha256Hex,
     last_recorded_at_us: i64,
     max_effective_date: Option<Date>,
-    city: &'a DayMap,
-    counties: &'a [County],
     city_risk_lines: &'a [LinesEntry],
     plans_issued: &'a [(u64, PlanIssued)],
     targets: super::packed_slots::PackedSlots<'a>,
@@ -38,19 +61,17 @@ struct StateRef<'a> {
     response_plans: &'a [ResponsePlanEntry],
 }
 
-/// The stored form of a [`State`], owned for reading (same members, same order).
+/// The second part, owned for reading (same members, same order).
 #[derive(Deserialize)]
-struct StateOwned {
+struct RestOwned {
     head_seq: u64,
     head_hash: Sha256Hex,
     last_recorded_at_us: i64,
     max_effective_date: Option<Date>,
-    city: DayMap,
-    counties: Vec<County>,
     city_risk_lines: Vec<LinesEntry>,
     plans_issued: Vec<(u64, PlanIssued)>,
     #[serde(deserialize_with = "super::packed_slots::deserialize")]
-    targets: Vec<Option<Slot>>,
+    targets: super::slot_table::SlotTable,
     wide_amounts: BTreeMap<u64, Money>,
     policies: Vec<PolicyEntry>,
     notices: Vec<NoticeEntry>,
@@ -61,15 +82,42 @@ struct StateOwned {
     response_plans: Vec<ResponsePlanEntry>,
 }
 
-impl Serialize for State {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        StateRef {
+/// The derived indexes rebuilt from the second part alone.
+struct Derived {
+    plan_lines: PlanLines,
+    notice_index: super::notice_index::NoticeIndex,
+}
+
+impl Derived {
+    fn of(r: &RestOwned) -> Derived {
+        let mut plan_lines = PlanLines::default();
+        for (i, p) in r.plan_transfers.iter().enumerate() {
+            plan_lines.entry(p.key()).or_default().push(i as u32);
+        }
+        Derived {
+            plan_lines,
+            notice_index: super::notice_index::NoticeIndex::of(&r.notices),
+        }
+    }
+}
+
+impl State {
+    /// Writes the state's stored form (what a snapshot holds after its header): the
+    /// length of the first part (`u64` little-endian), the first part (the city's
+    /// account and the counties), the second (everything else), each a bincode
+    /// value in the store's options. Two parts so that [`State::read_stored`] can
+    /// decode them side by side.
+    pub fn write_stored<W: std::io::Write>(&self, mut w: W) -> Result<(), String> {
+        use bincode::Options;
+        let first = CountiesRef {
+            city: &self.city,
+            counties: &self.counties,
+        };
+        let rest = RestRef {
             head_seq: self.head_seq,
             head_hash: &self.head_hash,
             last_recorded_at_us: self.last_recorded_at_us,
             max_effective_date: self.max_effective_date,
-            city: &self.city,
-            counties: &self.counties,
             city_risk_lines: &self.city_risk_lines,
             plans_issued: &self.plans_issued,
             targets: super::packed_slots::PackedSlots(&self.targets),
@@ -81,22 +129,51 @@ impl Serialize for State {
             approval_limits: &self.approval_limits,
             proposals: &self.proposals,
             response_plans: &self.response_plans,
-        }
-        .serialize(s)
+        };
+        let len = codec().serialized_size(&first).map_err(|e| e.to_string())?;
+        w.write_all(&len.to_le_bytes()).map_err(|e| e.to_string())?;
+        codec()
+            .serialize_into(&mut w, &first)
+            .map_err(|e| e.to_string())?;
+        codec()
+            .serialize_into(&mut w, &rest)
+            .map_err(|e| e.to_string())
     }
-}
 
-impl<'de> Deserialize<'de> for State {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<State, D::Error> {
-        let o = StateOwned::deserialize(d)?;
-        from_parts(o).map_err(serde::de::Error::custom)
+    /// Reads what [`State::write_stored`] wrote: the two parts are decoded side by
+    /// side (the first on a second thread), then the derived indexes rebuilt and the
+    /// whole checked ([`from_parts`]'s guarantees: a state read is structurally
+    /// consistent, or an error says what is not).
+    pub fn read_stored(bytes: &[u8]) -> Result<State, String> {
+        use bincode::Options;
+        let (len, body) = bytes
+            .split_first_chunk::<8>()
+            .ok_or("snapshot: too short for its parts")?;
+        let len = usize::try_from(u64::from_le_bytes(*len))
+            .ok()
+            .filter(|&n| n <= body.len())
+            .ok_or("snapshot: its first part runs past its end")?;
+        let (first, rest) = body.split_at(len);
+        let (first, rest) = std::thread::scope(|s| {
+            let first = s.spawn(|| codec().deserialize::<CountiesOwned>(first));
+            // The plan lines and the notice index need only the second part: they
+            // are rebuilt here while the counties are still being decoded.
+            let rest = codec().deserialize::<RestOwned>(rest).map(|r| {
+                let d = Derived::of(&r);
+                (r, d)
+            });
+            (first.join().expect("decoding does not panic"), rest)
+        });
+        let first = first.map_err(|e| format!("snapshot: its first part: {e}"))?;
+        let (rest, derived) = rest.map_err(|e| format!("snapshot: its second part: {e}"))?;
+        from_parts(first, rest, derived)
     }
 }
 
 /// Rebuilds the county index and checks what applying records relies on.
-fn from_parts(o: StateOwned) -> Result<State, String> {
+fn from_parts(c: CountiesOwned, o: RestOwned, d: Derived) -> Result<State, String> {
     let mut county_index = CountyIndex::default();
-    for (i, c) in o.counties.iter().enumerate() {
+    for (i, c) in c.counties.iter().enumerate() {
         if county_index.contains_key(&c.id) {
             return Err(format!("snapshot: county {} appears twice", c.id));
         }
@@ -110,25 +187,10 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
             o.head_seq
         ));
     }
-    // The slots are checked on a second thread (ten million at ten million
-    // records) while this one rebuilds the derived indexes below.
-    let (slots, derived) = std::thread::scope(|s| {
-        let slots = s.spawn(|| check_slots(&o));
-        let mut plan_lines = PlanLines::default();
-        for (i, p) in o.plan_transfers.iter().enumerate() {
-            plan_lines.entry(p.key()).or_default().push(i as u32);
-        }
-        let notice_index = super::notice_index::NoticeIndex::of(&o.notices);
-        (
-            slots.join().expect("checking slots does not panic"),
-            (plan_lines, notice_index),
-        )
-    });
-    let wide_slots = slots?;
+    let wide_slots = check_slots(&c.counties, &o)?;
     if wide_slots != o.wide_amounts.len() {
         return Err("snapshot: amounts held for records that have none".into());
     }
-    let (plan_lines, notice_index) = derived;
     let mut last = 0;
     for p in &o.plan_transfers {
         if p.seq <= last || p.seq > o.head_seq {
@@ -169,18 +231,18 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
         head_hash: o.head_hash,
         last_recorded_at_us: o.last_recorded_at_us,
         max_effective_date: o.max_effective_date,
-        city: o.city,
-        counties: o.counties,
+        city: c.city,
+        counties: c.counties,
         county_index,
         city_risk_lines: o.city_risk_lines,
         plans_issued: o.plans_issued,
         targets: o.targets,
         wide_amounts: o.wide_amounts,
         policies: o.policies,
-        notice_index,
+        notice_index: d.notice_index,
         notices: o.notices,
         plan_transfers: o.plan_transfers,
-        plan_lines,
+        plan_lines: d.plan_lines,
         requests: o.requests,
         approval_limits: o.approval_limits,
         proposals: o.proposals,
@@ -191,12 +253,12 @@ fn from_parts(o: StateOwned) -> Result<State, String> {
 /// Checks that every record slot points at something `o` holds, and that every
 /// slot marked [`WIDE`] has its amount in `wide_amounts`; answers how many are
 /// marked (equal to `wide_amounts`' size, with the above, means exactly those).
-fn check_slots(o: &StateOwned) -> Result<usize, String> {
+fn check_slots(counties: &[County], o: &RestOwned) -> Result<usize, String> {
     // Ledger sizes by county and key: one hash lookup per slot instead of two
     // ordered-map walks.
     let mut ledgers: fxhash::FxHashMap<(u32, (FiscalYear, Fund)), (usize, usize)> =
         Default::default();
-    for (ci, c) in o.counties.iter().enumerate() {
+    for (ci, c) in counties.iter().enumerate() {
         for (key, l) in &c.funds {
             ledgers.insert(
                 (ci as u32, *key),
@@ -206,7 +268,7 @@ fn check_slots(o: &StateOwned) -> Result<usize, String> {
     }
     let ledger = |seq: usize, ci: u32, key: (FiscalYear, Fund)| {
         ledgers.get(&(ci, key)).copied().ok_or_else(|| {
-            if (ci as usize) < o.counties.len() {
+            if (ci as usize) < counties.len() {
                 format!("snapshot: record {seq} names a ledger not held")
             } else {
                 format!("snapshot: record {seq} names county #{ci}, not held")
@@ -214,7 +276,7 @@ fn check_slots(o: &StateOwned) -> Result<usize, String> {
         })
     };
     let county = |seq: usize, ci: u32| {
-        if (ci as usize) < o.counties.len() {
+        if (ci as usize) < counties.len() {
             Ok(true)
         } else {
             Err(format!(
@@ -250,7 +312,7 @@ fn check_slots(o: &StateOwned) -> Result<usize, String> {
                 idx,
             } => (idx as usize) < ledger(seq, ci, key)?.1,
             Effect::Needs { county: ci, idx } => {
-                county(seq, ci)? && (idx as usize) < o.counties[ci as usize].needs.len()
+                county(seq, ci)? && (idx as usize) < counties[ci as usize].needs.len()
             }
             Effect::Notice { idx } => (idx as usize) < o.notices.len(),
             Effect::Request { idx } => (idx as usize) < o.requests.len(),
@@ -272,22 +334,15 @@ mod tests {
     use super::*;
     use crate::bench::workload::{Config, Generator};
     use crate::record::{Record, GENESIS};
-    use bincode::Options;
-
-    /// The store's bincode options (src/record.rs).
-    fn codec() -> impl Options {
-        bincode::options()
-            .with_fixint_encoding()
-            .with_little_endian()
-            .reject_trailing_bytes()
-    }
 
     fn encode(s: &State) -> Vec<u8> {
-        codec().serialize(s).expect("a state encodes")
+        let mut v = Vec::new();
+        s.write_stored(&mut v).expect("a state encodes");
+        v
     }
 
     fn decode(b: &[u8]) -> Result<State, String> {
-        codec().deserialize(b).map_err(|e| e.to_string())
+        State::read_stored(b)
     }
 
     fn records(events: Vec<Event>) -> Vec<Record> {
@@ -315,6 +370,15 @@ mod tests {
             s.fold(r);
         }
         let bytes = encode(&s);
+        // The mirror's copy: equal, and it keeps folding as the original does while
+        // the original, sharing its per-record chunks, stays as it was.
+        let mut copy = s.clone_on_two_threads();
+        assert_eq!(copy, s, "clone_on_two_threads() == clone()");
+        let frozen = s.clone();
+        for r in &recs[cut..] {
+            copy.apply(r);
+        }
+        assert_eq!(s, frozen, "folding a copy leaves the original as it was");
         let mut back = decode(&bytes).expect("the snapshot decodes");
         assert_eq!(back, s, "decode(encode(s)) == s");
         assert_eq!(encode(&back), bytes, "the encoding is deterministic");
@@ -331,6 +395,7 @@ mod tests {
             back.apply(r);
         }
         assert_eq!(back, s, "the same records give the same state");
+        assert_eq!(copy, s, "and the same as on the copy");
         assert_eq!(back.head_seq as usize, recs.len());
         // And what is read from it is the same.
         let m = back.max_effective_date.expect("a date").month();
@@ -423,7 +488,7 @@ mod tests {
         assert!(decode(&encode(&t)).unwrap_err().contains("record slots"));
         // A slot pointing at a county that is not held.
         let mut t = s.clone();
-        t.targets[0].as_mut().unwrap().effect = Effect::Revenue { county: 4 };
+        t.targets.get_mut(0).as_mut().unwrap().effect = Effect::Revenue { county: 4 };
         assert!(decode(&encode(&t)).unwrap_err().contains("county #4"));
     }
 }

@@ -280,7 +280,7 @@ fn undo_restores_the_state_exactly() {
 #[test]
 fn a_stored_target_is_compact_and_a_wide_amount_round_trips() {
     // One slot per record: keep it small (it is most of a large state's memory).
-    assert!(std::mem::size_of::<Option<Slot>>() <= 32);
+    assert!(std::mem::size_of::<Option<super::evolve::Slot>>() <= 32);
     assert_eq!(std::mem::size_of::<Month>(), 4);
     // An amount beyond i64 (never accepted by parsing, but a stored record could carry
     // one) is kept exactly, reversed exactly, and undone without a trace.
@@ -422,7 +422,7 @@ fn the_footprint_counts_every_record_and_every_day_once() {
     // One reversal slot per record, at 32 bytes or more of capacity each.
     let table = part("per-record reversal table");
     assert_eq!(table.2 as u64, s.head_seq);
-    assert!(table.1 >= table.2 * std::mem::size_of::<Option<Slot>>());
+    assert!(table.1 >= table.2 * std::mem::size_of::<Option<super::evolve::Slot>>());
     // Every county's treasury days, as the day maps hold them.
     let days: usize = s.counties().map(|c| c.treasury.len()).sum();
     let treasury = part("treasury day maps");
