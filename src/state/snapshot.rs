@@ -490,5 +490,18 @@ mod tests {
         let mut t = s.clone();
         t.targets.get_mut(0).as_mut().unwrap().effect = Effect::Revenue { county: 4 };
         assert!(decode(&encode(&t)).unwrap_err().contains("county #4"));
+        // The two parts' framing: a first part running past the end, or cut short,
+        // and bytes of one part read as the other.
+        let good = encode(&s);
+        let mut b = good.clone();
+        b[..8].copy_from_slice(&(good.len() as u64).to_le_bytes());
+        assert!(decode(&b).unwrap_err().contains("runs past its end"));
+        for cut in [0, 7, 8, good.len() / 2, good.len() - 1] {
+            assert!(decode(&good[..cut]).is_err(), "cut at {cut}");
+        }
+        let first = u64::from_le_bytes(good[..8].try_into().unwrap());
+        let mut b = good.clone();
+        b[..8].copy_from_slice(&(first - 1).to_le_bytes());
+        assert!(decode(&b).unwrap_err().contains("first part"));
     }
 }
