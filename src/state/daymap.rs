@@ -352,8 +352,9 @@ impl Eq for DayMap {}
 impl Serialize for DayMap {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let n = self.days.len();
-        let mut b = Vec::with_capacity(1 + n * 4 + n * 16);
-        b.push(matches!(self.bal, Balances::Wide(_)) as u8);
+        let wide = matches!(self.bal, Balances::Wide(_));
+        let mut b = Vec::with_capacity(1 + n * 4 + n * if wide { 16 } else { 8 });
+        b.push(wide as u8);
         for d in &self.days {
             b.extend_from_slice(&d.to_days().to_le_bytes());
         }

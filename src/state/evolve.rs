@@ -10,7 +10,7 @@
 use super::*;
 
 /// Where a reversible record's effect lives, so a reversal can cancel it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Effect {
     CityFunds,
     Allocation {
@@ -73,7 +73,7 @@ pub(super) struct Target {
 /// held in `i64` cents; an amount that does not fit (never one sanbao accepts: they
 /// are at most 13 integer digits) is kept exactly in [`State`]'s `wide_amounts` and
 /// marked here with [`WIDE`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Slot {
     pub(super) amount: i64,
     pub(super) date: Date,

@@ -6,8 +6,8 @@
 //!   record back exactly (the writer does this when a later event of a batch is
 //!   rejected or the disk write fails).
 //!
-//! - `State` and everything it holds implement serde (`src/state/snapshot.rs`):
-//!   a bincode snapshot decodes to an equal state that folds on identically.
+//! - [`State::write_stored`] / [`State::read_stored`] (`src/state/snapshot.rs`): a
+//!   snapshot's stored form decodes to an equal state that folds on identically.
 //!
 //! Guarantees: pure and deterministic (no I/O, no clock); counties iterate by id;
 //! after `check` accepted an event and `apply` applied it, no account has a negative
@@ -25,7 +25,9 @@
 //! - `evolve`: how each event kind moves money and how a record is taken back;
 //! - [`invariants`]: the invariants, asserted;
 //! - `county_index`, [`daymap`], `snapshot`: the index by id, dated sums, and the
-//!   state's bincode snapshot;
+//!   state's stored form for snapshots (`packed_slots`: the per-record table as
+//!   stored);
+//! - `slot_table`: the per-record table in chunks that copies of the state share;
 //! - `notice_index`: the 提示函 by document number and by (county, month), for the
 //!   rules of `notice_issued`;
 //! - `footprint`: what the state holds on the heap, by part ([`Footprint`]).

@@ -128,9 +128,13 @@ fn encode(slot: &Option<Slot>, out: &mut Vec<u8>) {
     out.push(fund);
 }
 
-/// Decodes one chunk's slots onto `out`.
+/// Decodes one chunk's slots onto `out` (at most [`CHUNK`]: more is not a chunk as
+/// written, and is refused before it grows `out`).
 fn decode_chunk(mut b: &[u8], out: &mut Vec<Option<Slot>>) -> Result<(), String> {
     while let Some((&tag, rest)) = b.split_first() {
+        if out.len() == CHUNK {
+            return Err("packed slots: chunks not as written".into());
+        }
         if tag == 0 {
             out.push(None);
             b = rest;
@@ -258,8 +262,10 @@ impl<'de> Visitor<'de> for TableVisitor {
     }
 }
 
-/// The sequence of chunks, each decoded into a chunk of the table (allocated whole
-/// as it is reached: a damaged count or chunk number allocates nothing ahead).
+/// The sequence of chunks, each decoded into a chunk of the table, allocated whole
+/// as it is reached: a chunk needs at least a byte per slot, so what is allocated
+/// stays within a fixed multiple of the bytes read, whatever a damaged count or
+/// chunk number says.
 struct ChunksSeed;
 
 impl<'de> DeserializeSeed<'de> for ChunksSeed {
@@ -278,8 +284,13 @@ impl<'de> Visitor<'de> for ChunksSeed {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut chunks = Vec::new();
+        // Cut as written, checked as they come — only the last chunk may be short,
+        // none empty — so that no chunk is allocated after one that was not full.
+        let mut chunks: Vec<Vec<Option<Slot>>> = Vec::new();
         while let Some(c) = seq.next_element_seed(ChunkSeed)? {
+            if chunks.last().is_some_and(|l| l.len() != CHUNK) {
+                return Err(de::Error::custom("packed slots: chunks not as written"));
+            }
             chunks.push(c);
         }
         Ok(chunks)
@@ -305,6 +316,9 @@ impl<'de> Visitor<'de> for ChunkSeed {
     }
 
     fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<Self::Value, E> {
+        if b.is_empty() {
+            return Err(E::custom("packed slots: chunks not as written"));
+        }
         if b.len() > CHUNK * (1 + BODY) {
             return Err(E::custom("packed slots: an overlong chunk"));
         }
@@ -414,8 +428,9 @@ mod tests {
     fn damaged_tables_are_errors_not_panics() {
         let s = slots(40);
         let good = encode(&s);
-        // Every single byte changed, and every truncation: an error or a table that
-        // encodes back to the damaged bytes (a changed amount), never a panic.
+        // Three changes of every byte (its low bit, its high bit, all of it), and
+        // every truncation: an error or a table that encodes back to the damaged
+        // bytes (a changed amount), never a panic.
         for i in 0..good.len() {
             for x in [0x01u8, 0x80, 0xff] {
                 let mut b = good.clone();

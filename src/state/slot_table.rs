@@ -59,7 +59,15 @@ impl SlotTable {
         if self.len % CHUNK == 0 {
             self.chunks.push(Arc::new(Vec::with_capacity(CHUNK)));
         }
-        Arc::make_mut(self.chunks.last_mut().expect("a chunk")).push(s);
+        let last = self.chunks.last_mut().expect("a chunk");
+        if Arc::get_mut(last).is_none() {
+            // Shared with another copy: this one's own, with room for a whole chunk
+            // (`make_mut` would copy it at its length, and pushes would then double it).
+            let mut own = Vec::with_capacity(CHUNK);
+            own.extend_from_slice(last);
+            *last = Arc::new(own);
+        }
+        Arc::get_mut(last).expect("not shared").push(s);
         self.len += 1;
     }
 
@@ -164,7 +172,16 @@ mod tests {
         assert!(Arc::ptr_eq(&copy.chunks[0], &t.chunks[0]));
         assert!(!Arc::ptr_eq(&copy.chunks[1], &t.chunks[1]));
         assert!(Arc::ptr_eq(&copy.chunks[2], &t.chunks[2]));
-        assert_eq!(t, before, "the original is untouched");
+        assert!(t.iter().eq(v.iter()), "the original is untouched");
+        assert_eq!(t, before);
+        // Appending to a shared last chunk gives the copy its own, with room for a
+        // whole chunk; the original's is untouched.
+        let mut grown = t.clone();
+        grown.push(slot(n));
+        assert!(!Arc::ptr_eq(&grown.chunks[2], &t.chunks[2]));
+        assert_eq!(grown.chunks[2].capacity(), CHUNK);
+        assert_eq!((t.len(), t.chunks[2].len()), (n, 5));
+        assert!(t.iter().eq(v.iter()));
         assert_ne!(copy, t);
         copy.get_mut(CHUNK + 1).as_mut().unwrap().reversed_on = None;
         assert_eq!(copy, t, "equal slots, equal tables, whatever they share");
