@@ -374,6 +374,25 @@ impl<'de> Deserialize<'de> for DayMap {
     }
 }
 
+/// Running balances of `N` bytes each from `bytes`; `None` when one equals the one
+/// before it (or the first is zero): a zero delta, which a map never holds.
+fn running<T: Copy + PartialEq + Default, const N: usize>(
+    bytes: &[u8],
+    from_le: fn([u8; N]) -> T,
+) -> Option<Vec<T>> {
+    let mut v = Vec::with_capacity(bytes.len() / N);
+    let mut before = T::default();
+    for c in bytes.chunks_exact(N) {
+        let x = from_le(c.try_into().expect("N bytes"));
+        if x == before {
+            return None;
+        }
+        before = x;
+        v.push(x);
+    }
+    Some(v)
+}
+
 /// Decodes [`DayMap`]'s stored bytes.
 struct PackedVisitor;
 
@@ -408,29 +427,9 @@ impl<'de> serde::de::Visitor<'de> for PackedVisitor {
         }
         let zero = || E::custom("day map: a zero delta is held");
         let bal = if width == 0 {
-            let mut v = Vec::with_capacity(n);
-            let mut before = 0i64;
-            for c in bals.chunks_exact(8) {
-                let x = i64::from_le_bytes(c.try_into().expect("8 bytes"));
-                if x == before {
-                    return Err(zero());
-                }
-                before = x;
-                v.push(x);
-            }
-            Balances::Narrow(v)
+            Balances::Narrow(running(bals, i64::from_le_bytes).ok_or_else(zero)?)
         } else {
-            let mut v = Vec::with_capacity(n);
-            let mut before = 0i128;
-            for c in bals.chunks_exact(16) {
-                let x = i128::from_le_bytes(c.try_into().expect("16 bytes"));
-                if x == before {
-                    return Err(zero());
-                }
-                before = x;
-                v.push(x);
-            }
-            Balances::Wide(v)
+            Balances::Wide(running(bals, i128::from_le_bytes).ok_or_else(zero)?)
         };
         let mut m = DayMap {
             days,
