@@ -166,10 +166,12 @@ pub fn peek(dir: &Path) -> Option<(u64, crate::values::Sha256Hex)> {
 /// wrong when it cannot be used, else the state it holds.
 pub fn read(dir: &Path) -> Result<Option<State>, String> {
     let p = path(dir);
+    let started = std::time::Instant::now();
     // Read, not mapped: a mapped file's unreadable block kills the process
     // (SIGBUS) where a read answers an error, and a snapshot that cannot be read
-    // must only be ignored (the module's guarantee). The copy costs ≈ 0.15 s at ten
-    // million records.
+    // must only be ignored (the module's guarantee). Reading 600 MB beside the
+    // page scan takes 0.35–0.45 s at ten million records; mapping saved ≈ 0.1 s of
+    // the start (BENCHMARKS.md, session 17).
     let bytes = match std::fs::read(&p) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -186,13 +188,24 @@ pub fn read(dir: &Path) -> Result<Option<State>, String> {
             bytes[16]
         ));
     }
+    let read_at = started.elapsed();
     let (body, sum) = bytes.split_at(bytes.len() - SUM);
     if checksum(body) != sum {
         return Err(format!("{} is damaged (its checksum fails)", p.display()));
     }
+    let checked_at = started.elapsed();
     let seq = u64::from_le_bytes(body[17..25].try_into().expect("8 bytes"));
     let state = State::read_stored(&body[HEADER..])
         .map_err(|e| format!("{} does not decode: {e}", p.display()))?;
+    // Where a start's time goes (`RUST_LOG=sanbao=debug`): the figures behind
+    // BENCHMARKS.md's, without a profiler.
+    tracing::debug!(
+        bytes = bytes.len(),
+        read_ms = read_at.as_millis() as u64,
+        checksum_ms = (checked_at - read_at).as_millis() as u64,
+        decode_ms = (started.elapsed() - checked_at).as_millis() as u64,
+        "snapshot read"
+    );
     if state.head_seq != seq || state.head_hash.0[..] != body[25..HEADER] {
         return Err(format!(
             "{} disagrees with itself about its seq",
@@ -240,10 +253,13 @@ pub fn load_for_serve(
     let (read, scanned) = std::thread::scope(|s| {
         let scan = covered.map(|seq| s.spawn(move || (seq, store.scan_blocks(seq))));
         let read = read(store.dir());
-        (
-            read,
-            scan.map(|h| h.join().expect("the block scan does not panic")),
-        )
+        let waited = std::time::Instant::now();
+        let scanned = scan.map(|h| h.join().expect("the block scan does not panic"));
+        tracing::debug!(
+            waited_ms = waited.elapsed().as_millis() as u64,
+            "the pages under the snapshot read"
+        );
+        (read, scanned)
     });
     let ignored = match read {
         Ok(None) => None,

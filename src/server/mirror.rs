@@ -41,11 +41,16 @@ impl Mirror {
         // Subscribe before copying, so that every record after the copy's head is
         // either on the feed or, if the feed overflowed, read from the store.
         let mut feed = writer.subscribe();
+        let started = std::time::Instant::now();
         let copy = writer
             .state()
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone_on_two_threads();
+        tracing::debug!(
+            copy_ms = started.elapsed().as_millis() as u64,
+            "the readers' mirror copied the state"
+        );
         let mirror = Arc::new(Mirror {
             folded: Mutex::new((copy.head_seq, None)),
             state: RwLock::new(copy),
