@@ -110,7 +110,7 @@ pub struct State {
     /// Reversible records by seq − 1 (None for other kinds), in chunks that copies
     /// of the state share until one writes ([`slot_table::SlotTable`]).
     targets: slot_table::SlotTable,
-    /// Amounts of targets that do not fit in a [`Slot`], by seq.
+    /// Amounts of targets that do not fit in a slot (`evolve::Slot`), by seq.
     wide_amounts: BTreeMap<u64, Money>,
 }
 

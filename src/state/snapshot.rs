@@ -145,7 +145,7 @@ impl State {
 
     /// Reads what [`State::write_stored`] wrote: the two parts are decoded side by
     /// side (the first on a second thread), then the derived indexes rebuilt and the
-    /// whole checked ([`from_parts`]'s guarantees: a state read is structurally
+    /// whole checked (the module's guarantees: a state read is structurally
     /// consistent, or an error says what is not).
     pub fn read_stored(bytes: &[u8]) -> Result<State, String> {
         use bincode::Options;
