@@ -199,7 +199,7 @@ impl State {
     /// A copy equal to `clone()`, made on two threads: the readers' mirror takes one
     /// at every `serve` start (at ten million records ≈ 0.4 s on one thread). Half of
     /// the counties are copied on a second thread, the rest here; the per-record
-    /// table's chunks are shared, not copied ([`slot_table::SlotTable`]).
+    /// table's chunks are shared, not copied (`slot_table::SlotTable`).
     pub fn clone_on_two_threads(&self) -> State {
         // Every member named, so that a new one cannot be left out of the copy.
         let State {
