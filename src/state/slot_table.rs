@@ -25,6 +25,18 @@ pub(super) const CHUNK: usize = 1 << 16;
 /// One chunk: up to [`CHUNK`] slots.
 type Chunk = Vec<Option<Slot>>;
 
+/// A chunk this table may write into: when another copy shares it, it is first
+/// replaced by a copy of its own with room for a whole chunk (`Arc::make_mut` would
+/// copy it at its length, and appends would then double it).
+fn own(chunk: &mut Arc<Chunk>) -> &mut Chunk {
+    if Arc::get_mut(chunk).is_none() {
+        let mut copy = Vec::with_capacity(CHUNK);
+        copy.extend_from_slice(chunk);
+        *chunk = Arc::new(copy);
+    }
+    Arc::get_mut(chunk).expect("not shared")
+}
+
 /// The per-record table (see the module doc).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct SlotTable {
@@ -50,7 +62,7 @@ impl SlotTable {
     #[inline]
     pub(super) fn get_mut(&mut self, i: usize) -> &mut Option<Slot> {
         assert!(i < self.len, "slot {i} of {}", self.len);
-        &mut Arc::make_mut(&mut self.chunks[i / CHUNK])[i % CHUNK]
+        &mut own(&mut self.chunks[i / CHUNK])[i % CHUNK]
     }
 
     /// Appends a slot.
@@ -59,15 +71,7 @@ impl SlotTable {
         if self.len % CHUNK == 0 {
             self.chunks.push(Arc::new(Vec::with_capacity(CHUNK)));
         }
-        let last = self.chunks.last_mut().expect("a chunk");
-        if Arc::get_mut(last).is_none() {
-            // Shared with another copy: this one's own, with room for a whole chunk
-            // (`make_mut` would copy it at its length, and pushes would then double it).
-            let mut own = Vec::with_capacity(CHUNK);
-            own.extend_from_slice(last);
-            *last = Arc::new(own);
-        }
-        Arc::get_mut(last).expect("not shared").push(s);
+        own(self.chunks.last_mut().expect("a chunk")).push(s);
         self.len += 1;
     }
 
@@ -85,7 +89,7 @@ impl SlotTable {
         }
         self.chunks.truncate(n.div_ceil(CHUNK));
         if n % CHUNK != 0 {
-            Arc::make_mut(self.chunks.last_mut().expect("a chunk")).truncate(n % CHUNK);
+            own(self.chunks.last_mut().expect("a chunk")).truncate(n % CHUNK);
         }
         self.len = n;
     }
@@ -180,6 +184,15 @@ mod tests {
         grown.push(slot(n));
         assert!(!Arc::ptr_eq(&grown.chunks[2], &t.chunks[2]));
         assert_eq!(grown.chunks[2].capacity(), CHUNK);
+        // So does writing into it (a reversal of a recent record) or shortening it
+        // (an undo) while it is shared.
+        let mut marked = t.clone();
+        marked.get_mut(2 * CHUNK + 1);
+        assert_eq!(marked.chunks[2].capacity(), CHUNK);
+        let mut undone = t.clone();
+        undone.truncate(n - 1);
+        assert_eq!(undone.chunks[2].capacity(), CHUNK);
+        assert!(Arc::ptr_eq(&undone.chunks[1], &t.chunks[1]));
         assert_eq!((t.len(), t.chunks[2].len()), (n, 5));
         assert!(t.iter().eq(v.iter()));
         assert_ne!(copy, t);
