@@ -486,6 +486,15 @@ macro_rules! events {
                 }
             }
 
+            /// Kind `kind`'s fields read straight from an event object's text, with
+            /// its `idempotency_key` member (absent: `None`); `None` on any error.
+            fn body_from_text(kind: &str, text: &str) -> Option<(Event, Option<Option<String>>)> {
+                match kind {
+                    $($kind => fields_from_text::<$ty>($kind, text).map(|(b, k)| (Event::$variant(b), k)),)*
+                    _ => None,
+                }
+            }
+
             fn body_json(&self) -> Value {
                 match self {
                     $(Event::$variant(e) => serde_json::to_value(e),)*
@@ -784,6 +793,132 @@ fn de_fields<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, EventErro
     })
 }
 
+/// Reads one JSON object's text as kind `T`'s fields, with the top-level `kind` (which
+/// must be `kind`) and `idempotency_key` members set aside; the second value is
+/// `idempotency_key`'s (`None` when absent). `None` on any error, including a missing,
+/// other or repeated `kind`, a repeated `idempotency_key` and anything after the
+/// object.
+fn fields_from_text<'de, T: Deserialize<'de>>(
+    kind: &str,
+    text: &'de str,
+) -> Option<(T, Option<Option<String>>)> {
+    use serde::de::value::MapAccessDeserializer;
+    use std::marker::PhantomData;
+
+    /// The object's members without `kind` and `idempotency_key`, which it keeps.
+    struct Aside<'k, A> {
+        map: A,
+        expected: &'k str,
+        kind: bool,
+        key: Option<Option<String>>,
+    }
+    /// What a member name turned out to be: set aside (the seed is handed back for
+    /// the next name) or one of `T`'s (the seed's answer).
+    enum Name<S, V> {
+        Kind(S),
+        Key(S),
+        Field(V),
+    }
+    struct NameSeed<S>(S);
+    impl<'de, S: de::DeserializeSeed<'de>> de::DeserializeSeed<'de> for NameSeed<S> {
+        type Value = Name<S, S::Value>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+    impl<'de, S: de::DeserializeSeed<'de>> Visitor<'de> for NameSeed<S> {
+        type Value = Name<S, S::Value>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a member name")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            use serde::de::IntoDeserializer;
+            match v {
+                "kind" => Ok(Name::Kind(self.0)),
+                "idempotency_key" => Ok(Name::Key(self.0)),
+                _ => self.0.deserialize(v.into_deserializer()).map(Name::Field),
+            }
+        }
+    }
+    /// Whether a string is the kind expected.
+    struct Is<'k>(&'k str);
+    impl<'de> de::DeserializeSeed<'de> for Is<'_> {
+        type Value = bool;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Is<'_> {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a kind name")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+            Ok(v == self.0)
+        }
+    }
+    impl<'de, A: MapAccess<'de>> MapAccess<'de> for Aside<'_, A> {
+        type Error = A::Error;
+        fn next_key_seed<K: de::DeserializeSeed<'de>>(
+            &mut self,
+            mut seed: K,
+        ) -> Result<Option<K::Value>, A::Error> {
+            loop {
+                match self.map.next_key_seed(NameSeed(seed))? {
+                    None => return Ok(None),
+                    Some(Name::Field(v)) => return Ok(Some(v)),
+                    Some(Name::Kind(s)) => {
+                        if std::mem::replace(&mut self.kind, true) {
+                            return Err(de::Error::duplicate_field("kind"));
+                        }
+                        if !self.map.next_value_seed(Is(self.expected))? {
+                            return Err(de::Error::custom("another kind"));
+                        }
+                        seed = s;
+                    }
+                    Some(Name::Key(s)) => {
+                        if self.key.is_some() {
+                            return Err(de::Error::duplicate_field("idempotency_key"));
+                        }
+                        self.key = Some(self.map.next_value::<Option<String>>()?);
+                        seed = s;
+                    }
+                }
+            }
+        }
+        fn next_value_seed<V: de::DeserializeSeed<'de>>(
+            &mut self,
+            seed: V,
+        ) -> Result<V::Value, A::Error> {
+            self.map.next_value_seed(seed)
+        }
+    }
+    struct Object<'k, T>(&'k str, PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Object<'_, T> {
+        type Value = (T, Option<Option<String>>);
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an event object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            let mut aside = Aside {
+                map,
+                expected: self.0,
+                kind: false,
+                key: None,
+            };
+            let body = T::deserialize(MapAccessDeserializer::new(&mut aside))?;
+            if !aside.kind {
+                return Err(de::Error::missing_field("kind"));
+            }
+            Ok((body, aside.key))
+        }
+    }
+    let mut d = serde_json::Deserializer::from_str(text);
+    let out = d.deserialize_map(Object(kind, PhantomData)).ok()?;
+    d.end().ok()?;
+    Some(out)
+}
+
 /// An event as read from input: the event and its own idempotency key, if it had one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InputEvent {
@@ -837,6 +972,51 @@ impl Event {
         let mut event = Event::parse_body(&kind, Value::Object(map))?;
         event.validate_and_normalize()?;
         Ok(InputEvent {
+            event,
+            idempotency_key,
+        })
+    }
+
+    /// The fast path of [`Event::parse_object`] for one object given as text (a line
+    /// of `sanbao import`): the kind's fields are read straight from the text into
+    /// their typed form, without building a JSON value first.
+    ///
+    /// Guarantee: `Some(e)` only when `read_values(text)` gives exactly one object
+    /// and `parse_object` of it gives `Ok(e)` — the same field types and `Deserialize`
+    /// impls read the same members (repeated member names are refused here by the
+    /// derived struct visitors, unknown ones by `deny_unknown_fields`), and the same
+    /// checks and normalization follow. `None` on anything else, including every
+    /// input `parse_object` refuses: the caller then takes the full path, which names
+    /// the error. (Tested against the full path on every kind and on damaged lines.)
+    pub fn parse_text(text: &str) -> Option<InputEvent> {
+        /// Only the top-level `kind` (other members skipped unread; a repeated
+        /// `kind` is an error, as is a `kind` with escapes — rare, left to the full path).
+        #[derive(Deserialize)]
+        struct Peek<'a> {
+            #[serde(borrow)]
+            kind: &'a str,
+        }
+        // The kind is usually found without reading the line twice: `"kind":"` can
+        // only begin a member name (a quote inside a string is escaped), and the
+        // fields' reader checks that the top-level `kind` is the one guessed.
+        let guess = text
+            .find(r#""kind":""#)
+            .map(|i| &text[i + 8..])
+            .and_then(|rest| rest.find(['"', '\\']).map(|end| &rest[..end]));
+        let kind = match guess {
+            Some(kind) => kind,
+            None => serde_json::from_str::<Peek>(text).ok()?.kind,
+        };
+        let (mut event, idempotency_key) = Event::body_from_text(kind, text)?;
+        let idempotency_key = match idempotency_key {
+            None | Some(None) => None,
+            Some(Some(k)) => {
+                check_idempotency_key(&k).ok()?;
+                Some(k)
+            }
+        };
+        event.validate_and_normalize().ok()?;
+        Some(InputEvent {
             event,
             idempotency_key,
         })
@@ -1402,5 +1582,119 @@ mod tests {
         assert_eq!(back, e);
         let again = parse(e.to_json()).unwrap();
         assert_eq!(again, e);
+    }
+
+    /// `sanbao import`'s full path for one line: exactly one object, parsed from a
+    /// JSON value.
+    fn full(text: &str) -> Option<InputEvent> {
+        let (_, mut v) = read_values(text).ok()?;
+        if v.len() != 1 {
+            return None;
+        }
+        Event::parse_object(v.pop()?).ok()
+    }
+
+    /// One line of every kind: the shipped samples, and the kinds they lack.
+    fn every_kind() -> Vec<String> {
+        let mut lines: Vec<String> = Vec::new();
+        let mut seen = BTreeSet::new();
+        let shipped = [
+            include_str!("../replay/sample-city/events.jsonl"),
+            include_str!("../replay/oversight/events.jsonl"),
+        ];
+        for line in shipped.iter().flat_map(|f| f.lines()) {
+            let kind = serde_json::from_str::<Value>(line).unwrap()["kind"].clone();
+            if seen.insert(kind.as_str().unwrap().to_string()) {
+                lines.push(line.to_string());
+            }
+        }
+        for extra in [
+            json!({"kind":"plan_issued","month":"2021-03","based_on_seq":12,"plan_sha256":"ab".repeat(32),"issued_on":"2021-02-25","idempotency_key":"plan-2021-03"}),
+            json!({"kind":"emergency_requested","county":"beigang","amount":"1200.5","value_date":"2022-03-02","mode":"advance","reason":"工资缺口"}),
+            json!({"kind":"emergency_approved","request_seq":7,"approved_on":"2022-03-03","idempotency_key":null}),
+            json!({"kind":"approval_limit_set","amount":"50000","effective_from":"2022-03-01"}),
+        ] {
+            seen.insert(extra["kind"].as_str().unwrap().to_string());
+            lines.push(extra.to_string());
+        }
+        assert_eq!(seen, KINDS.iter().map(|k| k.to_string()).collect());
+        lines
+    }
+
+    #[test]
+    fn parse_text_gives_what_the_full_path_gives() {
+        // Every kind, as written, members reversed, spaced out, with keys.
+        for line in every_kind() {
+            let Value::Object(m) = serde_json::from_str::<Value>(&line).unwrap() else {
+                panic!("{line}")
+            };
+            let reversed = format!(
+                "{{{}}}",
+                m.iter()
+                    .rev()
+                    .map(|(k, v)| format!("{} : {v}", Value::from(k.as_str())))
+                    .collect::<Vec<_>>()
+                    .join(" ,\t")
+            );
+            let mut keyed = m.clone();
+            keyed.insert("idempotency_key".into(), json!("import-1"));
+            for text in [line.clone(), reversed, Value::Object(keyed).to_string()] {
+                let fast = Event::parse_text(&text);
+                assert!(fast.is_some(), "{text}");
+                assert_eq!(fast, full(&text), "{text}");
+            }
+        }
+        // Refused here (the full path then names the error), whether or not the full
+        // path takes them.
+        for text in [
+            r#"{"kind":"approval_limit_set","amount":"5","amount":"6","effective_from":"2022-03-01"}"#,
+            r#"{"kind":"approval_limit_set","kind":"approval_limit_set","amount":"5","effective_from":"2022-03-01"}"#,
+            r#"{"kind":"approval_limit_set","amount":"5","effective_from":"2022-03-01","idempotency_key":"a","idempotency_key":"b"}"#,
+            r#"{"kind":"approval_limit_set","amount":5,"effective_from":"2022-03-01"}"#,
+            r#"{"kind":"approval_limit_set","amount":"5","effective_from":"2022-03-01","extra":1}"#,
+            r#"{"kind":"approval_limit_set","amount":"5","effective_from":"2022-03-01","idempotency_key":""}"#,
+            r#"{"kind":"approval_limit_set","amount":"5","effective_from":"2022-03-01","idempotency_key":7}"#,
+            r#"{"kind":"approval_limit_set","amount":"-5","effective_from":"2022-03-01"}"#,
+            r#"{"kind":"approval_limit_set","amount":"5","effective_from":"2022-03-01"} {}"#,
+            r#"[{"kind":"approval_limit_set","amount":"5","effective_from":"2022-03-01"}]"#,
+            r#"{"kind":"no_such_kind","amount":"5"}"#,
+            r#"{"x":{"kind":"approval_limit_set"},"kind":"approval_limit_set","amount":"5","effective_from":"2022-03-01"}"#,
+            r#"{"amount":"5","effective_from":"2022-03-01","kind":"approval_limit_set","kind":"approval_limit_set"}"#,
+            r#"{"amount":"5","effective_from":"2022-03-01","kind" : "approval_limit_set","kind":"approval_limit_set"}"#,
+            r#"{"schedule":[{"kind":"approval_limit_set"}],"kind":"allocation_notified","county":"a","fund":"general","fiscal_year":2021,"program":"p","amount":"30","notified_on":"2021-01-05"}"#,
+            r#"{"kind":"approval_limit_se\u0074","amount":"5","effective_from":"2022-03-01","kind":"emergency_approved"}"#,
+            r#"{"kind":"approval_limit_set","effective_from":"2022-03-01"}"#,
+            r#"{"seq":1,"hash":"00","event":{"kind":"approval_limit_set","amount":"5","effective_from":"2022-03-01"}}"#,
+            r#"{"kind":"allocation_notified","county":"a","fund":"general","fiscal_year":2021,"program":"p","amount":"30","notified_on":"2021-01-05","schedule":[{"month":"2021-02","amount":"30","amount":"30"}]}"#,
+        ] {
+            assert_eq!(Event::parse_text(text), None, "{text}");
+        }
+        // Damaged copies of every kind's line (each byte dropped, or replaced by
+        // one of a few that matter to JSON): whatever the fast path takes, the full
+        // path takes equally.
+        let (mut taken, mut tried) = (0, 0);
+        for line in every_kind() {
+            let bytes = line.as_bytes();
+            for i in 0..bytes.len() {
+                let mut variants = vec![[&bytes[..i], &bytes[i + 1..]].concat()];
+                for b in [b'"', b'1', b'}', b',', b' ', b'\\', b'x', b'n', b'-'] {
+                    let mut v = bytes.to_vec();
+                    v[i] = b;
+                    variants.push(v);
+                }
+                for v in variants {
+                    let Ok(text) = String::from_utf8(v) else {
+                        continue;
+                    };
+                    tried += 1;
+                    if let Some(fast) = Event::parse_text(&text) {
+                        taken += 1;
+                        assert_eq!(Some(fast), full(&text), "{text}");
+                    }
+                }
+            }
+        }
+        // Some damaged lines are still events (a digit changed, a space added).
+        assert!(taken > tried / 20, "{taken} of {tried}");
     }
 }

@@ -348,32 +348,37 @@ impl JsonSchema for Month {
 }
 
 /// Reads a JSON string and nothing else, with an error that says what was expected.
+/// The string is borrowed from the input when it can be (no escapes in it).
 struct StrOnly;
 
 impl StrOnly {
     fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
         what: &'static str,
-    ) -> Result<String, D::Error> {
+    ) -> Result<std::borrow::Cow<'de, str>, D::Error> {
+        use std::borrow::Cow;
         struct V(&'static str);
         impl<'de> Visitor<'de> for V {
-            type Value = String;
+            type Value = Cow<'de, str>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.0)
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
-                Ok(v.to_string())
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+                Ok(Cow::Borrowed(v))
             }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
-                Ok(v)
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Cow<'de, str>, E> {
+                Ok(Cow::Owned(v.to_string()))
             }
-            fn visit_unit<E: de::Error>(self) -> Result<String, E> {
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Cow<'de, str>, E> {
+                Ok(Cow::Owned(v))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Cow<'de, str>, E> {
                 Err(E::custom(format!(
                     "is required: null given where {} is expected",
                     self.0
                 )))
             }
-            fn visit_none<E: de::Error>(self) -> Result<String, E> {
+            fn visit_none<E: de::Error>(self) -> Result<Cow<'de, str>, E> {
                 self.visit_unit()
             }
         }

@@ -363,3 +363,50 @@ fn usage_errors_exit_2_with_one_line() {
     assert_eq!(code(&o), 0);
     assert!(stdout(&o).contains("append"));
 }
+
+#[test]
+fn import_reads_crlf_blank_lines_and_any_member_order_as_append_does() {
+    // The same five events appended as one JSON array (the full parse) and imported
+    // as lines written every which way (the import's fast path where it applies):
+    // the log must hold the same normalized events.
+    let tmp = tempfile::tempdir().unwrap();
+    let appended = tmp.path().join("appended");
+    let o = run(&appended, &["append"], &small_history().to_string());
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let lines = [
+        // Members reversed and spaced, a name with escapes, an amount to normalize.
+        r#"{ "opening_treasury" : "1000000", "registered_on":"2021-01-01", "name":"\u7ee5\u4e2d县", "county":"suizhong", "kind":"county_registered" }"#,
+        "",
+        "   \t",
+        r#"{"kind":"county_registered","county":"jianchang","name":"建昌县","registered_on":"2021-01-01","idempotency_key":"reg-jianchang"}"#,
+        r#"{"amount":"50000000","fund":"general","kind":"city_funds_received","received_on":"2021-01-01","idempotency_key":null}"#,
+        r#"{"kind":"allocation_notified","county":"suizhong","fund":"general","fiscal_year":2021,"program":"均衡性转移支付","amount":"12000000","notified_on":"2021-01-05"}"#,
+        // The last line has no line end.
+        r#"{"kind":"allocation_notified","county":"jianchang","fund":"general","fiscal_year":2021,"program":"均衡性转移支付","amount":"6000000.0","notified_on":"2021-01-05"}"#,
+    ];
+    let file = tmp.path().join("in.jsonl");
+    std::fs::write(&file, lines.join("\r\n")).unwrap();
+    let imported = tmp.path().join("imported");
+    let o = run(&imported, &["import", file.to_str().unwrap()], "");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (a, b) = (export(&appended), export(&imported));
+    assert_eq!(b.len(), 5);
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x["event"], y["event"]);
+    }
+    assert_eq!(b[1]["idempotency_key"], "reg-jianchang");
+    assert_eq!(b[2]["idempotency_key"], Value::Null);
+    // A bad line after CRLF lines is named by its number, blank lines counted.
+    let bad = [
+        transfer("suizhong", "1", "2021-01-10").to_string(),
+        String::new(),
+        json!({"kind":"transfer_allocated","county":"suizhong","fund":"general","fiscal_year":2021,"amount":1,"value_date":"2021-01-10"}).to_string(),
+    ];
+    std::fs::write(&file, bad.join("\r\n") + "\r\n").unwrap();
+    let o = run(&imported, &["import", file.to_str().unwrap()], "");
+    assert_eq!(code(&o), 3);
+    let line = one_error_line(&o);
+    assert!(line.contains("line 3") && line.contains("amount"), "{line}");
+    // The line before it was imported (as `import` does: it stops at the bad line).
+    assert_eq!(export(&imported).len(), 6);
+}

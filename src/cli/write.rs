@@ -124,6 +124,11 @@ enum ImportLine {
 }
 
 fn parse_import_line(line: &str) -> Result<ImportLine, event::EventError> {
+    // The common line, an event, straight into its typed form; anything else (an
+    // exported record, an error to name) through the full path.
+    if let Some(e) = Event::parse_text(line) {
+        return Ok(ImportLine::Event(e));
+    }
     let (_, mut values) = event::read_values(line)?;
     if values.len() != 1 {
         return Err(event::EventError::whole(
@@ -307,10 +312,21 @@ pub(super) fn import(
             imported: 0,
         };
         let mut read = 0u64;
-        for (i, line) in reader.lines().enumerate() {
-            let n = i + 1;
-            let line = match line {
-                Ok(line) => line,
+        // One line buffer for the whole file; the bar moves every 64 KiB.
+        let mut reader = reader;
+        let mut line = String::new();
+        let mut n = 0;
+        loop {
+            n += 1;
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) => break,
+                Ok(len) => {
+                    if (read + len as u64) >> 16 != read >> 16 {
+                        bar.set_position(read + len as u64);
+                    }
+                    read += len as u64;
+                }
                 Err(e) => {
                     im.settle()?;
                     return Err(CliError::io(format!(
@@ -322,13 +338,16 @@ pub(super) fn import(
                         im.imported
                     )));
                 }
+            }
+            // As `BufRead::lines`: without its "\n" or "\r\n".
+            let line = match line.strip_suffix('\n') {
+                Some(l) => l.strip_suffix('\r').unwrap_or(l),
+                None => &line,
             };
-            read += line.len() as u64 + 1;
-            bar.set_position(read);
             if line.trim().is_empty() {
                 continue;
             }
-            match parse_import_line(&line) {
+            match parse_import_line(line) {
                 Ok(ImportLine::Event(_)) if records_only => {
                     im.flush()?;
                     im.settle()?;

@@ -162,10 +162,8 @@ pub(crate) fn import(
         .collect();
     let t = Instant::now();
     for line in &sample {
-        let (_, v) = sanbao::event::read_values(line).expect("json");
-        for v in v {
-            sanbao::event::Event::parse_object(v).expect("valid");
-        }
+        // `sanbao import`'s path for an event line.
+        sanbao::event::Event::parse_text(line).expect("valid");
     }
     let parse = t.elapsed();
     let (writer, thread) = start_writer(&scratch.log_dir());
