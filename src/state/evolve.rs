@@ -140,27 +140,27 @@ impl State {
             | Effect::Grant { county }
             | Effect::Advance { county, .. } => {
                 self.city.add(d, -x);
-                self.counties[county as usize].treasury.add(d, x);
+                self.county_mut(county).treasury.add(d, x);
             }
             Effect::Deposit { county, month } => {
-                let c = &mut self.counties[county as usize];
+                let c = self.county_mut(county);
                 c.treasury.add(d, -x);
                 c.wage_reserve.add(d, x);
                 c.payroll.entry(month).or_default().add(d, false, x);
             }
             Effect::WagesPaid { county, month } => {
-                let c = &mut self.counties[county as usize];
+                let c = self.county_mut(county);
                 c.wage_reserve.add(d, -x);
                 c.outflow.add(d, x);
                 c.payroll.entry(month).or_default().add(d, true, x);
             }
             Effect::Revenue { county } => {
-                let c = &mut self.counties[county as usize];
+                let c = self.county_mut(county);
                 c.treasury.add(d, x);
                 c.revenue.add(d, x);
             }
             Effect::Expenditure { county, category } => {
-                let c = &mut self.counties[county as usize];
+                let c = self.county_mut(county);
                 c.treasury.add(d, -x);
                 c.outflow.add(d, x);
                 c.spent[category as usize].add(d, x);
@@ -174,23 +174,17 @@ impl State {
         let x = Money::from_cents(amount.cents() * sign);
         match effect {
             Effect::Allocation { county, key, idx } => {
-                let l = self.counties[county as usize]
-                    .funds
-                    .get_mut(&key)
-                    .expect("ledger");
+                let l = self.county_mut(county).funds.get_mut(&key).expect("ledger");
                 l.entitlements[idx as usize].entry.reversed_on = on;
                 l.entitled_total += x;
             }
             Effect::Transfer { county, key, idx } | Effect::Advance { county, key, idx } => {
-                let l = self.counties[county as usize]
-                    .funds
-                    .get_mut(&key)
-                    .expect("ledger");
+                let l = self.county_mut(county).funds.get_mut(&key).expect("ledger");
                 l.dispatches[idx as usize].reversed_on = on;
                 l.dispatched_total += x;
             }
             Effect::Needs { county, idx } => {
-                self.counties[county as usize].needs[idx as usize]
+                self.county_mut(county).needs[idx as usize]
                     .entry
                     .reversed_on = on;
             }
@@ -238,7 +232,7 @@ impl State {
                 c.wage_reserve.add(d, e.opening_wage_reserve);
                 self.county_index
                     .insert(e.county.clone(), self.counties.len() as u32);
-                self.counties.push(c);
+                self.counties.push(Arc::new(c));
                 return None;
             }
             (Event::CityFundsReceived(e), _) => (Effect::CityFunds, e.amount),
@@ -346,7 +340,7 @@ impl State {
             (_, None) => return None,
             (Event::AllocationNotified(e), Some(ci)) => {
                 let key = (e.fiscal_year, e.fund);
-                let l = self.counties[ci as usize].funds.entry(key).or_default();
+                let l = self.county_mut(ci).funds.entry(key).or_default();
                 l.entitlements.push(Entitlement {
                     entry: entry(e.amount),
                     schedule: e.schedule.clone(),
@@ -415,7 +409,7 @@ impl State {
                 e.amount,
             ),
             (Event::NeedsBudgeted(e), Some(ci)) => {
-                let c = &mut self.counties[ci as usize];
+                let c = self.county_mut(ci);
                 c.needs.push(Need {
                     entry: entry(e.amount),
                     fiscal_year: e.fiscal_year,
@@ -437,7 +431,7 @@ impl State {
                     amount: e.amount,
                     payday: e.payday,
                 };
-                let bills = &mut self.counties[ci as usize].wage_bills;
+                let bills = &mut self.county_mut(ci).wage_bills;
                 let key = (e.payroll_month, seq);
                 let at = bills.partition_point(|(m, b)| (*m, b.seq) < key);
                 bills.insert(at, (e.payroll_month, bill));
@@ -449,13 +443,11 @@ impl State {
                     seq,
                     balance: e.balance,
                 };
-                self.counties[ci as usize].reports[e.account as usize].push(r);
+                self.county_mut(ci).reports[e.account as usize].push(r);
                 return None;
             }
             (Event::RiskLinesSet(e), Some(ci)) => {
-                self.counties[ci as usize]
-                    .risk_lines
-                    .push(lines_entry(e, seq));
+                self.county_mut(ci).risk_lines.push(lines_entry(e, seq));
                 return None;
             }
         };
@@ -469,7 +461,7 @@ impl State {
     }
 
     pub(super) fn push_dispatch(&mut self, ci: u32, key: (FiscalYear, Fund), e: Entry) -> u32 {
-        let l = self.counties[ci as usize].funds.entry(key).or_default();
+        let l = self.county_mut(ci).funds.entry(key).or_default();
         l.dispatches.push(e);
         l.dispatched_total += e.amount;
         (l.dispatches.len() - 1) as u32
@@ -488,7 +480,7 @@ impl State {
                 if e.county.is_none() {
                     self.city_risk_lines.pop();
                 } else if let Some(ci) = county {
-                    self.counties[ci as usize].risk_lines.pop();
+                    self.county_mut(ci).risk_lines.pop();
                 }
             }
             Event::PlanIssued(_) => {
@@ -539,8 +531,8 @@ impl State {
             }
             Event::WageBillDeclared(e) => {
                 if let Some(ci) = county {
-                    let bills = &mut self.counties[ci as usize].wage_bills;
                     let key = (e.payroll_month, self.head_seq);
+                    let bills = &mut self.county_mut(ci).wage_bills;
                     if let Ok(i) = bills.binary_search_by(|(m, b)| (*m, b.seq).cmp(&key)) {
                         bills.remove(i);
                     }
@@ -548,7 +540,7 @@ impl State {
             }
             Event::BalanceReported(e) => {
                 if let Some(ci) = county {
-                    self.counties[ci as usize].reports[e.account as usize].pop();
+                    self.county_mut(ci).reports[e.account as usize].pop();
                 }
             }
             _ => {
@@ -556,7 +548,7 @@ impl State {
                 self.flow(t.effect, t.amount, t.date, -1);
                 match t.effect {
                     Effect::Allocation { county, key, .. } => {
-                        let c = &mut self.counties[county as usize];
+                        let c = self.county_mut(county);
                         let l = c.funds.get_mut(&key).expect("ledger");
                         l.entitlements.pop();
                         l.entitled_total -= t.amount;
@@ -565,7 +557,7 @@ impl State {
                         }
                     }
                     Effect::Transfer { county, key, .. } | Effect::Advance { county, key, .. } => {
-                        let c = &mut self.counties[county as usize];
+                        let c = self.county_mut(county);
                         let l = c.funds.get_mut(&key).expect("ledger");
                         l.dispatches.pop();
                         l.dispatched_total -= t.amount;
@@ -574,10 +566,10 @@ impl State {
                         }
                     }
                     Effect::Needs { county, .. } => {
-                        self.counties[county as usize].needs.pop();
+                        self.county_mut(county).needs.pop();
                     }
                     Effect::Deposit { county, month } | Effect::WagesPaid { county, month } => {
-                        let c = &mut self.counties[county as usize];
+                        let c = self.county_mut(county);
                         if c.payroll.get(&month).is_some_and(|p| p.is_empty()) {
                             c.payroll.remove(&month);
                         }

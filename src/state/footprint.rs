@@ -109,7 +109,11 @@ impl State {
         put("reported balances", reports, reports_n);
         put(
             "counties, risk lines",
-            vec_bytes(&self.counties) + other,
+            // The `Arc`s' pointers, and each county's block (its two counts and
+            // the county itself) — counted here even when a copy shares it.
+            vec_bytes(&self.counties)
+                + self.counties.len() * (2 * size_of::<usize>() + size_of::<County>())
+                + other,
             self.counties.len(),
         );
         put("city account", self.city.heap_bytes(), self.city.len());

@@ -54,6 +54,7 @@ pub use daymap::DayMap;
 pub use footprint::Footprint;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Default risk lines before any `risk_lines_set`: 0.3, 0.5, 1.5.
 pub const DEFAULT_LINES: Lines = Lines {
@@ -75,8 +76,10 @@ pub struct State {
     pub max_effective_date: Option<Date>,
     /// city.treasury day deltas.
     pub city: DayMap,
-    /// Counties in registration order; see [`State::counties`] for id order.
-    counties: Vec<County>,
+    /// Counties in registration order; see [`State::counties`] for id order. Each
+    /// behind an `Arc` that copies of the state share until one of them changes the
+    /// county (`State::county_mut` copies it first).
+    counties: Vec<Arc<County>>,
     /// County index by id (iterates in id order).
     county_index: CountyIndex,
     /// City-wide risk lines, in seq order.
@@ -197,9 +200,10 @@ impl PlanTransfer {
 
 impl State {
     /// A copy equal to `clone()`, made on two threads: the readers' mirror takes one
-    /// at every `serve` start (at ten million records ≈ 0.4 s on one thread). Half of
-    /// the counties are copied on a second thread, the rest here; the per-record
-    /// table's chunks are shared, not copied (`slot_table::SlotTable`).
+    /// at every `serve` start. The counties and the per-record table's chunks are
+    /// shared, not copied (each is copied by the first copy that changes it); of the
+    /// rest, the plan transfers and their lines (≈ 160 MiB at ten million records)
+    /// are copied on a second thread.
     pub fn clone_on_two_threads(&self) -> State {
         // Every member named, so that a new one cannot be left out of the copy.
         let State {
@@ -224,17 +228,15 @@ impl State {
             targets,
             wide_amounts,
         } = self;
-        let half = counties.len() / 2;
-        let (mut first, second, mut copy) = std::thread::scope(|s| {
-            let first = s.spawn(|| counties[..half].to_vec());
-            let second = counties[half..].to_vec();
-            let copy = State {
+        std::thread::scope(|s| {
+            let planned = s.spawn(|| (plan_transfers.clone(), plan_lines.clone()));
+            let mut copy = State {
                 head_seq: *head_seq,
                 head_hash: *head_hash,
                 last_recorded_at_us: *last_recorded_at_us,
                 max_effective_date: *max_effective_date,
                 city: city.clone(),
-                counties: Vec::new(),
+                counties: counties.clone(),
                 county_index: county_index.clone(),
                 city_risk_lines: city_risk_lines.clone(),
                 plans_issued: plans_issued.clone(),
@@ -243,20 +245,18 @@ impl State {
                 notice_index: notice_index.clone(),
                 proposals: proposals.clone(),
                 response_plans: response_plans.clone(),
-                plan_transfers: plan_transfers.clone(),
-                plan_lines: plan_lines.clone(),
+                plan_transfers: Vec::new(),
+                plan_lines: PlanLines::default(),
                 requests: requests.clone(),
                 approval_limits: approval_limits.clone(),
                 targets: targets.clone(),
                 wide_amounts: wide_amounts.clone(),
             };
-            let first = first.join().expect("copying counties does not panic");
-            (first, second, copy)
-        });
-        first.reserve_exact(second.len());
-        first.extend(second);
-        copy.counties = first;
-        copy
+            (copy.plan_transfers, copy.plan_lines) = planned
+                .join()
+                .expect("copying plan transfers does not panic");
+            copy
+        })
     }
 
     /// The request recorded at `seq`, if that record is an `emergency_requested`.
@@ -332,14 +332,20 @@ impl State {
     pub fn counties(&self) -> impl Iterator<Item = &County> + '_ {
         self.county_index
             .in_id_order()
-            .map(|i| &self.counties[i as usize])
+            .map(|i| &*self.counties[i as usize])
     }
 
     /// One county by id.
     pub fn county(&self, id: &CountyId) -> Option<&County> {
         self.county_index
             .get(id)
-            .map(|i| &self.counties[i as usize])
+            .map(|i| &*self.counties[i as usize])
+    }
+
+    /// County `i` (registration order) to change, copied first if a copy of the
+    /// state shares it (then only this state sees the change).
+    fn county_mut(&mut self, i: u32) -> &mut County {
+        Arc::make_mut(&mut self.counties[i as usize])
     }
 
     /// Number of registered counties.

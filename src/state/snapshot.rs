@@ -34,7 +34,17 @@ fn codec() -> impl bincode::Options + Copy {
 #[derive(Serialize)]
 struct CountiesRef<'a> {
     city: &'a DayMap,
-    counties: &'a [County],
+    counties: SharedCounties<'a>,
+}
+
+/// The state's counties written as a plain sequence of counties (the `Arc`s they
+/// sit in are not stored).
+struct SharedCounties<'a>(&'a [std::sync::Arc<County>]);
+
+impl Serialize for SharedCounties<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|c| &**c))
+    }
 }
 
 /// The first part, owned for reading (same members, same order).
@@ -114,7 +124,7 @@ impl State {
         use bincode::Options;
         let first = CountiesRef {
             city: &self.city,
-            counties: &self.counties,
+            counties: SharedCounties(&self.counties),
         };
         let rest = RestRef {
             head_seq: self.head_seq,
@@ -235,7 +245,7 @@ fn from_parts(c: CountiesOwned, o: RestOwned, d: Derived) -> Result<State, Strin
         last_recorded_at_us: o.last_recorded_at_us,
         max_effective_date: o.max_effective_date,
         city: c.city,
-        counties: c.counties,
+        counties: c.counties.into_iter().map(std::sync::Arc::new).collect(),
         county_index,
         city_risk_lines: o.city_risk_lines,
         plans_issued: o.plans_issued,
@@ -377,8 +387,22 @@ mod tests {
         // the original, sharing its per-record chunks, stays as it was.
         let mut copy = s.clone_on_two_threads();
         assert_eq!(copy, s, "clone_on_two_threads() == clone()");
+        let shared = |a: &State, b: &State| {
+            a.counties
+                .iter()
+                .zip(&b.counties)
+                .filter(|(x, y)| std::sync::Arc::ptr_eq(x, y))
+                .count()
+        };
+        assert_eq!(shared(&copy, &s), s.counties.len(), "counties are shared");
         for r in &recs[cut..] {
             copy.apply(r);
+        }
+        if recs[cut..].iter().any(|r| r.event.county().is_some()) {
+            assert!(
+                shared(&copy, &s) < s.counties.len(),
+                "a county the copy changed is its own"
+            );
         }
         // (Compared with a decoded state, which shares nothing with `s`.)
         assert_eq!(
