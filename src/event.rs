@@ -793,6 +793,24 @@ fn de_fields<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, EventErro
     })
 }
 
+/// The value of the first `"kind"` member name in `text` followed by a colon and a
+/// string without escapes (JSON whitespace allowed around the colon), if any: a
+/// guess at the event's kind, which [`fields_from_text`] checks.
+fn guess_kind(text: &str) -> Option<&str> {
+    const WS: [char; 4] = [' ', '\t', '\n', '\r'];
+    let mut from = 0;
+    while let Some(i) = text[from..].find("\"kind\"") {
+        from += i + 6;
+        let rest = text[from..].trim_start_matches(WS);
+        if let Some(rest) = rest.strip_prefix(':') {
+            if let Some(value) = rest.trim_start_matches(WS).strip_prefix('"') {
+                return value.find(['"', '\\']).map(|end| &value[..end]);
+            }
+        }
+    }
+    None
+}
+
 /// Reads one JSON object's text as kind `T`'s fields, with the top-level `kind` (which
 /// must be `kind`) and `idempotency_key` members set aside; the second value is
 /// `idempotency_key`'s (`None` when absent). `None` on any error, including a missing,
@@ -984,7 +1002,8 @@ impl Event {
     /// Guarantee: `Some(e)` only when `read_values(text)` gives exactly one object
     /// and `parse_object` of it gives `Ok(e)` — the same field types and `Deserialize`
     /// impls read the same members (repeated member names are refused here by the
-    /// derived struct visitors, unknown ones by `deny_unknown_fields`), and the same
+    /// derived struct visitors, and a repeated `kind` or `idempotency_key` by the
+    /// reader that sets them aside; unknown ones by `deny_unknown_fields`), and the same
     /// checks and normalization follow. `None` on anything else, including every
     /// input `parse_object` refuses: the caller then takes the full path, which names
     /// the error. (Tested against the full path on every kind and on damaged lines.)
@@ -996,14 +1015,12 @@ impl Event {
             #[serde(borrow)]
             kind: &'a str,
         }
-        // The kind is usually found without reading the line twice: `"kind":"` can
-        // only begin a member name (a quote inside a string is escaped), and the
-        // fields' reader checks that the top-level `kind` is the one guessed.
-        let guess = text
-            .find(r#""kind":""#)
-            .map(|i| &text[i + 8..])
-            .and_then(|rest| rest.find(['"', '\\']).map(|end| &rest[..end]));
-        let kind = match guess {
+        // The kind is usually found without reading the line twice, by its member
+        // name. The guess can be wrong (the bytes can also end a name holding an
+        // escaped quote, or sit in a nested object): the fields' reader checks the
+        // top-level `kind` against it, and a wrong guess only sends the line the
+        // full way.
+        let kind = match guess_kind(text) {
             Some(kind) => kind,
             None => serde_json::from_str::<Peek>(text).ok()?.kind,
         };
@@ -1644,31 +1661,61 @@ mod tests {
                 assert_eq!(fast, full(&text), "{text}");
             }
         }
-        // Refused here (the full path then names the error), whether or not the full
-        // path takes them.
+        // Refused here and by the full path (which then names the error).
         for text in [
             r#"{"kind":"approval_limit_set","amount":"5","amount":"6","effective_from":"2022-03-01"}"#,
+            r#"{"kind":"approval_limit_set","amount":"5","\u0061mount":"6","effective_from":"2022-03-01"}"#,
             r#"{"kind":"approval_limit_set","kind":"approval_limit_set","amount":"5","effective_from":"2022-03-01"}"#,
             r#"{"kind":"approval_limit_set","amount":"5","effective_from":"2022-03-01","idempotency_key":"a","idempotency_key":"b"}"#,
+            r#"{"kind":"approval_limit_set","amount":"5","effective_from":"2022-03-01","idempotency_key":null,"idempotency_key":"b"}"#,
+            r#"{"kind":"city_funds_received","fund":"general","amount":"5","received_on":"2021-01-02","reference":null,"reference":"x"}"#,
             r#"{"kind":"approval_limit_set","amount":5,"effective_from":"2022-03-01"}"#,
             r#"{"kind":"approval_limit_set","amount":"5","effective_from":"2022-03-01","extra":1}"#,
             r#"{"kind":"approval_limit_set","amount":"5","effective_from":"2022-03-01","idempotency_key":""}"#,
             r#"{"kind":"approval_limit_set","amount":"5","effective_from":"2022-03-01","idempotency_key":7}"#,
             r#"{"kind":"approval_limit_set","amount":"-5","effective_from":"2022-03-01"}"#,
             r#"{"kind":"approval_limit_set","amount":"5","effective_from":"2022-03-01"} {}"#,
-            r#"[{"kind":"approval_limit_set","amount":"5","effective_from":"2022-03-01"}]"#,
             r#"{"kind":"no_such_kind","amount":"5"}"#,
             r#"{"x":{"kind":"approval_limit_set"},"kind":"approval_limit_set","amount":"5","effective_from":"2022-03-01"}"#,
             r#"{"amount":"5","effective_from":"2022-03-01","kind":"approval_limit_set","kind":"approval_limit_set"}"#,
             r#"{"amount":"5","effective_from":"2022-03-01","kind" : "approval_limit_set","kind":"approval_limit_set"}"#,
             r#"{"schedule":[{"kind":"approval_limit_set"}],"kind":"allocation_notified","county":"a","fund":"general","fiscal_year":2021,"program":"p","amount":"30","notified_on":"2021-01-05"}"#,
             r#"{"kind":"approval_limit_se\u0074","amount":"5","effective_from":"2022-03-01","kind":"emergency_approved"}"#,
+            r#"{"x\"kind":"approval_limit_set","amount":"5","effective_from":"2022-03-01"}"#,
             r#"{"kind":"approval_limit_set","effective_from":"2022-03-01"}"#,
             r#"{"seq":1,"hash":"00","event":{"kind":"approval_limit_set","amount":"5","effective_from":"2022-03-01"}}"#,
             r#"{"kind":"allocation_notified","county":"a","fund":"general","fiscal_year":2021,"program":"p","amount":"30","notified_on":"2021-01-05","schedule":[{"month":"2021-02","amount":"30","amount":"30"}]}"#,
         ] {
             assert_eq!(Event::parse_text(text), None, "{text}");
+            assert_eq!(full(text), None, "{text}");
         }
+        // Refused here, taken by the full path: a kind written with an escape, an
+        // array of one event.
+        for text in [
+            r#"{"kind":"approval_limit_se\u0074","amount":"5","effective_from":"2022-03-01"}"#,
+            r#"[{"kind":"approval_limit_set","amount":"5","effective_from":"2022-03-01"}]"#,
+        ] {
+            assert_eq!(Event::parse_text(text), None, "{text}");
+            assert!(full(text).is_some(), "{text}");
+        }
+        // serde's other spellings of an enum and of a struct: whatever this path
+        // takes, the full path takes equally.
+        for text in [
+            r#"{"kind":"city_funds_received","fund":{"general":null},"amount":"5","received_on":"2021-01-02"}"#,
+            r#"{"kind":"allocation_notified","county":"a","fund":"pre_notified","fiscal_year":2021,"program":"p","amount":"30","notified_on":"2021-01-05","schedule":[["2021-02","30"]]}"#,
+            r#"{"kind": "approval_limit_set", "amount": "5", "effective_from": "2022-03-01"}"#,
+        ] {
+            if let Some(fast) = Event::parse_text(text) {
+                assert_eq!(Some(fast), full(text), "{text}");
+            }
+        }
+        assert!(Event::parse_text(
+            r#"{"kind": "approval_limit_set", "amount": "5", "effective_from": "2022-03-01"}"#
+        )
+        .is_some());
+        assert_eq!(guess_kind(r#"{"a":"kind","kind" :	"b"}"#), Some("b"));
+        assert_eq!(guess_kind(r#"{"kind":"a\u0062"}"#), Some("a"));
+        assert_eq!(guess_kind(r#"{"a":"kind"}"#), None);
         // Damaged copies of every kind's line (each byte dropped, or replaced by
         // one of a few that matter to JSON): whatever the fast path takes, the full
         // path takes equally.

@@ -348,6 +348,20 @@ impl State {
         Arc::make_mut(&mut self.counties[i as usize])
     }
 
+    /// Makes up to `n` counties from index `from` (registration order) this state's
+    /// own, copying each that another copy of the state shares; answers the index
+    /// after the last one done (`county_count()` once all are). The readers' mirror
+    /// calls it after its copy at a start, a few counties at a time, so that the
+    /// writer's first record to each county finds it unshared rather than copying
+    /// it under the writer's lock. Changes no value.
+    pub fn own_counties(&mut self, from: usize, n: usize) -> usize {
+        let to = from.saturating_add(n).min(self.counties.len());
+        for c in self.counties.get_mut(from..to).unwrap_or_default() {
+            Arc::make_mut(c);
+        }
+        to
+    }
+
     /// Number of registered counties.
     pub fn county_count(&self) -> usize {
         self.counties.len()
