@@ -283,7 +283,9 @@ pub fn serve(
     let (writer, thread) = Writer::start(store, state, Box::new(SystemClock));
     let shared = writer.state().clone();
     // A long tail since the last snapshot: write a new one in the background, from a
-    // copy taken under a brief read lock, so that the next start is fast.
+    // copy taken under a brief read lock (it shares the counties and the per-record
+    // table with the writer's state: a county the writer changes meanwhile is copied
+    // then), so that the next start is fast.
     let background = (snapshot_after > 0 && head - snapshot_seq >= snapshot_after).then(|| {
         let (shared, dir) = (shared.clone(), dir.to_path_buf());
         snapshot_seq = head;

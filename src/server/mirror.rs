@@ -62,17 +62,6 @@ impl Mirror {
         std::thread::Builder::new()
             .name("sanbao-mirror".into())
             .spawn(move || {
-                // The copy shares the writer's counties (`State::clone_on_two_threads`):
-                // take the mirror's own copies now, eight at a time under the write
-                // lock, so that the writer never copies one under its lock.
-                let mut next = 0;
-                loop {
-                    let mut st = m.state.write().unwrap_or_else(|p| p.into_inner());
-                    next = st.own_counties(next, 8);
-                    if next >= st.county_count() {
-                        break;
-                    }
-                }
                 let mut batch = Vec::with_capacity(FOLD_BATCH);
                 loop {
                     // Wait for the next record, then take whatever else is waiting.

@@ -201,9 +201,10 @@ impl PlanTransfer {
 impl State {
     /// A copy equal to `clone()`, made on two threads: the readers' mirror takes one
     /// at every `serve` start. The counties and the per-record table's chunks are
-    /// shared, not copied (each is copied by the first copy that changes it); of the
-    /// rest, the plan transfers and their lines (≈ 160 MiB at ten million records)
-    /// are copied on a second thread.
+    /// shared, not copied: whichever state changes one first after the copy copies
+    /// it then (the writer, usually — at ten million records a county is ≈ 0.9 MB,
+    /// a fraction of a millisecond, once per county). The plan transfers and their
+    /// lines are copied on a second thread while this one copies the rest.
     pub fn clone_on_two_threads(&self) -> State {
         // Every member named, so that a new one cannot be left out of the copy.
         let State {
@@ -346,20 +347,6 @@ impl State {
     /// state shares it (then only this state sees the change).
     fn county_mut(&mut self, i: u32) -> &mut County {
         Arc::make_mut(&mut self.counties[i as usize])
-    }
-
-    /// Makes up to `n` counties from index `from` (registration order) this state's
-    /// own, copying each that another copy of the state shares; answers the index
-    /// after the last one done (`county_count()` once all are). The readers' mirror
-    /// calls it after its copy at a start, a few counties at a time, so that the
-    /// writer's first record to each county finds it unshared rather than copying
-    /// it under the writer's lock. Changes no value.
-    pub fn own_counties(&mut self, from: usize, n: usize) -> usize {
-        let to = from.saturating_add(n).min(self.counties.len());
-        for c in self.counties.get_mut(from..to).unwrap_or_default() {
-            Arc::make_mut(c);
-        }
-        to
     }
 
     /// Number of registered counties.

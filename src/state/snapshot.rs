@@ -395,15 +395,6 @@ mod tests {
                 .count()
         };
         assert_eq!(shared(&copy, &s), s.counties.len(), "counties are shared");
-        // Owning them changes no value and shares none any more.
-        let mut owned = s.clone();
-        assert_eq!(owned.own_counties(0, 1), 1.min(s.counties.len()));
-        assert_eq!(owned.own_counties(1, usize::MAX), s.counties.len());
-        assert_eq!(
-            owned.own_counties(s.counties.len() + 5, 3),
-            s.counties.len()
-        );
-        assert_eq!((shared(&owned, &s), &owned), (0, &s));
         for r in &recs[cut..] {
             copy.apply(r);
         }
