@@ -488,8 +488,8 @@ fn reasons_of_flags(flags: [bool; 5]) -> Vec<Reason> {
 /// County `c`'s watch-list reasons with as_of = `d`: always equal to
 /// [`CountyDay::of_in`]`(state, c, d, months).reasons` (tested on generated cities),
 /// but computed from the same predicates without building any row — what the writer
-/// asks of every other-spending record (the restriction warning) and the watch
-/// history asks of every day of a year.
+/// asks of every other-spending record (the restriction warning: watched when the
+/// list is not empty) and the watch history asks of every day of a year.
 pub(crate) fn reasons_in(
     state: &State,
     c: &County,
@@ -509,19 +509,6 @@ pub(crate) fn reasons_in(
         f.discrepancy(),
         f.arrears(),
     ])
-}
-
-/// Whether county `c` is on the watch list on `d`: `!reasons_in(state, c, d,
-/// None).is_empty()`, stopping at the first reason found (the cheapest are asked
-/// first).
-pub(crate) fn watched(state: &State, c: &County, d: Date) -> bool {
-    let f = ReasonFlags {
-        state,
-        c,
-        d,
-        months: None,
-    };
-    f.direct_overdue() || f.discrepancy() || f.payroll_late() || f.warning() || f.arrears()
 }
 
 /// The predicates behind each watch-list reason of one county on one day, as
@@ -728,7 +715,7 @@ fn discrepancies(c: &County, d: Date) -> Vec<Discrepancy> {
 #[cfg(test)]
 mod tests {
 
-    /// `reasons_in` and `watched` answer what the rows of `CountyDay::of_in` decide,
+    /// `reasons_in` answers what the rows of `CountyDay::of_in` decide,
     /// for every county of a generated city on every tenth day of its history (and
     /// with the history's `months_in_play` as the arrears months).
     #[test]
@@ -757,7 +744,6 @@ mod tests {
                 assert_eq!(ranged.reasons, all.reasons, "{} on {d}", c.id);
                 let rows = all.reasons;
                 assert_eq!(reasons_in(&state, c, d, None), rows, "{} on {d}", c.id);
-                assert_eq!(watched(&state, c, d), !rows.is_empty(), "{} on {d}", c.id);
                 let months = history::months_in_play(c, d);
                 assert_eq!(
                     reasons_in(&state, c, d, Some(&months)),

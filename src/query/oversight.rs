@@ -209,10 +209,11 @@ pub fn other_spending_warning(state: &State, e: &crate::event::Event) -> Option<
         return None;
     }
     let c = state.county(&x.county)?;
-    if !crate::query::monitor::watched(state, c, x.paid_on) {
+    // Watched when it has a reason: one pass over the predicates either way.
+    let reasons = crate::query::monitor::reasons_in(state, c, x.paid_on, None);
+    if reasons.is_empty() {
         return None;
     }
-    let reasons = crate::query::monitor::reasons_in(state, c, x.paid_on, None);
     let reasons: Vec<&str> = reasons.iter().map(|r| r.as_str()).collect();
     Some((
         format!(
