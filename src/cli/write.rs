@@ -299,7 +299,7 @@ pub(super) fn import(
         (Box::new(f), size)
     };
     let bar = output::progress_bytes(size, "importing");
-    let reader = std::io::BufReader::with_capacity(1 << 20, input);
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, input);
     let (imported, head) = t.with_writer(|w, rt| {
         let mut im = Importer {
             writer: w,
@@ -313,7 +313,6 @@ pub(super) fn import(
         };
         let mut read = 0u64;
         // One line buffer for the whole file; the bar moves every 64 KiB.
-        let mut reader = reader;
         let mut line = String::new();
         let mut n = 0;
         loop {

@@ -395,6 +395,13 @@ mod tests {
                 .count()
         };
         assert_eq!(shared(&copy, &s), s.counties.len(), "counties are shared");
+        // The counties are stored as the plain sequence they were before they sat
+        // behind `Arc`s: the stored form did not change.
+        let plain: Vec<County> = s.counties.iter().map(|c| County::clone(c)).collect();
+        assert_eq!(
+            bincode::Options::serialize(codec(), &SharedCounties(&s.counties)).unwrap(),
+            bincode::Options::serialize(codec(), &plain).unwrap()
+        );
         for r in &recs[cut..] {
             copy.apply(r);
         }
