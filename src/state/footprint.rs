@@ -119,9 +119,7 @@ impl State {
         put("city account", self.city.heap_bytes(), self.city.len());
         put(
             "plan transfers and their lines",
-            vec_bytes(&self.plan_transfers)
-                + self.plan_lines.capacity() * size_of::<(PlanLineKey, Vec<u32>)>()
-                + self.plan_lines.values().map(vec_bytes).sum::<usize>(),
+            vec_bytes(&self.plan_transfers) + self.plan_lines.heap_bytes(),
             self.plan_transfers.len(),
         );
         put(

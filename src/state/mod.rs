@@ -40,6 +40,7 @@ mod footprint;
 pub mod invariants;
 mod notice_index;
 mod packed_slots;
+mod plan_lines;
 mod rules;
 mod slot_table;
 mod snapshot;
@@ -101,10 +102,8 @@ pub struct State {
     /// (what `plan status` compares with the issued plans; reversed ones are told by
     /// [`State::is_reversed`]).
     pub plan_transfers: Vec<PlanTransfer>,
-    /// `plan_transfers` by (plan month, county, fund, fiscal year): their indexes in
-    /// `plan_transfers`, in seq order (derived; rebuilt when a snapshot is read).
-    /// Only ever looked up, never iterated, so its order decides nothing; hashed with
-    /// `fxhash` as the county index is (SipHash was a tenth of rebuilding it).
+    /// `plan_transfers` by (plan month, county, fund, fiscal year) (derived; rebuilt
+    /// when a snapshot is read; [`plan_lines::PlanLines`]).
     pub(crate) plan_lines: PlanLines,
     /// Every `emergency_requested`, in seq order, with its approval.
     pub requests: Vec<RequestEntry>,
@@ -140,8 +139,7 @@ pub struct PlanTransfer {
 /// A line of a plan: (plan month, county, fund, fiscal year).
 pub type PlanLineKey = (Month, CountyId, Fund, FiscalYear);
 
-/// [`State`]'s index of plan transfers by line.
-pub(crate) type PlanLines = std::collections::HashMap<PlanLineKey, Vec<u32>, fxhash::FxBuildHasher>;
+pub(crate) use plan_lines::PlanLines;
 
 /// What the rules need of an issued plan, recomputed at its `based_on_seq`: its hash
 /// and what each line funds.
@@ -283,13 +281,12 @@ impl State {
 
     /// Unreversed money dispatched with `plan_month` on one plan line.
     pub fn plan_line_dispatched(&self, key: &PlanLineKey) -> Money {
-        self.plan_lines.get(key).map_or(Money::ZERO, |idxs| {
-            idxs.iter()
-                .map(|&i| &self.plan_transfers[i as usize])
-                .filter(|t| !self.is_reversed(t.seq))
-                .map(|t| t.amount)
-                .sum()
-        })
+        self.plan_lines
+            .on_line(key)
+            .map(|i| &self.plan_transfers[i as usize])
+            .filter(|t| !self.is_reversed(t.seq))
+            .map(|t| t.amount)
+            .sum()
     }
 
     /// The `emergency_dispatched` that the approval recorded at `seq` (the head, once
@@ -429,9 +426,7 @@ impl State {
                     off_plan_reason: e.off_plan_reason.clone(),
                 };
                 self.plan_lines
-                    .entry(t.key())
-                    .or_default()
-                    .push(self.plan_transfers.len() as u32);
+                    .pushed(t.key(), self.plan_transfers.len() as u32);
                 self.plan_transfers.push(t);
             }
         }
@@ -499,12 +494,8 @@ impl State {
         self.wide_amounts.remove(&seq);
         if self.plan_transfers.last().is_some_and(|p| p.seq == seq) {
             let t = self.plan_transfers.pop().expect("last");
-            let key = t.key();
-            let idxs = self.plan_lines.get_mut(&key).expect("indexed");
-            idxs.pop();
-            if idxs.is_empty() {
-                self.plan_lines.remove(&key);
-            }
+            self.plan_lines
+                .popped(&t.key(), self.plan_transfers.len() as u32);
         }
         if let Event::EmergencyApproved(e) = &rec.event {
             if let Some(r) = self.request_mut(e.request_seq) {

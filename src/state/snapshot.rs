@@ -103,12 +103,8 @@ struct Derived {
 
 impl Derived {
     fn of(r: &RestOwned) -> Derived {
-        let mut plan_lines = PlanLines::default();
-        for (i, p) in r.plan_transfers.iter().enumerate() {
-            plan_lines.entry(p.key()).or_default().push(i as u32);
-        }
         Derived {
-            plan_lines,
+            plan_lines: PlanLines::of(&r.plan_transfers),
             notice_index: super::notice_index::NoticeIndex::of(&r.notices),
         }
     }
