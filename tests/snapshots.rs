@@ -116,6 +116,62 @@ fn a_damaged_foreign_or_stale_snapshot_is_ignored() {
     assert!(why.contains("past the log's head"), "{why}");
 }
 
+/// `bytes` with its last 16 bytes made its checksum again (XXH3-128 of the rest,
+/// little-endian), as a snapshot that sanbao itself wrote wrongly would carry.
+fn resealed(mut bytes: Vec<u8>) -> Vec<u8> {
+    let n = bytes.len() - 16;
+    let sum = xxhash_rust::xxh3::xxh3_128(&bytes[..n]).to_le_bytes();
+    bytes[n..].copy_from_slice(&sum);
+    bytes
+}
+
+#[test]
+fn a_snapshot_read_is_written_back_byte_for_byte_and_misframed_parts_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    log_with_snapshot(tmp.path(), 2_000);
+    let file = snapshot::path(tmp.path());
+    let good = std::fs::read(&file).unwrap();
+    assert_eq!(
+        resealed(good.clone()),
+        good,
+        "the checksum as the test makes it"
+    );
+
+    // Read (its per-record table kept packed as stored) and written again: the
+    // same bytes; and the state read is the state folded.
+    let state = snapshot::read(tmp.path()).unwrap().expect("a snapshot");
+    let store = Store::open(tmp.path()).unwrap();
+    assert_eq!(state, log::load_state(&store, Some(2_000), |_| {}).unwrap());
+    drop(store);
+    snapshot::write(tmp.path(), &state).unwrap();
+    assert_eq!(std::fs::read(&file).unwrap(), good);
+
+    // The first part's length (the 8 bytes after the 57-byte header) wrong under a
+    // checksum that holds: past the end, one short, one long; a file too short for
+    // the length at all.
+    let first = u64::from_le_bytes(good[57..65].try_into().unwrap());
+    for (len, says) in [
+        (u64::MAX, "runs past its end"),
+        (good.len() as u64, "runs past its end"),
+        (first - 1, "first part"),
+        (first + 1, "first part"),
+    ] {
+        let mut bad = good.clone();
+        bad[57..65].copy_from_slice(&len.to_le_bytes());
+        std::fs::write(&file, resealed(bad)).unwrap();
+        let why = snapshot::read(tmp.path()).unwrap_err();
+        assert!(
+            why.contains("does not decode") && why.contains(says),
+            "{len}: {why}"
+        );
+    }
+    let mut short = good[..60].to_vec();
+    short.extend_from_slice(&[0; 16]);
+    std::fs::write(&file, resealed(short)).unwrap();
+    let why = snapshot::read(tmp.path()).unwrap_err();
+    assert!(why.contains("too short for its parts"), "{why}");
+}
+
 #[test]
 fn damage_after_the_snapshot_still_stops_serve() {
     let tmp = tempfile::tempdir().unwrap();

@@ -52,11 +52,6 @@ const HEADER: usize = 16 + 1 + 8 + 32;
 /// Bytes of the checksum after the state.
 const SUM: usize = 16;
 
-/// The checksum of a snapshot's bytes before it.
-fn checksum(bytes: &[u8]) -> [u8; SUM] {
-    xxhash_rust::xxh3::xxh3_128(bytes).to_le_bytes()
-}
-
 /// The snapshot path of data directory `dir`.
 pub fn path(dir: &Path) -> PathBuf {
     dir.join(FILE_NAME)
@@ -165,48 +160,91 @@ pub fn peek(dir: &Path) -> Option<(u64, crate::values::Sha256Hex)> {
 /// Reads the snapshot of `dir`: `Ok(None)` when there is none, an error saying what is
 /// wrong when it cannot be used, else the state it holds.
 pub fn read(dir: &Path) -> Result<Option<State>, String> {
+    use std::io::Read;
     let p = path(dir);
     let started = std::time::Instant::now();
     // Read, not mapped: a mapped file's unreadable block kills the process
     // (SIGBUS) where a read answers an error, and a snapshot that cannot be read
     // must only be ignored (the module's guarantee). Reading 600 MB beside the
     // page scan takes 0.35–0.45 s at ten million records; mapping saved ≈ 0.1 s of
-    // the start (BENCHMARKS.md, session 17).
-    let bytes = match std::fs::read(&p) {
-        Ok(b) => b,
+    // the start (BENCHMARKS.md, session 17). Read in two buffers, the state's two
+    // parts: the first is dropped once decoded, the second kept by the state (its
+    // per-record table stays packed there, `state/slot_table.rs`).
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", p.display());
+    let mut file = match std::fs::File::open(&p) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read {}: {e}", p.display())),
+        Err(e) => return Err(cannot(e)),
     };
-    if bytes.len() < HEADER + SUM || &bytes[..16] != MAGIC {
-        return Err(format!("{} is not a sanbao snapshot", p.display()));
+    let size = file.metadata().map_err(cannot)?.len();
+    let not_ours = || format!("{} is not a sanbao snapshot", p.display());
+    // The header, and the first part's length that begins the state.
+    let mut head = [0u8; HEADER + 8];
+    let n = usize::try_from(size).map_err(|_| not_ours())?;
+    if n < HEADER + SUM {
+        return Err(not_ours());
+    }
+    let got = head.len().min(n - SUM);
+    file.read_exact(&mut head[..got]).map_err(cannot)?;
+    if &head[..16] != MAGIC {
+        return Err(not_ours());
     }
     // Another format has another layout, and maybe another checksum.
-    if bytes[16] != SNAPSHOT_FORMAT {
+    if head[16] != SNAPSHOT_FORMAT {
         return Err(format!(
             "{} has snapshot format {}, this sanbao reads {SNAPSHOT_FORMAT}",
             p.display(),
-            bytes[16]
+            head[16]
         ));
     }
+    // The parts as their length says, within the file; a length past the end is
+    // the decoder's to refuse once the checksum holds.
+    let body = n - SUM - got;
+    let said = (got == head.len())
+        .then(|| u64::from_le_bytes(head[HEADER..].try_into().expect("8 bytes")));
+    let first_len = said.map_or(0, |l| usize::try_from(l).unwrap_or(usize::MAX).min(body));
+    let mut read_exactly = |len: usize| -> Result<Vec<u8>, String> {
+        let mut v = Vec::with_capacity(len);
+        (&mut file)
+            .take(len as u64)
+            .read_to_end(&mut v)
+            .map_err(cannot)?;
+        if v.len() != len {
+            return Err(format!("cannot read {}: it shrank while read", p.display()));
+        }
+        Ok(v)
+    };
+    let first = read_exactly(first_len)?;
+    let mut rest = read_exactly(body - first_len + SUM)?;
     let read_at = started.elapsed();
-    let (body, sum) = bytes.split_at(bytes.len() - SUM);
-    if checksum(body) != sum {
+    let sum = rest.split_off(rest.len() - SUM);
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(&head[..got]);
+    h.update(&first);
+    h.update(&rest);
+    if h.digest128().to_le_bytes() != sum[..] {
         return Err(format!("{} is damaged (its checksum fails)", p.display()));
     }
     let checked_at = started.elapsed();
-    let seq = u64::from_le_bytes(body[17..25].try_into().expect("8 bytes"));
-    let state = State::read_stored(&body[HEADER..])
-        .map_err(|e| format!("{} does not decode: {e}", p.display()))?;
+    let seq = u64::from_le_bytes(head[17..25].try_into().expect("8 bytes"));
+    let decoded = match said {
+        Some(l) if l == first_len as u64 => {
+            State::read_stored_parts(&first, std::sync::Arc::new(rest))
+        }
+        Some(_) => Err("snapshot: its first part runs past its end".into()),
+        None => Err("snapshot: too short for its parts".into()),
+    };
+    let state = decoded.map_err(|e| format!("{} does not decode: {e}", p.display()))?;
     // Where a start's time goes (`RUST_LOG=sanbao=debug`): the figures behind
     // BENCHMARKS.md's, without a profiler.
     tracing::debug!(
-        bytes = bytes.len(),
+        bytes = n,
         read_ms = read_at.as_millis() as u64,
         checksum_ms = (checked_at - read_at).as_millis() as u64,
         decode_ms = (started.elapsed() - checked_at).as_millis() as u64,
         "snapshot read"
     );
-    if state.head_seq != seq || state.head_hash.0[..] != body[25..HEADER] {
+    if state.head_seq != seq || state.head_hash.0[..] != head[25..HEADER] {
         return Err(format!(
             "{} disagrees with itself about its seq",
             p.display()

@@ -27,7 +27,9 @@
 //! - `county_index`, [`daymap`], `snapshot`: the index by id, dated sums, and the
 //!   state's stored form for snapshots (`packed_slots`: the per-record table as
 //!   stored);
-//! - `slot_table`: the per-record table in chunks that copies of the state share;
+//! - `slot_table`: the per-record table in chunks that copies of the state share
+//!   (kept packed as stored after a snapshot is read);
+//! - `plan_lines`: the plan transfers by plan line;
 //! - `notice_index`: the 提示函 by document number and by (county, month), for the
 //!   rules of `notice_issued`;
 //! - `footprint`: what the state holds on the heap, by part ([`Footprint`]).

@@ -1,7 +1,8 @@
 //! The per-record reversal table (one `Option<Slot>` per record) as a snapshot
-//! stores it: packed bytes that one tight loop decodes, instead of ten million
-//! serde calls (at ten million records the table was 60 % of a snapshot and most of
-//! `serve`'s start; BENCHMARKS.md "Session 17").
+//! stores it: packed bytes that one tight loop reads, instead of ten million serde
+//! calls (at ten million records the table was 60 % of a snapshot and most of
+//! `serve`'s start; BENCHMARKS.md "Session 17"). A table read back keeps these bytes
+//! and decodes a slot when it is asked for (`slot_table.rs`'s `Packed`).
 //!
 //! Format, inside the snapshot's bincode: the number of slots (`u64`), then a
 //! sequence of byte strings, one per chunk of the table (every one but the last of
@@ -12,17 +13,20 @@
 //! `year × 12 + month − 1`, or a category) · fiscal year `u16` · fund `u8`. Members an
 //! effect does not have are zero.
 //!
-//! Guarantees: decoding gives back exactly the slots encoded, and encoding what was
-//! decoded gives the same bytes (members an effect lacks must be zero, dates and
+//! Guarantees: reading gives back exactly the slots encoded, and encoding what was
+//! read gives the same bytes (members an effect lacks must be zero, dates and
 //! months real, tags and funds known); anything else — a short or overlong chunk, a
-//! count that disagrees — is an error, never a panic.
+//! count that disagrees — is an error, never a panic. Every slot is decoded and
+//! checked when the table is read ([`StoredTable::into_table`]), so that a packed
+//! chunk decodes again later without fail.
 
 use super::evolve::{Effect, Slot};
-use super::slot_table::{SlotTable, CHUNK};
+use super::slot_table::{ChunkRef, Packed, SlotTable, CHUNK};
 use crate::values::{Date, ExpenditureCategory, FiscalYear, Fund, Month};
 use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 use serde::ser::{SerializeSeq, SerializeTuple};
 use serde::{Deserializer, Serialize, Serializer};
+use std::sync::Arc;
 
 /// Bytes after the tag of a slot that holds a target.
 const BODY: usize = 27;
@@ -50,11 +54,17 @@ impl Serialize for Chunks<'_> {
         let mut seq = s.serialize_seq(Some(self.0.chunks().len()))?;
         let mut buf = Vec::with_capacity(CHUNK * (1 + BODY));
         for chunk in self.0.chunks() {
-            buf.clear();
-            for slot in chunk {
-                encode(slot, &mut buf);
+            match chunk {
+                // Kept as read: the bytes encoding its slots would give again.
+                ChunkRef::Packed(b) => seq.serialize_element(&Bytes(b))?,
+                ChunkRef::Slots(slots) => {
+                    buf.clear();
+                    for slot in slots {
+                        encode(slot, &mut buf);
+                    }
+                    seq.serialize_element(&Bytes(&buf))?;
+                }
             }
-            seq.serialize_element(&Bytes(&buf))?;
         }
         seq.end()
     }
@@ -128,28 +138,36 @@ fn encode(slot: &Option<Slot>, out: &mut Vec<u8>) {
     out.push(fund);
 }
 
-/// Decodes one chunk's slots onto `out` (at most [`CHUNK`]: more is not a chunk as
-/// written, and is refused before it grows `out`).
-fn decode_chunk(mut b: &[u8], out: &mut Vec<Option<Slot>>) -> Result<(), String> {
-    while let Some((&tag, rest)) = b.split_first() {
-        if out.len() == CHUNK {
-            return Err("packed slots: chunks not as written".into());
-        }
-        if tag == 0 {
-            out.push(None);
-            b = rest;
-            continue;
-        }
-        let f: &[u8; BODY] = rest
-            .get(..BODY)
-            .and_then(|s| s.try_into().ok())
-            .ok_or("packed slots: a chunk ends inside a slot")?;
-        b = &rest[BODY..];
-        out.push(Some(decode_slot(tag, f)?));
+/// Bytes of a slot whose first byte is `tag`.
+#[inline]
+pub(super) fn width(tag: u8) -> usize {
+    if tag == 0 {
+        1
+    } else {
+        1 + BODY
     }
-    Ok(())
 }
 
+/// The slot whose bytes begin at `b[at]`, and where the next one begins.
+#[inline(always)]
+pub(super) fn slot_at(b: &[u8], at: usize) -> Result<(Option<Slot>, usize), String> {
+    let Some(&tag) = b.get(at) else {
+        return Err(
+            "packed slots: chunks not as written (one holds fewer slots than the count gives it)"
+                .into(),
+        );
+    };
+    if tag == 0 {
+        return Ok((None, at + 1));
+    }
+    let f: &[u8; BODY] = b
+        .get(at + 1..at + 1 + BODY)
+        .and_then(|s| s.try_into().ok())
+        .ok_or("packed slots: a chunk ends inside a slot")?;
+    Ok((Some(decode_slot(tag, f)?), at + 1 + BODY))
+}
+
+#[inline(always)]
 fn decode_slot(tag: u8, f: &[u8; BODY]) -> Result<Slot, String> {
     let le4 = |i: usize| [f[i], f[i + 1], f[i + 2], f[i + 3]];
     let amount = i64::from_le_bytes(f[..8].try_into().expect("8 bytes"));
@@ -228,16 +246,95 @@ fn decode_slot(tag: u8, f: &[u8; BODY]) -> Result<Slot, String> {
     Ok(slot)
 }
 
-/// Reads [`PackedSlots`] back: the table, exactly as many slots as the count says,
-/// in chunks cut as written.
-pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SlotTable, D::Error> {
+/// [`PackedSlots`] as read: the count and where each chunk's bytes lie in the buffer
+/// read (their addresses: bincode lends them from it). Not a table yet —
+/// [`StoredTable::into_table`] checks every slot first.
+#[derive(Debug)]
+pub(super) struct StoredTable {
+    count: u64,
+    chunks: Vec<(usize, usize)>,
+}
+
+impl StoredTable {
+    /// The table, its chunks kept packed in `buf` — the buffer this was read from,
+    /// as a slice, by bincode — once every slot decodes and `check` accepts each that
+    /// holds a target (given its index in the table: seq − 1), with how many of them
+    /// `check` answered `true` for. The chunks are checked on two threads (a chunk's
+    /// slots in order; the first chunk that fails names the error). An error when a
+    /// chunk does not lie in `buf`, the chunks are not cut as written, they hold other
+    /// than the count's slots, a slot does not decode, or `check` refuses one (its
+    /// refusal answered as it is).
+    pub(super) fn into_table(
+        self,
+        buf: &Arc<Vec<u8>>,
+        check: impl Fn(usize, &Slot) -> Result<bool, String> + Sync,
+    ) -> Result<(SlotTable, usize), String> {
+        let count = usize::try_from(self.count).map_err(|_| "packed slots: too many")?;
+        if self.chunks.len() != count.div_ceil(CHUNK) {
+            return Err(format!(
+                "packed slots: chunks not as written ({} for {count} slots)",
+                self.chunks.len()
+            ));
+        }
+        let base = buf.as_ptr() as usize;
+        let one = |k: usize| -> Result<(Packed, usize), String> {
+            let (addr, len) = self.chunks[k];
+            let start = addr
+                .checked_sub(base)
+                .filter(|s| s.checked_add(len).is_some_and(|e| e <= buf.len()))
+                .ok_or("packed slots: a chunk not read from the buffer given")?;
+            let first = k * CHUNK;
+            let slots = (count - first).min(CHUNK);
+            // A refusal of `check` is answered as it is; the bytes' own faults
+            // with the count they were read against.
+            let (mut refused, mut marked) = (None, 0);
+            let p = Packed::new(buf.clone(), start, start + len, slots, |i, s| {
+                match check(first + i, s) {
+                    Ok(m) => {
+                        marked += m as usize;
+                        Ok(())
+                    }
+                    Err(e) => {
+                        refused = Some(e);
+                        Err(String::new())
+                    }
+                }
+            });
+            match (p, refused) {
+                (Ok(p), _) => Ok((p, marked)),
+                (Err(_), Some(why)) => Err(why),
+                (Err(e), None) => Err(format!("{e} (the count says {count})")),
+            }
+        };
+        let n = self.chunks.len();
+        let half = n.div_ceil(2);
+        let (front, back) = std::thread::scope(|s| {
+            let back = s.spawn(|| (half..n).map(one).collect::<Result<Vec<_>, _>>());
+            let front = (0..half).map(one).collect::<Result<Vec<_>, _>>();
+            (front, back.join().expect("checking slots does not panic"))
+        });
+        let mut marked = 0;
+        let mut packed = Vec::with_capacity(n);
+        for (p, m) in front?.into_iter().chain(back?) {
+            packed.push(p);
+            marked += m;
+        }
+        let table = SlotTable::from_packed(packed)
+            .ok_or_else(|| "packed slots: chunks not as written".to_string())?;
+        Ok((table, marked))
+    }
+}
+
+/// Reads [`PackedSlots`] back as a [`StoredTable`] (from a slice: the chunks' bytes
+/// must be lent from the input).
+pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<StoredTable, D::Error> {
     d.deserialize_tuple(2, TableVisitor)
 }
 
 struct TableVisitor;
 
 impl<'de> Visitor<'de> for TableVisitor {
-    type Value = SlotTable;
+    type Value = StoredTable;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("packed record slots")
@@ -250,26 +347,17 @@ impl<'de> Visitor<'de> for TableVisitor {
         let chunks = seq
             .next_element_seed(ChunksSeed)?
             .ok_or_else(|| de::Error::custom("packed slots: no chunks"))?;
-        let table = SlotTable::from_chunks(chunks)
-            .ok_or_else(|| de::Error::custom("packed slots: chunks not as written"))?;
-        if table.len() as u64 != count {
-            return Err(de::Error::custom(format!(
-                "packed slots: {} slots where the count says {count}",
-                table.len()
-            )));
-        }
-        Ok(table)
+        Ok(StoredTable { count, chunks })
     }
 }
 
-/// The sequence of chunks, each decoded into a chunk of the table, allocated whole
-/// as it is reached: a chunk needs at least a byte per slot, so what is allocated
-/// stays within a fixed multiple of the bytes read, whatever a damaged count or
-/// chunk number says.
+/// The sequence of chunks: where each lies (an entry per chunk read, so what is
+/// allocated stays within a fixed fraction of the bytes read, whatever a damaged
+/// count says).
 struct ChunksSeed;
 
 impl<'de> DeserializeSeed<'de> for ChunksSeed {
-    type Value = Vec<Vec<Option<Slot>>>;
+    type Value = Vec<(usize, usize)>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_seq(self)
@@ -277,31 +365,26 @@ impl<'de> DeserializeSeed<'de> for ChunksSeed {
 }
 
 impl<'de> Visitor<'de> for ChunksSeed {
-    type Value = Vec<Vec<Option<Slot>>>;
+    type Value = Vec<(usize, usize)>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("chunks of packed record slots")
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        // Cut as written, checked as they come — only the last chunk may be short,
-        // none empty — so that no chunk is allocated after one that was not full.
-        let mut chunks: Vec<Vec<Option<Slot>>> = Vec::new();
+        let mut chunks = Vec::new();
         while let Some(c) = seq.next_element_seed(ChunkSeed)? {
-            if chunks.last().is_some_and(|l| l.len() != CHUNK) {
-                return Err(de::Error::custom("packed slots: chunks not as written"));
-            }
             chunks.push(c);
         }
         Ok(chunks)
     }
 }
 
-/// One chunk.
+/// One chunk: where its bytes lie.
 struct ChunkSeed;
 
 impl<'de> DeserializeSeed<'de> for ChunkSeed {
-    type Value = Vec<Option<Slot>>;
+    type Value = (usize, usize);
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_bytes(self)
@@ -309,22 +392,21 @@ impl<'de> DeserializeSeed<'de> for ChunkSeed {
 }
 
 impl<'de> Visitor<'de> for ChunkSeed {
-    type Value = Vec<Option<Slot>>;
+    type Value = (usize, usize);
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a chunk of packed record slots")
+        f.write_str("a chunk of packed record slots, lent from the input")
     }
 
-    fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<Self::Value, E> {
+    // Only lent bytes: their address is where they lie in the buffer read.
+    fn visit_borrowed_bytes<E: de::Error>(self, b: &'de [u8]) -> Result<Self::Value, E> {
         if b.is_empty() {
             return Err(E::custom("packed slots: chunks not as written"));
         }
         if b.len() > CHUNK * (1 + BODY) {
             return Err(E::custom("packed slots: an overlong chunk"));
         }
-        let mut out = Vec::with_capacity(CHUNK);
-        decode_chunk(b, &mut out).map_err(E::custom)?;
-        Ok(out)
+        Ok((b.as_ptr() as usize, b.len()))
     }
 }
 
@@ -342,7 +424,7 @@ mod tests {
 
     /// Wraps the table so that bincode reads it through [`deserialize`].
     #[derive(serde::Deserialize)]
-    struct Table(#[serde(deserialize_with = "super::deserialize")] SlotTable);
+    struct Table(#[serde(deserialize_with = "super::deserialize")] StoredTable);
 
     fn encode(slots: &[Option<Slot>]) -> Vec<u8> {
         let mut t = SlotTable::default();
@@ -350,11 +432,25 @@ mod tests {
         codec().serialize(&PackedSlots(&t)).expect("encodes")
     }
 
+    /// Reads `b` as a snapshot does (chunks kept packed in the buffer read), with
+    /// `check` as the reader's; the table and what it writes again.
+    fn read_with(
+        b: &[u8],
+        check: impl Fn(usize, &Slot) -> Result<bool, String> + Sync,
+    ) -> Result<(SlotTable, Vec<u8>), String> {
+        let buf = Arc::new(b.to_vec());
+        let stored = codec()
+            .deserialize::<Table>(&buf[..])
+            .map_err(|e| e.to_string())?;
+        let (t, _) = stored.0.into_table(&buf, check)?;
+        let again = codec().serialize(&PackedSlots(&t)).expect("encodes");
+        Ok((t, again))
+    }
+
     fn decode(b: &[u8]) -> Result<Vec<Option<Slot>>, String> {
-        codec()
-            .deserialize::<Table>(b)
-            .map(|t| t.0.iter().copied().collect())
-            .map_err(|e| e.to_string())
+        let (t, again) = read_with(b, |_, _| Ok(false))?;
+        assert_eq!(again, b, "a table read writes back its bytes as read");
+        Ok(t.iter().collect())
     }
 
     fn every_effect() -> Vec<Effect> {
@@ -422,6 +518,86 @@ mod tests {
             assert_eq!(back, s, "{n} slots");
             assert_eq!(encode(&back), bytes, "one encoding");
         }
+    }
+
+    #[test]
+    fn a_table_read_answers_as_its_slots_and_decodes_a_chunk_only_when_written() {
+        let n = 2 * CHUNK + 100;
+        let s = slots(n);
+        let bytes = encode(&s);
+        // The reader's check sees every target once, in order, with its index.
+        let seen = std::sync::Mutex::new(Vec::new());
+        let (t, _) = read_with(&bytes, |i, slot| {
+            seen.lock().unwrap().push((i, *slot));
+            Ok(false)
+        })
+        .expect("reads");
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort_by_key(|x| x.0);
+        let targets: Vec<(usize, Slot)> = s
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| x.map(|x| (i, x)))
+            .collect();
+        assert_eq!(seen, targets, "each target once");
+        assert!((0..3).all(|k| t.is_packed(k)), "kept packed");
+        // Every slot asked for one by one (from its mark), and past the end.
+        for (i, x) in s.iter().enumerate() {
+            assert_eq!(t.get(i), Some(*x), "slot {i}");
+        }
+        assert_eq!(t.get(n), None);
+        assert!(t.iter().eq(s.iter().copied()));
+        // Writing into a slot decodes its chunk alone, in the copy that writes.
+        let mut w = t.clone();
+        let i = CHUNK + 5;
+        let on = Date::parse("2030-03-03").unwrap();
+        w.get_mut(i).as_mut().expect("a target").reversed_on = Some(on);
+        assert!(w.is_packed(0) && !w.is_packed(1) && w.is_packed(2));
+        assert!(t.is_packed(1), "the original keeps its packed chunk");
+        // Appending decodes the last chunk; shortening into a packed chunk decodes it.
+        w.push(None);
+        assert!(!w.is_packed(2) && w.is_packed(0));
+        let mut want = s.clone();
+        want[i].as_mut().unwrap().reversed_on = Some(on);
+        want.push(None);
+        assert!(w.iter().eq(want.iter().copied()));
+        assert_ne!(w, t);
+        // Written again, packed and decoded chunks alike: the bytes of its slots.
+        assert_eq!(codec().serialize(&PackedSlots(&w)).unwrap(), encode(&want));
+        let mut cut = t.clone();
+        cut.truncate(CHUNK + 7);
+        assert!(cut.is_packed(0) && !cut.is_packed(1));
+        assert!(cut.iter().eq(s[..CHUNK + 7].iter().copied()));
+        // Equal to the same slots decoded, whatever is packed.
+        let mut plain = SlotTable::default();
+        s.iter().for_each(|x| plain.push(*x));
+        assert_eq!(t, plain);
+        // The check's refusal is the read's error.
+        let err = read_with(&bytes, |i, _| {
+            if i == CHUNK + 1 {
+                Err("refused".into())
+            } else {
+                Ok(())
+            }
+            .map(|()| false)
+        })
+        .unwrap_err();
+        assert_eq!(err, "refused");
+        // The first chunk that fails names the error, whichever thread finds it;
+        // and what the check marks is counted.
+        for _ in 0..5 {
+            let err = read_with(&bytes, |i, _| match i {
+                1 | 3 => Err(format!("refused {i}")),
+                i if i >= 2 * CHUNK => Err("refused late".into()),
+                _ => Ok(false),
+            })
+            .unwrap_err();
+            assert_eq!(err, "refused 1");
+        }
+        let buf = Arc::new(bytes.clone());
+        let stored = codec().deserialize::<Table>(&buf[..]).unwrap();
+        let (_, marked) = stored.0.into_table(&buf, |i, _| Ok(i % 2 == 0)).unwrap();
+        assert_eq!(marked, targets.iter().filter(|(i, _)| i % 2 == 0).count());
     }
 
     #[test]

@@ -14,9 +14,11 @@
 //!
 //! The county index, the plan lines and the notice index are not written: reading
 //! rebuilds them (the county index from the counties' ids and registration order,
-//! the other two from the second part while the first still decodes).
+//! the other two from the second part while the first still decodes). The
+//! per-record table is not decoded: its chunks stay packed in the second part's
+//! buffer, which the state keeps (`slot_table.rs`), once every slot is checked.
 
-use super::evolve::{Effect, WIDE};
+use super::evolve::{Effect, Slot, WIDE};
 use super::*;
 
 /// The store's bincode options (src/record.rs): fixed-width little-endian integers,
@@ -84,7 +86,7 @@ struct RestOwned {
     city_risk_lines: Vec<LinesEntry>,
     plans_issued: Vec<(u64, PlanIssued)>,
     #[serde(deserialize_with = "super::packed_slots::deserialize")]
-    targets: super::slot_table::SlotTable,
+    targets: super::packed_slots::StoredTable,
     wide_amounts: BTreeMap<u64, Money>,
     policies: Vec<PolicyEntry>,
     notices: Vec<NoticeEntry>,
@@ -149,12 +151,9 @@ impl State {
             .map_err(|e| e.to_string())
     }
 
-    /// Reads what [`State::write_stored`] wrote: the two parts are decoded side by
-    /// side (the first on a second thread), then the derived indexes rebuilt and the
-    /// whole checked (the module's guarantees: a state read is structurally
-    /// consistent, or an error says what is not).
+    /// Reads what [`State::write_stored`] wrote (see [`State::read_stored_parts`],
+    /// which this calls with the second part copied into a buffer of its own).
     pub fn read_stored(bytes: &[u8]) -> Result<State, String> {
-        use bincode::Options;
         let (len, body) = bytes
             .split_first_chunk::<8>()
             .ok_or("snapshot: too short for its parts")?;
@@ -163,24 +162,41 @@ impl State {
             .filter(|&n| n <= body.len())
             .ok_or("snapshot: its first part runs past its end")?;
         let (first, rest) = body.split_at(len);
-        let (first, rest) = std::thread::scope(|s| {
+        State::read_stored_parts(first, Arc::new(rest.to_vec()))
+    }
+
+    /// Reads the two parts [`State::write_stored`] wrote after their length: `first`
+    /// decoded on a second thread while `rest` is decoded here, then the derived
+    /// indexes rebuilt and the whole checked (the module's guarantees: a state read
+    /// is structurally consistent, or an error says what is not). The per-record
+    /// table keeps its chunks packed in `rest`'s buffer (`slot_table.rs`), so the
+    /// state holds on to that buffer.
+    pub fn read_stored_parts(first: &[u8], rest: Arc<Vec<u8>>) -> Result<State, String> {
+        use bincode::Options;
+        let (first, decoded) = std::thread::scope(|s| {
             let first = s.spawn(|| codec().deserialize::<CountiesOwned>(first));
             // The plan lines and the notice index need only the second part: they
             // are rebuilt here while the counties are still being decoded.
-            let rest = codec().deserialize::<RestOwned>(rest).map(|r| {
+            let decoded = codec().deserialize::<RestOwned>(&rest[..]).map(|r| {
                 let d = Derived::of(&r);
                 (r, d)
             });
-            (first.join().expect("decoding does not panic"), rest)
+            (first.join().expect("decoding does not panic"), decoded)
         });
         let first = first.map_err(|e| format!("snapshot: its first part: {e}"))?;
-        let (rest, derived) = rest.map_err(|e| format!("snapshot: its second part: {e}"))?;
-        from_parts(first, rest, derived)
+        let (o, derived) = decoded.map_err(|e| format!("snapshot: its second part: {e}"))?;
+        from_parts(first, o, derived, &rest)
     }
 }
 
-/// Rebuilds the county index and checks what applying records relies on.
-fn from_parts(c: CountiesOwned, o: RestOwned, d: Derived) -> Result<State, String> {
+/// Rebuilds the county index and checks what applying records relies on; the
+/// per-record table's chunks stay packed in `rest`, the buffer `o` was read from.
+fn from_parts(
+    c: CountiesOwned,
+    o: RestOwned,
+    d: Derived,
+    rest: &Arc<Vec<u8>>,
+) -> Result<State, String> {
     let mut county_index = CountyIndex::default();
     for (i, c) in c.counties.iter().enumerate() {
         if county_index.contains_key(&c.id) {
@@ -189,14 +205,23 @@ fn from_parts(c: CountiesOwned, o: RestOwned, d: Derived) -> Result<State, Strin
         let i = u32::try_from(i).map_err(|_| "snapshot: too many counties".to_string())?;
         county_index.insert(c.id.clone(), i);
     }
-    if o.targets.len() as u64 != o.head_seq {
+    let check = SlotCheck::new(
+        &c.counties,
+        o.notices.len(),
+        o.requests.len(),
+        &o.wide_amounts,
+    );
+    let (targets, wide_slots) = o
+        .targets
+        .into_table(rest, |i, slot| check.slot(i + 1, slot))
+        .map_err(|e| format!("snapshot: {e}"))?;
+    if targets.len() as u64 != o.head_seq {
         return Err(format!(
             "snapshot: {} record slots for head seq {}",
-            o.targets.len(),
+            targets.len(),
             o.head_seq
         ));
     }
-    let wide_slots = check_slots(&c.counties, &o)?;
     if wide_slots != o.wide_amounts.len() {
         return Err("snapshot: amounts held for records that have none".into());
     }
@@ -245,7 +270,7 @@ fn from_parts(c: CountiesOwned, o: RestOwned, d: Derived) -> Result<State, Strin
         county_index,
         city_risk_lines: o.city_risk_lines,
         plans_issued: o.plans_issued,
-        targets: o.targets,
+        targets,
         wide_amounts: o.wide_amounts,
         policies: o.policies,
         notice_index: d.notice_index,
@@ -259,49 +284,71 @@ fn from_parts(c: CountiesOwned, o: RestOwned, d: Derived) -> Result<State, Strin
     })
 }
 
-/// Checks that every record slot points at something `o` holds, and that every
-/// slot marked [`WIDE`] has its amount in `wide_amounts`; answers how many are
-/// marked (equal to `wide_amounts`' size, with the above, means exactly those).
-fn check_slots(counties: &[County], o: &RestOwned) -> Result<usize, String> {
-    // Ledger sizes by county and key: one hash lookup per slot instead of two
-    // ordered-map walks.
-    let mut ledgers: fxhash::FxHashMap<(u32, (FiscalYear, Fund)), (usize, usize)> =
-        Default::default();
-    for (ci, c) in counties.iter().enumerate() {
-        for (key, l) in &c.funds {
-            ledgers.insert(
-                (ci as u32, *key),
-                (l.entitlements.len(), l.dispatches.len()),
-            );
+/// What a snapshot's record slots are checked against, one slot at a time as the
+/// table is read (its refusals name the record; the reader adds "snapshot: "): that each points at something the snapshot holds, and that each
+/// marked [`WIDE`] has its amount in `wide_amounts` (the reader counts them; equal
+/// to `wide_amounts`' size, with this, means exactly those).
+struct SlotCheck<'a> {
+    counties: &'a [County],
+    /// Ledger sizes (entitlements, dispatches) by county and key: one hash lookup
+    /// per slot instead of two ordered-map walks.
+    ledgers: fxhash::FxHashMap<(u32, (FiscalYear, Fund)), (usize, usize)>,
+    notices: usize,
+    requests: usize,
+    wide_amounts: &'a BTreeMap<u64, Money>,
+}
+
+impl<'a> SlotCheck<'a> {
+    fn new(
+        counties: &'a [County],
+        notices: usize,
+        requests: usize,
+        wide_amounts: &'a BTreeMap<u64, Money>,
+    ) -> SlotCheck<'a> {
+        let mut ledgers: fxhash::FxHashMap<_, _> = Default::default();
+        for (ci, c) in counties.iter().enumerate() {
+            for (key, l) in &c.funds {
+                ledgers.insert(
+                    (ci as u32, *key),
+                    (l.entitlements.len(), l.dispatches.len()),
+                );
+            }
+        }
+        SlotCheck {
+            counties,
+            ledgers,
+            notices,
+            requests,
+            wide_amounts,
         }
     }
-    let ledger = |seq: usize, ci: u32, key: (FiscalYear, Fund)| {
-        ledgers.get(&(ci, key)).copied().ok_or_else(|| {
-            if (ci as usize) < counties.len() {
-                format!("snapshot: record {seq} names a ledger not held")
+
+    fn ledger(
+        &self,
+        seq: usize,
+        ci: u32,
+        key: (FiscalYear, Fund),
+    ) -> Result<(usize, usize), String> {
+        self.ledgers.get(&(ci, key)).copied().ok_or_else(|| {
+            if (ci as usize) < self.counties.len() {
+                format!("record {seq} names a ledger not held")
             } else {
-                format!("snapshot: record {seq} names county #{ci}, not held")
+                format!("record {seq} names county #{ci}, not held")
             }
         })
-    };
-    let county = |seq: usize, ci: u32| {
-        if (ci as usize) < counties.len() {
-            Ok(true)
-        } else {
-            Err(format!(
-                "snapshot: record {seq} names county #{ci}, not held"
-            ))
-        }
-    };
-    let mut wide = 0;
-    for (i, slot) in o.targets.iter().enumerate() {
-        let Some(slot) = slot else { continue };
-        let seq = i + 1;
-        if slot.amount == WIDE {
-            if !o.wide_amounts.contains_key(&(seq as u64)) {
-                return Err(format!("snapshot: record {seq}'s amount is inconsistent"));
-            }
-            wide += 1;
+    }
+
+    fn county(&self, seq: usize, ci: u32) -> Result<&County, String> {
+        self.counties
+            .get(ci as usize)
+            .ok_or_else(|| format!("record {seq} names county #{ci}, not held"))
+    }
+
+    /// Checks the slot of record `seq`; `true` when it is marked [`WIDE`].
+    fn slot(&self, seq: usize, slot: &Slot) -> Result<bool, String> {
+        let wide = slot.amount == WIDE;
+        if wide && !self.wide_amounts.contains_key(&(seq as u64)) {
+            return Err(format!("record {seq}'s amount is inconsistent"));
         }
         let ok = match slot.effect {
             Effect::CityFunds => true,
@@ -309,7 +356,7 @@ fn check_slots(counties: &[County], o: &RestOwned) -> Result<usize, String> {
                 county: ci,
                 key,
                 idx,
-            } => (idx as usize) < ledger(seq, ci, key)?.0,
+            } => (idx as usize) < self.ledger(seq, ci, key)?.0,
             Effect::Transfer {
                 county: ci,
                 key,
@@ -319,23 +366,24 @@ fn check_slots(counties: &[County], o: &RestOwned) -> Result<usize, String> {
                 county: ci,
                 key,
                 idx,
-            } => (idx as usize) < ledger(seq, ci, key)?.1,
-            Effect::Needs { county: ci, idx } => {
-                county(seq, ci)? && (idx as usize) < counties[ci as usize].needs.len()
-            }
-            Effect::Notice { idx } => (idx as usize) < o.notices.len(),
-            Effect::Request { idx } => (idx as usize) < o.requests.len(),
+            } => (idx as usize) < self.ledger(seq, ci, key)?.1,
+            Effect::Needs { county: ci, idx } => (idx as usize) < self.county(seq, ci)?.needs.len(),
+            Effect::Notice { idx } => (idx as usize) < self.notices,
+            Effect::Request { idx } => (idx as usize) < self.requests,
             Effect::Grant { county: ci }
             | Effect::Deposit { county: ci, .. }
             | Effect::WagesPaid { county: ci, .. }
             | Effect::Revenue { county: ci }
-            | Effect::Expenditure { county: ci, .. } => county(seq, ci)?,
+            | Effect::Expenditure { county: ci, .. } => {
+                self.county(seq, ci)?;
+                true
+            }
         };
         if !ok {
-            return Err(format!("snapshot: record {seq} points past its ledger"));
+            return Err(format!("record {seq} points past its ledger"));
         }
+        Ok(wide)
     }
-    Ok(wide)
 }
 
 #[cfg(test)]
