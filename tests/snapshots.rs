@@ -153,8 +153,8 @@ fn a_snapshot_read_is_written_back_byte_for_byte_and_misframed_parts_are_refused
     for (len, says) in [
         (u64::MAX, "runs past its end"),
         (good.len() as u64, "runs past its end"),
-        (first - 1, "first part"),
-        (first + 1, "first part"),
+        (first - 1, "its first part:"),
+        (first + 1, "its first part:"),
     ] {
         let mut bad = good.clone();
         bad[57..65].copy_from_slice(&len.to_le_bytes());

@@ -204,7 +204,11 @@ pub fn read(dir: &Path) -> Result<Option<State>, String> {
         .then(|| u64::from_le_bytes(head[HEADER..].try_into().expect("8 bytes")));
     let first_len = said.map_or(0, |l| usize::try_from(l).unwrap_or(usize::MAX).min(body));
     let mut read_exactly = |len: usize| -> Result<Vec<u8>, String> {
-        let mut v = Vec::with_capacity(len);
+        // A file too large for memory is an error (the snapshot ignored), not an
+        // abort: the allocation is asked for, not assumed.
+        let mut v = Vec::new();
+        v.try_reserve_exact(len)
+            .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
         (&mut file)
             .take(len as u64)
             .read_to_end(&mut v)

@@ -6,7 +6,9 @@
 //! capacity (what is allocated, not what is used), ordered maps by their entries'
 //! sizes (a lower bound: B-tree nodes add their own slack); allocator overhead is not
 //! counted, nor the county index, names and the text inside the city-wide entries:
-//! the total is a lower bound, and the parts are where the bulk is. The parts are
+//! the total is a lower bound, and the parts are where the bulk is. A state read
+//! from a snapshot counts, in its per-record table, the buffer its packed chunks sit
+//! in (the snapshot's second part, whole). The parts are
 //! fixed and in a fixed order, so runs compare line by line.
 
 use super::*;

@@ -153,7 +153,7 @@ pub(super) fn width(tag: u8) -> usize {
 pub(super) fn slot_at(b: &[u8], at: usize) -> Result<(Option<Slot>, usize), String> {
     let Some(&tag) = b.get(at) else {
         return Err(
-            "packed slots: chunks not as written (one holds fewer slots than the count gives it)"
+            "packed slots: chunks not as written: one holds fewer slots than the count gives it"
                 .into(),
         );
     };
@@ -272,7 +272,7 @@ impl StoredTable {
         let count = usize::try_from(self.count).map_err(|_| "packed slots: too many")?;
         if self.chunks.len() != count.div_ceil(CHUNK) {
             return Err(format!(
-                "packed slots: chunks not as written ({} for {count} slots)",
+                "packed slots: chunks not as written: {} for {count} slots",
                 self.chunks.len()
             ));
         }
@@ -351,9 +351,9 @@ impl<'de> Visitor<'de> for TableVisitor {
     }
 }
 
-/// The sequence of chunks: where each lies (an entry per chunk read, so what is
-/// allocated stays within a fixed fraction of the bytes read, whatever a damaged
-/// count says).
+/// The sequence of chunks: where each lies (an entry per chunk read, each of at
+/// least 9 bytes read, so what is allocated stays within a small multiple of the
+/// bytes read, whatever a damaged count says).
 struct ChunksSeed;
 
 impl<'de> DeserializeSeed<'de> for ChunksSeed {
@@ -450,6 +450,9 @@ mod tests {
     fn decode(b: &[u8]) -> Result<Vec<Option<Slot>>, String> {
         let (t, again) = read_with(b, |_, _| Ok(false))?;
         assert_eq!(again, b, "a table read writes back its bytes as read");
+        // And its slots, encoded anew, give the same bytes (one encoding).
+        let anew = codec().serialize(&PackedSlots(&t.decoded())).unwrap();
+        assert_eq!(anew, b, "slots encoded anew");
         Ok(t.iter().collect())
     }
 
@@ -568,6 +571,26 @@ mod tests {
         cut.truncate(CHUNK + 7);
         assert!(cut.is_packed(0) && !cut.is_packed(1));
         assert!(cut.iter().eq(s[..CHUNK + 7].iter().copied()));
+        // Shortened to a chunk's edge, the chunks before it stay packed; to nothing,
+        // none is left; grown again with empty slots, it is those slots.
+        for edge in [CHUNK, 0] {
+            let mut cut = t.clone();
+            cut.truncate(edge);
+            assert_eq!(cut.len(), edge);
+            assert!((0..edge / CHUNK).all(|k| cut.is_packed(k)));
+            assert!(cut.iter().eq(s[..edge].iter().copied()));
+            cut.grow_to(edge + 3);
+            let mut want = s[..edge].to_vec();
+            want.extend([None; 3]);
+            assert!(cut.iter().eq(want.iter().copied()), "grown from {edge}");
+        }
+        // A full packed last chunk: appending begins a new chunk and leaves it packed.
+        let (mut full, _) = read_with(&encode(&s[..CHUNK]), |_, _| Ok(false)).unwrap();
+        full.push(None);
+        assert!(full.is_packed(0) && !full.is_packed(1));
+        let mut want = s[..CHUNK].to_vec();
+        want.push(None);
+        assert!(full.iter().eq(want.iter().copied()));
         // Equal to the same slots decoded, whatever is packed.
         let mut plain = SlotTable::default();
         s.iter().for_each(|x| plain.push(*x));
@@ -583,17 +606,23 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(err, "refused");
-        // The first chunk that fails names the error, whichever thread finds it;
-        // and what the check marks is counted.
-        for _ in 0..5 {
-            let err = read_with(&bytes, |i, _| match i {
-                1 | 3 => Err(format!("refused {i}")),
-                i if i >= 2 * CHUNK => Err("refused late".into()),
-                _ => Ok(false),
+        // The first chunk that fails names the error — chunks 0 and 1 are checked
+        // here, chunk 2 on the other thread — and what the check marks is counted.
+        let refuse = |bad: Vec<usize>| {
+            read_with(&bytes, move |i, _| {
+                if bad.contains(&i) {
+                    Err(format!("refused {i}"))
+                } else {
+                    Ok(false)
+                }
             })
-            .unwrap_err();
-            assert_eq!(err, "refused 1");
-        }
+            .map(|_| ())
+            .unwrap_err()
+        };
+        let (c1, c2) = (CHUNK + 1, 2 * CHUNK + 1);
+        assert_eq!(refuse(vec![1, 3, c1, c2]), "refused 1");
+        assert_eq!(refuse(vec![c2, c1]), format!("refused {c1}"));
+        assert_eq!(refuse(vec![c2 + 2, c2]), format!("refused {c2}"));
         let buf = Arc::new(bytes.clone());
         let stored = codec().deserialize::<Table>(&buf[..]).unwrap();
         let (_, marked) = stored.0.into_table(&buf, |i, _| Ok(i % 2 == 0)).unwrap();

@@ -42,7 +42,6 @@ type Slots = Vec<Option<Slot>>;
 /// A chunk as a snapshot stores it, in the buffer the snapshot was read into (shared
 /// by every packed chunk of that read), with the byte offset of every [`MARK`]th
 /// slot.
-#[derive(Debug)]
 pub(super) struct Packed {
     buf: Arc<Vec<u8>>,
     start: usize,
@@ -80,7 +79,10 @@ impl Packed {
             at = next;
         }
         if at != b.len() {
-            return Err("packed slots: a chunk holds more slots than the count gives it".into());
+            return Err(
+                "packed slots: chunks not as written: one holds more slots than the count gives it"
+                    .into(),
+            );
         }
         Ok(Packed {
             buf,
@@ -119,7 +121,7 @@ impl Packed {
 }
 
 /// One chunk: up to [`CHUNK`] slots, decoded or still packed.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 enum Chunk {
     Slots(Arc<Slots>),
     Packed(Arc<Packed>),
@@ -164,10 +166,18 @@ fn own(chunk: &mut Chunk) -> &mut Slots {
 }
 
 /// The per-record table (see the module doc).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub(super) struct SlotTable {
     chunks: Vec<Chunk>,
     len: usize,
+}
+
+/// Printed as the list of its slots, as a vector prints, whether chunks are packed
+/// or not (a packed chunk's buffer holds more than its slots).
+impl std::fmt::Debug for SlotTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 impl PartialEq for SlotTable {
@@ -292,21 +302,34 @@ impl SlotTable {
         matches!(self.chunks[i], Chunk::Packed(_))
     }
 
-    /// Heap bytes held: each decoded chunk counted whole, shared or not; a packed
-    /// chunk by its bytes and marks (the rest of the buffer they sit in is not
-    /// counted).
+    /// Heap bytes held: each decoded chunk counted whole, shared or not; packed
+    /// chunks by their marks, and each buffer they sit in once, whole (it holds the
+    /// rest of the snapshot's second part too, and lives as long as one of them).
     pub(super) fn heap_bytes(&self) -> usize {
-        self.chunks.capacity() * std::mem::size_of::<Chunk>()
-            + self
-                .chunks
-                .iter()
-                .map(|c| match c {
-                    Chunk::Slots(s) => s.capacity() * std::mem::size_of::<Option<Slot>>(),
-                    Chunk::Packed(p) => {
-                        p.bytes().len() + p.marks.len() * std::mem::size_of::<u32>()
+        let mut buffers: Vec<&Arc<Vec<u8>>> = Vec::new();
+        let mut bytes = self.chunks.capacity() * std::mem::size_of::<Chunk>();
+        for c in &self.chunks {
+            bytes += match c {
+                Chunk::Slots(s) => s.capacity() * std::mem::size_of::<Option<Slot>>(),
+                Chunk::Packed(p) => {
+                    if !buffers.iter().any(|b| Arc::ptr_eq(b, &p.buf)) {
+                        buffers.push(&p.buf);
+                        bytes += p.buf.capacity();
                     }
-                })
-                .sum::<usize>()
+                    p.marks.len() * std::mem::size_of::<u32>()
+                }
+            };
+        }
+        bytes
+    }
+
+    /// The same table with every chunk decoded (for tests that a table's slots,
+    /// encoded anew, give the bytes it was read from).
+    #[cfg(test)]
+    pub(super) fn decoded(&self) -> SlotTable {
+        let mut t = SlotTable::default();
+        self.iter().for_each(|s| t.push(s));
+        t
     }
 }
 

@@ -459,6 +459,17 @@ mod tests {
         let mut back = decode(&bytes).expect("the snapshot decodes");
         assert_eq!(back, s, "decode(encode(s)) == s");
         assert_eq!(encode(&back), bytes, "the encoding is deterministic");
+        // The table read keeps its chunks packed and writes them back as read; its
+        // slots encoded anew give the same bytes too.
+        let mut anew = back.clone();
+        anew.targets = back.targets.decoded();
+        assert_eq!(encode(&anew), bytes, "slots encoded anew");
+        // The footprint counts the buffer the packed chunks sit in (the second
+        // part, whole), where the folded state counts its decoded chunks.
+        let table = |s: &State| s.footprint().parts[0].1;
+        let first = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        assert!(table(&back) >= bytes.len() - 8 - first);
+        assert!(table(&s) >= s.targets.len() * std::mem::size_of::<Option<Slot>>());
         // The rebuilt county index finds every county, in the same id order.
         assert!(s
             .counties()
