@@ -285,9 +285,10 @@ fn from_parts(
 }
 
 /// What a snapshot's record slots are checked against, one slot at a time as the
-/// table is read (its refusals name the record; the reader adds "snapshot: "): that each points at something the snapshot holds, and that each
-/// marked [`WIDE`] has its amount in `wide_amounts` (the reader counts them; equal
-/// to `wide_amounts`' size, with this, means exactly those).
+/// table is read (its refusals name the record; the reader adds "snapshot: "): that
+/// each points at something the snapshot holds, and that each marked [`WIDE`] has
+/// its amount in `wide_amounts` (the reader counts them; equal to `wide_amounts`'
+/// size, with this, means exactly those).
 struct SlotCheck<'a> {
     counties: &'a [County],
     /// Ledger sizes (entitlements, dispatches) by county and key: one hash lookup
