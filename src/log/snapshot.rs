@@ -204,8 +204,9 @@ pub fn read(dir: &Path) -> Result<Option<State>, String> {
         .then(|| u64::from_le_bytes(head[HEADER..].try_into().expect("8 bytes")));
     let first_len = said.map_or(0, |l| usize::try_from(l).unwrap_or(usize::MAX).min(body));
     let mut read_exactly = |len: usize| -> Result<Vec<u8>, String> {
-        // A file too large for memory is an error (the snapshot ignored), not an
-        // abort: the allocation is asked for, not assumed.
+        // A file too large for memory to read is an error (the snapshot ignored),
+        // not an abort: the read buffers are asked for, not assumed. (What decoding
+        // allocates is bounded by bincode and by the bytes read.)
         let mut v = Vec::new();
         v.try_reserve_exact(len)
             .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
