@@ -272,25 +272,29 @@ impl SlotTable {
     /// A table of packed chunks read back (every one but the last of [`CHUNK`]
     /// slots, the last not empty); `None` when they are not cut so.
     pub(super) fn from_packed(chunks: Vec<Packed>) -> Option<SlotTable> {
-        let chunks: Vec<Chunk> = chunks
-            .into_iter()
-            .map(|p| Chunk::Packed(Arc::new(p)))
-            .collect();
-        cut_as_written(&chunks).then(|| SlotTable {
-            len: chunks.iter().map(Chunk::len).sum(),
-            chunks,
-        })
+        SlotTable::of_chunks(chunks.into_iter().map(|p| Chunk::Packed(Arc::new(p))))
     }
 
     /// Builds a table from whole decoded chunks (every one but the last full, the
     /// last not empty); `None` when they are not cut so.
     #[cfg(test)]
     pub(super) fn from_chunks(chunks: Vec<Slots>) -> Option<SlotTable> {
-        let chunks: Vec<Chunk> = chunks
-            .into_iter()
-            .map(|c| Chunk::Slots(Arc::new(c)))
-            .collect();
-        cut_as_written(&chunks).then(|| SlotTable {
+        SlotTable::of_chunks(chunks.into_iter().map(|c| Chunk::Slots(Arc::new(c))))
+    }
+
+    /// The table of `chunks` when every one but the last holds [`CHUNK`] slots and
+    /// the last is not empty.
+    fn of_chunks(chunks: impl Iterator<Item = Chunk>) -> Option<SlotTable> {
+        let chunks: Vec<Chunk> = chunks.collect();
+        let n = chunks.len();
+        let cut = chunks.iter().enumerate().all(|(i, c)| {
+            if i + 1 < n {
+                c.len() == CHUNK
+            } else {
+                (1..=CHUNK).contains(&c.len())
+            }
+        });
+        cut.then(|| SlotTable {
             len: chunks.iter().map(Chunk::len).sum(),
             chunks,
         })
@@ -331,18 +335,6 @@ impl SlotTable {
         self.iter().for_each(|s| t.push(s));
         t
     }
-}
-
-/// Every chunk but the last full, the last not empty.
-fn cut_as_written(chunks: &[Chunk]) -> bool {
-    let n = chunks.len();
-    chunks.iter().enumerate().all(|(i, c)| {
-        if i + 1 < n {
-            c.len() == CHUNK
-        } else {
-            (1..=CHUNK).contains(&c.len())
-        }
-    })
 }
 
 #[cfg(test)]
